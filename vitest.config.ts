@@ -1,0 +1,44 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+const EMULATOR_KEY = "bu_emulator_test_key";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // The emulator and the official SDK run on Node, as a user's would.
+        test: {
+          name: "emulator",
+          include: ["emulator/test/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 30_000,
+        },
+      },
+      {
+        // The gateway runs inside workerd with real D1, talking to the emulator over HTTP.
+        plugins: [
+          cloudflareTest(async ({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                UPSTREAM_URL: `http://127.0.0.1:${inject("emulatorPort")}/api/v3`,
+                BROWSER_USE_API_KEY: EMULATOR_KEY,
+                ADMIN_TOKEN: "test-admin-token",
+                TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "gateway",
+          include: ["test/**/*.test.ts"],
+          globalSetup: ["./test/global-setup.ts"],
+          setupFiles: ["./test/apply-migrations.ts"],
+          provide: { emulatorKey: EMULATOR_KEY },
+          testTimeout: 30_000,
+        },
+      },
+    ],
+  },
+});
