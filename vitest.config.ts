@@ -36,6 +36,8 @@ export default defineConfig({
           globalSetup: ["./test/global-setup.ts"],
           setupFiles: ["./test/apply-migrations.ts"],
           provide: { emulatorKey: EMULATOR_KEY },
+          // The gateway logs a JSON line per request; show them only for a failing test.
+          silent: "passed-only",
           testTimeout: 30_000,
         },
       },

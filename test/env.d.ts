@@ -1,5 +1,7 @@
 declare namespace Cloudflare {
   interface Env {
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+    BROWSER_USE_API_KEY: string;
+    ADMIN_TOKEN: string;
   }
 }

@@ -45,6 +45,11 @@ function toValidationIssues(issue: z.core.$ZodIssue, source: InputSource): Valid
   switch (issue.code) {
     case "invalid_type":
       if (input === undefined) return [{ type: "missing", loc, msg: "Field required", input: null }];
+      if (issue.expected === "int" && typeof input === "number") {
+        return [
+          item("int_from_float", "Input should be a valid integer, got a number with a fractional part"),
+        ];
+      }
       return [item(...invalidTypeWording(issue.expected))];
     case "too_big":
       return [item(...boundWording("at most", issue.origin, issue.maximum, issue.inclusive))];
@@ -56,7 +61,10 @@ function toValidationIssues(issue: z.core.$ZodIssue, source: InputSource): Valid
       }
       if (issue.format === "datetime") return [item("datetime_parsing", "Input should be a valid datetime")];
       return [
-        item("string_pattern_mismatch", `String should match pattern '${issue.pattern ?? issue.format}'`),
+        item(
+          "string_pattern_mismatch",
+          `String should match pattern '${patternSource(issue.pattern) ?? issue.format}'`,
+        ),
       ];
     case "invalid_value":
       return [
@@ -80,8 +88,12 @@ function toValidationIssues(issue: z.core.$ZodIssue, source: InputSource): Valid
         return best.flatMap((e) => toValidationIssues({ ...e, path: [...issue.path, ...e.path] }, source));
       return [item("union_error", "Input does not match any allowed type")];
     }
-    case "custom":
+    case "custom": {
+      // A schema can name the pydantic error it stands for (see the query coercions in schemas).
+      const pydanticType = issue.params?.pydanticType;
+      if (typeof pydanticType === "string") return [item(pydanticType, issue.message)];
       return [item("value_error", `Value error, ${issue.message}`)];
+    }
     default:
       return [item("value_error", issue.message)];
   }
@@ -100,6 +112,7 @@ function invalidTypeWording(expected: string): [string, string] {
     case "array":
       return ["list_type", "Input should be a valid list"];
     case "object":
+      return ["model_attributes_type", "Input should be a valid dictionary or object to extract fields from"];
     case "record":
       return ["dict_type", "Input should be a valid dictionary"];
     case "null":
@@ -141,4 +154,10 @@ function listWording(values: readonly unknown[]): string {
   const quoted = values.map((v) => (typeof v === "string" ? `'${v}'` : String(v)));
   if (quoted.length <= 1) return quoted.join("");
   return `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
+}
+
+/** zod reports a regex as "/source/flags"; pydantic quotes the bare source. */
+function patternSource(pattern: string | undefined): string | undefined {
+  const match = pattern === undefined ? null : /^\/(.*)\/[a-z]*$/s.exec(pattern);
+  return match ? match[1] : pattern;
 }

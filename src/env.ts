@@ -1,0 +1,33 @@
+import type { Logger } from "./lib/log";
+
+/** Secrets set with `wrangler secret put` (or `--var` in local dev); not in wrangler.toml. */
+export interface Secrets {
+  /** The Browser Use key the gateway sends upstream. Never leaves the worker. */
+  BROWSER_USE_API_KEY: string;
+  /** Bearer token for /admin/v1. */
+  ADMIN_TOKEN: string;
+  /** Optional tuning, as strings because vars are strings. */
+  UPSTREAM_TIMEOUT_MS?: string;
+  KEY_CACHE_TTL_MS?: string;
+}
+
+export type Bindings = Env & Secrets;
+
+/** The tenant a request was authenticated as. */
+export interface Caller {
+  orgId: string;
+  tenantId: string;
+  keyId: string;
+}
+
+export interface Variables {
+  requestId: string;
+  log: Logger;
+  caller: Caller;
+}
+
+/** The one Hono environment every app and middleware in the gateway is typed with. */
+export interface AppEnv {
+  Bindings: Bindings;
+  Variables: Variables;
+}

@@ -1,0 +1,57 @@
+import type { ValidationIssue } from "../v3/validation";
+
+/** Every error the gateway itself can answer with. Upstream errors pass through untouched. */
+export type ErrorCode =
+  | "missing_api_key"
+  | "invalid_api_key"
+  | "admin_unauthorized"
+  | "not_found"
+  | "method_not_allowed"
+  | "idempotency_conflict"
+  | "body_too_large"
+  | "unsupported_media_type"
+  | "validation_error"
+  | "upstream_unreachable"
+  | "upstream_bad_response"
+  | "upstream_timeout"
+  | "store_unavailable";
+
+const STATUS: Record<ErrorCode, number> = {
+  missing_api_key: 401,
+  invalid_api_key: 401,
+  admin_unauthorized: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  idempotency_conflict: 409,
+  body_too_large: 413,
+  unsupported_media_type: 415,
+  validation_error: 422,
+  upstream_unreachable: 502,
+  upstream_bad_response: 502,
+  upstream_timeout: 504,
+  store_unavailable: 503,
+};
+
+/**
+ * The gateway's one error type. `detail` is a message, or the FastAPI issue list for 422,
+ * so a client sees the same shape as from Browser Use itself, plus `code` and `requestId`.
+ */
+export class GatewayError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail: string | ValidationIssue[],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(typeof detail === "string" ? detail : `${code}: ${detail.length} issue(s)`);
+    this.name = "GatewayError";
+    this.status = STATUS[code];
+  }
+}
+
+/** 422 with the FastAPI issue list. */
+export const invalidInput = (issues: ValidationIssue[]) => new GatewayError("validation_error", issues);
+
+/** The 404 for an id that does not exist or is not the caller's: the two are indistinguishable. */
+export const notFound = (detail = "Not Found") => new GatewayError("not_found", detail);

@@ -1,0 +1,58 @@
+/**
+ * Money is integer micro-USD inside the gateway and a decimal string on the wire.
+ * These two functions are the only crossing between the two; no float ever holds money.
+ * The same functions convert proxy megabytes, which upstream sends in the same decimal form.
+ */
+
+const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?$/;
+export const MICROS_PER_UNIT = 1_000_000;
+
+/**
+ * Parses a decimal string ("0.0123", "+1.", ".5", "12") into integer millionths.
+ * Digits past the sixth decimal round half up, so a sum of parsed parts can differ
+ * from the parsed total by at most half a micro per part.
+ */
+export function toMicros(value: string | number): number {
+  const text = typeof value === "number" ? numberToDecimal(value) : value.trim();
+  const match = DECIMAL.exec(text);
+  if (!match || (match[2] === "" && (match[3] ?? "") === "")) {
+    throw new RangeError(`not a decimal amount: ${JSON.stringify(value)}`);
+  }
+  const [, sign, whole = "", frac = ""] = match;
+  const padded = `${frac}0000000`;
+  let micros = Number(whole || "0") * MICROS_PER_UNIT + Number(padded.slice(0, 6));
+  if (Number(padded[6]) >= 5) micros += 1;
+  if (!Number.isSafeInteger(micros)) throw new RangeError(`amount out of range: ${JSON.stringify(value)}`);
+  return sign === "-" ? -micros : micros;
+}
+
+/** Formats integer millionths as the shortest exact decimal string: 1500000 → "1.5", 0 → "0". */
+export function fromMicros(micros: number): string {
+  if (!Number.isSafeInteger(micros)) throw new RangeError(`not an integer amount: ${micros}`);
+  const sign = micros < 0 ? "-" : "";
+  const abs = Math.abs(micros);
+  const whole = Math.floor(abs / MICROS_PER_UNIT);
+  const frac = String(abs % MICROS_PER_UNIT)
+    .padStart(6, "0")
+    .replace(/0+$/, "");
+  return `${sign}${whole}${frac ? `.${frac}` : ""}`;
+}
+
+/** Whether a string or number is a decimal amount toMicros accepts. */
+export function isDecimal(value: string | number): boolean {
+  try {
+    toMicros(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// A JSON number such as 2.5 or 1e-7 arrives as a float; read it through its shortest
+// round-trip decimal text, never through arithmetic on the float itself.
+function numberToDecimal(value: number): string {
+  if (!Number.isFinite(value)) throw new RangeError(`not a finite amount: ${value}`);
+  const text = String(value);
+  if (!/e/i.test(text)) return text;
+  return value.toFixed(7);
+}

@@ -1,0 +1,31 @@
+import type { Context, ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "../env";
+import { GatewayError, invalidInput } from "../lib/errors";
+import { createLogger, describeError } from "../lib/log";
+import { jsonInvalidIssue } from "../v3/validation";
+
+/** Renders a GatewayError in the one error shape: `{detail, code, requestId}`. */
+export function errorResponse(c: Context<AppEnv>, err: GatewayError): Response {
+  const requestId = c.get("requestId");
+  return c.json({ detail: err.detail, code: err.code, requestId }, err.status as 400, err.headers);
+}
+
+/** The gateway's single onError: known errors keep their status; anything else is a logged 500. */
+export const onError: ErrorHandler<AppEnv> = (err, c) => {
+  if (err instanceof GatewayError) return errorResponse(c, err);
+  if (err instanceof HTTPException) return errorResponse(c, fromHttpException(err));
+  (c.get("log") ?? createLogger({})).error("unhandled_error", describeError(err));
+  return c.json({ detail: "Internal gateway error", code: "internal_error", requestId: c.get("requestId") }, 500);
+};
+
+/** FastAPI's answer to an unknown route, with our code and request id. */
+export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
+  errorResponse(c, new GatewayError("not_found", "Not Found"));
+
+// Hono throws HTTPException for a body it could not parse; those are the client's fault.
+function fromHttpException(err: HTTPException): GatewayError {
+  if (err.status === 400 && /json/i.test(err.message)) return invalidInput([jsonInvalidIssue()]);
+  if (err.status === 413) return new GatewayError("body_too_large", "Request body too large");
+  return new GatewayError("validation_error", err.message || "Bad request");
+}

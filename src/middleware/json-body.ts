@@ -1,0 +1,46 @@
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../env";
+import { GatewayError, invalidInput } from "../lib/errors";
+import { bodyMissingIssue, jsonInvalidIssue } from "../v3/validation";
+
+/** Largest request body the gateway accepts; the README documents it. */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+/**
+ * Reads a JSON request body before validation: 413 over MAX_BODY_BYTES, 415 for a body that is
+ * not declared JSON, 422 for malformed JSON or a required body that is absent. An absent optional
+ * body reads as `{}`, which is what upstream does for e.g. `POST /sessions/{id}/stop`.
+ */
+export function jsonBody(options: { required: boolean }) {
+  return createMiddleware<AppEnv>(async function jsonBodyMiddleware(c, next) {
+    const declared = Number(c.req.header("Content-Length") ?? "0");
+    if (declared > MAX_BODY_BYTES) throw tooLarge();
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge();
+
+    const text = new TextDecoder().decode(bytes);
+    let value: unknown = {};
+    if (text.trim() === "") {
+      if (options.required) throw invalidInput([bodyMissingIssue()]);
+    } else {
+      const mediaType = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim() ?? "";
+      if (!JSON_TYPE.test(mediaType)) {
+        throw new GatewayError("unsupported_media_type", "Content-Type must be application/json");
+      }
+      try {
+        value = JSON.parse(text);
+      } catch {
+        throw invalidInput([jsonInvalidIssue()]);
+      }
+      // `null` is how a client says "no body" to FastAPI for optional bodies.
+      if (value === null && !options.required) value = {};
+    }
+    // zValidator reads the body through c.req.json(); hand it the parsed value.
+    c.req.bodyCache.json = Promise.resolve(value);
+    await next();
+  });
+}
+
+const tooLarge = () => new GatewayError("body_too_large", `Request body exceeds ${MAX_BODY_BYTES} bytes`);

@@ -1,0 +1,50 @@
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../env";
+import { sha256Hex } from "../lib/crypto";
+import { GatewayError } from "../lib/errors";
+import { describeError } from "../lib/log";
+import { TtlCache } from "../lib/ttl-cache";
+import { findKeyOwner, KEY_PATTERN, type KeyOwner } from "../store/keys";
+import { bearerToken } from "./admin-auth";
+
+/**
+ * How long a key lookup is trusted in one isolate. It bounds how long a revoked key keeps
+ * working on other isolates (the revoking isolate forgets it at once); the README says so.
+ */
+export const KEY_CACHE_TTL_MS = 30_000;
+
+// Keyed by the key's SHA-256; unknown keys are cached too (as null), so a flood of bad keys
+// costs no D1 reads. A new key can never be a cached miss: its hash was never seen.
+const keyCache = new TtlCache<KeyOwner | null>(KEY_CACHE_TTL_MS);
+
+/** Forgets a key in this isolate, so its revocation takes effect here at once. */
+export function forgetKey(keyHash: string): void {
+  keyCache.delete(keyHash);
+}
+
+/**
+ * Authenticates a tenant by its gateway key, sent as `X-Browser-Use-API-Key` (what the official
+ * SDK sends) or `Authorization: Bearer`. Sets `caller`; 401 `missing_api_key` / `invalid_api_key`.
+ */
+export function tenantAuth() {
+  return createMiddleware<AppEnv>(async function tenantAuthMiddleware(c, next) {
+    const key = c.req.header("X-Browser-Use-API-Key")?.trim() || bearerToken(c.req.header("Authorization"));
+    if (!key) throw new GatewayError("missing_api_key", "Missing API key: send X-Browser-Use-API-Key");
+    if (!KEY_PATTERN.test(key)) throw new GatewayError("invalid_api_key", "Invalid API key");
+
+    const hash = await sha256Hex(key);
+    let owner = keyCache.get(hash);
+    if (owner === undefined) {
+      try {
+        owner = await findKeyOwner(c.env.DB, hash);
+      } catch (err) {
+        c.get("log").error("key_lookup_failed", describeError(err));
+        throw new GatewayError("store_unavailable", "Key store unavailable, try again");
+      }
+      keyCache.set(hash, owner);
+    }
+    if (!owner) throw new GatewayError("invalid_api_key", "Invalid API key");
+    c.set("caller", { orgId: owner.orgId, tenantId: owner.tenantId, keyId: owner.keyId });
+    await next();
+  });
+}

@@ -1,0 +1,17 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../../env";
+import { tenantAuth } from "../../middleware/tenant-auth";
+import { billing } from "./billing";
+import { browsers } from "./browsers";
+import { profiles } from "./profiles";
+import { sessions } from "./sessions";
+import { workspaces } from "./workspaces";
+
+/** /api/v3: the Browser Use v3 API, for tenants with a gateway key. */
+export const v3 = new Hono<AppEnv>()
+  .use(tenantAuth())
+  .route("/sessions", sessions)
+  .route("/browsers", browsers)
+  .route("/profiles", profiles)
+  .route("/workspaces", workspaces)
+  .route("/billing", billing);

@@ -1,0 +1,130 @@
+import type { Context } from "hono";
+import type { AppEnv } from "../../env";
+import { afterResponse } from "../../lib/after-response";
+import { GatewayError, notFound } from "../../lib/errors";
+import { describeError } from "../../lib/log";
+import {
+  findOwned,
+  listOwned,
+  markDeleted,
+  type OwnedResource,
+  recordCreatedStatement,
+  updateViewStatement,
+} from "../../store/resources";
+import { recordUsage } from "../../store/usage";
+import { callUpstream, type UpstreamRequest, type UpstreamResponse } from "../../upstream/client";
+import type { KindSpec } from "./kinds";
+
+type Ctx = Context<AppEnv>;
+type View = Record<string, unknown>;
+
+/** Sends a request upstream with this request's env and logger. */
+export function forward(c: Ctx, req: UpstreamRequest): Promise<UpstreamResponse> {
+  return callUpstream(c.env, c.get("log"), req);
+}
+
+/** Upstream's answer, status and body as they came (204 without a body). */
+export function relay(c: Ctx, res: UpstreamResponse): Response {
+  if (res.status === 204) return c.body(null, 204);
+  return c.json(res.body as object, res.status as 200);
+}
+
+/** The body the client sent, exactly (after validation passed): the gateway forwards it unchanged. */
+export async function clientBody(c: Ctx): Promise<unknown> {
+  return c.req.bodyCache.json ? await c.req.bodyCache.json : undefined;
+}
+
+/** The caller's object of this kind, or the same 404 as upstream gives for an unknown id. */
+export async function requireOwned(c: Ctx, spec: KindSpec, id: string): Promise<OwnedResource> {
+  const owned = await guardStore(c, () => findOwned(c.env.DB, spec.kind, id, c.get("caller").tenantId));
+  if (!owned) throw notFound(spec.notFound);
+  return owned;
+}
+
+/** Checks an optional id inside a body (a profile, a workspace, a session) the same way. */
+export async function requireOwnedIfSet(c: Ctx, spec: KindSpec, id: string | null | undefined): Promise<void> {
+  if (id) await requireOwned(c, spec, id);
+}
+
+/**
+ * Records a just-created object as the caller's before the client hears of it: a client that
+ * got an id must be able to use it. Its costs are booked after the response.
+ */
+export async function recordCreated(c: Ctx, spec: KindSpec, view: View): Promise<void> {
+  const caller = c.get("caller");
+  await guardStore(c, () =>
+    recordCreatedStatement(c.env.DB, spec.kind, String(view.id), caller, view, spec.status(view)).run(),
+  );
+  remember(c, spec, [view]);
+}
+
+/** Keeps the latest views and books their costs, after the response. */
+export function remember(c: Ctx, spec: KindSpec, views: View[]): void {
+  if (views.length === 0) return;
+  const db = c.env.DB;
+  const caller = c.get("caller");
+  afterResponse(c, `remember_${spec.kind}`, async () => {
+    const seenAt = new Date().toISOString();
+    await db.batch(
+      views.map((view) => updateViewStatement(db, spec.kind, String(view.id), view, spec.status(view), seenAt)),
+    );
+    if (spec.observe) {
+      for (const view of views) await recordUsage(db, spec.observe(view, caller));
+    }
+  });
+}
+
+/** Forgets an object upstream no longer has (deleted, or answered 404). */
+export async function forget(c: Ctx, spec: KindSpec, id: string): Promise<void> {
+  await guardStore(c, () => markDeleted(c.env.DB, spec.kind, id));
+}
+
+/**
+ * One page of the caller's objects, from D1 (so totals and paging count only the caller's own),
+ * with every item that may have changed refreshed from upstream in parallel.
+ */
+export async function listPage(
+  c: Ctx,
+  spec: KindSpec,
+  page: { offset: number; limit: number; status?: string[]; search?: string },
+): Promise<{ views: View[]; total: number }> {
+  const { items, total } = await guardStore(c, () =>
+    listOwned(c.env.DB, spec.kind, c.get("caller").tenantId, page),
+  );
+  const refreshed: View[] = [];
+  const views = await Promise.all(
+    items.map(async (item) => {
+      if (spec.isFinal(item.view)) return item.view;
+      const res = await forward(c, { method: "GET", path: spec.path(item.id) });
+      if (res.status === 404) {
+        await forget(c, spec, item.id);
+        return null;
+      }
+      if (res.status !== 200) return item.view;
+      refreshed.push(res.body as View);
+      return res.body as View;
+    }),
+  );
+  remember(c, spec, refreshed);
+  const present = views.filter((v): v is View => v !== null);
+  return { views: present, total: total - (views.length - present.length) };
+}
+
+/** Runs a D1 call; a failure is a 503 for the client and a named line in the log, never a 500. */
+export async function guardStore<T>(c: Ctx, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
+    c.get("log").error("store_failed", describeError(err));
+    throw new GatewayError("store_unavailable", "Gateway store unavailable, try again");
+  }
+}
+
+/** The named query parameters of a URL, as the client sent them (already validated). */
+export function passQuery(url: string, names: string[]): URLSearchParams {
+  const from = new URL(url).searchParams;
+  const out = new URLSearchParams();
+  for (const name of names) for (const value of from.getAll(name)) out.append(name, value);
+  return out;
+}

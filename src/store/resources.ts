@@ -1,0 +1,138 @@
+/** The kinds of upstream object a tenant can own through the gateway. */
+export type ResourceKind = "session" | "browser" | "profile" | "workspace";
+
+export interface Owner {
+  orgId: string;
+  tenantId: string;
+}
+
+/** An owned resource with the last view upstream gave of it (the JSON the client saw). */
+export interface OwnedResource {
+  kind: ResourceKind;
+  id: string;
+  status: string | null;
+  view: Record<string, unknown>;
+  viewAt: string;
+}
+
+interface ResourceRow {
+  kind: ResourceKind;
+  id: string;
+  status: string | null;
+  view: string;
+  view_at: string;
+}
+
+const toResource = (row: ResourceRow): OwnedResource => ({
+  kind: row.kind,
+  id: row.id,
+  status: row.status,
+  view: JSON.parse(row.view) as Record<string, unknown>,
+  viewAt: row.view_at,
+});
+
+/**
+ * The resource if `owner`'s tenant owns it and it is not deleted; otherwise null, whether it
+ * belongs to someone else or does not exist. Callers answer both with the same 404.
+ */
+export async function findOwned(
+  db: D1Database,
+  kind: ResourceKind,
+  id: string,
+  tenantId: string,
+): Promise<OwnedResource | null> {
+  const row = await db
+    .prepare(
+      `SELECT kind, id, status, view, view_at FROM resources
+       WHERE kind = ? AND id = ? AND tenant_id = ? AND deleted_at IS NULL`,
+    )
+    .bind(kind, id.toLowerCase(), tenantId)
+    .first<ResourceRow>();
+  return row ? toResource(row) : null;
+}
+
+/** Records a resource the tenant just created; a repeat of the same id keeps the first owner. */
+export function recordCreatedStatement(
+  db: D1Database,
+  kind: ResourceKind,
+  id: string,
+  owner: Owner,
+  view: unknown,
+  status: string | null,
+): D1PreparedStatement {
+  const now = new Date().toISOString();
+  return db
+    .prepare(
+      `INSERT INTO resources (kind, id, org_id, tenant_id, created_at, status, view, view_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, id) DO NOTHING`,
+    )
+    .bind(kind, id.toLowerCase(), owner.orgId, owner.tenantId, now, status, JSON.stringify(view), now);
+}
+
+/** Stores a newer view of an owned resource; an older one (by `seenAt`) never overwrites a newer. */
+export function updateViewStatement(
+  db: D1Database,
+  kind: ResourceKind,
+  id: string,
+  view: unknown,
+  status: string | null,
+  seenAt: string,
+): D1PreparedStatement {
+  return db
+    .prepare("UPDATE resources SET view = ?, status = ?, view_at = ? WHERE kind = ? AND id = ? AND view_at <= ?")
+    .bind(JSON.stringify(view), status, seenAt, kind, id.toLowerCase(), seenAt);
+}
+
+export async function markDeleted(db: D1Database, kind: ResourceKind, id: string): Promise<void> {
+  await db
+    .prepare("UPDATE resources SET deleted_at = ? WHERE kind = ? AND id = ? AND deleted_at IS NULL")
+    .bind(new Date().toISOString(), kind, id.toLowerCase())
+    .run();
+}
+
+/** One page of a tenant's resources of a kind, newest first, and the tenant's total of that kind. */
+export async function listOwned(
+  db: D1Database,
+  kind: ResourceKind,
+  tenantId: string,
+  page: { offset: number; limit: number; status?: string[]; search?: string },
+): Promise<{ items: OwnedResource[]; total: number }> {
+  const filters: string[] = [];
+  const args: unknown[] = [tenantId, kind];
+  if (page.status) {
+    filters.push(`AND status IN (${page.status.map(() => "?").join(", ")})`);
+    args.push(...page.status);
+  }
+  if (page.search) {
+    // Profiles' `query`: a case-insensitive match on name or userId, as upstream searches.
+    filters.push(`AND (instr(lower(coalesce(json_extract(view, '$.name'), '')), lower(?)) > 0
+      OR instr(lower(coalesce(json_extract(view, '$.userId'), '')), lower(?)) > 0)`);
+    args.push(page.search, page.search);
+  }
+  const where = `WHERE tenant_id = ? AND kind = ? AND deleted_at IS NULL ${filters.join(" ")}`;
+  const [rows, count] = await db.batch([
+    db
+      .prepare(
+        `SELECT kind, id, status, view, view_at FROM resources ${where}
+         ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+      )
+      .bind(...args, page.limit, page.offset),
+    db.prepare(`SELECT count(*) AS total FROM resources ${where}`).bind(...args),
+  ]);
+  const items = ((rows?.results ?? []) as ResourceRow[]).map(toResource);
+  const total = ((count?.results ?? [])[0] as { total: number } | undefined)?.total ?? 0;
+  return { items, total };
+}
+
+/** How many of a tenant's sessions and browsers were last seen active (running, idle, created). */
+export async function countActive(db: D1Database, tenantId: string): Promise<number> {
+  const row = await db
+    .prepare(
+      `SELECT count(*) AS n FROM resources
+       WHERE tenant_id = ? AND deleted_at IS NULL
+         AND ((kind = 'session' AND status IN ('created', 'idle', 'running')) OR (kind = 'browser' AND status = 'active'))`,
+    )
+    .bind(tenantId)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}

@@ -1,0 +1,139 @@
+import * as z from "zod";
+import { PROXY_COUNTRY_CODES } from "./country-codes";
+
+/**
+ * Path and body ids. pydantic's UUID accepts any 8-4-4-4-12 hex string (the nil UUID, other
+ * versions), so this is `guid`, not zod's RFC-strict `uuid`.
+ */
+export const Uuid = z.guid();
+
+/** Timestamps as pydantic emits them: ISO 8601, with `Z`, an offset, or (naive) neither. */
+export const DateTime = z.iso.datetime({ offset: true, local: true });
+
+/** The OpenAPI pattern of every decimal-string field (money, megabytes). */
+export const DECIMAL_PATTERN = /^(?!^[-+.]*$)[+-]?0*\d*\.?\d*$/;
+
+/** A decimal carried as a string ("0", "0.0123"); the API never sends money as a JSON number. */
+export const DecimalString = z.string().regex(DECIMAL_PATTERN);
+
+/** Money on the wire: a decimal string of US dollars. */
+export const MoneyString = DecimalString;
+
+/** OpenAPI `BuModel` enum (spec) joined with the newer list the SDK 3.11.3 ships. */
+export const BU_MODELS = [
+  // OpenAPI document
+  "bu-mini",
+  "bu-max",
+  "bu-ultra",
+  "gemini-3-flash",
+  "claude-sonnet-4.6",
+  "claude-opus-4.6",
+  "claude-opus-4.7",
+  "gpt-5.4-mini",
+  // SDK 3.11.3 only
+  "claude-sonnet-5",
+  "claude-opus-4.8",
+  "glm-5.2",
+  "minimax-m3",
+  "grok-4.6",
+  "glm-5.3-flash",
+  "deepseek-v4-flash-vision",
+  "claude-haiku-4.5",
+  "gpt-5.2",
+  "gpt-5-mini",
+  "gpt-5.5",
+  "gpt-5.6-sol",
+  "gpt-5.6-terra",
+  "gpt-5.6-luna",
+  "gemini-3-pro",
+  "gemini-3.1-pro",
+  "gemini-3.5-flash",
+] as const;
+export const BuModel = z.enum(BU_MODELS);
+export type BuModel = z.infer<typeof BuModel>;
+
+export const ThinkingLevel = z.enum(["disabled", "low", "medium", "high"]);
+export type ThinkingLevel = z.infer<typeof ThinkingLevel>;
+
+export const ProxyCountryCode = z.enum(PROXY_COUNTRY_CODES);
+export type ProxyCountryCode = z.infer<typeof ProxyCountryCode>;
+
+export const BuAgentSessionStatus = z.enum(["created", "idle", "running", "stopped", "timed_out", "error"]);
+export type BuAgentSessionStatus = z.infer<typeof BuAgentSessionStatus>;
+
+/** Browser viewport bounds shared by sessions and browsers. */
+export const ScreenWidth = z.int().min(320).max(6144);
+export const ScreenHeight = z.int().min(320).max(3456);
+
+// ---------------------------------------------------------------------------------------------
+// Query parameters arrive as strings (or arrays when repeated). FastAPI coerces them, takes the
+// last of a repeated scalar, and words its errors as below; these helpers do the same.
+
+/** The last value of a repeated query parameter, as Starlette hands a scalar parameter. */
+function lastValue(value: unknown): unknown {
+  return Array.isArray(value) ? value[value.length - 1] : value;
+}
+
+/** An integer query parameter within [min, max]; wrap with `.default()` or `.optional()`. */
+export function queryInt(min: number, max?: number) {
+  const bounded = max === undefined ? z.int().min(min) : z.int().min(min).max(max);
+  return z.preprocess((raw, ctx) => {
+    const value = lastValue(raw);
+    if (typeof value !== "string") return value;
+    if (/^\s*[+-]?\d+\s*$/.test(value)) return Number(value);
+    ctx.addIssue({
+      code: "custom",
+      message: "Input should be a valid integer, unable to parse string as an integer",
+      params: { pydanticType: "int_parsing" },
+      input: value,
+    });
+    return z.NEVER;
+  }, bounded);
+}
+
+const TRUE_WORDS = new Set(["true", "1", "yes", "on", "t", "y"]);
+const FALSE_WORDS = new Set(["false", "0", "no", "off", "f", "n"]);
+
+/** A boolean query parameter: pydantic's words (true/false, 1/0, yes/no, on/off). */
+export function queryBool() {
+  return z.preprocess((raw, ctx) => {
+    const value = lastValue(raw);
+    if (typeof value !== "string") return value;
+    const word = value.trim().toLowerCase();
+    if (TRUE_WORDS.has(word)) return true;
+    if (FALSE_WORDS.has(word)) return false;
+    ctx.addIssue({
+      code: "custom",
+      message: "Input should be a valid boolean, unable to interpret input",
+      params: { pydanticType: "bool_parsing" },
+      input: value,
+    });
+    return z.NEVER;
+  }, z.boolean());
+}
+
+/** A scalar query parameter checked by `schema` after taking the last repeated value. */
+export function queryScalar<S extends z.ZodType>(schema: S) {
+  return z.preprocess(lastValue, schema);
+}
+
+/** A repeatable query parameter (`metadata=a&metadata=b`), always read as a list. */
+export function queryList() {
+  return z.preprocess((raw) => (typeof raw === "string" ? [raw] : raw), z.array(z.string()));
+}
+
+/** `pageSize`/`pageNumber` as browsers, profiles and workspaces take them. */
+export const PageQuery = z.object({
+  pageSize: queryInt(1, 100).default(10),
+  pageNumber: queryInt(1).default(1),
+});
+
+/** Envelope of the `items` lists (browsers, profiles, workspaces). */
+export function itemsPage<S extends z.ZodType>(item: S) {
+  return z.object({
+    items: z.array(item),
+    totalItems: z.int(),
+    pageNumber: z.int(),
+    pageSize: z.int(),
+  });
+}

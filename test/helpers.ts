@@ -1,0 +1,79 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import worker from "../src/index";
+
+export const ADMIN_TOKEN = "test-admin-token";
+export const GATEWAY = "https://gateway.test";
+/** The emulator's own origin (its control endpoints live outside /api/v3). */
+export const EMULATOR = env.UPSTREAM_URL.replace(/\/api\/v3$/, "");
+
+/**
+ * Calls the gateway's fetch handler in this isolate and waits for its after-response work
+ * (ledger writes), so a test sees the database as it is once the request is fully done.
+ */
+export async function gateway(path: string, init: RequestInit = {}): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(new Request(GATEWAY + path, init), env, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+/** A request as a tenant, JSON in and out. */
+export function asTenant(key: string, path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { "X-Browser-Use-API-Key": key, ...init.headers };
+  if (init.body !== undefined) headers["Content-Type"] = "application/json";
+  return gateway(path, {
+    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+    headers,
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+}
+
+export async function adminPost<T = Record<string, string>>(path: string, body: unknown): Promise<T> {
+  const res = await gateway(path, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 201) throw new Error(`POST ${path} answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+export interface TestTenant {
+  orgId: string;
+  tenantId: string;
+  keyId: string;
+  key: string;
+}
+
+/** A fresh org, tenant and key (or a tenant in an existing org), through the admin API. */
+export async function newTenant(orgId?: string): Promise<TestTenant> {
+  const org = orgId ?? (await adminPost("/admin/v1/orgs", { name: `org-${crypto.randomUUID()}` })).id;
+  const tenant = await adminPost(`/admin/v1/orgs/${org}/tenants`, { name: `tenant-${crypto.randomUUID()}` });
+  const key = await adminPost(`/admin/v1/tenants/${tenant.id}/keys`, { name: "test" });
+  return { orgId: org as string, tenantId: tenant.id as string, keyId: key.id as string, key: key.key as string };
+}
+
+/** JSON of a response, with the status and body in the message when it is not the expected status. */
+export async function expectJson<T = Record<string, unknown>>(res: Response, status: number): Promise<T> {
+  const text = await res.text();
+  if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** What the emulator billed for every session, whoever created it: the truth for ledger checks. */
+export async function emulatorTruth(): Promise<Record<string, unknown>[]> {
+  const res = await fetch(`${EMULATOR}/_emulator/sessions`);
+  return ((await res.json()) as { sessions: Record<string, unknown>[] }).sessions;
+}
+
+/** Polls until `check` returns a value (not undefined), or fails after `ms`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, ms = 10_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

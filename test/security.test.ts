@@ -1,0 +1,165 @@
+import { env } from "cloudflare:workers";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { ADMIN_TOKEN, asTenant, expectJson, gateway, newTenant, type TestTenant } from "./helpers";
+
+type Ids = { session: string; browser: string; profile: string; workspace: string };
+type Route = { method: string; path: string; body?: (ids: Ids) => unknown };
+
+/** Every /api/v3 route; `{kind}` stands for an id of that kind. */
+const ROUTES: Route[] = [
+  { method: "POST", path: "/sessions", body: () => ({ task: "[emu steps=1] hello" }) },
+  { method: "GET", path: "/sessions" },
+  { method: "GET", path: "/sessions/{session}" },
+  { method: "DELETE", path: "/sessions/{session}" },
+  { method: "POST", path: "/sessions/{session}/stop", body: () => ({ strategy: "session" }) },
+  { method: "GET", path: "/sessions/{session}/messages" },
+  { method: "POST", path: "/browsers", body: () => ({ timeout: 5 }) },
+  { method: "GET", path: "/browsers" },
+  { method: "GET", path: "/browsers/{browser}" },
+  { method: "PATCH", path: "/browsers/{browser}", body: () => ({ action: "stop" }) },
+  { method: "GET", path: "/browsers/{browser}/downloads" },
+  { method: "POST", path: "/profiles", body: () => ({ name: "p" }) },
+  { method: "GET", path: "/profiles" },
+  { method: "GET", path: "/profiles/{profile}" },
+  { method: "PATCH", path: "/profiles/{profile}", body: () => ({ name: "renamed" }) },
+  { method: "DELETE", path: "/profiles/{profile}" },
+  { method: "POST", path: "/workspaces", body: () => ({ name: "w" }) },
+  { method: "GET", path: "/workspaces" },
+  { method: "GET", path: "/workspaces/{workspace}" },
+  { method: "PATCH", path: "/workspaces/{workspace}", body: () => ({ name: "renamed" }) },
+  { method: "DELETE", path: "/workspaces/{workspace}" },
+  { method: "GET", path: "/workspaces/{workspace}/files" },
+  { method: "DELETE", path: "/workspaces/{workspace}/files?path=a.txt" },
+  { method: "GET", path: "/workspaces/{workspace}/size" },
+  { method: "POST", path: "/workspaces/{workspace}/files/upload", body: () => ({ files: [{ name: "a.txt", size: 1 }] }) },
+  { method: "GET", path: "/billing/account" },
+];
+
+/** Routes that name another object inside the body rather than the path. */
+const BODY_ID_ROUTES: (Route & { kind: keyof Ids })[] = [
+  { kind: "session", method: "POST", path: "/sessions", body: (ids) => ({ task: "follow up", sessionId: ids.session }) },
+  { kind: "profile", method: "POST", path: "/sessions", body: (ids) => ({ task: "t", profileId: ids.profile }) },
+  { kind: "workspace", method: "POST", path: "/sessions", body: (ids) => ({ task: "t", workspaceId: ids.workspace }) },
+  { kind: "profile", method: "POST", path: "/browsers", body: (ids) => ({ profileId: ids.profile }) },
+];
+
+const fill = (path: string, ids: Ids) => path.replace(/\{(\w+)\}/g, (_, kind: keyof Ids) => ids[kind]);
+const kindOf = (path: string) => /\{(\w+)\}/.exec(path)?.[1] as keyof Ids | undefined;
+
+function call(route: Route, ids: Ids, headers: Record<string, string>) {
+  const body = route.body?.(ids);
+  return gateway(`/api/v3${fill(route.path, ids)}`, {
+    method: route.method,
+    headers: body === undefined ? headers : { ...headers, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+async function rowCount(): Promise<number> {
+  const row = await env.DB.prepare("SELECT (SELECT count(*) FROM resources) + (SELECT count(*) FROM usage) AS n").first<{ n: number }>();
+  return row?.n ?? -1;
+}
+
+const logLines: string[] = [];
+let owner: TestTenant;
+let intruder: TestTenant;
+let revoked: TestTenant;
+let ids: Ids;
+const unknownIds: Ids = {
+  session: crypto.randomUUID(),
+  browser: crypto.randomUUID(),
+  profile: crypto.randomUUID(),
+  workspace: crypto.randomUUID(),
+};
+
+beforeAll(async () => {
+  for (const method of ["log", "info", "warn", "error"] as const) {
+    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+      logLines.push(args.map(String).join(" "));
+    });
+  }
+  owner = await newTenant();
+  intruder = await newTenant();
+  revoked = await newTenant(owner.orgId);
+  const created = async (path: string, body: unknown, status: number) =>
+    (await expectJson<{ id: string }>(await asTenant(owner.key, `/api/v3${path}`, { body }), status)).id;
+  ids = {
+    session: await created("/sessions", { task: "[emu steps=1] owner's task", keepAlive: true }, 200),
+    browser: await created("/browsers", { timeout: 5 }, 201),
+    profile: await created("/profiles", { name: "owner's" }, 201),
+    workspace: await created("/workspaces", { name: "owner's" }, 201),
+  };
+  await gateway(`/admin/v1/keys/${revoked.keyId}`, { method: "DELETE", headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+});
+
+afterAll(() => vi.restoreAllMocks());
+
+describe.each(ROUTES)("$method $path", (route) => {
+  it("answers 401 with no key, a malformed key, an unknown key and a revoked key, writing nothing", async () => {
+    const before = await rowCount();
+    const cases: [Record<string, string>, string][] = [
+      [{}, "missing_api_key"],
+      [{ "X-Browser-Use-API-Key": "garbage" }, "invalid_api_key"],
+      [{ Authorization: "Bearer bu_someone_elses_upstream_key" }, "invalid_api_key"],
+      [{ "X-Browser-Use-API-Key": `bugw_${"z".repeat(40)}` }, "invalid_api_key"],
+      [{ "X-Browser-Use-API-Key": revoked.key }, "invalid_api_key"],
+    ];
+    for (const [headers, code] of cases) {
+      const res = await call(route, ids, headers);
+      expect(await expectJson(res, 401), JSON.stringify(headers)).toMatchObject({ code });
+    }
+    expect(await rowCount()).toBe(before);
+  });
+
+  const kind = kindOf(route.path);
+  if (kind) {
+    it(`answers another tenant's ${kind} exactly like an unknown ${kind}`, async () => {
+      const theirs = await call(route, ids, { "X-Browser-Use-API-Key": intruder.key });
+      const unknown = await call(route, unknownIds, { "X-Browser-Use-API-Key": intruder.key });
+      const a = await expectJson<Record<string, unknown>>(theirs, 404);
+      const b = await expectJson<Record<string, unknown>>(unknown, 404);
+      expect({ ...a, requestId: null }).toEqual({ ...b, requestId: null });
+    });
+  }
+});
+
+describe.each(BODY_ID_ROUTES)("$method $path with another tenant's $kind in the body", (route) => {
+  it("answers like an unknown id and writes nothing", async () => {
+    const before = await rowCount();
+    const theirs = await expectJson(await call(route, ids, { "X-Browser-Use-API-Key": intruder.key }), 404);
+    const unknown = await expectJson(await call(route, unknownIds, { "X-Browser-Use-API-Key": intruder.key }), 404);
+    expect({ ...theirs, requestId: null }).toEqual({ ...unknown, requestId: null });
+    expect(await rowCount()).toBe(before);
+  });
+});
+
+describe("lists", () => {
+  it("never show another tenant's objects, not even in a count", async () => {
+    for (const [path, items, total] of [
+      ["/sessions", "sessions", "total"],
+      ["/browsers", "items", "totalItems"],
+      ["/profiles", "items", "totalItems"],
+      ["/workspaces", "items", "totalItems"],
+    ] as const) {
+      const body = await expectJson<Record<string, unknown>>(await asTenant(intruder.key, `/api/v3${path}`), 200);
+      expect(body[items], path).toEqual([]);
+      expect(body[total], path).toBe(0);
+    }
+  });
+});
+
+describe("secrets", () => {
+  it("never puts the upstream key or a tenant key in a response or a log line", async () => {
+    const secrets = [env.BROWSER_USE_API_KEY, owner.key, intruder.key, revoked.key];
+    const seen: string[] = [...logLines];
+    for (const route of ROUTES) {
+      for (const key of [owner.key, intruder.key]) {
+        const res = await call(route, ids, { "X-Browser-Use-API-Key": key });
+        seen.push(JSON.stringify([...res.headers]), await res.text());
+      }
+    }
+    seen.push(...logLines);
+    expect(logLines.length).toBeGreaterThan(ROUTES.length);
+    for (const text of seen) for (const secret of secrets) expect(text).not.toContain(secret);
+  });
+});
