@@ -5,6 +5,8 @@ const EMULATOR_KEY = "bu_emulator_test_key";
 
 export default defineConfig({
   test: {
+    // The gateway logs a JSON line per request; show logs only for a failing test.
+    silent: "passed-only",
     projects: [
       {
         // The emulator and the official SDK run on Node, as a user's would.
@@ -36,8 +38,6 @@ export default defineConfig({
           globalSetup: ["./test/global-setup.ts"],
           setupFiles: ["./test/apply-migrations.ts"],
           provide: { emulatorKey: EMULATOR_KEY },
-          // The gateway logs a JSON line per request; show them only for a failing test.
-          silent: "passed-only",
           testTimeout: 30_000,
         },
       },

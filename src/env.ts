@@ -1,4 +1,5 @@
 import type { Logger } from "./lib/log";
+import type { EffectivePolicy } from "./policy/effective";
 
 /** Secrets set with `wrangler secret put` (or `--var` in local dev); not in wrangler.toml. */
 export interface Secrets {
@@ -8,7 +9,6 @@ export interface Secrets {
   ADMIN_TOKEN: string;
   /** Optional tuning, as strings because vars are strings. */
   UPSTREAM_TIMEOUT_MS?: string;
-  KEY_CACHE_TTL_MS?: string;
 }
 
 export type Bindings = Env & Secrets;
@@ -24,6 +24,8 @@ export interface Variables {
   requestId: string;
   log: Logger;
   caller: Caller;
+  /** The caller's org policy narrowed by its tenant's. */
+  policy: EffectivePolicy;
 }
 
 /** The one Hono environment every app and middleware in the gateway is typed with. */

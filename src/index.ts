@@ -1,8 +1,11 @@
 import { Hono } from "hono";
-import type { AppEnv } from "./env";
+import type { AppEnv, Bindings } from "./env";
+import { createLogger, describeError } from "./lib/log";
+import { reconcile } from "./reconciler/run";
 import { onError, onNotFound } from "./middleware/errors";
 import { requestId } from "./middleware/request-id";
 import { admin } from "./routes/admin";
+import { gatewayApi } from "./routes/gateway";
 import { health } from "./routes/health";
 import { v3 } from "./routes/v3";
 
@@ -11,9 +14,17 @@ const app = new Hono<AppEnv>()
   .use(requestId())
   .route("/", health)
   .route("/api/v3", v3)
+  .route("/gateway/v1", gatewayApi)
   .route("/admin/v1", admin);
 
 app.onError(onError);
 app.notFound(onNotFound);
 
-export default app;
+export default {
+  fetch: app.fetch,
+  /** Every minute: settle what ended, stop what idles too long, find what a lost answer hid. */
+  async scheduled(_controller, env, ctx) {
+    const log = createLogger({ job: "reconciler", run: crypto.randomUUID() });
+    ctx.waitUntil(reconcile(env, log).catch((err: unknown) => log.error("reconcile_failed", describeError(err))));
+  },
+} satisfies ExportedHandler<Bindings>;

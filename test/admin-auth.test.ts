@@ -49,7 +49,9 @@ describe("admin API", () => {
     expect(key.key as string).toMatch(/^bugw_[0-9A-Za-z]{40}$/);
     expect(String(key.key).startsWith(String(key.prefix))).toBe(true);
 
-    const row = await env.DB.prepare("SELECT * FROM api_keys WHERE id = ?").bind(key.id).first<Record<string, string>>();
+    const row = await env.DB.prepare("SELECT * FROM api_keys WHERE id = ?")
+      .bind(key.id)
+      .first<Record<string, string>>();
     expect(JSON.stringify(row)).not.toContain(String(key.key));
     expect(row?.key_hash).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -65,7 +67,9 @@ describe("admin API", () => {
     const body = await expectJson<{ detail: { loc: string[] }[] }>(res, 422);
     expect(body.detail[0]?.loc).toEqual(["body", "name"]);
     const extra = await admin("/admin/v1/orgs", { body: { name: "ok", admin: true } });
-    expect((await expectJson<{ detail: { type: string }[] }>(extra, 422)).detail[0]?.type).toBe("extra_forbidden");
+    expect((await expectJson<{ detail: { type: string }[] }>(extra, 422)).detail[0]?.type).toBe(
+      "extra_forbidden",
+    );
   });
 });
 
@@ -73,12 +77,16 @@ describe("tenant keys", () => {
   it("accepts the key in X-Browser-Use-API-Key and in Authorization: Bearer", async () => {
     const t = await newTenant();
     expect((await asTenant(t.key, "/api/v3/billing/account")).status).toBe(200);
-    const bearer = await gateway("/api/v3/billing/account", { headers: { Authorization: `Bearer ${t.key}` } });
+    const bearer = await gateway("/api/v3/billing/account", {
+      headers: { Authorization: `Bearer ${t.key}` },
+    });
     expect(bearer.status).toBe(200);
   });
 
   it("refuses a missing key with 401 missing_api_key and a wrong one with 401 invalid_api_key", async () => {
-    expect(await expectJson(await gateway("/api/v3/sessions"), 401)).toMatchObject({ code: "missing_api_key" });
+    expect(await expectJson(await gateway("/api/v3/sessions"), 401)).toMatchObject({
+      code: "missing_api_key",
+    });
     const malformed = await asTenant("bu_not_a_gateway_key", "/api/v3/sessions");
     expect(await expectJson(malformed, 401)).toMatchObject({ code: "invalid_api_key" });
     const unknown = await asTenant(`bugw_${"A".repeat(40)}`, "/api/v3/sessions");
@@ -89,7 +97,9 @@ describe("tenant keys", () => {
     const t = await newTenant();
     expect((await asTenant(t.key, "/api/v3/sessions")).status).toBe(200);
     expect((await admin(`/admin/v1/keys/${t.keyId}`, { method: "DELETE" })).status).toBe(204);
-    expect(await expectJson(await asTenant(t.key, "/api/v3/sessions"), 401)).toMatchObject({ code: "invalid_api_key" });
+    expect(await expectJson(await asTenant(t.key, "/api/v3/sessions"), 401)).toMatchObject({
+      code: "invalid_api_key",
+    });
     expect((await admin(`/admin/v1/keys/${t.keyId}`, { method: "DELETE" })).status).toBe(404);
   });
 });

@@ -19,7 +19,11 @@ export async function gateway(path: string, init: RequestInit = {}): Promise<Res
 }
 
 /** A request as a tenant, JSON in and out. */
-export function asTenant(key: string, path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+export function asTenant(
+  key: string,
+  path: string,
+  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+) {
   const headers: Record<string, string> = { "X-Browser-Use-API-Key": key, ...init.headers };
   if (init.body !== undefined) headers["Content-Type"] = "application/json";
   return gateway(path, {
@@ -51,7 +55,12 @@ export async function newTenant(orgId?: string): Promise<TestTenant> {
   const org = orgId ?? (await adminPost("/admin/v1/orgs", { name: `org-${crypto.randomUUID()}` })).id;
   const tenant = await adminPost(`/admin/v1/orgs/${org}/tenants`, { name: `tenant-${crypto.randomUUID()}` });
   const key = await adminPost(`/admin/v1/tenants/${tenant.id}/keys`, { name: "test" });
-  return { orgId: org as string, tenantId: tenant.id as string, keyId: key.id as string, key: key.key as string };
+  return {
+    orgId: org as string,
+    tenantId: tenant.id as string,
+    keyId: key.id as string,
+    key: key.key as string,
+  };
 }
 
 /** JSON of a response, with the status and body in the message when it is not the expected status. */
@@ -68,7 +77,11 @@ export async function emulatorTruth(): Promise<Record<string, unknown>[]> {
 }
 
 /** Polls until `check` returns a value (not undefined), or fails after `ms`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, ms = 10_000, what = "condition"): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  ms = 10_000,
+  what = "condition",
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await check();
@@ -76,4 +89,13 @@ export async function eventually<T>(check: () => Promise<T | undefined>, ms = 10
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** A task text carrying the emulator's directive, which fixes steps, cost per step and outcome. */
+export function emuTask(
+  text: string,
+  d: { steps?: number; cost?: string; stepMs?: number; outcome?: "success" | "error" | "hang" } = {},
+): string {
+  const parts = Object.entries(d).map(([k, v]) => `${k}=${v}`);
+  return parts.length ? `${text} [emu ${parts.join(" ")}]` : text;
 }

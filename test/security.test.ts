@@ -31,15 +31,34 @@ const ROUTES: Route[] = [
   { method: "GET", path: "/workspaces/{workspace}/files" },
   { method: "DELETE", path: "/workspaces/{workspace}/files?path=a.txt" },
   { method: "GET", path: "/workspaces/{workspace}/size" },
-  { method: "POST", path: "/workspaces/{workspace}/files/upload", body: () => ({ files: [{ name: "a.txt", size: 1 }] }) },
+  {
+    method: "POST",
+    path: "/workspaces/{workspace}/files/upload",
+    body: () => ({ files: [{ name: "a.txt", size: 1 }] }),
+  },
   { method: "GET", path: "/billing/account" },
 ];
 
 /** Routes that name another object inside the body rather than the path. */
 const BODY_ID_ROUTES: (Route & { kind: keyof Ids })[] = [
-  { kind: "session", method: "POST", path: "/sessions", body: (ids) => ({ task: "follow up", sessionId: ids.session }) },
-  { kind: "profile", method: "POST", path: "/sessions", body: (ids) => ({ task: "t", profileId: ids.profile }) },
-  { kind: "workspace", method: "POST", path: "/sessions", body: (ids) => ({ task: "t", workspaceId: ids.workspace }) },
+  {
+    kind: "session",
+    method: "POST",
+    path: "/sessions",
+    body: (ids) => ({ task: "follow up", sessionId: ids.session }),
+  },
+  {
+    kind: "profile",
+    method: "POST",
+    path: "/sessions",
+    body: (ids) => ({ task: "t", profileId: ids.profile }),
+  },
+  {
+    kind: "workspace",
+    method: "POST",
+    path: "/sessions",
+    body: (ids) => ({ task: "t", workspaceId: ids.workspace }),
+  },
   { kind: "profile", method: "POST", path: "/browsers", body: (ids) => ({ profileId: ids.profile }) },
 ];
 
@@ -56,7 +75,9 @@ function call(route: Route, ids: Ids, headers: Record<string, string>) {
 }
 
 async function rowCount(): Promise<number> {
-  const row = await env.DB.prepare("SELECT (SELECT count(*) FROM resources) + (SELECT count(*) FROM usage) AS n").first<{ n: number }>();
+  const row = await env.DB.prepare(
+    "SELECT (SELECT count(*) FROM resources) + (SELECT count(*) FROM usage) AS n",
+  ).first<{ n: number }>();
   return row?.n ?? -1;
 }
 
@@ -89,7 +110,10 @@ beforeAll(async () => {
     profile: await created("/profiles", { name: "owner's" }, 201),
     workspace: await created("/workspaces", { name: "owner's" }, 201),
   };
-  await gateway(`/admin/v1/keys/${revoked.keyId}`, { method: "DELETE", headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+  await gateway(`/admin/v1/keys/${revoked.keyId}`, {
+    method: "DELETE",
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
 });
 
 afterAll(() => vi.restoreAllMocks());
@@ -127,7 +151,10 @@ describe.each(BODY_ID_ROUTES)("$method $path with another tenant's $kind in the 
   it("answers like an unknown id and writes nothing", async () => {
     const before = await rowCount();
     const theirs = await expectJson(await call(route, ids, { "X-Browser-Use-API-Key": intruder.key }), 404);
-    const unknown = await expectJson(await call(route, unknownIds, { "X-Browser-Use-API-Key": intruder.key }), 404);
+    const unknown = await expectJson(
+      await call(route, unknownIds, { "X-Browser-Use-API-Key": intruder.key }),
+      404,
+    );
     expect({ ...theirs, requestId: null }).toEqual({ ...unknown, requestId: null });
     expect(await rowCount()).toBe(before);
   });
@@ -141,7 +168,10 @@ describe("lists", () => {
       ["/profiles", "items", "totalItems"],
       ["/workspaces", "items", "totalItems"],
     ] as const) {
-      const body = await expectJson<Record<string, unknown>>(await asTenant(intruder.key, `/api/v3${path}`), 200);
+      const body = await expectJson<Record<string, unknown>>(
+        await asTenant(intruder.key, `/api/v3${path}`),
+        200,
+      );
       expect(body[items], path).toEqual([]);
       expect(body[total], path).toBe(0);
     }

@@ -1,18 +1,51 @@
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
-import { Hono } from "hono";
+import { buildApp } from "./app";
+import type { EmulatorOptions } from "./config";
+import { Emulator } from "./emulator";
 
-export interface EmulatorOptions {
+export type { EmulatorOptions } from "./config";
+
+export interface RunningEmulator {
   port: number;
-  apiKey: string;
-  stepMs?: number;
+  /** e.g. http://127.0.0.1:8788 (the API is under /api/v3). */
+  url: string;
+  /** The live state, for tests that want to look inside. */
+  emulator: Emulator;
+  /** Stops the ticker and the server, dropping open connections. */
+  close: () => Promise<void>;
 }
 
-export async function startEmulator(options: EmulatorOptions) {
-  const app = new Hono();
-  app.get("/api/v3/billing/account", (c) => c.json({ ok: true }));
-  return await new Promise<{ port: number; close: () => Promise<void> }>((resolve) => {
-    const server = serve({ fetch: app.fetch, port: options.port, hostname: "127.0.0.1" }, (info) =>
-      resolve({ port: info.port, close: () => new Promise((r) => server.close(() => r())) }),
+/**
+ * Starts the Browser Use v3 emulator on `options.port` (0: any free port) and 127.0.0.1.
+ * A light ticker brings sessions up to date between requests, so webhooks and timeouts fire
+ * without a client polling; it never keeps the process alive on its own.
+ */
+export async function startEmulator(options: EmulatorOptions): Promise<RunningEmulator> {
+  const emulator = new Emulator(options);
+  const app = buildApp(emulator);
+  const host = options.host ?? "127.0.0.1";
+  const tickMs = options.tickMs ?? Math.min(emulator.settings.stepMs, 250);
+  const ticker = setInterval(() => emulator.tick(), Math.max(5, tickMs));
+  ticker.unref();
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, () =>
+      resolve(s as Server),
     );
+    s.once("error", reject);
   });
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    url: `http://${host}:${port}`,
+    emulator,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        clearInterval(ticker);
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
 }

@@ -7,6 +7,8 @@ import { describeError } from "./log";
  * never swallowed; the client's response is already on its way and is not affected.
  */
 export function afterResponse(c: Context<AppEnv>, name: string, work: () => Promise<unknown>): void {
-  const task = work().catch((err: unknown) => c.get("log").error("after_response_failed", { task: name, ...describeError(err) }));
+  const task = work().catch((err: unknown) =>
+    c.get("log").error("after_response_failed", { task: name, ...describeError(err) }),
+  );
   c.executionCtx.waitUntil(task);
 }

@@ -2,34 +2,52 @@ import type { ValidationIssue } from "../v3/validation";
 
 /** Every error the gateway itself can answer with. Upstream errors pass through untouched. */
 export type ErrorCode =
+  | "session_not_idle"
   | "missing_api_key"
   | "invalid_api_key"
   | "admin_unauthorized"
+  | "budget_exceeded"
+  | "country_not_allowed"
+  | "model_not_allowed"
+  | "keep_alive_not_allowed"
+  | "timeout_not_allowed"
   | "not_found"
   | "method_not_allowed"
   | "idempotency_conflict"
   | "body_too_large"
   | "unsupported_media_type"
   | "validation_error"
+  | "concurrency_limit"
+  | "rate_limited"
   | "upstream_unreachable"
   | "upstream_bad_response"
   | "upstream_timeout"
-  | "store_unavailable";
+  | "store_unavailable"
+  | "budget_unavailable";
 
 const STATUS: Record<ErrorCode, number> = {
+  session_not_idle: 400,
   missing_api_key: 401,
   invalid_api_key: 401,
   admin_unauthorized: 401,
+  budget_exceeded: 402,
+  country_not_allowed: 403,
+  model_not_allowed: 403,
+  keep_alive_not_allowed: 403,
+  timeout_not_allowed: 403,
   not_found: 404,
   method_not_allowed: 405,
   idempotency_conflict: 409,
   body_too_large: 413,
   unsupported_media_type: 415,
   validation_error: 422,
+  concurrency_limit: 429,
+  rate_limited: 429,
   upstream_unreachable: 502,
   upstream_bad_response: 502,
   upstream_timeout: 504,
   store_unavailable: 503,
+  budget_unavailable: 503,
 };
 
 /**
@@ -43,6 +61,8 @@ export class GatewayError extends Error {
     readonly code: ErrorCode,
     readonly detail: string | ValidationIssue[],
     readonly headers: Record<string, string> = {},
+    /** Further fields of the error body, e.g. which budget scope refused and what remains. */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(typeof detail === "string" ? detail : `${code}: ${detail.length} issue(s)`);
     this.name = "GatewayError";

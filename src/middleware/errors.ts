@@ -8,7 +8,11 @@ import { jsonInvalidIssue } from "../v3/validation";
 /** Renders a GatewayError in the one error shape: `{detail, code, requestId}`. */
 export function errorResponse(c: Context<AppEnv>, err: GatewayError): Response {
   const requestId = c.get("requestId");
-  return c.json({ detail: err.detail, code: err.code, requestId }, err.status as 400, err.headers);
+  return c.json(
+    { detail: err.detail, code: err.code, ...err.extra, requestId },
+    err.status as 400,
+    err.headers,
+  );
 }
 
 /** The gateway's single onError: known errors keep their status; anything else is a logged 500. */
@@ -16,7 +20,10 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (err instanceof GatewayError) return errorResponse(c, err);
   if (err instanceof HTTPException) return errorResponse(c, fromHttpException(err));
   (c.get("log") ?? createLogger({})).error("unhandled_error", describeError(err));
-  return c.json({ detail: "Internal gateway error", code: "internal_error", requestId: c.get("requestId") }, 500);
+  return c.json(
+    { detail: "Internal gateway error", code: "internal_error", requestId: c.get("requestId") },
+    500,
+  );
 };
 
 /** FastAPI's answer to an unknown route, with our code and request id. */

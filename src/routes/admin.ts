@@ -8,6 +8,7 @@ import { forgetKey } from "../middleware/tenant-auth";
 import { validate } from "../middleware/validate";
 import { issueKey, revokeKey } from "../store/keys";
 import { createOrg, createTenant } from "../store/orgs";
+import { adminPolicies } from "./admin-policies";
 
 const NameBody = z.strictObject({ name: z.string().trim().min(1).max(200) });
 const OrgParam = z.object({ orgId: z.uuid() });
@@ -29,7 +30,10 @@ export const admin = new Hono<AppEnv>()
     async (c) => {
       const tenant = await createTenant(c.env.DB, c.req.valid("param").orgId, c.req.valid("json").name);
       if (!tenant) throw notFound("Org not found");
-      return c.json({ id: tenant.id, orgId: tenant.orgId, name: tenant.name, createdAt: tenant.createdAt }, 201);
+      return c.json(
+        { id: tenant.id, orgId: tenant.orgId, name: tenant.name, createdAt: tenant.createdAt },
+        201,
+      );
     },
   )
   .post(
@@ -42,7 +46,14 @@ export const admin = new Hono<AppEnv>()
       if (!key) throw notFound("Tenant not found");
       c.header("Cache-Control", "no-store");
       return c.json(
-        { id: key.id, key: key.key, prefix: key.prefix, tenantId: key.tenantId, name: key.name, createdAt: key.createdAt },
+        {
+          id: key.id,
+          key: key.key,
+          prefix: key.prefix,
+          tenantId: key.tenantId,
+          name: key.name,
+          createdAt: key.createdAt,
+        },
         201,
       );
     },
@@ -52,4 +63,5 @@ export const admin = new Hono<AppEnv>()
     if (!hash) throw notFound("Key not found");
     forgetKey(hash);
     return c.body(null, 204);
-  });
+  })
+  .route("/", adminPolicies);

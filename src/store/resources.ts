@@ -79,7 +79,9 @@ export function updateViewStatement(
   seenAt: string,
 ): D1PreparedStatement {
   return db
-    .prepare("UPDATE resources SET view = ?, status = ?, view_at = ? WHERE kind = ? AND id = ? AND view_at <= ?")
+    .prepare(
+      "UPDATE resources SET view = ?, status = ?, view_at = ? WHERE kind = ? AND id = ? AND view_at <= ?",
+    )
     .bind(JSON.stringify(view), status, seenAt, kind, id.toLowerCase(), seenAt);
 }
 

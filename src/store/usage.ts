@@ -123,12 +123,18 @@ export async function getUsage(
   if (!row) return null;
   return {
     status: row.status,
-    ...(Object.fromEntries(COLUMNS.map(([key, col]) => [key, row[col as keyof UsageRow]])) as unknown as CostFigures),
+    ...(Object.fromEntries(
+      COLUMNS.map(([key, col]) => [key, row[col as keyof UsageRow]]),
+    ) as unknown as CostFigures),
   };
 }
 
 /** The sum of every cost event of a session or browser: equals its latest figures when nothing was lost. */
-export async function sumCostEvents(db: D1Database, kind: "session" | "browser", id: string): Promise<CostFigures> {
+export async function sumCostEvents(
+  db: D1Database,
+  kind: "session" | "browser",
+  id: string,
+): Promise<CostFigures> {
   const row = await db
     .prepare(
       `SELECT ${COLUMNS.map(([, c]) => `coalesce(sum(${c}), 0) AS ${c}`).join(", ")}
@@ -136,5 +142,7 @@ export async function sumCostEvents(db: D1Database, kind: "session" | "browser",
     )
     .bind(kind, id.toLowerCase())
     .first<UsageRow>();
-  return Object.fromEntries(COLUMNS.map(([key, col]) => [key, row?.[col as keyof UsageRow] ?? 0])) as unknown as CostFigures;
+  return Object.fromEntries(
+    COLUMNS.map(([key, col]) => [key, row?.[col as keyof UsageRow] ?? 0]),
+  ) as unknown as CostFigures;
 }

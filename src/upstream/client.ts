@@ -17,6 +17,8 @@ export interface UpstreamResponse {
   status: number;
   /** Parsed JSON body; undefined for 204. */
   body: unknown;
+  /** When the answering attempt was sent: what the body describes is no older than this. */
+  sentAt: string;
 }
 
 /**
@@ -25,37 +27,61 @@ export interface UpstreamResponse {
  * travels upstream. Reads are retried once on a 5xx or a network error; writes never are,
  * because a create that reached upstream but lost its answer must not run twice.
  */
-export async function callUpstream(env: Bindings, log: Logger, req: UpstreamRequest): Promise<UpstreamResponse> {
+export async function callUpstream(
+  env: Bindings,
+  log: Logger,
+  req: UpstreamRequest,
+): Promise<UpstreamResponse> {
   const url = new URL(env.UPSTREAM_URL.replace(/\/+$/, "") + req.path);
   if (req.query) url.search = req.query.toString();
-  const headers = new Headers({ Accept: "application/json", "X-Browser-Use-API-Key": env.BROWSER_USE_API_KEY });
+  const headers = new Headers({
+    Accept: "application/json",
+    "X-Browser-Use-API-Key": env.BROWSER_USE_API_KEY,
+  });
   if (req.body !== undefined) headers.set("Content-Type", "application/json");
-  const init = { method: req.method, headers, body: req.body === undefined ? undefined : JSON.stringify(req.body) };
+  const init = {
+    method: req.method,
+    headers,
+    body: req.body === undefined ? undefined : JSON.stringify(req.body),
+  };
   const timeoutMs = Number(env.UPSTREAM_TIMEOUT_MS) || DEFAULT_UPSTREAM_TIMEOUT_MS;
   const retryable = req.method === "GET";
 
   for (let attempt = 1; ; attempt++) {
     const started = Date.now();
+    const sentAt = new Date(started).toISOString();
     let res: Response;
     try {
       res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
-      log.warn("upstream_failed", { method: req.method, path: req.path, attempt, timedOut, ms: Date.now() - started });
+      log.warn("upstream_failed", {
+        method: req.method,
+        path: req.path,
+        attempt,
+        timedOut,
+        ms: Date.now() - started,
+      });
       if (timedOut) throw new GatewayError("upstream_timeout", "Browser Use did not answer in time");
       if (retryable && attempt === 1) continue;
       throw new GatewayError("upstream_unreachable", "Browser Use is unreachable");
     }
-    log.info("upstream", { method: req.method, path: req.path, status: res.status, attempt, ms: Date.now() - started });
+    log.info("upstream", {
+      method: req.method,
+      path: req.path,
+      status: res.status,
+      attempt,
+      ms: Date.now() - started,
+    });
     if (res.status >= 500 && retryable && attempt === 1) {
       await res.body?.cancel();
       continue;
     }
     if (res.status === 204) {
       await res.body?.cancel();
-      return { status: 204, body: undefined };
+      return { status: 204, body: undefined, sentAt };
     }
-    return { status: res.status, body: await readJson(res) };
+    return { status: res.status, body: await readJson(res), sentAt };
   }
 }
 
@@ -69,6 +95,9 @@ async function readJson(res: Response): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch {
-    throw new GatewayError("upstream_bad_response", `Browser Use answered ${res.status} with a body that is not JSON`);
+    throw new GatewayError(
+      "upstream_bad_response",
+      `Browser Use answered ${res.status} with a body that is not JSON`,
+    );
   }
 }

@@ -2,29 +2,39 @@ import { Hono } from "hono";
 import type { AppEnv } from "../../env";
 import { getTenant } from "../../store/orgs";
 import { countActive } from "../../store/resources";
+import { budgetView } from "../../budget/view";
+import { fromMicros } from "../../lib/money";
 import { guardStore } from "./proxy";
 
 /**
  * GET /api/v3/billing/account, answered by the gateway itself: the org's upstream balance is
- * not the tenant's business. Same AccountView shape, describing the tenant. Until budgets
- * exist (the governance work) there is no figure for what remains, so balances read 0 and
- * the plan name says so.
+ * not the tenant's business. Same AccountView shape, describing the tenant: the balance is what
+ * remains for it (the smallest remainder of its org's and its own budget this period), from the
+ * same figures as /gateway/v1/budget. With no budget at all it reads 0 and the plan name says so.
+ * AccountView declares balances as JSON numbers; that is the only place money leaves as one.
  */
 export const billing = new Hono<AppEnv>().get("/account", async (c) => {
   const caller = c.get("caller");
-  const [tenant, active] = await guardStore(c, () =>
-    Promise.all([getTenant(c.env.DB, caller.tenantId), countActive(c.env.DB, caller.tenantId)]),
+  const policy = c.get("policy");
+  const [tenant, active, budget] = await guardStore(c, () =>
+    Promise.all([
+      getTenant(c.env.DB, caller.tenantId),
+      countActive(c.env.DB, caller.tenantId),
+      budgetView(c.env.DB, caller, policy),
+    ]),
   );
+  const balance = budget.remainingMicros === null ? 0 : Number(fromMicros(budget.remainingMicros));
+  const limit = policy.maxConcurrentSessions ?? 0;
   return c.json({
     name: tenant?.name ?? null,
-    totalCreditsBalanceUsd: 0,
-    monthlyCreditsBalanceUsd: 0,
+    totalCreditsBalanceUsd: balance,
+    monthlyCreditsBalanceUsd: balance,
     additionalCreditsBalanceUsd: 0,
-    rateLimit: 0,
-    concurrentSessionLimit: 0,
+    rateLimit: limit,
+    concurrentSessionLimit: limit,
     activeSessionCount: active,
     planInfo: {
-      planName: "Browser Use Gateway (no budget set)",
+      planName: budget.remainingMicros === null ? "Browser Use Gateway (no budget set)" : "Browser Use Gateway",
       subscriptionStatus: null,
       subscriptionId: null,
       subscriptionCurrentPeriodEnd: null,

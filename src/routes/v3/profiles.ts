@@ -5,7 +5,7 @@ import { jsonBody } from "../../middleware/json-body";
 import { validate } from "../../middleware/validate";
 import { ListProfilesQuery, ProfileCreateRequest, ProfileUpdateRequest } from "../../v3/schemas";
 import { Uuid } from "../../v3/schemas";
-import { PROFILES } from "./kinds";
+import { PROFILES } from "../../upstream/kinds";
 import { clientBody, forget, forward, listPage, recordCreated, relay, remember, requireOwned } from "./proxy";
 
 const ProfilePath = z.object({ profile_id: Uuid });
@@ -15,7 +15,7 @@ type View = Record<string, unknown>;
 export const profiles = new Hono<AppEnv>()
   .post("/", jsonBody({ required: false }), validate("json", ProfileCreateRequest.strict()), async (c) => {
     const res = await forward(c, { method: "POST", path: "/profiles", body: await clientBody(c) });
-    if (res.status === 201) await recordCreated(c, PROFILES, res.body as View);
+    if (res.status === 201) await recordCreated(c, PROFILES, res.body as View, res.sentAt);
     return relay(c, res);
   })
   .get("/", validate("query", ListProfilesQuery), async (c) => {
@@ -31,7 +31,7 @@ export const profiles = new Hono<AppEnv>()
     const { profile_id } = c.req.valid("param");
     await requireOwned(c, PROFILES, profile_id);
     const res = await forward(c, { method: "GET", path: PROFILES.path(profile_id) });
-    if (res.status === 200) remember(c, PROFILES, [res.body as View]);
+    if (res.status === 200) remember(c, PROFILES, [res.body as View], res.sentAt);
     return relay(c, res);
   })
   .patch(
@@ -42,8 +42,12 @@ export const profiles = new Hono<AppEnv>()
     async (c) => {
       const { profile_id } = c.req.valid("param");
       await requireOwned(c, PROFILES, profile_id);
-      const res = await forward(c, { method: "PATCH", path: PROFILES.path(profile_id), body: await clientBody(c) });
-      if (res.status === 200) remember(c, PROFILES, [res.body as View]);
+      const res = await forward(c, {
+        method: "PATCH",
+        path: PROFILES.path(profile_id),
+        body: await clientBody(c),
+      });
+      if (res.status === 200) remember(c, PROFILES, [res.body as View], res.sentAt);
       return relay(c, res);
     },
   )

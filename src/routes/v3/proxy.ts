@@ -9,11 +9,10 @@ import {
   markDeleted,
   type OwnedResource,
   recordCreatedStatement,
-  updateViewStatement,
 } from "../../store/resources";
-import { recordUsage } from "../../store/usage";
+import { observeViews } from "../../ledger/observe";
 import { callUpstream, type UpstreamRequest, type UpstreamResponse } from "../../upstream/client";
-import type { KindSpec } from "./kinds";
+import type { KindSpec } from "../../upstream/kinds";
 
 type Ctx = Context<AppEnv>;
 type View = Record<string, unknown>;
@@ -42,7 +41,11 @@ export async function requireOwned(c: Ctx, spec: KindSpec, id: string): Promise<
 }
 
 /** Checks an optional id inside a body (a profile, a workspace, a session) the same way. */
-export async function requireOwnedIfSet(c: Ctx, spec: KindSpec, id: string | null | undefined): Promise<void> {
+export async function requireOwnedIfSet(
+  c: Ctx,
+  spec: KindSpec,
+  id: string | null | undefined,
+): Promise<void> {
   if (id) await requireOwned(c, spec, id);
 }
 
@@ -50,28 +53,21 @@ export async function requireOwnedIfSet(c: Ctx, spec: KindSpec, id: string | nul
  * Records a just-created object as the caller's before the client hears of it: a client that
  * got an id must be able to use it. Its costs are booked after the response.
  */
-export async function recordCreated(c: Ctx, spec: KindSpec, view: View): Promise<void> {
+export async function recordCreated(c: Ctx, spec: KindSpec, view: View, sentAt: string): Promise<void> {
   const caller = c.get("caller");
   await guardStore(c, () =>
     recordCreatedStatement(c.env.DB, spec.kind, String(view.id), caller, view, spec.status(view)).run(),
   );
-  remember(c, spec, [view]);
+  remember(c, spec, [view], sentAt);
 }
 
-/** Keeps the latest views and books their costs, after the response. */
-export function remember(c: Ctx, spec: KindSpec, views: View[]): void {
+/** Observes views (see observeViews) after the response; `sentAt` is when upstream was asked. */
+export function remember(c: Ctx, spec: KindSpec, views: View[], sentAt: string): void {
   if (views.length === 0) return;
-  const db = c.env.DB;
+  const { DB } = c.env;
+  const log = c.get("log");
   const caller = c.get("caller");
-  afterResponse(c, `remember_${spec.kind}`, async () => {
-    const seenAt = new Date().toISOString();
-    await db.batch(
-      views.map((view) => updateViewStatement(db, spec.kind, String(view.id), view, spec.status(view), seenAt)),
-    );
-    if (spec.observe) {
-      for (const view of views) await recordUsage(db, spec.observe(view, caller));
-    }
-  });
+  afterResponse(c, `remember_${spec.kind}`, () => observeViews(DB, log, spec, caller, views, sentAt));
 }
 
 /** Forgets an object upstream no longer has (deleted, or answered 404). */
@@ -92,6 +88,7 @@ export async function listPage(
     listOwned(c.env.DB, spec.kind, c.get("caller").tenantId, page),
   );
   const refreshed: View[] = [];
+  const sentAt = new Date().toISOString();
   const views = await Promise.all(
     items.map(async (item) => {
       if (spec.isFinal(item.view)) return item.view;
@@ -105,7 +102,7 @@ export async function listPage(
       return res.body as View;
     }),
   );
-  remember(c, spec, refreshed);
+  remember(c, spec, refreshed, sentAt);
   const present = views.filter((v): v is View => v !== null);
   return { views: present, total: total - (views.length - present.length) };
 }

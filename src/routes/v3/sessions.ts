@@ -5,43 +5,24 @@ import { jsonBody } from "../../middleware/json-body";
 import { validate } from "../../middleware/validate";
 import { ListMessagesQuery, ListSessionsQuery, RunTaskRequest, StopSessionRequest } from "../../v3/schemas";
 import { Uuid } from "../../v3/schemas";
-import { PROFILES, SESSIONS, WORKSPACES } from "./kinds";
-import {
-  clientBody,
-  forget,
-  forward,
-  listPage,
-  passQuery,
-  recordCreated,
-  relay,
-  remember,
-  requireOwned,
-  requireOwnedIfSet,
-} from "./proxy";
+import { SESSIONS } from "../../upstream/kinds";
+import { createOrDispatch } from "./dispatch";
+import { clientBody, forget, forward, listPage, passQuery, relay, remember, requireOwned } from "./proxy";
 
 const SessionPath = z.object({ session_id: Uuid });
 type View = Record<string, unknown>;
 
 /** /api/v3/sessions: agent sessions, their tasks, messages and stop. */
 export const sessions = new Hono<AppEnv>()
-  .post("/", jsonBody({ required: true }), validate("json", RunTaskRequest.strict()), async (c) => {
-    const body = c.req.valid("json");
-    // Every id in the body must be the caller's, checked like a path id.
-    await requireOwnedIfSet(c, SESSIONS, body.sessionId);
-    await requireOwnedIfSet(c, PROFILES, body.profileId);
-    await requireOwnedIfSet(c, WORKSPACES, body.workspaceId);
-
-    const res = await forward(c, { method: "POST", path: "/sessions", body: await clientBody(c) });
-    if (res.status === 200) {
-      const view = res.body as View;
-      if (body.sessionId) remember(c, SESSIONS, [view]);
-      else await recordCreated(c, SESSIONS, view);
-    }
-    return relay(c, res);
-  })
+  .post("/", jsonBody({ required: true }), validate("json", RunTaskRequest.strict()), (c) =>
+    createOrDispatch(c, c.req.valid("json")),
+  )
   .get("/", validate("query", ListSessionsQuery), async (c) => {
     const { page, page_size } = c.req.valid("query");
-    const { views, total } = await listPage(c, SESSIONS, { offset: (page - 1) * page_size, limit: page_size });
+    const { views, total } = await listPage(c, SESSIONS, {
+      offset: (page - 1) * page_size,
+      limit: page_size,
+    });
     // Lists never carry the single-session extras, as upstream's do not.
     const sessions = views.map((v) => ({ ...v, screenshotUrl: null, recordingUrls: [] }));
     return c.json({ sessions, total, page, pageSize: page_size });
@@ -50,7 +31,7 @@ export const sessions = new Hono<AppEnv>()
     const { session_id } = c.req.valid("param");
     await requireOwned(c, SESSIONS, session_id);
     const res = await forward(c, { method: "GET", path: SESSIONS.path(session_id) });
-    if (res.status === 200) remember(c, SESSIONS, [res.body as View]);
+    if (res.status === 200) remember(c, SESSIONS, [res.body as View], res.sentAt);
     return relay(c, res);
   })
   .delete("/:session_id", validate("param", SessionPath), async (c) => {
@@ -68,18 +49,27 @@ export const sessions = new Hono<AppEnv>()
     async (c) => {
       const { session_id } = c.req.valid("param");
       await requireOwned(c, SESSIONS, session_id);
-      const res = await forward(c, { method: "POST", path: `${SESSIONS.path(session_id)}/stop`, body: await clientBody(c) });
-      if (res.status === 200) remember(c, SESSIONS, [res.body as View]);
+      const res = await forward(c, {
+        method: "POST",
+        path: `${SESSIONS.path(session_id)}/stop`,
+        body: await clientBody(c),
+      });
+      if (res.status === 200) remember(c, SESSIONS, [res.body as View], res.sentAt);
       return relay(c, res);
     },
   )
-  .get("/:session_id/messages", validate("param", SessionPath), validate("query", ListMessagesQuery), async (c) => {
-    const { session_id } = c.req.valid("param");
-    await requireOwned(c, SESSIONS, session_id);
-    const res = await forward(c, {
-      method: "GET",
-      path: `${SESSIONS.path(session_id)}/messages`,
-      query: passQuery(c.req.url, ["after", "before", "limit"]),
-    });
-    return relay(c, res);
-  });
+  .get(
+    "/:session_id/messages",
+    validate("param", SessionPath),
+    validate("query", ListMessagesQuery),
+    async (c) => {
+      const { session_id } = c.req.valid("param");
+      await requireOwned(c, SESSIONS, session_id);
+      const res = await forward(c, {
+        method: "GET",
+        path: `${SESSIONS.path(session_id)}/messages`,
+        query: passQuery(c.req.url, ["after", "before", "limit"]),
+      });
+      return relay(c, res);
+    },
+  );

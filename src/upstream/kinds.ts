@@ -1,8 +1,13 @@
-import { browserObservation, FINAL_SESSION_STATUSES, sessionObservation } from "../../ledger/observations";
-import type { Owner, ResourceKind } from "../../store/resources";
-import type { UsageObservation } from "../../store/usage";
+import { browserObservation, FINAL_SESSION_STATUSES, sessionObservation } from "../ledger/observations";
+import type { Owner, ResourceKind } from "../store/resources";
+import type { UsageObservation } from "../store/usage";
 
 type View = Record<string, unknown>;
+
+// Upstream's own words for a dispatch it refuses, so a client hears the same whoever refuses it.
+export const SESSION_BUSY =
+  "Agent session already has a running task. Please wait for it to finish or stop it manually.";
+export const SESSION_ENDED = "Browser session is stopped. Please start a new session and try again.";
 
 /** What the gateway needs to know about each kind of upstream object it proxies. */
 export interface KindSpec {

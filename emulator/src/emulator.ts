@@ -1,0 +1,135 @@
+/**
+ * The emulator's world: store, settings, clock, faults and webhook target, with the lookups and
+ * checks the routes share. One instance per running server.
+ */
+import { ERROR_DETAILS } from "../../src/v3/schemas";
+import { advanceBrowser, browserCostMicros } from "./browsers";
+import { type EmulatorOptions, type Settings, initialSettings } from "./config";
+import { ApiError, notFound } from "./errors";
+import { type FaultPlan, noFaults } from "./faults";
+import { type LifecycleEnv, advance } from "./lifecycle";
+import {
+  type BrowserRecord,
+  type ProfileRecord,
+  type SessionRecord,
+  Store,
+  type WorkspaceRecord,
+  totalMicros,
+} from "./state";
+import { DEFAULT_WEBHOOK_SECRET, type WebhookTarget, createWebhookSender } from "./webhooks";
+
+const ACTIVE = new Set(["created", "idle", "running"]);
+
+export class Emulator {
+  readonly store = new Store();
+  settings: Settings;
+  faults: FaultPlan = noFaults();
+  webhook: WebhookTarget | null;
+  readonly log: (line: string) => void;
+  /** What lifecycle.ts needs from us; its fields read the live settings. */
+  readonly lifecycle: LifecycleEnv;
+  private clockOffsetMs = 0;
+
+  constructor(readonly options: EmulatorOptions) {
+    this.settings = initialSettings(options);
+    this.webhook = initialWebhook(options);
+    this.log = options.log ?? ((line) => console.warn(line));
+    const send = createWebhookSender(() => this.webhook, this.log);
+    const settings = () => this.settings;
+    this.lifecycle = {
+      get idleTimeoutMs() {
+        return settings().idleTimeoutMs;
+      },
+      emit: send,
+    };
+  }
+
+  /** Emulator time: the wall clock plus whatever POST /_emulator/clock added. */
+  now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  advanceClock(ms: number): void {
+    this.clockOffsetMs += ms;
+  }
+
+  /** Back to the state right after start: no records, no faults, started settings and webhook. */
+  reset(): void {
+    this.store.clear();
+    this.settings = initialSettings(this.options);
+    this.faults = noFaults();
+    this.webhook = initialWebhook(this.options);
+    this.clockOffsetMs = 0;
+  }
+
+  /** Brings every session and browser up to now (fires due webhooks and timeouts). */
+  tick(): void {
+    const now = this.now();
+    for (const s of this.store.sessions.values()) advance(s, now, this.lifecycle);
+    for (const b of this.store.browsers.values()) advanceBrowser(b, now);
+    this.store.pruneGrants(now);
+  }
+
+  /** A live (not deleted) session, brought up to now; 404 otherwise. */
+  session(id: string): SessionRecord {
+    const s = this.store.sessions.get(id.toLowerCase());
+    if (!s || s.deleted) throw notFound(ERROR_DETAILS.sessionNotFound);
+    advance(s, this.now(), this.lifecycle);
+    return s;
+  }
+
+  browser(id: string): BrowserRecord {
+    const b = this.store.browsers.get(id.toLowerCase());
+    if (!b) throw notFound(ERROR_DETAILS.sessionNotFound);
+    advanceBrowser(b, this.now());
+    return b;
+  }
+
+  profile(id: string): ProfileRecord {
+    const p = this.store.profiles.get(id.toLowerCase());
+    if (!p) throw notFound(ERROR_DETAILS.profileNotFound);
+    return p;
+  }
+
+  workspace(id: string): WorkspaceRecord {
+    const w = this.store.workspaces.get(id.toLowerCase());
+    if (!w) throw notFound(ERROR_DETAILS.workspaceNotFound);
+    return w;
+  }
+
+  /** Sessions that hold a sandbox plus running browsers, as the concurrency limit counts them. */
+  activeCount(): number {
+    this.tick();
+    let n = 0;
+    for (const s of this.store.sessions.values()) if (!s.deleted && ACTIVE.has(s.status)) n++;
+    for (const b of this.store.browsers.values()) if (b.status === "active") n++;
+    return n;
+  }
+
+  /** Everything spent so far, sessions and browsers, deleted sessions included. */
+  spentMicros(): number {
+    this.tick();
+    let spent = 0;
+    for (const s of this.store.sessions.values()) spent += totalMicros(s.usage);
+    for (const b of this.store.browsers.values()) spent += browserCostMicros(b);
+    return spent;
+  }
+
+  /** 429 when starting one more session or browser would pass the concurrency limit. */
+  requireCapacity(): void {
+    if (this.activeCount() >= this.settings.concurrencyLimit) {
+      throw new ApiError(429, ERROR_DETAILS.tooManyConcurrentSessions);
+    }
+  }
+
+  /** 402 once the credits are spent. */
+  requireCredits(): void {
+    if (this.settings.creditsMicros - this.spentMicros() <= 0) {
+      throw new ApiError(402, ERROR_DETAILS.insufficientCredits);
+    }
+  }
+}
+
+function initialWebhook(o: EmulatorOptions): WebhookTarget | null {
+  return o.webhookUrl ? { url: o.webhookUrl, secret: o.webhookSecret ?? DEFAULT_WEBHOOK_SECRET } : null;
+}

@@ -1,0 +1,89 @@
+import { randomUUID } from "node:crypto";
+import { Hono } from "hono";
+import {
+  BROWSER_TIMEOUT_MAX_MINUTES,
+  BrowserDownloadsQuery,
+  BrowserPathParams,
+  CreateBrowserSessionRequest,
+  ERROR_DETAILS,
+  ListBrowsersQuery,
+  UpdateBrowserSessionRequest,
+} from "../../../src/v3/schemas";
+import { stopBrowser } from "../browsers";
+import type { Emulator } from "../emulator";
+import { ApiError } from "../errors";
+import { type EmuEnv, parse, publicBase, queryOf, readBody } from "../http";
+import { browserMinutesMicros } from "../pricing";
+import type { BrowserRecord } from "../state";
+import { browserView, itemsPage, newestFirst } from "../views";
+
+/** /api/v3/browsers: standalone CDP browsers, billed by the minute of their timeout. */
+export function browserRoutes(emu: Emulator) {
+  return new Hono<EmuEnv>()
+    .post("/", async (c) => {
+      const body = parse(CreateBrowserSessionRequest, "body", await readBody(c, true));
+      if (body.timeout > BROWSER_TIMEOUT_MAX_MINUTES) {
+        throw new ApiError(403, ERROR_DETAILS.sessionTimeoutLimitExceeded);
+      }
+      const profile = body.profileId ? emu.profile(body.profileId) : null;
+      emu.requireCapacity();
+      emu.requireCredits();
+      const now = emu.now();
+      if (profile) profile.lastUsedAt = now;
+      const b: BrowserRecord = {
+        id: randomUUID(),
+        status: "active",
+        profileId: profile?.id ?? null,
+        proxyCountryCode: body.proxyCountryCode,
+        metadata: body.metadata ?? {},
+        enableRecording: body.enableRecording,
+        timeoutMinutes: body.timeout,
+        // The whole timeout is charged up front; stopping early refunds the unused minutes.
+        chargedMicros: browserMinutesMicros(body.timeout),
+        finalMicros: null,
+        startedAt: now,
+        timeoutAt: now + body.timeout * 60_000,
+        finishedAt: null,
+      };
+      emu.store.browsers.set(b.id, b);
+      return c.json(browserView(b, publicBase(c, emu), false), 201);
+    })
+    .get("/", (c) => {
+      const q = parse(ListBrowsersQuery, "query", queryOf(c));
+      emu.tick();
+      const wanted = (q.metadata ?? []).map((m) => {
+        const eq = m.indexOf("=");
+        return eq < 0 ? { key: m, value: null } : { key: m.slice(0, eq), value: m.slice(eq + 1) };
+      });
+      const matching = newestFirst(emu.store.browsers.values(), (b) => b.startedAt).filter(
+        (b) =>
+          (!q.filterBy || b.status === q.filterBy) &&
+          // Standalone browsers belong to no agent session.
+          !q.agentSessionId &&
+          wanted.every(
+            ({ key, value }) => key in b.metadata && (value === null || b.metadata[key] === value),
+          ),
+      );
+      const base = publicBase(c, emu);
+      const page = itemsPage(matching, q.pageNumber, q.pageSize);
+      return c.json({ ...page, items: page.items.map((b) => browserView(b, base, false)) });
+    })
+    .get("/:session_id", (c) => {
+      const { session_id } = parse(BrowserPathParams, "path", c.req.param());
+      return c.json(browserView(emu.browser(session_id), publicBase(c, emu), true));
+    })
+    .patch("/:session_id", async (c) => {
+      const { session_id } = parse(BrowserPathParams, "path", c.req.param());
+      parse(UpdateBrowserSessionRequest, "body", await readBody(c, true));
+      const b = emu.browser(session_id);
+      stopBrowser(b, emu.now());
+      return c.json(browserView(b, publicBase(c, emu), true));
+    })
+    .get("/:session_id/downloads", (c) => {
+      const { session_id } = parse(BrowserPathParams, "path", c.req.param());
+      parse(BrowserDownloadsQuery, "query", queryOf(c));
+      emu.browser(session_id);
+      // An emulated browser never downloads anything.
+      return c.json({ files: [], nextCursor: null, hasMore: false });
+    });
+}

@@ -1,0 +1,47 @@
+/** A budget period: calendar-aligned in the scope's time zone, or `none` (one counter forever). */
+export type Period = "day" | "week" | "month" | "none";
+
+/**
+ * The key of the counter that `at` falls in, e.g. `month:2026-11`, `week:2026-11-23` (the Monday),
+ * `day:2026-11-28`, or `none`. Because the period is part of the counter's key, a new period starts
+ * from zero on its own: there is no reset job that could be missed.
+ */
+export function periodKey(period: Period, timeZone: string, at: Date): string {
+  if (period === "none") return "none";
+  const { year, month, day, weekday } = localDate(timeZone, at);
+  if (period === "month") return `month:${year}-${pad(month)}`;
+  if (period === "day") return `day:${year}-${pad(month)}-${pad(day)}`;
+  // Weeks start on Monday (ISO 8601); step back to it in plain calendar arithmetic.
+  const monday = new Date(Date.UTC(year, month - 1, day - ((weekday + 6) % 7)));
+  return `week:${monday.getUTCFullYear()}-${pad(monday.getUTCMonth() + 1)}-${pad(monday.getUTCDate())}`;
+}
+
+const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** The calendar date of an instant in a time zone (weekday 0 = Sunday). */
+function localDate(
+  timeZone: string,
+  at: Date,
+): { year: number; month: number; day: number; weekday: number } {
+  let format = formatters.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      weekday: "short",
+    });
+    formatters.set(timeZone, format);
+  }
+  const parts = Object.fromEntries(format.formatToParts(at).map((p) => [p.type, p.value]));
+  return {
+    year: Number(parts.year),
+    month: Number(parts.month),
+    day: Number(parts.day),
+    weekday: WEEKDAYS.indexOf(String(parts.weekday)),
+  };
+}
+
+const pad = (n: number) => String(n).padStart(2, "0");

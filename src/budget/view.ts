@@ -1,0 +1,49 @@
+import { fromMicros } from "../lib/money";
+import type { BudgetPolicy, EffectivePolicy } from "../policy/effective";
+import { getCounter, type Scope } from "../store/budgets";
+import { periodKey } from "./period";
+
+/** One budget scope as a tenant sees it; money as decimal strings, null where there is no cap. */
+export interface ScopeView {
+  scope: Scope;
+  capUsd: string | null;
+  period: string;
+  timeZone: string;
+  periodKey: string;
+  spentUsd: string;
+  heldUsd: string;
+  remainingUsd: string | null;
+}
+
+/** The caller's budgets now: org and tenant, each with cap, period, spent, held and remaining. */
+export async function budgetView(
+  db: D1Database,
+  ids: { orgId: string; tenantId: string },
+  policy: EffectivePolicy,
+  now = new Date(),
+): Promise<{ scopes: ScopeView[]; remainingMicros: number | null }> {
+  const scopes: [Scope, string, BudgetPolicy | null][] = [
+    ["org", ids.orgId, policy.orgBudget],
+    ["tenant", ids.tenantId, policy.tenantBudget],
+  ];
+  const views = await Promise.all(
+    scopes.map(async ([scope, id, budget]) => {
+      const key = budget ? periodKey(budget.period, budget.timeZone, now) : "none";
+      const counter = await getCounter(db, scope, id, key);
+      const remaining = budget ? Math.max(0, budget.capMicros - counter.heldMicros - counter.spentMicros) : null;
+      const view: ScopeView = {
+        scope,
+        capUsd: budget ? fromMicros(budget.capMicros) : null,
+        period: budget?.period ?? "none",
+        timeZone: budget?.timeZone ?? "UTC",
+        periodKey: key,
+        spentUsd: fromMicros(counter.spentMicros),
+        heldUsd: fromMicros(counter.heldMicros),
+        remainingUsd: remaining === null ? null : fromMicros(remaining),
+      };
+      return { view, remaining };
+    }),
+  );
+  const capped = views.map((v) => v.remaining).filter((r): r is number => r !== null);
+  return { scopes: views.map((v) => v.view), remainingMicros: capped.length ? Math.min(...capped) : null };
+}

@@ -1,0 +1,114 @@
+import { GatewayError } from "../lib/errors";
+import type { EffectivePolicy } from "./effective";
+
+/**
+ * What upstream does with a field the client leaves out (the defaults of RunTaskRequest and
+ * CreateBrowserSessionRequest). The policy must judge these, not just the fields that were sent,
+ * or an absent field would slip past an allowlist.
+ */
+export const UPSTREAM_DEFAULT_COUNTRY = "us";
+export const UPSTREAM_DEFAULT_MODEL = "claude-opus-4.7";
+export const UPSTREAM_DEFAULT_BROWSER_TIMEOUT_MINUTES = 60;
+
+type Body = Record<string, unknown>;
+
+/** A request body after policy: what to forward, and each change made, as `field=value`. */
+export interface PolicyResult {
+  body: Body;
+  applied: string[];
+}
+
+/**
+ * Enforces the policy on a validated `POST /sessions` body (the client's raw JSON): proxy
+ * country, model and keepAlive. Refuses with 403, or returns the body to forward with the
+ * default country injected. maxCostUsd is the budget's business, not this function's.
+ */
+export function applySessionPolicy(body: Body, policy: EffectivePolicy): PolicyResult {
+  const out = { ...body };
+  const applied: string[] = [];
+  applyCountry(out, policy, applied);
+
+  const allowedModels: ReadonlySet<string> | null = policy.allowedModels;
+  const model = out.model === undefined ? UPSTREAM_DEFAULT_MODEL : String(out.model);
+  if (allowedModels && !allowedModels.has(model)) {
+    const allowed = [...allowedModels].sort();
+    // No model is injected on the client's behalf: which one to pay for is the client's choice.
+    const detail =
+      out.model === undefined
+        ? `No model was given and the default '${UPSTREAM_DEFAULT_MODEL}' is not allowed by your policy; set model to one of: ${list(allowed)}`
+        : `Model '${model}' is not allowed by your policy; allowed: ${list(allowed)}`;
+    throw new GatewayError("model_not_allowed", detail, {}, { allowed });
+  }
+
+  if (out.keepAlive === true && !policy.allowKeepAlive) {
+    throw new GatewayError("keep_alive_not_allowed", "keepAlive is not allowed by your policy");
+  }
+  return { body: out, applied };
+}
+
+/**
+ * Enforces the policy on a validated `POST /browsers` body: proxy country as for sessions, and
+ * the `timeout` ceiling, injected when upstream's default would exceed it.
+ */
+export function applyBrowserPolicy(body: Body, policy: EffectivePolicy): PolicyResult {
+  const out = { ...body };
+  const applied: string[] = [];
+  applyCountry(out, policy, applied);
+
+  const ceiling = policy.maxBrowserTimeoutMinutes;
+  if (ceiling !== null) {
+    if (out.timeout === undefined) {
+      if (UPSTREAM_DEFAULT_BROWSER_TIMEOUT_MINUTES > ceiling) {
+        out.timeout = ceiling;
+        applied.push(`timeout=${ceiling}`);
+      }
+    } else if (typeof out.timeout === "number" && out.timeout > ceiling) {
+      throw new GatewayError(
+        "timeout_not_allowed",
+        `timeout ${out.timeout} is above your policy's limit of ${ceiling} minutes`,
+        {},
+        { maxTimeoutMinutes: ceiling },
+      );
+    }
+  }
+  return { body: out, applied };
+}
+
+/** The `X-Gateway-Applied` header value: `maxCostUsd=2.50, proxyCountryCode=de`; empty for no changes. */
+export function formatApplied(applied: string[]): string {
+  return applied.join(", ");
+}
+
+function applyCountry(out: Body, policy: EffectivePolicy, applied: string[]): void {
+  const allowedCountries: ReadonlySet<string> | null = policy.allowedCountries;
+  const { defaultCountry } = policy;
+  const allowed = allowedCountries && [...allowedCountries].sort();
+  const refuse = (detail: string) => new GatewayError("country_not_allowed", detail, {}, { allowed });
+  const code = out.proxyCountryCode;
+
+  if (code === undefined) {
+    if (!allowedCountries && !defaultCountry) return;
+    // Upstream would use "us"; name the country explicitly so the one forwarded is the one checked.
+    const chosen = defaultCountry ?? UPSTREAM_DEFAULT_COUNTRY;
+    if (allowedCountries && !allowedCountries.has(chosen)) {
+      const hint = policy.allowNoProxy ? ", or null for no proxy" : "";
+      throw refuse(
+        `No proxyCountryCode was given and the default '${chosen}' is not allowed by your policy; set proxyCountryCode to one of: ${list(allowed ?? [])}${hint}`,
+      );
+    }
+    out.proxyCountryCode = chosen;
+    applied.push(`proxyCountryCode=${chosen}`);
+    return;
+  }
+  if (code === null) {
+    if (!policy.allowNoProxy) throw refuse("proxyCountryCode null (no proxy) is not allowed by your policy");
+    return;
+  }
+  if (allowedCountries && !allowedCountries.has(String(code))) {
+    throw refuse(
+      `Proxy country '${String(code)}' is not allowed by your policy; allowed: ${list(allowed ?? [])}`,
+    );
+  }
+}
+
+const list = (values: string[]) => (values.length ? values.join(", ") : "(none)");

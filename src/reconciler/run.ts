@@ -1,0 +1,184 @@
+import type { Bindings } from "../env";
+import { observeViews } from "../ledger/observe";
+import { describeError, type Logger } from "../lib/log";
+import { toMicros } from "../lib/money";
+import { effectivePolicy } from "../policy/effective";
+import { attachHoldStatement, closeHold, findOpenHold } from "../store/budgets";
+import { getPolicies } from "../store/policies";
+import { listOrphanHolds, listWatched, type OrphanHold, unknownIds, type Watched } from "../store/reconcile";
+import { markDeleted, type Owner, recordCreatedStatement } from "../store/resources";
+import { getUsage, recordUsage } from "../store/usage";
+import { callUpstream } from "../upstream/client";
+import { BROWSERS, type KindSpec, SESSIONS } from "../upstream/kinds";
+
+/** Upstream spend no tenant can be found for: booked to nobody, never lost. */
+export const UNATTRIBUTED: Owner = { orgId: "", tenantId: "" };
+
+export interface ReconcileOptions {
+  /** Most sessions and browsers asked about per run. */
+  batch?: number;
+  /** How old an unanswered create's hold must be before it is looked for upstream. */
+  orphanAfterMs?: number;
+  /** How old it must be, still unmatched, before it is released. */
+  releaseAfterMs?: number;
+  now?: Date;
+}
+
+export interface ReconcileReport {
+  refreshed: number;
+  gone: number;
+  stoppedIdle: number;
+  adopted: number;
+  unattributed: number;
+  released: number;
+  failures: number;
+}
+
+const SPECS: Record<"session" | "browser", KindSpec> = { session: SESSIONS, browser: BROWSERS };
+type View = Record<string, unknown>;
+
+/**
+ * One reconciler pass (the cron runs it every minute). Every step is idempotent and every write
+ * goes through the same exactly-once paths as a tenant's requests, so passes may overlap.
+ * 1. Asks upstream about each session and browser that is not final or still holds money, books
+ *    its figures and settles what ended; stops kept-alive sessions idle longer than policy allows.
+ * 2. Finds the sessions and browsers of creates whose answer was lost: lists upstream's newest,
+ *    gives each one the gateway never recorded to the orphaned hold that matches it, or books it
+ *    as unattributed spend; releases orphaned holds nothing matched for too long.
+ */
+export async function reconcile(env: Bindings, log: Logger, options: ReconcileOptions = {}): Promise<ReconcileReport> {
+  const now = options.now ?? new Date();
+  const report: ReconcileReport = { refreshed: 0, gone: 0, stoppedIdle: 0, adopted: 0, unattributed: 0, released: 0, failures: 0 };
+  const db = env.DB;
+
+  const watched = await listWatched(db, options.batch ?? 50);
+  await inBatches(watched, 6, async (item) => {
+    try {
+      await refresh(env, log, item, now, report);
+    } catch (err) {
+      report.failures++;
+      log.error("reconcile_refresh_failed", { kind: item.kind, id: item.id, ...describeError(err) });
+    }
+  });
+
+  const orphanBefore = new Date(now.getTime() - (options.orphanAfterMs ?? 120_000)).toISOString();
+  const orphans = await listOrphanHolds(db, orphanBefore);
+  try {
+    await adoptUnknown(env, log, orphans, orphanBefore, report);
+  } catch (err) {
+    report.failures++;
+    log.error("reconcile_unknown_failed", describeError(err));
+  }
+  const releaseBefore = new Date(now.getTime() - (options.releaseAfterMs ?? 15 * 60_000)).toISOString();
+  for (const hold of orphans) {
+    if (hold.createdAt < releaseBefore && (await closeHold(db, hold.id, 0, "released"))) {
+      report.released++;
+      log.warn("orphan_hold_released", { holdId: hold.id, kind: hold.kind });
+    }
+  }
+  log.info("reconciled", { ...report });
+  return report;
+}
+
+async function refresh(env: Bindings, log: Logger, item: Watched, now: Date, report: ReconcileReport): Promise<void> {
+  const spec = SPECS[item.kind];
+  const res = await callUpstream(env, log, { method: "GET", path: spec.path(item.id) });
+  if (res.status === 404) {
+    // Gone upstream (deleted outside the gateway): what it cost is what was last seen.
+    await markDeleted(env.DB, item.kind, item.id);
+    const hold = await findOpenHold(env.DB, item.kind, item.id);
+    if (hold) {
+      const usage = await getUsage(env.DB, item.kind, item.id);
+      await closeHold(env.DB, hold.id, (usage?.totalCostMicros ?? 0) - hold.baseTotalMicros, "settled");
+    }
+    report.gone++;
+    return;
+  }
+  if (res.status !== 200) throw new Error(`upstream answered ${res.status}`);
+  const view = res.body as View;
+  await observeViews(env.DB, log, spec, item, [view], res.sentAt);
+  report.refreshed++;
+  if (item.kind === "session" && view.status === "idle" && (await idleTooLong(env.DB, item, view, now))) {
+    const stopped = await callUpstream(env, log, {
+      method: "POST",
+      path: `${spec.path(item.id)}/stop`,
+      body: { strategy: "session" },
+    });
+    if (stopped.status === 200) {
+      await observeViews(env.DB, log, spec, item, [stopped.body as View], stopped.sentAt);
+      report.stoppedIdle++;
+      log.info("idle_session_stopped", { id: item.id, tenantId: item.tenantId });
+    }
+  }
+}
+
+/** Whether a kept-alive session has sat idle past its tenant's `maxIdleMinutes`. */
+async function idleTooLong(db: D1Database, owner: Owner, view: View, now: Date): Promise<boolean> {
+  const docs = await getPolicies(db, owner.orgId, owner.tenantId);
+  const maxIdle = effectivePolicy(docs.org, docs.tenant).maxIdleMinutes;
+  if (maxIdle === null || typeof view.updatedAt !== "string") return false;
+  return now.getTime() - Date.parse(view.updatedAt) > maxIdle * 60_000;
+}
+
+/**
+ * Lists upstream's newest sessions and browsers; each one the gateway never recorded (and older
+ * than `before`, so a create still on its way back is not mistaken for a lost one) is given to
+ * the orphaned hold of the same kind whose ceiling it carries, created around the same time, or
+ * else booked as unattributed spend.
+ */
+async function adoptUnknown(
+  env: Bindings,
+  log: Logger,
+  orphans: OrphanHold[],
+  before: string,
+  report: ReconcileReport,
+): Promise<void> {
+  const db = env.DB;
+  for (const spec of [SESSIONS, BROWSERS]) {
+    const list = await callUpstream(env, log, {
+      method: "GET",
+      path: spec === SESSIONS ? "/sessions" : "/browsers",
+      query: new URLSearchParams(spec === SESSIONS ? { page: "1", page_size: "100" } : { pageNumber: "1", pageSize: "100" }),
+    });
+    if (list.status !== 200) throw new Error(`upstream list answered ${list.status}`);
+    const body = list.body as { sessions?: View[]; items?: View[] };
+    const views = body.sessions ?? body.items ?? [];
+    const settled = views.filter((v) => Date.parse(String(v.createdAt ?? v.startedAt)) < Date.parse(before));
+    const unknown = new Set(await unknownIds(db, spec.kind, settled.map((v) => String(v.id))));
+    const pool = orphans.filter((h) => h.kind === spec.kind);
+    for (const view of views.filter((v) => unknown.has(String(v.id).toLowerCase()))) {
+      const match = pool.find((h) => matchesHold(spec, view, h));
+      if (match) {
+        pool.splice(pool.indexOf(match), 1);
+        orphans.splice(orphans.indexOf(match), 1);
+        const id = String(view.id);
+        await db.batch([
+          recordCreatedStatement(db, spec.kind, id, match, view, spec.status(view)),
+          attachHoldStatement(db, match.id, id),
+        ]);
+        await observeViews(db, log, spec, match, [view], list.sentAt);
+        report.adopted++;
+        log.warn("orphan_adopted", { kind: spec.kind, id, holdId: match.id, tenantId: match.tenantId });
+      } else if (spec.observe) {
+        await recordUsage(db, spec.observe(view, UNATTRIBUTED));
+        report.unattributed++;
+        log.warn("unattributed_spend", { kind: spec.kind, id: String(view.id) });
+      }
+    }
+  }
+}
+
+/** Whether an unrecorded upstream object is what an orphaned hold's lost create made. */
+function matchesHold(spec: KindSpec, view: View, hold: OrphanHold): boolean {
+  const created = Date.parse(String(view.createdAt ?? view.startedAt ?? ""));
+  const held = Date.parse(hold.createdAt);
+  if (!(Math.abs(created - held) < 60_000)) return false;
+  if (spec === BROWSERS) return true;
+  // A new session's ceiling is the hold itself (or absent for a hold of 0).
+  const ceiling = view.maxCostUsd == null ? 0 : toMicros(String(view.maxCostUsd));
+  return hold.amountMicros === 0 || ceiling === hold.amountMicros;
+}
+
+async function inBatches<T>(items: T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(work));
+}

@@ -1,0 +1,73 @@
+import { Hono } from "hono";
+import * as z from "zod";
+import type { AppEnv } from "../env";
+import { invalidInput, notFound } from "../lib/errors";
+import { jsonBody } from "../middleware/json-body";
+import { forgetPolicies } from "../middleware/policy";
+import { validate } from "../middleware/validate";
+import { PolicyDocument } from "../policy/document";
+import { effectivePolicy, effectivePolicyView, narrowingIssues } from "../policy/effective";
+import { getOrg, getTenant } from "../store/orgs";
+import { getPolicies, getPolicy, putPolicy } from "../store/policies";
+
+const OrgParam = z.object({ orgId: z.uuid() });
+const TenantParam = z.object({ tenantId: z.uuid() });
+
+/**
+ * /admin/v1 policy documents of orgs and tenants. PUT replaces the whole document; GET returns
+ * it as stored (`{}` for none). Mounted inside the admin app, which applies adminAuth.
+ */
+export const adminPolicies = new Hono<AppEnv>()
+  .put(
+    "/orgs/:orgId/policy",
+    validate("param", OrgParam),
+    jsonBody({ required: true }),
+    validate("json", PolicyDocument),
+    async (c) => {
+      const doc = c.req.valid("json");
+      if (!(await putPolicy(c.env.DB, "org", c.req.valid("param").orgId, doc)))
+        throw notFound("Org not found");
+      forgetPolicies();
+      return c.json(doc);
+    },
+  )
+  .get("/orgs/:orgId/policy", validate("param", OrgParam), async (c) => {
+    const { orgId } = c.req.valid("param");
+    const [org, doc] = await Promise.all([getOrg(c.env.DB, orgId), getPolicy(c.env.DB, "org", orgId)]);
+    if (!org) throw notFound("Org not found");
+    return c.json(doc ?? {});
+  })
+  .put(
+    "/tenants/:tenantId/policy",
+    validate("param", TenantParam),
+    jsonBody({ required: true }),
+    validate("json", PolicyDocument),
+    async (c) => {
+      const { tenantId } = c.req.valid("param");
+      const doc = c.req.valid("json");
+      const tenant = await getTenant(c.env.DB, tenantId);
+      if (!tenant) throw notFound("Tenant not found");
+      // Refusing a widening document tells the admin at once. It is not what keeps the tenant
+      // narrow: the org may change its document later, and effectivePolicy narrows per request.
+      const issues = narrowingIssues(await getPolicy(c.env.DB, "org", tenant.orgId), doc);
+      if (issues.length > 0) throw invalidInput(issues);
+      if (!(await putPolicy(c.env.DB, "tenant", tenantId, doc))) throw notFound("Tenant not found");
+      forgetPolicies();
+      return c.json(doc);
+    },
+  )
+  .get("/tenants/:tenantId/policy", validate("param", TenantParam), async (c) => {
+    const { tenantId } = c.req.valid("param");
+    const [tenant, doc] = await Promise.all([
+      getTenant(c.env.DB, tenantId),
+      getPolicy(c.env.DB, "tenant", tenantId),
+    ]);
+    if (!tenant) throw notFound("Tenant not found");
+    return c.json(doc ?? {});
+  })
+  .get("/tenants/:tenantId/policy/effective", validate("param", TenantParam), async (c) => {
+    const tenant = await getTenant(c.env.DB, c.req.valid("param").tenantId);
+    if (!tenant) throw notFound("Tenant not found");
+    const { org, tenant: own } = await getPolicies(c.env.DB, tenant.orgId, tenant.id);
+    return c.json(effectivePolicyView(effectivePolicy(org, own)));
+  });

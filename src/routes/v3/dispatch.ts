@@ -1,0 +1,86 @@
+import type { Context } from "hono";
+import type { AppEnv } from "../../env";
+import { GatewayError } from "../../lib/errors";
+import { fromMicros, toMicros } from "../../lib/money";
+import { observeViews } from "../../ledger/observe";
+import { applySessionPolicy } from "../../policy/apply";
+import { PROFILES, SESSION_BUSY, SESSION_ENDED, SESSIONS, WORKSPACES } from "../../upstream/kinds";
+import type { RunTaskRequest } from "../../v3/schemas";
+import { announceApplied, forwardHeld } from "./holds";
+import {
+  clientBody,
+  forward,
+  guardStore,
+  recordCreated,
+  relay,
+  requireOwned,
+  requireOwnedIfSet,
+} from "./proxy";
+
+type Ctx = Context<AppEnv>;
+type View = Record<string, unknown>;
+
+/**
+ * `POST /sessions`: the four-way create/dispatch of the v3 API, under policy and budget.
+ * - Every id in the body must be the caller's.
+ * - The policy may refuse (403) or change the body (a default proxy country); each change is
+ *   listed in `X-Gateway-Applied`.
+ * - A task, new or follow-up, is admitted under a hold (402/429/503 otherwise) and forwarded with
+ *   `maxCostUsd` set so upstream itself stops it at the hold: for a follow-up the ceiling is the
+ *   session's total so far plus the hold, because upstream's ceiling counts the whole session.
+ * - A session without a task costs nothing until a task is dispatched; it is only recorded.
+ */
+export async function createOrDispatch(c: Ctx, body: RunTaskRequest): Promise<Response> {
+  await requireOwnedIfSet(c, PROFILES, body.profileId);
+  await requireOwnedIfSet(c, WORKSPACES, body.workspaceId);
+  if (body.sessionId) await requireOwned(c, SESSIONS, body.sessionId);
+
+  const policed = applySessionPolicy((await clientBody(c)) as View, c.get("policy"));
+  const out = policed.body;
+  const applied = [...policed.applied];
+
+  if (!body.task) {
+    const res = await forward(c, { method: "POST", path: "/sessions", body: out });
+    if (res.status === 200) await recordCreated(c, SESSIONS, res.body as View, res.sentAt);
+    announceApplied(c, applied);
+    return relay(c, res);
+  }
+
+  const baseTotalMicros = body.sessionId ? await idleSessionTotal(c, body.sessionId) : 0;
+  const res = await forwardHeld(c, {
+    spec: SESSIONS,
+    admission: {
+      kind: "session",
+      resourceId: body.sessionId ?? null,
+      requestedMicros: body.maxCostUsd == null ? null : toMicros(body.maxCostUsd),
+      exact: false,
+      baseTotalMicros,
+      addsLive: !body.sessionId,
+    },
+    request: (hold) => {
+      if (hold.amountMicros === 0) return { method: "POST", path: "/sessions", body: out };
+      const ceiling = fromMicros(baseTotalMicros + hold.amountMicros);
+      applied.push(`maxCostUsd=${ceiling}`);
+      return { method: "POST", path: "/sessions", body: { ...out, maxCostUsd: ceiling } };
+    },
+    success: 200,
+  });
+  announceApplied(c, applied);
+  return relay(c, res);
+}
+
+/**
+ * The total a session has cost so far, read fresh from upstream before a follow-up is admitted;
+ * observing it also settles the previous task if it just ended. A session that is not idle
+ * cannot take a task: refused here, in upstream's words, before any money is held.
+ */
+async function idleSessionTotal(c: Ctx, sessionId: string): Promise<number> {
+  const res = await forward(c, { method: "GET", path: SESSIONS.path(sessionId) });
+  if (res.status !== 200) throw new GatewayError("not_found", SESSIONS.notFound);
+  const view = res.body as View;
+  await guardStore(c, () =>
+    observeViews(c.env.DB, c.get("log"), SESSIONS, c.get("caller"), [view], res.sentAt),
+  );
+  if (view.status === "idle") return toMicros(String(view.totalCostUsd ?? "0"));
+  throw new GatewayError("session_not_idle", SESSIONS.isFinal(view) ? SESSION_ENDED : SESSION_BUSY);
+}

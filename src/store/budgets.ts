@@ -1,0 +1,261 @@
+/**
+ * Budget counters and holds. Every function that moves money is one D1 batch, which D1 runs as
+ * one transaction with no other write in between: a check and its write can never be split.
+ */
+
+export type Scope = "org" | "tenant";
+
+/** One scope's cap for the period a request falls in; a null cap means no limit. */
+export interface ScopeBudget {
+  capMicros: number | null;
+  periodKey: string;
+}
+
+export interface HoldRequest {
+  holdId: string;
+  kind: "session" | "browser";
+  /** Known for a follow-up task; null for a create (filled in once upstream answers). */
+  resourceId: string | null;
+  orgId: string;
+  tenantId: string;
+  org: ScopeBudget;
+  tenant: ScopeBudget;
+  /** The hold wanted before looking at what remains: the requested ceiling, capped by policy. */
+  wantMicros: number;
+  /** Below this, refuse rather than admit a task that can hardly run. */
+  minHoldMicros: number;
+  /** The session's total so far (follow-ups); the task costs what it adds to this. */
+  baseTotalMicros: number;
+  /** Live sessions and browsers allowed per scope; checked only when this request adds one. */
+  maxLive: { org: number | null; tenant: number | null } | null;
+}
+
+export interface CounterView {
+  heldMicros: number;
+  spentMicros: number;
+}
+
+export type Admission =
+  | { admitted: true; amountMicros: number }
+  | { admitted: false; reason: "budget"; scope: Scope; remainingMicros: number }
+  | { admitted: false; reason: "concurrency"; scope: Scope; live: number; max: number }
+  | { admitted: false; reason: "already_held" };
+
+const LIVE = (column: "org_id" | "tenant_id", param: string) => `(
+  (SELECT count(*) FROM resources WHERE ${column} = ${param} AND deleted_at IS NULL
+     AND ((kind = 'session' AND status IN ('created', 'idle', 'running')) OR (kind = 'browser' AND status = 'active')))
+  + (SELECT count(*) FROM holds WHERE ${column} = ${param} AND state = 'open' AND resource_id IS NULL))`;
+
+// ?1 hold id, ?2 kind, ?3 resource id, ?4 org, ?5 tenant, ?6 org period, ?7 tenant period,
+// ?8 base total, ?9 now, ?10 wanted, ?11 org cap, ?12 tenant cap, ?13 min hold,
+// ?14 org live max, ?15 tenant live max.
+const INSERT_HOLD = `INSERT INTO holds
+  (id, kind, resource_id, org_id, tenant_id, org_period, tenant_period, amount_micros, base_total_micros, state, created_at)
+  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, amount, ?8, 'open', ?9 FROM (
+    SELECT min(?10,
+      CASE WHEN ?11 IS NULL THEN ?10 ELSE ?11 - o.held_micros - o.spent_micros END,
+      CASE WHEN ?12 IS NULL THEN ?10 ELSE ?12 - t.held_micros - t.spent_micros END) AS amount
+    FROM budget_counters o, budget_counters t
+    WHERE o.scope = 'org' AND o.scope_id = ?4 AND o.period_key = ?6
+      AND t.scope = 'tenant' AND t.scope_id = ?5 AND t.period_key = ?7)
+  WHERE amount >= ?13
+    AND (?14 IS NULL OR ${LIVE("org_id", "?4")} < ?14)
+    AND (?15 IS NULL OR ${LIVE("tenant_id", "?5")} < ?15)`;
+
+const RESERVE = `UPDATE budget_counters
+  SET held_micros = held_micros + (SELECT amount_micros FROM holds WHERE id = ?1)
+  WHERE EXISTS (SELECT 1 FROM holds WHERE id = ?1)
+    AND ((scope = 'org' AND scope_id = ?2 AND period_key = ?3) OR (scope = 'tenant' AND scope_id = ?4 AND period_key = ?5))`;
+
+const REPORT = `SELECT
+    (SELECT amount_micros FROM holds WHERE id = ?1) AS amount,
+    o.held_micros AS org_held, o.spent_micros AS org_spent,
+    t.held_micros AS tenant_held, t.spent_micros AS tenant_spent,
+    ${LIVE("org_id", "?2")} AS org_live, ${LIVE("tenant_id", "?4")} AS tenant_live
+  FROM budget_counters o, budget_counters t
+  WHERE o.scope = 'org' AND o.scope_id = ?2 AND o.period_key = ?3
+    AND t.scope = 'tenant' AND t.scope_id = ?4 AND t.period_key = ?5`;
+
+interface ReportRow {
+  amount: number | null;
+  org_held: number;
+  org_spent: number;
+  tenant_held: number;
+  tenant_spent: number;
+  org_live: number;
+  tenant_live: number;
+}
+
+/**
+ * Admits a task or browser: in one transaction, reserves the smallest of what is wanted and what
+ * remains in each scope, in both scopes at once, or reserves nothing. However many admissions race,
+ * the holds and spend of a scope never pass its cap.
+ */
+export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admission> {
+  const now = new Date().toISOString();
+  const scopes = [req.orgId, req.org.periodKey, req.tenantId, req.tenant.periodKey] as const;
+  let results: D1Result[];
+  try {
+    results = await db.batch([
+      db
+        .prepare(
+          `INSERT INTO budget_counters (scope, scope_id, period_key) VALUES ('org', ?, ?), ('tenant', ?, ?)
+         ON CONFLICT DO NOTHING`,
+        )
+        .bind(...scopes),
+      db
+        .prepare(INSERT_HOLD)
+        .bind(
+          req.holdId,
+          req.kind,
+          req.resourceId,
+          req.orgId,
+          req.tenantId,
+          req.org.periodKey,
+          req.tenant.periodKey,
+          req.baseTotalMicros,
+          now,
+          req.wantMicros,
+          req.org.capMicros,
+          req.tenant.capMicros,
+          req.minHoldMicros,
+          req.maxLive?.org ?? null,
+          req.maxLive?.tenant ?? null,
+        ),
+      db.prepare(RESERVE).bind(req.holdId, ...scopes),
+      db.prepare(REPORT).bind(req.holdId, ...scopes),
+    ]);
+  } catch (err) {
+    // Two follow-ups racing to the same session: the second finds the first's open hold.
+    if (err instanceof Error && /UNIQUE constraint failed: holds/.test(err.message)) {
+      return { admitted: false, reason: "already_held" };
+    }
+    throw err;
+  }
+  const row = results[3]?.results?.[0] as ReportRow | undefined;
+  if (!row) throw new Error("budget counters missing after admission");
+  if (row.amount !== null) return { admitted: true, amountMicros: row.amount };
+
+  if (req.maxLive) {
+    if (req.maxLive.tenant !== null && row.tenant_live >= req.maxLive.tenant) {
+      return {
+        admitted: false,
+        reason: "concurrency",
+        scope: "tenant",
+        live: row.tenant_live,
+        max: req.maxLive.tenant,
+      };
+    }
+    if (req.maxLive.org !== null && row.org_live >= req.maxLive.org) {
+      return {
+        admitted: false,
+        reason: "concurrency",
+        scope: "org",
+        live: row.org_live,
+        max: req.maxLive.org,
+      };
+    }
+  }
+  const remaining = (cap: number | null, held: number, spent: number) =>
+    cap === null ? Number.POSITIVE_INFINITY : Math.max(0, cap - held - spent);
+  const orgLeft = remaining(req.org.capMicros, row.org_held, row.org_spent);
+  const tenantLeft = remaining(req.tenant.capMicros, row.tenant_held, row.tenant_spent);
+  return tenantLeft <= orgLeft
+    ? { admitted: false, reason: "budget", scope: "tenant", remainingMicros: tenantLeft }
+    : { admitted: false, reason: "budget", scope: "org", remainingMicros: orgLeft };
+}
+
+/**
+ * Ties a hold to the session or browser upstream made (or dispatched to), marking when upstream
+ * accepted the task: a later `idle` means the task is over.
+ */
+export function attachHoldStatement(db: D1Database, holdId: string, resourceId: string): D1PreparedStatement {
+  return db
+    .prepare("UPDATE holds SET resource_id = ?, dispatched_at = ? WHERE id = ? AND state = 'open'")
+    .bind(resourceId.toLowerCase(), new Date().toISOString(), holdId);
+}
+
+export interface OpenHold {
+  id: string;
+  amountMicros: number;
+  baseTotalMicros: number;
+  dispatchedAt: string | null;
+  createdAt: string;
+}
+
+/** The open hold of a session or browser, if it has one. */
+export async function findOpenHold(
+  db: D1Database,
+  kind: "session" | "browser",
+  resourceId: string,
+): Promise<OpenHold | null> {
+  const row = await db
+    .prepare(
+      `SELECT id, amount_micros, base_total_micros, dispatched_at, created_at FROM holds
+       WHERE kind = ? AND resource_id = ? AND state = 'open'`,
+    )
+    .bind(kind, resourceId.toLowerCase())
+    .first<{
+      id: string;
+      amount_micros: number;
+      base_total_micros: number;
+      dispatched_at: string | null;
+      created_at: string;
+    }>();
+  return row
+    ? {
+        id: row.id,
+        amountMicros: row.amount_micros,
+        baseTotalMicros: row.base_total_micros,
+        dispatchedAt: row.dispatched_at,
+        createdAt: row.created_at,
+      }
+    : null;
+}
+
+const BOOK = `UPDATE budget_counters
+  SET held_micros = held_micros - h.amount_micros, spent_micros = spent_micros + h.settled_micros
+  FROM holds h
+  WHERE h.id = ?1 AND h.settle_token = ?2
+    AND ((budget_counters.scope = 'org' AND budget_counters.scope_id = h.org_id AND budget_counters.period_key = h.org_period)
+      OR (budget_counters.scope = 'tenant' AND budget_counters.scope_id = h.tenant_id AND budget_counters.period_key = h.tenant_period))`;
+
+/**
+ * Closes a hold, releasing what it reserved and booking `actualMicros` as spent in both scopes.
+ * Exactly once: only the caller whose token closed the hold moves the counters, whatever the number
+ * of observers racing. Returns whether this call did it.
+ */
+export async function closeHold(
+  db: D1Database,
+  holdId: string,
+  actualMicros: number,
+  state: "settled" | "released",
+): Promise<boolean> {
+  const token = crypto.randomUUID();
+  const [claim] = await db.batch([
+    db
+      .prepare(
+        `UPDATE holds SET state = ?, settled_micros = ?, settle_token = ?, settled_at = ?
+         WHERE id = ? AND state = 'open'`,
+      )
+      .bind(state, Math.max(0, actualMicros), token, new Date().toISOString(), holdId),
+    db.prepare(BOOK).bind(holdId, token),
+  ]);
+  return (claim?.meta.changes ?? 0) > 0;
+}
+
+/** A scope's counter for one period. */
+export async function getCounter(
+  db: D1Database,
+  scope: Scope,
+  scopeId: string,
+  periodKey: string,
+): Promise<CounterView> {
+  const row = await db
+    .prepare(
+      "SELECT held_micros, spent_micros FROM budget_counters WHERE scope = ? AND scope_id = ? AND period_key = ?",
+    )
+    .bind(scope, scopeId, periodKey)
+    .first<{ held_micros: number; spent_micros: number }>();
+  return { heldMicros: row?.held_micros ?? 0, spentMicros: row?.spent_micros ?? 0 };
+}

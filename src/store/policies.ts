@@ -1,0 +1,70 @@
+import type { PolicyDocument } from "../policy/document";
+
+export type PolicyScope = "org" | "tenant";
+
+interface PolicyRow {
+  scope: PolicyScope;
+  document: string;
+}
+
+/** The table a scope's id must exist in; fixed names, never built from input. */
+const OWNER_TABLE: Record<PolicyScope, string> = { org: "orgs", tenant: "tenants" };
+
+// Documents were validated when stored. They are not re-validated on read, so a document
+// stored under an older schema still loads rather than failing every request of its tenant.
+const toDocument = (row: PolicyRow): PolicyDocument => JSON.parse(row.document) as PolicyDocument;
+
+/** The org's and the tenant's documents, in one query; null where a scope has none. */
+export async function getPolicies(
+  db: D1Database,
+  orgId: string,
+  tenantId: string,
+): Promise<{ org: PolicyDocument | null; tenant: PolicyDocument | null }> {
+  const { results } = await db
+    .prepare(
+      `SELECT scope, document FROM policies
+       WHERE (scope = 'org' AND scope_id = ?) OR (scope = 'tenant' AND scope_id = ?)`,
+    )
+    .bind(orgId, tenantId)
+    .all<PolicyRow>();
+  const find = (scope: PolicyScope) => {
+    const row = results.find((r) => r.scope === scope);
+    return row ? toDocument(row) : null;
+  };
+  return { org: find("org"), tenant: find("tenant") };
+}
+
+/** A scope's stored document; null when it has none (or does not exist). */
+export async function getPolicy(
+  db: D1Database,
+  scope: PolicyScope,
+  id: string,
+): Promise<PolicyDocument | null> {
+  const row = await db
+    .prepare("SELECT scope, document FROM policies WHERE scope = ? AND scope_id = ?")
+    .bind(scope, id)
+    .first<PolicyRow>();
+  return row ? toDocument(row) : null;
+}
+
+/**
+ * Replaces a scope's document. False, with nothing stored, when the org or tenant does not
+ * exist: the existence check and the write are one statement.
+ */
+export async function putPolicy(
+  db: D1Database,
+  scope: PolicyScope,
+  id: string,
+  doc: PolicyDocument,
+): Promise<boolean> {
+  const row = await db
+    .prepare(
+      `INSERT INTO policies (scope, scope_id, document, updated_at)
+       SELECT ?, id, ?, ? FROM ${OWNER_TABLE[scope]} WHERE id = ?
+       ON CONFLICT (scope, scope_id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at
+       RETURNING scope_id`,
+    )
+    .bind(scope, JSON.stringify(doc), new Date().toISOString(), id)
+    .first<{ scope_id: string }>();
+  return row !== null;
+}

@@ -1,0 +1,240 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { periodKey } from "../src/budget/period";
+import { observeViews } from "../src/ledger/observe";
+import { createLogger } from "../src/lib/log";
+import { toMicros } from "../src/lib/money";
+import { getCounter } from "../src/store/budgets";
+import { reconcile } from "../src/reconciler/run";
+import { SESSIONS } from "../src/upstream/kinds";
+import { ADMIN_TOKEN, asTenant, emuTask, emulatorTruth, eventually, expectJson, gateway, newTenant, type TestTenant } from "./helpers";
+
+type Session = Record<string, unknown> & { id: string; status: string };
+const log = createLogger({ test: "budget" });
+
+async function putPolicy(scope: "orgs" | "tenants", id: string, doc: unknown): Promise<void> {
+  const res = await gateway(`/admin/v1/${scope}/${id}/policy`, {
+    method: "PUT",
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+    body: JSON.stringify(doc),
+  });
+  await expectJson(res, 200);
+}
+
+async function holds(tenantId: string) {
+  const { results } = await env.DB.prepare(
+    "SELECT id, resource_id, amount_micros, state, settled_micros FROM holds WHERE tenant_id = ? ORDER BY created_at",
+  )
+    .bind(tenantId)
+    .all<{ id: string; resource_id: string | null; amount_micros: number; state: string; settled_micros: number | null }>();
+  return results;
+}
+
+async function waitForEnd(t: TestTenant, id: string, statuses = ["stopped", "idle", "error", "timed_out"]): Promise<Session> {
+  return eventually(async () => {
+    const s = await expectJson<Session>(await asTenant(t.key, `/api/v3/sessions/${id}`), 200);
+    return statuses.includes(s.status) ? s : undefined;
+  }, 15_000, `session ${id} to end`);
+}
+
+describe("admission", () => {
+  it("holds what the task may cost and forwards that ceiling upstream", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { maxTaskCostUsd: "0.50", defaultTaskCostUsd: "0.20" });
+    const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("x", { steps: 1, cost: "0.01" }) } });
+    const s = await expectJson<Session>(res, 200);
+    expect(res.headers.get("X-Gateway-Applied")).toBe("maxCostUsd=0.2");
+    expect(s.maxCostUsd).toBe("0.2");
+    const asked = await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("y", { steps: 1 }), maxCostUsd: 9 } });
+    expect((await expectJson<Session>(asked, 200)).maxCostUsd).toBe("0.5");
+    expect((await holds(t.tenantId)).map((h) => h.amount_micros)).toEqual([200_000, 500_000]);
+  });
+
+  it("never lets concurrent admissions together hold more than the cap, and books what upstream billed", async () => {
+    const t = await newTenant();
+    await putPolicy("orgs", t.orgId, { budget: { capUsd: "0.10", period: "month" }, minHoldUsd: "0.01" });
+    await putPolicy("tenants", t.tenantId, { maxTaskCostUsd: "0.03" });
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask(`race ${i}`, { steps: 1, cost: "0.02" }) } }),
+      ),
+    );
+    const statuses = results.map((r) => r.status).sort();
+    const admitted = results.filter((r) => r.status === 200);
+    expect(statuses.filter((s) => s !== 200 && s !== 402), String(statuses)).toEqual([]);
+    const held = (await holds(t.tenantId)).reduce((sum, h) => sum + h.amount_micros, 0);
+    expect(held).toBeLessThanOrEqual(100_000);
+    // 0.03 + 0.03 + 0.03 + the 0.01 left: four tasks fit, then the remainder is under the minimum.
+    expect(admitted.length).toBe(4);
+    const refused = await expectJson(results.find((r) => r.status === 402) as Response, 402);
+    expect(refused).toMatchObject({ code: "budget_exceeded", scope: "org" });
+
+    const ids = await Promise.all(admitted.map(async (r) => ((await r.json()) as Session).id));
+    for (const id of ids) await waitForEnd(t, id);
+    const truth = (await emulatorTruth()).filter((s) => ids.includes(String(s.id)));
+    const billed = truth.reduce((sum, s) => sum + toMicros(String(s.totalCostUsd)), 0);
+    const month = periodKey("month", "UTC", new Date());
+    expect(await getCounter(env.DB, "org", t.orgId, month)).toEqual({ heldMicros: 0, spentMicros: billed });
+    expect((await holds(t.tenantId)).every((h) => h.state === "settled")).toBe(true);
+  });
+
+  it("refuses below the minimum hold with 402 naming the scope and what remains, forwarding nothing", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "0.005", period: "day" } });
+    const before = (await emulatorTruth()).length;
+    const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: "too poor" } });
+    expect(await expectJson(res, 402)).toMatchObject({ code: "budget_exceeded", scope: "tenant", remainingUsd: "0.005" });
+    expect((await emulatorTruth()).length).toBe(before);
+    expect(await holds(t.tenantId)).toEqual([]);
+  });
+
+  it("holds a browser's whole timeout at upstream's price and settles its refund", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "1", period: "none" } });
+    const b = await expectJson<{ id: string }>(await asTenant(t.key, "/api/v3/browsers", { body: { timeout: 30 } }), 201);
+    expect((await holds(t.tenantId))[0]?.amount_micros).toBe(10_000);
+    await expectJson(await asTenant(t.key, `/api/v3/browsers/${b.id}`, { method: "PATCH", body: { action: "stop" } }), 200);
+    const [hold] = await holds(t.tenantId);
+    expect(hold?.state).toBe("settled");
+    const counter = await getCounter(env.DB, "tenant", t.tenantId, "none");
+    expect(counter.heldMicros).toBe(0);
+    expect(counter.spentMicros).toBe(hold?.settled_micros);
+    expect(counter.spentMicros).toBeLessThan(10_000);
+  });
+});
+
+describe("settlement", () => {
+  it.each([
+    ["stopped", { keepAlive: false, outcome: "success" as const }],
+    ["idle", { keepAlive: true, outcome: "success" as const }],
+    ["error", { keepAlive: false, outcome: "error" as const }],
+  ])("settles a task that ends %s, exactly once", async (end, how) => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" }, maxTaskCostUsd: "1" });
+    const s = await expectJson<Session>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("end", { steps: 2, cost: "0.01", outcome: how.outcome }), keepAlive: how.keepAlive },
+      }),
+      200,
+    );
+    const done = await waitForEnd(t, s.id, [end]);
+    const counter = await getCounter(env.DB, "tenant", t.tenantId, "none");
+    expect(counter).toEqual({ heldMicros: 0, spentMicros: toMicros(String(done.totalCostUsd)) });
+    // Observed again, in any order, by anyone: nothing more is booked.
+    await observeViews(env.DB, log, SESSIONS, t, [done, { ...done, status: "running" }, done], new Date().toISOString());
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual(counter);
+  });
+
+  it("settles a task whose session timed out", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });
+    const s = await expectJson<Session>(
+      await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("t", { steps: 1, cost: "0.01" }), keepAlive: true } }),
+      200,
+    );
+    const done = await waitForEnd(t, s.id, ["timed_out"]);
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual({
+      heldMicros: 0,
+      spentMicros: toMicros(String(done.totalCostUsd)),
+    });
+  });
+
+  it("books a follow-up task as what it added to the session's total", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" }, maxTaskCostUsd: "0.5" });
+    const s = await expectJson<Session>(
+      await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("a", { steps: 1, cost: "0.02" }), keepAlive: true } }),
+      200,
+    );
+    await waitForEnd(t, s.id, ["idle"]);
+    const res = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("b", { steps: 2, cost: "0.03" }), sessionId: s.id },
+    });
+    expect(res.headers.get("X-Gateway-Applied")).toBe("maxCostUsd=0.52");
+    await expectJson(res, 200);
+    const done = await waitForEnd(t, s.id, ["idle"]);
+    expect(done.totalCostUsd).toBe("0.08");
+    const hs = await holds(t.tenantId);
+    expect(hs.map((h) => [h.state, h.settled_micros])).toEqual([
+      ["settled", 20_000],
+      ["settled", 60_000],
+    ]);
+    expect((await getCounter(env.DB, "tenant", t.tenantId, "none")).spentMicros).toBe(80_000);
+  });
+
+  it("releases the hold at once when upstream certainly refused the create", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "1", period: "none" } });
+    const detail = "Too many concurrent active sessions. Please wait for one to finish, kill one, or upgrade your plan.";
+    const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async () => Response.json({ detail }, { status: 429 }));
+    try {
+      const res = await asTenant(t.key, "/api/v3/browsers", { body: { timeout: 30 } });
+      expect(await expectJson(res, 429)).toEqual({ detail });
+    } finally {
+      spy.mockRestore();
+    }
+    expect((await holds(t.tenantId)).map((h) => h.state)).toEqual(["released"]);
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual({ heldMicros: 0, spentMicros: 0 });
+  });
+
+  it("keeps the hold of a create whose answer was lost, and the reconciler finds the session and settles it", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "1", period: "none" }, maxTaskCostUsd: "0.25" });
+    const realFetch = globalThis.fetch;
+    const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      await realFetch(input, init); // upstream does the work...
+      throw new TypeError("Network connection lost."); // ...but its answer never arrives
+    });
+    try {
+      const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("lost", { steps: 1, cost: "0.02" }) } });
+      expect(await expectJson(res, 502)).toMatchObject({ code: "upstream_unreachable" });
+    } finally {
+      spy.mockRestore();
+    }
+    const [orphan] = await holds(t.tenantId);
+    expect(orphan).toMatchObject({ state: "open", resource_id: null, amount_micros: 250_000 });
+
+    await eventually(async () => {
+      const report = await reconcile(env, log, { orphanAfterMs: 0, now: new Date(Date.now() + 1000) });
+      return report.adopted + (await holds(t.tenantId)).filter((h) => h.resource_id).length > 0 ? report : undefined;
+    });
+    const [adopted] = await holds(t.tenantId);
+    expect(adopted?.resource_id).toEqual(expect.any(String));
+    const list = await expectJson<{ sessions: Session[]; total: number }>(await asTenant(t.key, "/api/v3/sessions"), 200);
+    expect(list.total).toBe(1);
+    const done = await waitForEnd(t, list.sessions[0]?.id as string, ["stopped"]);
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual({
+      heldMicros: 0,
+      spentMicros: toMicros(String(done.totalCostUsd)),
+    });
+  });
+});
+
+describe("periods", () => {
+  it("rolls a month over at midnight in the budget's time zone, not UTC's", () => {
+    const lastUtcHourOfNovember = new Date("2026-11-30T23:30:00Z");
+    expect(periodKey("month", "UTC", lastUtcHourOfNovember)).toBe("month:2026-11");
+    expect(periodKey("month", "Europe/Berlin", lastUtcHourOfNovember)).toBe("month:2026-12");
+    expect(periodKey("month", "America/New_York", new Date("2026-12-01T03:00:00Z"))).toBe("month:2026-11");
+    expect(periodKey("day", "Asia/Tokyo", new Date("2026-11-28T15:00:00Z"))).toBe("day:2026-11-29");
+    expect(periodKey("week", "UTC", new Date("2026-11-29T12:00:00Z"))).toBe("week:2026-11-23");
+    expect(periodKey("week", "UTC", new Date("2026-11-30T00:00:00Z"))).toBe("week:2026-11-30");
+    expect(periodKey("none", "UTC", new Date())).toBe("none");
+  });
+});
+
+describe("the tenant's view", () => {
+  it("shows caps, spent, held and remaining per scope, and billing/account answers from the same figures", async () => {
+    const t = await newTenant();
+    await putPolicy("orgs", t.orgId, { budget: { capUsd: "10", period: "month", timeZone: "Europe/Berlin" } });
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "2", period: "none" }, maxTaskCostUsd: "0.5" });
+    await expectJson(await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("h", { outcome: "hang" }) } }), 200);
+    const view = await expectJson<{ scopes: Record<string, unknown>[] }>(await asTenant(t.key, "/gateway/v1/budget"), 200);
+    expect(view.scopes).toEqual([
+      expect.objectContaining({ scope: "org", capUsd: "10", period: "month", timeZone: "Europe/Berlin", heldUsd: "0.5", remainingUsd: "9.5" }),
+      expect.objectContaining({ scope: "tenant", capUsd: "2", period: "none", heldUsd: "0.5", spentUsd: "0", remainingUsd: "1.5" }),
+    ]);
+    const account = await expectJson(await asTenant(t.key, "/api/v3/billing/account"), 200);
+    expect(account.totalCreditsBalanceUsd).toBe(1.5);
+  });
+});

@@ -1,0 +1,145 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { getUsage } from "../src/store/usage";
+import {
+  AccountView,
+  BrowserSessionListResponse,
+  BrowserSessionView,
+  ProfileListResponse,
+  WorkspaceListResponse,
+} from "../src/v3/schemas";
+import { asTenant, EMULATOR, expectJson, newTenant } from "./helpers";
+
+type Obj = Record<string, unknown> & { id: string };
+
+describe("browsers through the gateway", () => {
+  it("creates, lists, stops a browser and books the upfront charge, then the refund", async () => {
+    const t = await newTenant();
+    const b = await expectJson<Obj>(
+      await asTenant(t.key, "/api/v3/browsers", { body: { timeout: 60 } }),
+      201,
+    );
+    expect(b.status).toBe("active");
+    const charged = await getUsage(env.DB, "browser", b.id);
+    expect(charged?.browserCostMicros).toBe(20_000); // 60 minutes at $0.02/hour, charged up front
+
+    const got = await expectJson(await asTenant(t.key, `/api/v3/browsers/${b.id}`), 200);
+    expect(BrowserSessionView.safeParse(got).success, JSON.stringify(got)).toBe(true);
+
+    const active = await expectJson(await asTenant(t.key, "/api/v3/browsers?filterBy=active"), 200);
+    expect(BrowserSessionListResponse.safeParse(active).success, JSON.stringify(active)).toBe(true);
+    expect(active).toMatchObject({ totalItems: 1, items: [{ id: b.id }] });
+
+    const stopped = await expectJson<Obj>(
+      await asTenant(t.key, `/api/v3/browsers/${b.id}`, { method: "PATCH", body: { action: "stop" } }),
+      200,
+    );
+    expect(stopped.status).toBe("stopped");
+    const refunded = await getUsage(env.DB, "browser", b.id);
+    expect(refunded?.status).toBe("stopped");
+    expect(refunded?.browserCostMicros).toBeLessThan(20_000);
+    expect(await expectJson(await asTenant(t.key, "/api/v3/browsers?filterBy=active"), 200)).toMatchObject({
+      totalItems: 0,
+    });
+    expect(await expectJson(await asTenant(t.key, "/api/v3/browsers?filterBy=stopped"), 200)).toMatchObject({
+      totalItems: 1,
+    });
+
+    const downloads = await expectJson(await asTenant(t.key, `/api/v3/browsers/${b.id}/downloads`), 200);
+    expect(downloads).toMatchObject({ files: [] });
+  });
+});
+
+describe("profiles through the gateway", () => {
+  it("creates, renames, searches, lists and deletes a profile", async () => {
+    const t = await newTenant();
+    const p = await expectJson<Obj>(
+      await asTenant(t.key, "/api/v3/profiles", { body: { name: "alice", userId: "u-1" } }),
+      201,
+    );
+    await expectJson(await asTenant(t.key, "/api/v3/profiles", { body: { name: "bob" } }), 201);
+    const renamed = await expectJson<Obj>(
+      await asTenant(t.key, `/api/v3/profiles/${p.id}`, { method: "PATCH", body: { name: "alicia" } }),
+      200,
+    );
+    expect(renamed.name).toBe("alicia");
+
+    const all = await expectJson(await asTenant(t.key, "/api/v3/profiles"), 200);
+    expect(ProfileListResponse.safeParse(all).success, JSON.stringify(all)).toBe(true);
+    expect(all).toMatchObject({ totalItems: 2, pageNumber: 1, pageSize: 10 });
+    const found = await expectJson(await asTenant(t.key, "/api/v3/profiles?query=ALIC"), 200);
+    expect(found).toMatchObject({ totalItems: 1, items: [{ id: p.id, name: "alicia" }] });
+
+    expect((await asTenant(t.key, `/api/v3/profiles/${p.id}`, { method: "DELETE" })).status).toBe(204);
+    expect((await asTenant(t.key, `/api/v3/profiles/${p.id}`)).status).toBe(404);
+    expect(await expectJson(await asTenant(t.key, "/api/v3/profiles"), 200)).toMatchObject({ totalItems: 1 });
+  });
+});
+
+describe("workspaces through the gateway", () => {
+  it("creates a workspace, uploads a file through the presigned URL, lists it and deletes it", async () => {
+    const t = await newTenant();
+    const w = await expectJson<Obj>(
+      await asTenant(t.key, "/api/v3/workspaces", { body: { name: "data" } }),
+      201,
+    );
+    const upload = await expectJson<{ files: { uploadUrl: string; path: string }[] }>(
+      await asTenant(t.key, `/api/v3/workspaces/${w.id}/files/upload?prefix=uploads/`, {
+        body: { files: [{ name: "a.csv", contentType: "text/csv", size: 5 }] },
+      }),
+      200,
+    );
+    const target = upload.files[0];
+    expect(target?.path).toBe("uploads/a.csv");
+    const put = await fetch(String(target?.uploadUrl), {
+      method: "PUT",
+      headers: { "Content-Type": "text/csv" },
+      body: "a,b\n1",
+    });
+    expect(put.ok).toBe(true);
+
+    const files = await expectJson<{ files: { path: string; size: number }[] }>(
+      await asTenant(t.key, `/api/v3/workspaces/${w.id}/files`),
+      200,
+    );
+    expect(files.files).toMatchObject([{ path: "uploads/a.csv", size: 5 }]);
+    const size = await expectJson(await asTenant(t.key, `/api/v3/workspaces/${w.id}/size`), 200);
+    expect(size).toMatchObject({ sizeBytes: 5 });
+
+    const del = await asTenant(t.key, `/api/v3/workspaces/${w.id}/files?path=uploads/a.csv`, {
+      method: "DELETE",
+    });
+    expect(del.status).toBe(204);
+    const list = await expectJson(await asTenant(t.key, "/api/v3/workspaces"), 200);
+    expect(WorkspaceListResponse.safeParse(list).success, JSON.stringify(list)).toBe(true);
+    expect(list).toMatchObject({ totalItems: 1, items: [{ id: w.id, name: "data" }] });
+    const renamed = await expectJson(
+      await asTenant(t.key, `/api/v3/workspaces/${w.id}`, { method: "PATCH", body: { name: "d2" } }),
+      200,
+    );
+    expect(renamed).toMatchObject({ name: "d2" });
+    expect((await asTenant(t.key, `/api/v3/workspaces/${w.id}`, { method: "DELETE" })).status).toBe(204);
+    expect((await asTenant(t.key, `/api/v3/workspaces/${w.id}`)).status).toBe(404);
+  });
+});
+
+describe("billing", () => {
+  it("answers the tenant's own account view, never the org's upstream balance", async () => {
+    const t = await newTenant();
+    const mine = await expectJson<Record<string, unknown>>(
+      await asTenant(t.key, "/api/v3/billing/account"),
+      200,
+    );
+    expect(AccountView.safeParse(mine).success, JSON.stringify(mine)).toBe(true);
+    expect(mine.projectId).toBe(t.tenantId);
+
+    const upstream = (await (
+      await fetch(`${env.UPSTREAM_URL}/billing/account`, {
+        headers: { "X-Browser-Use-API-Key": env.BROWSER_USE_API_KEY },
+      })
+    ).json()) as Record<string, unknown>;
+    expect(mine.totalCreditsBalanceUsd).not.toBe(upstream.totalCreditsBalanceUsd);
+    expect(mine.projectId).not.toBe(upstream.projectId);
+    expect(EMULATOR).toBeTruthy();
+  });
+});

@@ -1,0 +1,148 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { toMicros } from "../src/lib/money";
+import { getUsage, sumCostEvents } from "../src/store/usage";
+import { SessionListResponse, SessionResponse } from "../src/v3/schemas";
+import { asTenant, emuTask, emulatorTruth, eventually, expectJson, newTenant } from "./helpers";
+
+type Session = Record<string, unknown> & { id: string; status: string };
+
+async function waitForStatus(key: string, id: string, statuses: string[]): Promise<Session> {
+  return eventually(
+    async () => {
+      const s = await expectJson<Session>(await asTenant(key, `/api/v3/sessions/${id}`), 200);
+      return statuses.includes(s.status) ? s : undefined;
+    },
+    15_000,
+    `session ${id} to reach ${statuses.join("|")}`,
+  );
+}
+
+describe("sessions through the gateway", () => {
+  it("creates a session with a task, runs it to the end and books what upstream billed", async () => {
+    const t = await newTenant();
+    const created = await expectJson<Session>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("look around", { steps: 3, cost: "0.0125" }) },
+      }),
+      200,
+    );
+    expect(SessionResponse.safeParse(created).success).toBe(true);
+    expect(created.status).toBe("running");
+
+    const done = await waitForStatus(t.key, created.id, ["stopped"]);
+    expect(done.totalCostUsd).toBe("0.0375");
+    expect(done.isTaskSuccessful).toBe(true);
+
+    const truth = (await emulatorTruth()).find((s) => s.id === created.id);
+    const usage = await getUsage(env.DB, "session", created.id);
+    expect(usage?.totalCostMicros).toBe(toMicros(String(truth?.totalCostUsd)));
+    expect(usage?.llmCostMicros).toBe(toMicros(String(truth?.llmCostUsd)));
+    const { status: _, ...figures } = usage ?? { status: null };
+    expect(await sumCostEvents(env.DB, "session", created.id)).toEqual(figures);
+  });
+
+  it("lists only the caller's sessions, newest first, with correct totals and paging", async () => {
+    const t = await newTenant();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = await expectJson<Session>(await asTenant(t.key, "/api/v3/sessions", { body: {} }), 200);
+      ids.push(s.id);
+    }
+    const page1 = await expectJson(await asTenant(t.key, "/api/v3/sessions?page=1&page_size=2"), 200);
+    expect(SessionListResponse.safeParse(page1).success, JSON.stringify(page1)).toBe(true);
+    expect(page1).toMatchObject({ total: 3, page: 1, pageSize: 2 });
+    const page2 = await expectJson<{ sessions: Session[] }>(
+      await asTenant(t.key, "/api/v3/sessions?page=2&page_size=2"),
+      200,
+    );
+    const listed = [...(page1.sessions as Session[]), ...page2.sessions].map((s) => s.id);
+    expect(listed).toEqual([...ids].reverse());
+  });
+
+  it("dispatches a follow-up task to a kept-alive session and books both tasks", async () => {
+    const t = await newTenant();
+    const first = await expectJson<Session>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("first", { steps: 1, cost: "0.01" }), keepAlive: true },
+      }),
+      200,
+    );
+    await waitForStatus(t.key, first.id, ["idle"]);
+    const second = await expectJson<Session>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("second", { steps: 2, cost: "0.01" }), sessionId: first.id, keepAlive: true },
+      }),
+      200,
+    );
+    expect(second.id).toBe(first.id);
+    const done = await waitForStatus(t.key, first.id, ["idle"]);
+    expect(done.totalCostUsd).toBe("0.03");
+    const usage = await getUsage(env.DB, "session", first.id);
+    expect(usage?.totalCostMicros).toBe(30_000);
+  });
+
+  it("stops a task (session stays idle) and then the session", async () => {
+    const t = await newTenant();
+    const s = await expectJson<Session>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("hang", { outcome: "hang" }), keepAlive: true },
+      }),
+      200,
+    );
+    const afterTask = await expectJson<Session>(
+      await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: { strategy: "task" } }),
+      200,
+    );
+    expect(afterTask.status).toBe("idle");
+    const noBody = await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { method: "POST" });
+    expect((await expectJson<Session>(noBody, 200)).status).toBe("stopped");
+    const usage = await getUsage(env.DB, "session", s.id);
+    expect(usage?.status).toBe("stopped");
+  });
+
+  it("passes upstream refusals through with their status and body", async () => {
+    const t = await newTenant();
+    const s = await expectJson<Session>(
+      await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("x", { steps: 1 }) } }),
+      200,
+    );
+    await waitForStatus(t.key, s.id, ["stopped"]);
+    const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: "again", sessionId: s.id } });
+    const body = await expectJson(res, 400);
+    expect(body.detail).toEqual(expect.stringContaining("stopped"));
+  });
+
+  it("pages messages with the upstream cursors", async () => {
+    const t = await newTenant();
+    const s = await expectJson<Session>(
+      await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("m", { steps: 3 }) } }),
+      200,
+    );
+    await waitForStatus(t.key, s.id, ["stopped"]);
+    const all = await expectJson<{ messages: { id: string }[]; hasMore: boolean }>(
+      await asTenant(t.key, `/api/v3/sessions/${s.id}/messages?limit=100`),
+      200,
+    );
+    expect(all.messages.length).toBeGreaterThanOrEqual(4);
+    const first = all.messages[0]?.id;
+    const after = await expectJson<{ messages: { id: string }[] }>(
+      await asTenant(t.key, `/api/v3/sessions/${s.id}/messages?after=${first}&limit=2`),
+      200,
+    );
+    expect(after.messages.map((m) => m.id)).toEqual(all.messages.slice(1, 3).map((m) => m.id));
+  });
+
+  it("deletes a session, after which it is gone from get and list", async () => {
+    const t = await newTenant();
+    const s = await expectJson<Session>(await asTenant(t.key, "/api/v3/sessions", { body: {} }), 200);
+    expect((await asTenant(t.key, `/api/v3/sessions/${s.id}`, { method: "DELETE" })).status).toBe(204);
+    expect(await expectJson(await asTenant(t.key, `/api/v3/sessions/${s.id}`), 404)).toMatchObject({
+      detail: "Session not found",
+    });
+    expect(await expectJson(await asTenant(t.key, "/api/v3/sessions"), 200)).toMatchObject({
+      total: 0,
+      sessions: [],
+    });
+  });
+});
