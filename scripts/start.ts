@@ -15,6 +15,11 @@ const EMULATOR_API_KEY = process.env.EMULATOR_API_KEY ?? "bu_emulator_dev_key";
 const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? "dev-admin-token";
 const DEMO_FILE = ".wrangler/demo-tenant.json";
 const GATEWAY = `http://127.0.0.1:${PORT}`;
+const DEMO_POLICY = {
+  budget: { capUsd: "25.00", period: "month" },
+  maxTaskCostUsd: "2.00",
+  defaultTaskCostUsd: "0.50",
+};
 
 // Wrangler and Miniflare must not call home, and `d1 migrations apply` must not prompt.
 const quietEnv = {
@@ -63,7 +68,7 @@ async function main() {
   console.log(`
 gateway   ${GATEWAY}   (GET /healthz)
 admin     Authorization: Bearer ${ADMIN_TOKEN}
-demo      org ${demo.orgId}, tenant ${demo.tenantId}
+demo      org ${demo.orgId} (budget $25/month, tasks held at $0.50 unless they ask), tenant ${demo.tenantId}
 demo key  ${demo.key}
 
 Try it:
@@ -82,10 +87,14 @@ interface Demo {
 async function demoTenant(): Promise<Demo> {
   if (existsSync(DEMO_FILE)) {
     const saved = JSON.parse(readFileSync(DEMO_FILE, "utf8")) as Demo;
-    const probe = await fetch(`${GATEWAY}/api/v3/billing/account`, { headers: { "X-Browser-Use-API-Key": saved.key } });
+    const probe = await fetch(`${GATEWAY}/api/v3/billing/account`, {
+      headers: { "X-Browser-Use-API-Key": saved.key },
+    });
     if (probe.ok) return saved;
   }
   const org = await admin<{ id: string }>("/admin/v1/orgs", { name: "Demo org" });
+  // A budget to see holds at work: every task is held and capped at $0.50 unless it asks for less.
+  await admin(`/admin/v1/orgs/${org.id}/policy`, DEMO_POLICY, "PUT");
   const tenant = await admin<{ id: string }>(`/admin/v1/orgs/${org.id}/tenants`, { name: "Demo tenant" });
   const key = await admin<{ key: string }>(`/admin/v1/tenants/${tenant.id}/keys`, { name: "demo" });
   const demo = { orgId: org.id, tenantId: tenant.id, key: key.key };
@@ -94,13 +103,13 @@ async function demoTenant(): Promise<Demo> {
   return demo;
 }
 
-async function admin<T>(path: string, body: unknown): Promise<T> {
+async function admin<T>(path: string, body: unknown, method = "POST"): Promise<T> {
   const res = await fetch(GATEWAY + path, {
-    method: "POST",
+    method,
     headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
     body: JSON.stringify(body),
   });
-  if (!res.ok) throw new Error(`seeding failed: POST ${path} answered ${res.status}`);
+  if (!res.ok) throw new Error(`seeding failed: ${method} ${path} answered ${res.status}`);
   return (await res.json()) as T;
 }
 
@@ -120,7 +129,9 @@ async function waitForHealth(): Promise<void> {
 function run(command: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: "inherit", env: quietEnv });
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} failed`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} failed`)),
+    );
   });
 }
 

@@ -25,6 +25,8 @@ export default {
   /** Every minute: settle what ended, stop what idles too long, find what a lost answer hid. */
   async scheduled(_controller, env, ctx) {
     const log = createLogger({ job: "reconciler", run: crypto.randomUUID() });
-    ctx.waitUntil(reconcile(env, log).catch((err: unknown) => log.error("reconcile_failed", describeError(err))));
+    ctx.waitUntil(
+      reconcile(env, log).catch((err: unknown) => log.error("reconcile_failed", describeError(err))),
+    );
   },
 } satisfies ExportedHandler<Bindings>;

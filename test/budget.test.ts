@@ -7,7 +7,17 @@ import { toMicros } from "../src/lib/money";
 import { getCounter } from "../src/store/budgets";
 import { reconcile } from "../src/reconciler/run";
 import { SESSIONS } from "../src/upstream/kinds";
-import { ADMIN_TOKEN, asTenant, emuTask, emulatorTruth, eventually, expectJson, gateway, newTenant, type TestTenant } from "./helpers";
+import {
+  ADMIN_TOKEN,
+  asTenant,
+  emuTask,
+  emulatorTruth,
+  eventually,
+  expectJson,
+  gateway,
+  newTenant,
+  type TestTenant,
+} from "./helpers";
 
 type Session = Record<string, unknown> & { id: string; status: string };
 const log = createLogger({ test: "budget" });
@@ -26,26 +36,44 @@ async function holds(tenantId: string) {
     "SELECT id, resource_id, amount_micros, state, settled_micros FROM holds WHERE tenant_id = ? ORDER BY created_at",
   )
     .bind(tenantId)
-    .all<{ id: string; resource_id: string | null; amount_micros: number; state: string; settled_micros: number | null }>();
+    .all<{
+      id: string;
+      resource_id: string | null;
+      amount_micros: number;
+      state: string;
+      settled_micros: number | null;
+    }>();
   return results;
 }
 
-async function waitForEnd(t: TestTenant, id: string, statuses = ["stopped", "idle", "error", "timed_out"]): Promise<Session> {
-  return eventually(async () => {
-    const s = await expectJson<Session>(await asTenant(t.key, `/api/v3/sessions/${id}`), 200);
-    return statuses.includes(s.status) ? s : undefined;
-  }, 15_000, `session ${id} to end`);
+async function waitForEnd(
+  t: TestTenant,
+  id: string,
+  statuses = ["stopped", "idle", "error", "timed_out"],
+): Promise<Session> {
+  return eventually(
+    async () => {
+      const s = await expectJson<Session>(await asTenant(t.key, `/api/v3/sessions/${id}`), 200);
+      return statuses.includes(s.status) ? s : undefined;
+    },
+    15_000,
+    `session ${id} to end`,
+  );
 }
 
 describe("admission", () => {
   it("holds what the task may cost and forwards that ceiling upstream", async () => {
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { maxTaskCostUsd: "0.50", defaultTaskCostUsd: "0.20" });
-    const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("x", { steps: 1, cost: "0.01" }) } });
+    const res = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("x", { steps: 1, cost: "0.01" }) },
+    });
     const s = await expectJson<Session>(res, 200);
     expect(res.headers.get("X-Gateway-Applied")).toBe("maxCostUsd=0.2");
     expect(s.maxCostUsd).toBe("0.2");
-    const asked = await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("y", { steps: 1 }), maxCostUsd: 9 } });
+    const asked = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("y", { steps: 1 }), maxCostUsd: 9 },
+    });
     expect((await expectJson<Session>(asked, 200)).maxCostUsd).toBe("0.5");
     expect((await holds(t.tenantId)).map((h) => h.amount_micros)).toEqual([200_000, 500_000]);
   });
@@ -56,12 +84,17 @@ describe("admission", () => {
     await putPolicy("tenants", t.tenantId, { maxTaskCostUsd: "0.03" });
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask(`race ${i}`, { steps: 1, cost: "0.02" }) } }),
+        asTenant(t.key, "/api/v3/sessions", {
+          body: { task: emuTask(`race ${i}`, { steps: 1, cost: "0.02" }) },
+        }),
       ),
     );
     const statuses = results.map((r) => r.status).sort();
     const admitted = results.filter((r) => r.status === 200);
-    expect(statuses.filter((s) => s !== 200 && s !== 402), String(statuses)).toEqual([]);
+    expect(
+      statuses.filter((s) => s !== 200 && s !== 402),
+      String(statuses),
+    ).toEqual([]);
     const held = (await holds(t.tenantId)).reduce((sum, h) => sum + h.amount_micros, 0);
     expect(held).toBeLessThanOrEqual(100_000);
     // 0.03 + 0.03 + 0.03 + the 0.01 left: four tasks fit, then the remainder is under the minimum.
@@ -83,7 +116,11 @@ describe("admission", () => {
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "0.005", period: "day" } });
     const before = (await emulatorTruth()).length;
     const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: "too poor" } });
-    expect(await expectJson(res, 402)).toMatchObject({ code: "budget_exceeded", scope: "tenant", remainingUsd: "0.005" });
+    expect(await expectJson(res, 402)).toMatchObject({
+      code: "budget_exceeded",
+      scope: "tenant",
+      remainingUsd: "0.005",
+    });
     expect((await emulatorTruth()).length).toBe(before);
     expect(await holds(t.tenantId)).toEqual([]);
   });
@@ -91,9 +128,15 @@ describe("admission", () => {
   it("holds a browser's whole timeout at upstream's price and settles its refund", async () => {
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "1", period: "none" } });
-    const b = await expectJson<{ id: string }>(await asTenant(t.key, "/api/v3/browsers", { body: { timeout: 30 } }), 201);
+    const b = await expectJson<{ id: string }>(
+      await asTenant(t.key, "/api/v3/browsers", { body: { timeout: 30 } }),
+      201,
+    );
     expect((await holds(t.tenantId))[0]?.amount_micros).toBe(10_000);
-    await expectJson(await asTenant(t.key, `/api/v3/browsers/${b.id}`, { method: "PATCH", body: { action: "stop" } }), 200);
+    await expectJson(
+      await asTenant(t.key, `/api/v3/browsers/${b.id}`, { method: "PATCH", body: { action: "stop" } }),
+      200,
+    );
     const [hold] = await holds(t.tenantId);
     expect(hold?.state).toBe("settled");
     const counter = await getCounter(env.DB, "tenant", t.tenantId, "none");
@@ -113,7 +156,10 @@ describe("settlement", () => {
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" }, maxTaskCostUsd: "1" });
     const s = await expectJson<Session>(
       await asTenant(t.key, "/api/v3/sessions", {
-        body: { task: emuTask("end", { steps: 2, cost: "0.01", outcome: how.outcome }), keepAlive: how.keepAlive },
+        body: {
+          task: emuTask("end", { steps: 2, cost: "0.01", outcome: how.outcome }),
+          keepAlive: how.keepAlive,
+        },
       }),
       200,
     );
@@ -121,7 +167,14 @@ describe("settlement", () => {
     const counter = await getCounter(env.DB, "tenant", t.tenantId, "none");
     expect(counter).toEqual({ heldMicros: 0, spentMicros: toMicros(String(done.totalCostUsd)) });
     // Observed again, in any order, by anyone: nothing more is booked.
-    await observeViews(env.DB, log, SESSIONS, t, [done, { ...done, status: "running" }, done], new Date().toISOString());
+    await observeViews(
+      env.DB,
+      log,
+      SESSIONS,
+      t,
+      [done, { ...done, status: "running" }, done],
+      new Date().toISOString(),
+    );
     expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual(counter);
   });
 
@@ -129,7 +182,9 @@ describe("settlement", () => {
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });
     const s = await expectJson<Session>(
-      await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("t", { steps: 1, cost: "0.01" }), keepAlive: true } }),
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("t", { steps: 1, cost: "0.01" }), keepAlive: true },
+      }),
       200,
     );
     const done = await waitForEnd(t, s.id, ["timed_out"]);
@@ -141,9 +196,14 @@ describe("settlement", () => {
 
   it("books a follow-up task as what it added to the session's total", async () => {
     const t = await newTenant();
-    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" }, maxTaskCostUsd: "0.5" });
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "5", period: "none" },
+      maxTaskCostUsd: "0.5",
+    });
     const s = await expectJson<Session>(
-      await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("a", { steps: 1, cost: "0.02" }), keepAlive: true } }),
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("a", { steps: 1, cost: "0.02" }), keepAlive: true },
+      }),
       200,
     );
     await waitForEnd(t, s.id, ["idle"]);
@@ -165,8 +225,11 @@ describe("settlement", () => {
   it("releases the hold at once when upstream certainly refused the create", async () => {
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "1", period: "none" } });
-    const detail = "Too many concurrent active sessions. Please wait for one to finish, kill one, or upgrade your plan.";
-    const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async () => Response.json({ detail }, { status: 429 }));
+    const detail =
+      "Too many concurrent active sessions. Please wait for one to finish, kill one, or upgrade your plan.";
+    const spy = vi
+      .spyOn(globalThis, "fetch")
+      .mockImplementation(async () => Response.json({ detail }, { status: 429 }));
     try {
       const res = await asTenant(t.key, "/api/v3/browsers", { body: { timeout: 30 } });
       expect(await expectJson(res, 429)).toEqual({ detail });
@@ -179,14 +242,19 @@ describe("settlement", () => {
 
   it("keeps the hold of a create whose answer was lost, and the reconciler finds the session and settles it", async () => {
     const t = await newTenant();
-    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "1", period: "none" }, maxTaskCostUsd: "0.25" });
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "1", period: "none" },
+      maxTaskCostUsd: "0.25",
+    });
     const realFetch = globalThis.fetch;
     const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
       await realFetch(input, init); // upstream does the work...
       throw new TypeError("Network connection lost."); // ...but its answer never arrives
     });
     try {
-      const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("lost", { steps: 1, cost: "0.02" }) } });
+      const res = await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("lost", { steps: 1, cost: "0.02" }) },
+      });
       expect(await expectJson(res, 502)).toMatchObject({ code: "upstream_unreachable" });
     } finally {
       spy.mockRestore();
@@ -196,11 +264,16 @@ describe("settlement", () => {
 
     await eventually(async () => {
       const report = await reconcile(env, log, { orphanAfterMs: 0, now: new Date(Date.now() + 1000) });
-      return report.adopted + (await holds(t.tenantId)).filter((h) => h.resource_id).length > 0 ? report : undefined;
+      return report.adopted + (await holds(t.tenantId)).filter((h) => h.resource_id).length > 0
+        ? report
+        : undefined;
     });
     const [adopted] = await holds(t.tenantId);
     expect(adopted?.resource_id).toEqual(expect.any(String));
-    const list = await expectJson<{ sessions: Session[]; total: number }>(await asTenant(t.key, "/api/v3/sessions"), 200);
+    const list = await expectJson<{ sessions: Session[]; total: number }>(
+      await asTenant(t.key, "/api/v3/sessions"),
+      200,
+    );
     expect(list.total).toBe(1);
     const done = await waitForEnd(t, list.sessions[0]?.id as string, ["stopped"]);
     expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual({
@@ -226,15 +299,85 @@ describe("periods", () => {
 describe("the tenant's view", () => {
   it("shows caps, spent, held and remaining per scope, and billing/account answers from the same figures", async () => {
     const t = await newTenant();
-    await putPolicy("orgs", t.orgId, { budget: { capUsd: "10", period: "month", timeZone: "Europe/Berlin" } });
-    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "2", period: "none" }, maxTaskCostUsd: "0.5" });
-    await expectJson(await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("h", { outcome: "hang" }) } }), 200);
-    const view = await expectJson<{ scopes: Record<string, unknown>[] }>(await asTenant(t.key, "/gateway/v1/budget"), 200);
+    await putPolicy("orgs", t.orgId, {
+      budget: { capUsd: "10", period: "month", timeZone: "Europe/Berlin" },
+    });
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "2", period: "none" },
+      maxTaskCostUsd: "0.5",
+    });
+    await expectJson(
+      await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("h", { outcome: "hang" }) } }),
+      200,
+    );
+    const view = await expectJson<{ scopes: Record<string, unknown>[] }>(
+      await asTenant(t.key, "/gateway/v1/budget"),
+      200,
+    );
     expect(view.scopes).toEqual([
-      expect.objectContaining({ scope: "org", capUsd: "10", period: "month", timeZone: "Europe/Berlin", heldUsd: "0.5", remainingUsd: "9.5" }),
-      expect.objectContaining({ scope: "tenant", capUsd: "2", period: "none", heldUsd: "0.5", spentUsd: "0", remainingUsd: "1.5" }),
+      expect.objectContaining({
+        scope: "org",
+        capUsd: "10",
+        period: "month",
+        timeZone: "Europe/Berlin",
+        heldUsd: "0.5",
+        remainingUsd: "9.5",
+      }),
+      expect.objectContaining({
+        scope: "tenant",
+        capUsd: "2",
+        period: "none",
+        heldUsd: "0.5",
+        spentUsd: "0",
+        remainingUsd: "1.5",
+      }),
     ]);
     const account = await expectJson(await asTenant(t.key, "/api/v3/billing/account"), 200);
     expect(account.totalCreditsBalanceUsd).toBe(1.5);
+  });
+});
+
+describe("Idempotency-Key", () => {
+  it("replays the first answer for a retry with the same key and takes no second hold", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "1", period: "none" },
+      maxTaskCostUsd: "0.1",
+    });
+    const send = (body: unknown, key: string) =>
+      asTenant(t.key, "/api/v3/sessions", { body, headers: { "Idempotency-Key": key } });
+    const body = { task: emuTask("once", { steps: 1, cost: "0.01" }) };
+    const first = await send(body, "retry-me");
+    const firstBody = await expectJson<Session>(first, 200);
+    const again = await send(body, "retry-me");
+    expect(await expectJson<Session>(again, 200)).toEqual(firstBody);
+    expect(again.headers.get("Idempotent-Replayed")).toBe("true");
+    expect(again.headers.get("X-Gateway-Applied")).toBe(first.headers.get("X-Gateway-Applied"));
+    expect(await holds(t.tenantId)).toHaveLength(1);
+
+    const changed = await send({ task: "something else" }, "retry-me");
+    expect(await expectJson(changed, 409)).toMatchObject({ code: "idempotency_conflict" });
+    const otherTenant = await newTenant(t.orgId);
+    const theirs = await asTenant(otherTenant.key, "/api/v3/sessions", {
+      body,
+      headers: { "Idempotency-Key": "retry-me" },
+    });
+    expect((await expectJson<Session>(theirs, 200)).id).not.toBe(firstBody.id);
+  });
+
+  it("lets concurrent retries with one key create one session", async () => {
+    const t = await newTenant();
+    const body = { task: emuTask("dup", { steps: 1 }) };
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        asTenant(t.key, "/api/v3/sessions", { body, headers: { "Idempotency-Key": "burst" } }),
+      ),
+    );
+    const ok = results.filter((r) => r.status === 200);
+    expect(ok.length).toBeGreaterThanOrEqual(1);
+    expect(results.every((r) => r.status === 200 || r.status === 409)).toBe(true);
+    const ids = new Set(await Promise.all(ok.map(async (r) => ((await r.json()) as Session).id)));
+    expect(ids.size).toBe(1);
+    expect(await expectJson(await asTenant(t.key, "/api/v3/sessions"), 200)).toMatchObject({ total: 1 });
   });
 });

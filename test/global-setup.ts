@@ -11,6 +11,7 @@ export default async function setup(project: TestProject) {
     idleTimeoutMs: 4_000,
     // Many test files share this one upstream account; it must not run dry.
     creditsUsd: "1000000",
+    concurrencyLimit: 100_000,
   });
   project.provide("emulatorPort", emulator.port);
   return () => emulator.close();

@@ -169,6 +169,17 @@ describe("sessions", () => {
     expect(run.result).toMatchObject({ status: "stopped", stepCount: 4, isTaskSuccessful: true });
   });
 
+  it("serves screenshot and recording URLs on GET only, not in lists", async () => {
+    const s = await h.client.run("Record me [emu steps=1]", { enableRecording: true, interval });
+    const [recording] = await h.client.sessions.waitForRecording(s.id, { timeout: 1_000, interval });
+    expect((await fetch(recording ?? "")).status).toBe(200);
+    const detail = await h.client.sessions.get(s.id);
+    const shot = await fetch(detail.screenshotUrl ?? "");
+    expect(shot.headers.get("content-type")).toBe("image/png");
+    const listed = (await h.client.sessions.list({ page_size: 100 })).sessions.find((x) => x.id === s.id);
+    expect(listed).toMatchObject({ screenshotUrl: null, recordingUrls: [] });
+  });
+
   it("deletes a session, after which it is not found", async () => {
     const s = await h.client.sessions.create({ task: "Delete me [emu outcome=hang]" });
     await h.client.sessions.delete(s.id);

@@ -30,7 +30,9 @@ export async function budgetView(
     scopes.map(async ([scope, id, budget]) => {
       const key = budget ? periodKey(budget.period, budget.timeZone, now) : "none";
       const counter = await getCounter(db, scope, id, key);
-      const remaining = budget ? Math.max(0, budget.capMicros - counter.heldMicros - counter.spentMicros) : null;
+      const remaining = budget
+        ? Math.max(0, budget.capMicros - counter.heldMicros - counter.spentMicros)
+        : null;
       const view: ScopeView = {
         scope,
         capUsd: budget ? fromMicros(budget.capMicros) : null,

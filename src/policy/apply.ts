@@ -54,6 +54,15 @@ export function applyBrowserPolicy(body: Body, policy: EffectivePolicy): PolicyR
   const out = { ...body };
   const applied: string[] = [];
   applyCountry(out, policy, applied);
+  // A client's own proxy exits wherever the client likes: with a country allowlist, none may be used.
+  if (out.customProxy != null && policy.allowedCountries !== null) {
+    throw new GatewayError(
+      "country_not_allowed",
+      "customProxy is not allowed where your policy restricts proxy countries",
+      {},
+      { allowed: [...policy.allowedCountries].sort() },
+    );
+  }
 
   const ceiling = policy.maxBrowserTimeoutMinutes;
   if (ceiling !== null) {

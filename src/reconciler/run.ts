@@ -1,3 +1,4 @@
+import { budgetView } from "../budget/view";
 import type { Bindings } from "../env";
 import { observeViews } from "../ledger/observe";
 import { describeError, type Logger } from "../lib/log";
@@ -28,6 +29,7 @@ export interface ReconcileReport {
   refreshed: number;
   gone: number;
   stoppedIdle: number;
+  stoppedOverBudget: number;
   adopted: number;
   unattributed: number;
   released: number;
@@ -41,14 +43,28 @@ type View = Record<string, unknown>;
  * One reconciler pass (the cron runs it every minute). Every step is idempotent and every write
  * goes through the same exactly-once paths as a tenant's requests, so passes may overlap.
  * 1. Asks upstream about each session and browser that is not final or still holds money, books
- *    its figures and settles what ended; stops kept-alive sessions idle longer than policy allows.
+ *    its figures and settles what ended; stops kept-alive sessions idle longer than policy allows
+ *    and running sessions of a scope whose cap an overshoot has used up.
  * 2. Finds the sessions and browsers of creates whose answer was lost: lists upstream's newest,
  *    gives each one the gateway never recorded to the orphaned hold that matches it, or books it
  *    as unattributed spend; releases orphaned holds nothing matched for too long.
  */
-export async function reconcile(env: Bindings, log: Logger, options: ReconcileOptions = {}): Promise<ReconcileReport> {
+export async function reconcile(
+  env: Bindings,
+  log: Logger,
+  options: ReconcileOptions = {},
+): Promise<ReconcileReport> {
   const now = options.now ?? new Date();
-  const report: ReconcileReport = { refreshed: 0, gone: 0, stoppedIdle: 0, adopted: 0, unattributed: 0, released: 0, failures: 0 };
+  const report: ReconcileReport = {
+    refreshed: 0,
+    gone: 0,
+    stoppedIdle: 0,
+    stoppedOverBudget: 0,
+    adopted: 0,
+    unattributed: 0,
+    released: 0,
+    failures: 0,
+  };
   const db = env.DB;
 
   const watched = await listWatched(db, options.batch ?? 50);
@@ -80,7 +96,13 @@ export async function reconcile(env: Bindings, log: Logger, options: ReconcileOp
   return report;
 }
 
-async function refresh(env: Bindings, log: Logger, item: Watched, now: Date, report: ReconcileReport): Promise<void> {
+async function refresh(
+  env: Bindings,
+  log: Logger,
+  item: Watched,
+  now: Date,
+  report: ReconcileReport,
+): Promise<void> {
   const spec = SPECS[item.kind];
   const res = await callUpstream(env, log, { method: "GET", path: spec.path(item.id) });
   if (res.status === 404) {
@@ -98,26 +120,44 @@ async function refresh(env: Bindings, log: Logger, item: Watched, now: Date, rep
   const view = res.body as View;
   await observeViews(env.DB, log, spec, item, [view], res.sentAt);
   report.refreshed++;
-  if (item.kind === "session" && view.status === "idle" && (await idleTooLong(env.DB, item, view, now))) {
-    const stopped = await callUpstream(env, log, {
-      method: "POST",
-      path: `${spec.path(item.id)}/stop`,
-      body: { strategy: "session" },
-    });
-    if (stopped.status === 200) {
-      await observeViews(env.DB, log, spec, item, [stopped.body as View], stopped.sentAt);
-      report.stoppedIdle++;
-      log.info("idle_session_stopped", { id: item.id, tenantId: item.tenantId });
-    }
-  }
+  if (item.kind !== "session") return;
+
+  const reason = await stopReason(env.DB, item, view, now);
+  if (!reason) return;
+  const stopped = await callUpstream(env, log, {
+    method: "POST",
+    path: `${spec.path(item.id)}/stop`,
+    body: { strategy: "session" },
+  });
+  if (stopped.status !== 200) throw new Error(`stop answered ${stopped.status}`);
+  await observeViews(env.DB, log, spec, item, [stopped.body as View], stopped.sentAt);
+  if (reason === "idle") report.stoppedIdle++;
+  else report.stoppedOverBudget++;
+  log.warn("session_stopped_by_policy", { id: item.id, tenantId: item.tenantId, reason });
 }
 
-/** Whether a kept-alive session has sat idle past its tenant's `maxIdleMinutes`. */
-async function idleTooLong(db: D1Database, owner: Owner, view: View, now: Date): Promise<boolean> {
+/**
+ * Why policy wants a session stopped now, if it does: kept alive and idle past the tenant's
+ * `maxIdleMinutes`, or running in a scope whose cap an earlier task's overshoot has used up.
+ */
+async function stopReason(
+  db: D1Database,
+  owner: Owner,
+  view: View,
+  now: Date,
+): Promise<"idle" | "budget" | null> {
+  if (view.status !== "idle" && view.status !== "running") return null;
   const docs = await getPolicies(db, owner.orgId, owner.tenantId);
-  const maxIdle = effectivePolicy(docs.org, docs.tenant).maxIdleMinutes;
-  if (maxIdle === null || typeof view.updatedAt !== "string") return false;
-  return now.getTime() - Date.parse(view.updatedAt) > maxIdle * 60_000;
+  const policy = effectivePolicy(docs.org, docs.tenant);
+  if (view.status === "idle") {
+    const maxIdle = policy.maxIdleMinutes;
+    if (maxIdle === null || typeof view.updatedAt !== "string") return null;
+    return now.getTime() - Date.parse(view.updatedAt) > maxIdle * 60_000 ? "idle" : null;
+  }
+  const { scopes } = await budgetView(db, owner, policy, now);
+  return scopes.some((s) => s.capUsd !== null && toMicros(s.spentUsd) >= toMicros(s.capUsd))
+    ? "budget"
+    : null;
 }
 
 /**
@@ -138,13 +178,21 @@ async function adoptUnknown(
     const list = await callUpstream(env, log, {
       method: "GET",
       path: spec === SESSIONS ? "/sessions" : "/browsers",
-      query: new URLSearchParams(spec === SESSIONS ? { page: "1", page_size: "100" } : { pageNumber: "1", pageSize: "100" }),
+      query: new URLSearchParams(
+        spec === SESSIONS ? { page: "1", page_size: "100" } : { pageNumber: "1", pageSize: "100" },
+      ),
     });
     if (list.status !== 200) throw new Error(`upstream list answered ${list.status}`);
     const body = list.body as { sessions?: View[]; items?: View[] };
     const views = body.sessions ?? body.items ?? [];
     const settled = views.filter((v) => Date.parse(String(v.createdAt ?? v.startedAt)) < Date.parse(before));
-    const unknown = new Set(await unknownIds(db, spec.kind, settled.map((v) => String(v.id))));
+    const unknown = new Set(
+      await unknownIds(
+        db,
+        spec.kind,
+        settled.map((v) => String(v.id)),
+      ),
+    );
     const pool = orphans.filter((h) => h.kind === spec.kind);
     for (const view of views.filter((v) => unknown.has(String(v.id).toLowerCase()))) {
       const match = pool.find((h) => matchesHold(spec, view, h));

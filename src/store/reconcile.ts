@@ -39,7 +39,14 @@ export async function listOrphanHolds(db: D1Database, before: string): Promise<O
        WHERE state = 'open' AND resource_id IS NULL AND created_at < ? ORDER BY created_at`,
     )
     .bind(before)
-    .all<{ id: string; kind: "session" | "browser"; org_id: string; tenant_id: string; amount_micros: number; created_at: string }>();
+    .all<{
+      id: string;
+      kind: "session" | "browser";
+      org_id: string;
+      tenant_id: string;
+      amount_micros: number;
+      created_at: string;
+    }>();
   return results.map((r) => ({
     id: r.id,
     kind: r.kind,

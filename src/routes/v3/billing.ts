@@ -34,7 +34,8 @@ export const billing = new Hono<AppEnv>().get("/account", async (c) => {
     concurrentSessionLimit: limit,
     activeSessionCount: active,
     planInfo: {
-      planName: budget.remainingMicros === null ? "Browser Use Gateway (no budget set)" : "Browser Use Gateway",
+      planName:
+        budget.remainingMicros === null ? "Browser Use Gateway (no budget set)" : "Browser Use Gateway",
       subscriptionStatus: null,
       subscriptionId: null,
       subscriptionCurrentPeriodEnd: null,

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import * as z from "zod";
 import type { AppEnv } from "../../env";
+import { idempotency } from "../../middleware/idempotency";
 import { jsonBody } from "../../middleware/json-body";
 import { validate } from "../../middleware/validate";
 import {
@@ -34,6 +35,7 @@ export const browsers = new Hono<AppEnv>()
     "/",
     jsonBody({ required: true }),
     validate("json", CreateBrowserSessionRequest.strict()),
+    idempotency(),
     async (c) => {
       await requireOwnedIfSet(c, PROFILES, c.req.valid("json").profileId);
       // Upstream charges a browser's whole timeout up front, so that is exactly what is held.

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { admit, type AdmissionRequest, type Hold } from "../../budget/admission";
+import { formatApplied } from "../../policy/apply";
 import type { AppEnv } from "../../env";
 import { describeError } from "../../lib/log";
 import { attachHoldStatement, closeHold } from "../../store/budgets";
@@ -63,5 +64,5 @@ export async function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamRespo
 
 /** Adds the gateway's changes to a request body to the response, as `X-Gateway-Applied`. */
 export function announceApplied(c: Ctx, applied: string[]): void {
-  if (applied.length > 0) c.header("X-Gateway-Applied", applied.join(", "));
+  if (applied.length > 0) c.header("X-Gateway-Applied", formatApplied(applied));
 }

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import * as z from "zod";
 import type { AppEnv } from "../../env";
+import { idempotency } from "../../middleware/idempotency";
 import { jsonBody } from "../../middleware/json-body";
 import { validate } from "../../middleware/validate";
 import { ListMessagesQuery, ListSessionsQuery, RunTaskRequest, StopSessionRequest } from "../../v3/schemas";
@@ -14,7 +15,7 @@ type View = Record<string, unknown>;
 
 /** /api/v3/sessions: agent sessions, their tasks, messages and stop. */
 export const sessions = new Hono<AppEnv>()
-  .post("/", jsonBody({ required: true }), validate("json", RunTaskRequest.strict()), (c) =>
+  .post("/", jsonBody({ required: true }), validate("json", RunTaskRequest.strict()), idempotency(), (c) =>
     createOrDispatch(c, c.req.valid("json")),
   )
   .get("/", validate("query", ListSessionsQuery), async (c) => {

@@ -1,0 +1,96 @@
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../env";
+import { sha256Hex } from "../lib/crypto";
+import { GatewayError, invalidInput } from "../lib/errors";
+import { describeError } from "../lib/log";
+import { claimKey, completeKey, markUnknown, releaseKey } from "../store/idempotency";
+
+const KEY = /^[\x21-\x7e]{1,255}$/;
+// Gateway errors raised before anything went upstream: a retry with the same key may run.
+const NOTHING_SENT = new Set(["budget_unavailable", "store_unavailable"]);
+
+/**
+ * `Idempotency-Key` on creates (`POST /sessions`, `POST /browsers`): per tenant, for 24 hours, a
+ * retry with the same key and body gets the first answer again (`Idempotent-Replayed: true`) and
+ * takes no second hold; the same key with another body is 409 `idempotency_conflict`, and so is a
+ * retry while the first is under way or when the first one's outcome upstream was lost (the
+ * reconciler settles that one; a new key starts a new task). Runs after body validation.
+ */
+export function idempotency() {
+  return createMiddleware<AppEnv>(async function idempotencyMiddleware(c, next) {
+    const key = c.req.header("Idempotency-Key");
+    if (key === undefined) return next();
+    if (!KEY.test(key)) {
+      throw invalidInput([
+        {
+          type: "string_pattern_mismatch",
+          loc: ["header", "Idempotency-Key"],
+          msg: "1 to 255 printable ASCII characters",
+        },
+      ]);
+    }
+    const { tenantId } = c.get("caller");
+    const hash = await sha256Hex(`${c.req.method} ${new URL(c.req.url).pathname}\n${await c.req.text()}`);
+    const db = c.env.DB;
+    const claim = await guard(c, () => claimKey(db, tenantId, key, hash));
+
+    if (!claim.claimed) {
+      if (claim.requestHash !== hash) {
+        throw new GatewayError(
+          "idempotency_conflict",
+          "This Idempotency-Key was used with a different request",
+        );
+      }
+      if (claim.state !== "done") {
+        throw new GatewayError(
+          "idempotency_conflict",
+          claim.state === "pending"
+            ? "A request with this Idempotency-Key is still in progress"
+            : "The outcome of the first request with this Idempotency-Key is unknown; it will be settled, not repeated",
+        );
+      }
+      const headers: Record<string, string> = {
+        "Content-Type": "application/json",
+        "Idempotent-Replayed": "true",
+      };
+      if (claim.applied) headers["X-Gateway-Applied"] = claim.applied;
+      return c.body(claim.body, claim.status as 200, headers);
+    }
+
+    await next();
+    // The request has run: its answer goes to the client whatever happens to the key's record.
+    // Should storing it fail, the key stays pending and a retry is refused, never run twice.
+    const res = c.res;
+    try {
+      const body = await res.clone().text();
+      if (res.status < 500) {
+        const applied = res.headers.get("X-Gateway-Applied");
+        await completeKey(db, tenantId, key, { status: res.status, body, applied });
+      } else if (NOTHING_SENT.has(errorCode(body))) {
+        await releaseKey(db, tenantId, key);
+      } else {
+        await markUnknown(db, tenantId, key);
+      }
+    } catch (err) {
+      c.get("log").error("idempotency_store_failed", describeError(err));
+    }
+  });
+}
+
+function errorCode(body: string): string {
+  try {
+    return String((JSON.parse(body) as { code?: unknown }).code ?? "");
+  } catch {
+    return "";
+  }
+}
+
+async function guard<T>(c: Context<AppEnv>, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    c.get("log").error("idempotency_store_failed", describeError(err));
+    throw new GatewayError("store_unavailable", "Idempotency store unavailable, try again");
+  }
+}
