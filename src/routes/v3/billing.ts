@@ -1,10 +1,10 @@
+import { guardStore } from "../../store/guard";
 import { Hono } from "hono";
 import type { AppEnv } from "../../env";
 import { getTenant } from "../../store/orgs";
 import { countActive } from "../../store/resources";
 import { budgetView } from "../../budget/view";
 import { fromMicros } from "../../lib/money";
-import { guardStore } from "./proxy";
 
 /**
  * GET /api/v3/billing/account, answered by the gateway itself: the org's upstream balance is

@@ -4,27 +4,18 @@ import type { AppEnv } from "../../env";
 import { idempotency } from "../../middleware/idempotency";
 import { jsonBody } from "../../middleware/json-body";
 import { validate } from "../../middleware/validate";
+import { browserPriceMicros } from "../../budget/admission";
+import { applyBrowserPolicy, UPSTREAM_DEFAULT_BROWSER_TIMEOUT_MINUTES } from "../../policy/apply";
+import { BROWSERS, PROFILES } from "../../upstream/kinds";
 import {
   BrowserDownloadsQuery,
   CreateBrowserSessionRequest,
   ListBrowsersQuery,
   UpdateBrowserSessionRequest,
+  Uuid,
 } from "../../v3/schemas";
-import { Uuid } from "../../v3/schemas";
-import { browserPriceMicros } from "../../budget/admission";
-import { applyBrowserPolicy, UPSTREAM_DEFAULT_BROWSER_TIMEOUT_MINUTES } from "../../policy/apply";
-import { BROWSERS, PROFILES } from "../../upstream/kinds";
 import { announceApplied, forwardHeld } from "./holds";
-import {
-  clientBody,
-  forward,
-  listPage,
-  passQuery,
-  relay,
-  remember,
-  requireOwned,
-  requireOwnedIfSet,
-} from "./proxy";
+import { clientBody, listPage, onOwned, relay, requireOwnedIfSet } from "./proxy";
 
 const BrowserPath = z.object({ session_id: Uuid });
 type View = Record<string, unknown>;
@@ -70,41 +61,24 @@ export const browsers = new Hono<AppEnv>()
     const items = views.map(({ recordingAvailable: _, ...v }) => ({ ...v, recordingUrl: null }));
     return c.json({ items, totalItems: total, pageNumber, pageSize });
   })
-  .get("/:session_id", validate("param", BrowserPath), async (c) => {
-    const { session_id } = c.req.valid("param");
-    await requireOwned(c, BROWSERS, session_id);
-    const res = await forward(c, { method: "GET", path: BROWSERS.path(session_id) });
-    if (res.status === 200) remember(c, BROWSERS, [res.body as View], res.sentAt);
-    return relay(c, res);
-  })
+  .get("/:session_id", validate("param", BrowserPath), (c) =>
+    onOwned(c, BROWSERS, c.req.valid("param").session_id, { method: "GET" }),
+  )
   .patch(
     "/:session_id",
     validate("param", BrowserPath),
     jsonBody({ required: true }),
     validate("json", UpdateBrowserSessionRequest.strict()),
-    async (c) => {
-      const { session_id } = c.req.valid("param");
-      await requireOwned(c, BROWSERS, session_id);
-      const res = await forward(c, {
-        method: "PATCH",
-        path: BROWSERS.path(session_id),
-        body: await clientBody(c),
-      });
-      if (res.status === 200) remember(c, BROWSERS, [res.body as View], res.sentAt);
-      return relay(c, res);
-    },
+    (c) => onOwned(c, BROWSERS, c.req.valid("param").session_id, { method: "PATCH", body: true }),
   )
   .get(
     "/:session_id/downloads",
     validate("param", BrowserPath),
     validate("query", BrowserDownloadsQuery),
-    async (c) => {
-      const { session_id } = c.req.valid("param");
-      await requireOwned(c, BROWSERS, session_id);
-      const query = passQuery(c.req.url, ["limit", "cursor", "includeUrls"]);
-      return relay(
-        c,
-        await forward(c, { method: "GET", path: `${BROWSERS.path(session_id)}/downloads`, query }),
-      );
-    },
+    (c) =>
+      onOwned(c, BROWSERS, c.req.valid("param").session_id, {
+        method: "GET",
+        suffix: "/downloads",
+        query: ["limit", "cursor", "includeUrls"],
+      }),
   );

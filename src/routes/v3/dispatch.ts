@@ -1,3 +1,4 @@
+import { guardStore } from "../../store/guard";
 import type { Context } from "hono";
 import type { AppEnv } from "../../env";
 import { GatewayError } from "../../lib/errors";
@@ -7,15 +8,7 @@ import { applySessionPolicy } from "../../policy/apply";
 import { PROFILES, SESSION_BUSY, SESSION_ENDED, SESSIONS, WORKSPACES } from "../../upstream/kinds";
 import type { RunTaskRequest } from "../../v3/schemas";
 import { announceApplied, forwardHeld } from "./holds";
-import {
-  clientBody,
-  forward,
-  guardStore,
-  recordCreated,
-  relay,
-  requireOwned,
-  requireOwnedIfSet,
-} from "./proxy";
+import { clientBody, forward, recordCreated, relay, requireOwned, requireOwnedIfSet } from "./proxy";
 
 type Ctx = Context<AppEnv>;
 type View = Record<string, unknown>;

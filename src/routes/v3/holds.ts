@@ -1,3 +1,4 @@
+import { guardStore } from "../../store/guard";
 import type { Context } from "hono";
 import { admit, type AdmissionRequest, type Hold } from "../../budget/admission";
 import { formatApplied } from "../../policy/apply";
@@ -7,7 +8,7 @@ import { attachHoldStatement, closeHold } from "../../store/budgets";
 import { recordCreatedStatement } from "../../store/resources";
 import type { KindSpec } from "../../upstream/kinds";
 import type { UpstreamRequest, UpstreamResponse } from "../../upstream/client";
-import { forward, guardStore, remember } from "./proxy";
+import { forward, remember } from "./proxy";
 
 type Ctx = Context<AppEnv>;
 type View = Record<string, unknown>;

@@ -1,3 +1,4 @@
+import { guardStore } from "../../store/guard";
 import type { Context } from "hono";
 import type { AppEnv } from "../../env";
 import { afterResponse } from "../../lib/after-response";
@@ -70,6 +71,47 @@ export function remember(c: Ctx, spec: KindSpec, views: View[], sentAt: string):
   afterResponse(c, `remember_${spec.kind}`, () => observeViews(DB, log, spec, caller, views, sentAt));
 }
 
+export interface OwnedCall {
+  method: UpstreamRequest["method"];
+  /** Below the object's path, e.g. `/files`; none for the object itself. */
+  suffix?: string;
+  /** Query parameters passed through as the client sent them (already validated). */
+  query?: string[];
+  /** Whether the client's (validated) JSON body is forwarded. */
+  body?: boolean;
+  /** Whether a 200 carries a view of the object to keep (default: calls on the object itself). */
+  returnsView?: boolean;
+}
+
+/**
+ * Every call on one owned object has this shape: the same 404 as upstream's unless the caller owns
+ * it, then upstream's answer relayed as it came, keeping any view of the object that comes back and
+ * forgetting an object that upstream deleted or no longer knows.
+ */
+export async function onOwned(c: Ctx, spec: KindSpec, id: string, call: OwnedCall): Promise<Response> {
+  await requireOwned(c, spec, id);
+  const res = await forward(c, {
+    method: call.method,
+    path: spec.path(id) + (call.suffix ?? ""),
+    query: call.query ? passQuery(c.req.url, call.query) : undefined,
+    body: call.body ? await clientBody(c) : undefined,
+  });
+  const onObject = call.suffix === undefined;
+  if (onObject && call.method === "DELETE") {
+    if (res.status === 204 || res.status === 404) await forget(c, spec, id);
+  } else if (res.status === 200 && (call.returnsView ?? onObject)) {
+    remember(c, spec, [res.body as View], res.sentAt);
+  }
+  return relay(c, res);
+}
+
+/** Creates an object that costs nothing to hold (a profile, a workspace) and records it as the caller's. */
+export async function createOwned(c: Ctx, spec: KindSpec, path: string): Promise<Response> {
+  const res = await forward(c, { method: "POST", path, body: await clientBody(c) });
+  if (res.status === 201) await recordCreated(c, spec, res.body as View, res.sentAt);
+  return relay(c, res);
+}
+
 /** Forgets an object upstream no longer has (deleted, or answered 404). */
 export async function forget(c: Ctx, spec: KindSpec, id: string): Promise<void> {
   await guardStore(c, () => markDeleted(c.env.DB, spec.kind, id));
@@ -105,17 +147,6 @@ export async function listPage(
   remember(c, spec, refreshed, sentAt);
   const present = views.filter((v): v is View => v !== null);
   return { views: present, total: total - (views.length - present.length) };
-}
-
-/** Runs a D1 call; a failure is a 503 for the client and a named line in the log, never a 500. */
-export async function guardStore<T>(c: Ctx, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof GatewayError) throw err;
-    c.get("log").error("store_failed", describeError(err));
-    throw new GatewayError("store_unavailable", "Gateway store unavailable, try again");
-  }
 }
 
 /** The named query parameters of a URL, as the client sent them (already validated). */
