@@ -4,7 +4,9 @@ import { periodKey } from "../src/budget/period";
 import { observeViews } from "../src/ledger/observe";
 import { createLogger } from "../src/lib/log";
 import { toMicros } from "../src/lib/money";
-import { getCounter } from "../src/store/budgets";
+import { admit } from "../src/budget/admission";
+import { effectivePolicy } from "../src/policy/effective";
+import { closeHold, getCounter } from "../src/store/budgets";
 import { reconcile } from "../src/reconciler/run";
 import { SESSIONS } from "../src/upstream/kinds";
 import {
@@ -114,14 +116,19 @@ describe("admission", () => {
   it("refuses below the minimum hold with 402 naming the scope and what remains, forwarding nothing", async () => {
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "0.005", period: "day" } });
-    const before = (await emulatorTruth()).length;
-    const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: "too poor" } });
-    expect(await expectJson(res, 402)).toMatchObject({
-      code: "budget_exceeded",
-      scope: "tenant",
-      remainingUsd: "0.005",
-    });
-    expect((await emulatorTruth()).length).toBe(before);
+    // Other test files share the emulator, so count this test's own upstream calls.
+    const upstream = vi.spyOn(globalThis, "fetch");
+    try {
+      const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: "too poor" } });
+      expect(await expectJson(res, 402)).toMatchObject({
+        code: "budget_exceeded",
+        scope: "tenant",
+        remainingUsd: "0.005",
+      });
+      expect(upstream).not.toHaveBeenCalled();
+    } finally {
+      upstream.mockRestore();
+    }
     expect(await holds(t.tenantId)).toEqual([]);
   });
 
@@ -293,6 +300,48 @@ describe("periods", () => {
     expect(periodKey("week", "UTC", new Date("2026-11-29T12:00:00Z"))).toBe("week:2026-11-23");
     expect(periodKey("week", "UTC", new Date("2026-11-30T00:00:00Z"))).toBe("week:2026-11-30");
     expect(periodKey("none", "UTC", new Date())).toBe("none");
+  });
+});
+
+describe("period roll-over", () => {
+  it("books a task held in November into November's counter, and December starts from zero (Berlin)", async () => {
+    const t = await newTenant();
+    const budget = { capMicros: 100_000, period: "month" as const, timeZone: "Europe/Berlin" };
+    const policy = { ...effectivePolicy(null, null), tenantBudget: budget, maxTaskCostMicros: 80_000 };
+    const caller = { orgId: t.orgId, tenantId: t.tenantId, keyId: t.keyId };
+    const task = {
+      kind: "session" as const,
+      resourceId: null,
+      requestedMicros: null,
+      exact: false,
+      baseTotalMicros: 0,
+      addsLive: false,
+    };
+
+    // 23:30 UTC on 30 November is already 00:30 on 1 December in Berlin.
+    const lateNovember = new Date("2026-11-30T22:30:00Z");
+    const firstOfDecember = new Date("2026-11-30T23:30:00Z");
+    const november = await admit(env.DB, caller, policy, task, lateNovember);
+    expect(november.amountMicros).toBe(80_000);
+    // What is left of November (20_000, above the 10_000 floor) is held; then nothing is.
+    const rest = await admit(env.DB, caller, policy, task, lateNovember);
+    expect(rest.amountMicros).toBe(20_000);
+    await expect(admit(env.DB, caller, policy, task, lateNovember)).rejects.toMatchObject({
+      code: "budget_exceeded",
+    });
+
+    // The November hold settles after midnight in Berlin; it still books into November.
+    expect(await closeHold(env.DB, november.id, 70_000, "settled")).toBe(true);
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "month:2026-11")).toEqual({
+      heldMicros: 20_000,
+      spentMicros: 70_000,
+    });
+    const december = await admit(env.DB, caller, policy, task, firstOfDecember);
+    expect(december.amountMicros).toBe(80_000);
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "month:2026-12")).toEqual({
+      heldMicros: 80_000,
+      spentMicros: 0,
+    });
   });
 });
 

@@ -27,6 +27,8 @@ export interface AdmissionRequest {
   baseTotalMicros: number;
   /** Whether this request adds a live session or browser (creates do; follow-ups do not). */
   addsLive: boolean;
+  /** Only a live-session slot is wanted (a session created without a task): a hold of 0. */
+  slotOnly?: boolean;
 }
 
 export interface Hold {
@@ -55,7 +57,7 @@ export async function admit(
   const ceiling = req.exact ? null : policy.maxTaskCostMicros;
   const bounded = [asked, ceiling].filter((v): v is number => v !== null);
   const capped = policy.orgBudget !== null || policy.tenantBudget !== null;
-  const unbounded = bounded.length === 0 && !capped;
+  const unbounded = req.slotOnly === true || (bounded.length === 0 && !capped);
   // With caps but no ask, the scopes' remainders bound the hold (SQL takes the minimum).
   const want = unbounded ? 0 : bounded.length ? Math.min(...bounded) : Number.MAX_SAFE_INTEGER;
   // A client may ask for less than the floor; the floor is for what little a scope has left.
@@ -79,16 +81,15 @@ export async function admit(
       maxLive: req.addsLive
         ? { org: policy.orgMaxConcurrentSessions, tenant: policy.maxConcurrentSessions }
         : null,
+      slotOnly: req.slotOnly === true,
     });
   } catch (err) {
-    throw new GatewayError(
+    const refusal = new GatewayError(
       "budget_unavailable",
       "Budget store unavailable; nothing was sent upstream",
-      {},
-      {
-        cause: err instanceof Error ? err.name : "unknown",
-      },
     );
+    refusal.cause = err;
+    throw refusal;
   }
   if (admission.admitted) return { id: holdId, amountMicros: admission.amountMicros };
   if (admission.reason === "already_held") throw new GatewayError("session_not_idle", SESSION_BUSY);

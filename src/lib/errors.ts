@@ -21,6 +21,7 @@ export type ErrorCode =
   | "rate_limited"
   | "upstream_unreachable"
   | "upstream_bad_response"
+  | "upstream_unauthorized"
   | "upstream_timeout"
   | "store_unavailable"
   | "budget_unavailable";
@@ -45,6 +46,7 @@ const STATUS: Record<ErrorCode, number> = {
   rate_limited: 429,
   upstream_unreachable: 502,
   upstream_bad_response: 502,
+  upstream_unauthorized: 502,
   upstream_timeout: 504,
   store_unavailable: 503,
   budget_unavailable: 503,

@@ -17,7 +17,14 @@ export function errorResponse(c: Context<AppEnv>, err: GatewayError): Response {
 
 /** The gateway's single onError: known errors keep their status; anything else is a logged 500. */
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
-  if (err instanceof GatewayError) return errorResponse(c, err);
+  if (err instanceof GatewayError) {
+    // A 5xx is ours to look into: log what caused it (D1's or the network's words, never a body).
+    if (err.status >= 500) {
+      const log = c.get("log") ?? createLogger({});
+      log.error("request_failed", { code: err.code, ...(err.cause ? describeError(err.cause) : {}) });
+    }
+    return errorResponse(c, err);
+  }
   if (err instanceof HTTPException) return errorResponse(c, fromHttpException(err));
   (c.get("log") ?? createLogger({})).error("unhandled_error", describeError(err));
   return c.json(

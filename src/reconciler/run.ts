@@ -1,3 +1,4 @@
+import { browserPriceMicros } from "../budget/admission";
 import { budgetView } from "../budget/view";
 import type { Bindings } from "../env";
 import { observeViews } from "../ledger/observe";
@@ -8,7 +9,7 @@ import { attachHoldStatement, closeHold, findOpenHold } from "../store/budgets";
 import { getPolicies } from "../store/policies";
 import { listOrphanHolds, listWatched, type OrphanHold, unknownIds, type Watched } from "../store/reconcile";
 import { markDeleted, type Owner, recordCreatedStatement } from "../store/resources";
-import { getUsage, recordUsage } from "../store/usage";
+import { getUsage } from "../store/usage";
 import { callUpstream } from "../upstream/client";
 import { BROWSERS, type KindSpec, SESSIONS } from "../upstream/kinds";
 
@@ -161,10 +162,10 @@ async function stopReason(
 }
 
 /**
- * Lists upstream's newest sessions and browsers; each one the gateway never recorded (and older
- * than `before`, so a create still on its way back is not mistaken for a lost one) is given to
- * the orphaned hold of the same kind whose ceiling it carries, created around the same time, or
- * else booked as unattributed spend.
+ * Lists upstream's newest sessions and browsers. Each one the gateway never recorded (and older
+ * than `before`, so a create still on its way back is not mistaken for a lost one) is given to the
+ * orphaned hold (a lost create) it certainly belongs to; otherwise it is recorded as unattributed,
+ * so its spend is booked and it is watched until it ends like any other.
  */
 async function adoptUnknown(
   env: Bindings,
@@ -184,8 +185,7 @@ async function adoptUnknown(
     });
     if (list.status !== 200) throw new Error(`upstream list answered ${list.status}`);
     const body = list.body as { sessions?: View[]; items?: View[] };
-    const views = body.sessions ?? body.items ?? [];
-    const settled = views.filter((v) => Date.parse(String(v.createdAt ?? v.startedAt)) < Date.parse(before));
+    const settled = (body.sessions ?? body.items ?? []).filter((v) => createdAt(v) < Date.parse(before));
     const unknown = new Set(
       await unknownIds(
         db,
@@ -193,39 +193,57 @@ async function adoptUnknown(
         settled.map((v) => String(v.id)),
       ),
     );
-    const pool = orphans.filter((h) => h.kind === spec.kind);
-    for (const view of views.filter((v) => unknown.has(String(v.id).toLowerCase()))) {
-      const match = pool.find((h) => matchesHold(spec, view, h));
-      if (match) {
-        pool.splice(pool.indexOf(match), 1);
-        orphans.splice(orphans.indexOf(match), 1);
-        const id = String(view.id);
-        await db.batch([
-          recordCreatedStatement(db, spec.kind, id, match, view, spec.status(view)),
-          attachHoldStatement(db, match.id, id),
-        ]);
-        await observeViews(db, log, spec, match, [view], list.sentAt);
+    const views = settled.filter((v) => unknown.has(String(v.id).toLowerCase()));
+    const holds = orphans.filter((h) => h.kind === spec.kind);
+
+    for (const view of views) {
+      const id = String(view.id);
+      const hold = certainMatch(spec, view, views, holds);
+      if (hold) {
+        orphans.splice(orphans.indexOf(hold), 1);
+        const record = recordCreatedStatement(db, spec.kind, id, hold, view, spec.status(view));
+        // A slot-only hold kept a session without a task in flight; the session now counts itself.
+        await db.batch(hold.slotOnly ? [record] : [record, attachHoldStatement(db, hold.id, id)]);
+        if (hold.slotOnly) await closeHold(db, hold.id, 0, "released");
+        await observeViews(db, log, spec, hold, [view], list.sentAt);
         report.adopted++;
-        log.warn("orphan_adopted", { kind: spec.kind, id, holdId: match.id, tenantId: match.tenantId });
-      } else if (spec.observe) {
-        await recordUsage(db, spec.observe(view, UNATTRIBUTED));
+        log.warn("orphan_adopted", { kind: spec.kind, id, holdId: hold.id, tenantId: hold.tenantId });
+      } else {
+        await recordCreatedStatement(db, spec.kind, id, UNATTRIBUTED, view, spec.status(view)).run();
+        await observeViews(db, log, spec, UNATTRIBUTED, [view], list.sentAt);
         report.unattributed++;
-        log.warn("unattributed_spend", { kind: spec.kind, id: String(view.id) });
+        log.warn("unattributed_spend", { kind: spec.kind, id });
       }
     }
   }
 }
 
-/** Whether an unrecorded upstream object is what an orphaned hold's lost create made. */
-function matchesHold(spec: KindSpec, view: View, hold: OrphanHold): boolean {
-  const created = Date.parse(String(view.createdAt ?? view.startedAt ?? ""));
-  const held = Date.parse(hold.createdAt);
-  if (!(Math.abs(created - held) < 60_000)) return false;
-  if (spec === BROWSERS) return true;
-  // A new session's ceiling is the hold itself (or absent for a hold of 0).
-  const ceiling = view.maxCostUsd == null ? 0 : toMicros(String(view.maxCostUsd));
-  return hold.amountMicros === 0 || ceiling === hold.amountMicros;
+/**
+ * The orphaned hold an unrecorded upstream object certainly came from: the only hold it fits, and
+ * the only object that fits that hold. Two lost creates alike enough to swap are left alone (and
+ * booked as unattributed) rather than charged to a tenant that may not own them.
+ */
+function certainMatch(spec: KindSpec, view: View, views: View[], holds: OrphanHold[]): OrphanHold | null {
+  const fitting = holds.filter((h) => fits(spec, view, h));
+  if (fitting.length !== 1) return null;
+  const hold = fitting[0] as OrphanHold;
+  return views.filter((v) => fits(spec, v, hold)).length === 1 ? hold : null;
 }
+
+/** Whether an upstream object is what an orphaned hold's lost create would have made. */
+function fits(spec: KindSpec, view: View, hold: OrphanHold): boolean {
+  if (!(Math.abs(createdAt(view) - Date.parse(hold.createdAt)) < 60_000)) return false;
+  if (spec === BROWSERS) {
+    // A browser's hold is its whole timeout's price.
+    const minutes = Math.round((Date.parse(String(view.timeoutAt)) - createdAt(view)) / 60_000);
+    return browserPriceMicros(minutes) === hold.amountMicros;
+  }
+  // A new session is sent its hold as its ceiling; a hold of 0 sends none (upstream's default shows).
+  const ceiling = view.maxCostUsd == null ? null : toMicros(String(view.maxCostUsd));
+  return hold.amountMicros === 0 ? true : ceiling === hold.amountMicros;
+}
+
+const createdAt = (view: View) => Date.parse(String(view.createdAt ?? view.startedAt));
 
 async function inBatches<T>(items: T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(work));

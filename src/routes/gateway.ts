@@ -1,9 +1,9 @@
-import { guardStore } from "../store/guard";
 import { Hono } from "hono";
 import { budgetView } from "../budget/view";
 import type { AppEnv } from "../env";
 import { loadPolicy } from "../middleware/policy";
 import { tenantAuth } from "../middleware/tenant-auth";
+import { guardStore } from "../store/guard";
 
 /** /gateway/v1: a tenant's own view of the gateway, with the same key as /api/v3. */
 export const gatewayApi = new Hono<AppEnv>()

@@ -28,6 +28,8 @@ export interface HoldRequest {
   baseTotalMicros: number;
   /** Live sessions and browsers allowed per scope; checked only when this request adds one. */
   maxLive: { org: number | null; tenant: number | null } | null;
+  /** The hold only keeps a live-session slot while a session without a task is created. */
+  slotOnly: boolean;
 }
 
 export interface CounterView {
@@ -48,10 +50,10 @@ const LIVE = (column: "org_id" | "tenant_id", param: string) => `(
 
 // ?1 hold id, ?2 kind, ?3 resource id, ?4 org, ?5 tenant, ?6 org period, ?7 tenant period,
 // ?8 base total, ?9 now, ?10 wanted, ?11 org cap, ?12 tenant cap, ?13 min hold,
-// ?14 org live max, ?15 tenant live max.
+// ?14 org live max, ?15 tenant live max, ?16 slot only.
 const INSERT_HOLD = `INSERT INTO holds
-  (id, kind, resource_id, org_id, tenant_id, org_period, tenant_period, amount_micros, base_total_micros, state, created_at)
-  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, amount, ?8, 'open', ?9 FROM (
+  (id, kind, resource_id, org_id, tenant_id, org_period, tenant_period, amount_micros, base_total_micros, state, created_at, slot_only)
+  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, amount, ?8, 'open', ?9, ?16 FROM (
     SELECT min(?10,
       CASE WHEN ?11 IS NULL THEN ?10 ELSE ?11 - o.held_micros - o.spent_micros END,
       CASE WHEN ?12 IS NULL THEN ?10 ELSE ?12 - t.held_micros - t.spent_micros END) AS amount
@@ -121,6 +123,7 @@ export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admis
           req.minHoldMicros,
           req.maxLive?.org ?? null,
           req.maxLive?.tenant ?? null,
+          req.slotOnly ? 1 : 0,
         ),
       db.prepare(RESERVE).bind(req.holdId, ...scopes),
       db.prepare(REPORT).bind(req.holdId, ...scopes),

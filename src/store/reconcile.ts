@@ -28,6 +28,7 @@ export interface OrphanHold extends Owner {
   id: string;
   kind: "session" | "browser";
   amountMicros: number;
+  slotOnly: boolean;
   createdAt: string;
 }
 
@@ -35,7 +36,7 @@ export interface OrphanHold extends Owner {
 export async function listOrphanHolds(db: D1Database, before: string): Promise<OrphanHold[]> {
   const { results } = await db
     .prepare(
-      `SELECT id, kind, org_id, tenant_id, amount_micros, created_at FROM holds
+      `SELECT id, kind, org_id, tenant_id, amount_micros, slot_only, created_at FROM holds
        WHERE state = 'open' AND resource_id IS NULL AND created_at < ? ORDER BY created_at`,
     )
     .bind(before)
@@ -45,6 +46,7 @@ export async function listOrphanHolds(db: D1Database, before: string): Promise<O
       org_id: string;
       tenant_id: string;
       amount_micros: number;
+      slot_only: number;
       created_at: string;
     }>();
   return results.map((r) => ({
@@ -53,6 +55,7 @@ export async function listOrphanHolds(db: D1Database, before: string): Promise<O
     orgId: r.org_id,
     tenantId: r.tenant_id,
     amountMicros: r.amount_micros,
+    slotOnly: r.slot_only === 1,
     createdAt: r.created_at,
   }));
 }

@@ -54,7 +54,7 @@ export async function callUpstream(
     try {
       res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
-      const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
+      const timedOut = isTimeout(err);
       log.warn("upstream_failed", {
         method: req.method,
         path: req.path,
@@ -77,6 +77,13 @@ export async function callUpstream(
       await res.body?.cancel();
       continue;
     }
+    if (res.status === 401) {
+      // Upstream refusing the gateway's own key is not the tenant's fault, and must not read as
+      // "your key is wrong" to an SDK: 502, and the operator finds it in the log.
+      await res.body?.cancel();
+      log.error("upstream_key_rejected", { method: req.method, path: req.path });
+      throw new GatewayError("upstream_unauthorized", "Browser Use refused the gateway's credentials");
+    }
     if (res.status === 204) {
       await res.body?.cancel();
       return { status: 204, body: undefined, sentAt };
@@ -89,7 +96,9 @@ async function readJson(res: Response): Promise<unknown> {
   let text: string;
   try {
     text = await res.text();
-  } catch {
+  } catch (err) {
+    // The per-attempt timeout covers the body too: a body that stalls past it is a timeout.
+    if (isTimeout(err)) throw new GatewayError("upstream_timeout", "Browser Use did not answer in time");
     throw new GatewayError("upstream_unreachable", "Browser Use closed the connection mid-answer");
   }
   try {
@@ -101,3 +110,6 @@ async function readJson(res: Response): Promise<unknown> {
     );
   }
 }
+
+const isTimeout = (err: unknown) =>
+  err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");

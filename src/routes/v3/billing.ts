@@ -1,6 +1,6 @@
-import { guardStore } from "../../store/guard";
 import { Hono } from "hono";
 import type { AppEnv } from "../../env";
+import { guardStore } from "../../store/guard";
 import { getTenant } from "../../store/orgs";
 import { countActive } from "../../store/resources";
 import { budgetView } from "../../budget/view";

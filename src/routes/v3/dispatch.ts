@@ -1,16 +1,17 @@
-import { guardStore } from "../../store/guard";
 import type { Context } from "hono";
 import type { AppEnv } from "../../env";
 import { GatewayError } from "../../lib/errors";
 import { fromMicros, toMicros } from "../../lib/money";
 import { observeViews } from "../../ledger/observe";
 import { applySessionPolicy } from "../../policy/apply";
+import { guardStore } from "../../store/guard";
 import { PROFILES, SESSION_BUSY, SESSION_ENDED, SESSIONS, WORKSPACES } from "../../upstream/kinds";
 import type { RunTaskRequest } from "../../v3/schemas";
 import { announceApplied, forwardHeld } from "./holds";
-import { clientBody, forward, recordCreated, relay, requireOwned, requireOwnedIfSet } from "./proxy";
+import { clientBody, forward, relay, requireOwned, requireOwnedIfSet } from "./proxy";
 
 type Ctx = Context<AppEnv>;
+const NO_COST = { resourceId: null, requestedMicros: null, exact: false, baseTotalMicros: 0 };
 type View = Record<string, unknown>;
 
 /**
@@ -21,7 +22,8 @@ type View = Record<string, unknown>;
  * - A task, new or follow-up, is admitted under a hold (402/429/503 otherwise) and forwarded with
  *   `maxCostUsd` set so upstream itself stops it at the hold: for a follow-up the ceiling is the
  *   session's total so far plus the hold, because upstream's ceiling counts the whole session.
- * - A session without a task costs nothing until a task is dispatched; it is only recorded.
+ * - A session without a task costs nothing until a task is dispatched, but takes a live-session
+ *   slot like any other.
  */
 export async function createOrDispatch(c: Ctx, body: RunTaskRequest): Promise<Response> {
   await requireOwnedIfSet(c, PROFILES, body.profileId);
@@ -33,8 +35,13 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest): Promise<Re
   const applied = [...policed.applied];
 
   if (!body.task) {
-    const res = await forward(c, { method: "POST", path: "/sessions", body: out });
-    if (res.status === 200) await recordCreated(c, SESSIONS, res.body as View, res.sentAt);
+    // Nothing runs yet, so nothing is held; but the session is live, so it needs a slot.
+    const res = await forwardHeld(c, {
+      spec: SESSIONS,
+      admission: { ...NO_COST, kind: "session", addsLive: true, slotOnly: true },
+      request: () => ({ method: "POST", path: "/sessions", body: out }),
+      success: 200,
+    });
     announceApplied(c, applied);
     return relay(c, res);
   }

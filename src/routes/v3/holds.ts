@@ -1,10 +1,10 @@
-import { guardStore } from "../../store/guard";
 import type { Context } from "hono";
 import { admit, type AdmissionRequest, type Hold } from "../../budget/admission";
 import { formatApplied } from "../../policy/apply";
 import type { AppEnv } from "../../env";
 import { describeError } from "../../lib/log";
 import { attachHoldStatement, closeHold } from "../../store/budgets";
+import { guardStore } from "../../store/guard";
 import { recordCreatedStatement } from "../../store/resources";
 import type { KindSpec } from "../../upstream/kinds";
 import type { UpstreamRequest, UpstreamResponse } from "../../upstream/client";
@@ -26,7 +26,8 @@ export interface HeldCall {
  * Sends a call that costs money under a hold. The hold is reserved before anything goes upstream;
  * then, by what upstream said:
  * - success: the hold is tied to the session or browser (and a new one recorded as the caller's)
- *   before the client hears of it, so whoever sees it end can settle it;
+ *   before the client hears of it, so whoever sees it end can settle it; a slot-only hold (a
+ *   session without a task) is released instead, once the recorded session itself counts as live;
  * - a 4xx: upstream certainly did nothing, so the hold is released at once;
  * - a 5xx, a timeout, a dropped connection or a garbled answer: the outcome is unknown, so the
  *   hold stays open until the reconciler finds out what upstream did.
@@ -45,15 +46,23 @@ export async function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamRespo
   if (res.status === call.success) {
     const view = res.body as View;
     const id = String(view.id);
-    const isNew = call.admission.resourceId === null;
-    await guardStore(c, () =>
-      db.batch([
-        attachHoldStatement(db, hold.id, id),
-        ...(isNew
-          ? [recordCreatedStatement(db, call.spec.kind, id, c.get("caller"), view, call.spec.status(view))]
-          : []),
-      ]),
+    const record = recordCreatedStatement(
+      db,
+      call.spec.kind,
+      id,
+      c.get("caller"),
+      view,
+      call.spec.status(view),
     );
+    if (call.admission.slotOnly) {
+      await guardStore(c, async () => {
+        await record.run();
+        await closeHold(db, hold.id, 0, "released");
+      });
+    } else {
+      const isNew = call.admission.resourceId === null;
+      await guardStore(c, () => db.batch([attachHoldStatement(db, hold.id, id), ...(isNew ? [record] : [])]));
+    }
     remember(c, call.spec, [view], res.sentAt);
   } else if (res.status >= 400 && res.status < 500) {
     await guardStore(c, () => closeHold(db, hold.id, 0, "released"));

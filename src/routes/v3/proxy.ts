@@ -1,9 +1,10 @@
-import { guardStore } from "../../store/guard";
 import type { Context } from "hono";
 import type { AppEnv } from "../../env";
+import { observeViews } from "../../ledger/observe";
 import { afterResponse } from "../../lib/after-response";
-import { GatewayError, notFound } from "../../lib/errors";
+import { notFound } from "../../lib/errors";
 import { describeError } from "../../lib/log";
+import { guardStore } from "../../store/guard";
 import {
   findOwned,
   listOwned,
@@ -11,7 +12,6 @@ import {
   type OwnedResource,
   recordCreatedStatement,
 } from "../../store/resources";
-import { observeViews } from "../../ledger/observe";
 import { callUpstream, type UpstreamRequest, type UpstreamResponse } from "../../upstream/client";
 import type { KindSpec } from "../../upstream/kinds";
 
@@ -119,7 +119,8 @@ export async function forget(c: Ctx, spec: KindSpec, id: string): Promise<void> 
 
 /**
  * One page of the caller's objects, from D1 (so totals and paging count only the caller's own),
- * with every item that may have changed refreshed from upstream in parallel.
+ * with every item that may have changed refreshed from upstream in parallel. A refresh that fails
+ * leaves that item as last seen: the list is the gateway's, upstream only freshens it.
  */
 export async function listPage(
   c: Ctx,
@@ -134,7 +135,13 @@ export async function listPage(
   const views = await Promise.all(
     items.map(async (item) => {
       if (spec.isFinal(item.view)) return item.view;
-      const res = await forward(c, { method: "GET", path: spec.path(item.id) });
+      let res: UpstreamResponse;
+      try {
+        res = await forward(c, { method: "GET", path: spec.path(item.id) });
+      } catch (err) {
+        c.get("log").warn("list_refresh_failed", { kind: spec.kind, id: item.id, ...describeError(err) });
+        return item.view;
+      }
       if (res.status === 404) {
         await forget(c, spec, item.id);
         return null;

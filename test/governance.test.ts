@@ -1,0 +1,523 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import worker from "../src/index";
+import { admit } from "../src/budget/admission";
+import { GatewayError } from "../src/lib/errors";
+import { createLogger } from "../src/lib/log";
+import { toMicros } from "../src/lib/money";
+import { effectivePolicy } from "../src/policy/effective";
+import { reconcile } from "../src/reconciler/run";
+import { getCounter } from "../src/store/budgets";
+import { type CostFigures, getUsage, sumCostEvents } from "../src/store/usage";
+import {
+  ADMIN_TOKEN,
+  asTenant,
+  emuTask,
+  emulatorTruth,
+  eventually,
+  expectJson,
+  GATEWAY,
+  gateway,
+  newTenant,
+  type TestTenant,
+} from "./helpers";
+
+type View = Record<string, unknown> & { id: string; status: string };
+
+const log = createLogger({ test: "governance" });
+const realFetch = globalThis.fetch;
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+async function putPolicy(scope: "orgs" | "tenants", id: string, doc: unknown): Promise<void> {
+  const res = await gateway(`/admin/v1/${scope}/${id}/policy`, {
+    method: "PUT",
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+    body: JSON.stringify(doc),
+  });
+  await expectJson(res, 200);
+}
+
+/** Counts the gateway's upstream calls from here on; they still reach the emulator. */
+function countUpstream(): { method: string; url: string }[] {
+  const calls: { method: string; url: string }[] = [];
+  vi.spyOn(globalThis, "fetch").mockImplementation((input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    if (url.startsWith(env.UPSTREAM_URL)) calls.push({ method: init?.method ?? "GET", url });
+    return realFetch(input, init);
+  });
+  return calls;
+}
+
+/** Rows a tenant has in the ledger's tables: a refused request must leave none. */
+async function rowsOf(tenantId: string): Promise<{ holds: number; resources: number; usage: number }> {
+  const row = await env.DB.prepare(
+    `SELECT (SELECT count(*) FROM holds WHERE tenant_id = ?1) AS holds,
+            (SELECT count(*) FROM resources WHERE tenant_id = ?1) AS resources,
+            (SELECT count(*) FROM usage WHERE tenant_id = ?1) AS usage`,
+  )
+    .bind(tenantId)
+    .first<{ holds: number; resources: number; usage: number }>();
+  return row ?? { holds: -1, resources: -1, usage: -1 };
+}
+
+async function holdsOf(tenantId: string) {
+  const { results } = await env.DB.prepare(
+    "SELECT resource_id, amount_micros, state, settled_micros FROM holds WHERE tenant_id = ? ORDER BY created_at",
+  )
+    .bind(tenantId)
+    .all<{
+      resource_id: string | null;
+      amount_micros: number;
+      state: string;
+      settled_micros: number | null;
+    }>();
+  return results;
+}
+
+/** A session's or browser's latest figures in the ledger, without its status; fails when it has none. */
+async function figuresOf(kind: "session" | "browser", id: string): Promise<CostFigures> {
+  const usage = await getUsage(env.DB, kind, id);
+  if (!usage) throw new Error(`no usage row for ${kind} ${id}`);
+  const { status: _, ...figures } = usage;
+  return figures;
+}
+
+const hangTask = (text: string) => ({ task: emuTask(text, { outcome: "hang" }) });
+
+/** Stops sessions this test left running: the emulator is shared and has a concurrency limit. */
+async function stopAll(t: TestTenant, ids: string[]): Promise<void> {
+  for (const id of ids) {
+    await asTenant(t.key, `/api/v3/sessions/${id}/stop`, { body: { strategy: "session" } });
+  }
+}
+
+/** Polls the emulator itself (not through the gateway, which would observe it) for a session's status. */
+async function upstreamStatus(id: string, statuses: string[]): Promise<Record<string, unknown>> {
+  return eventually(
+    async () => (await emulatorTruth()).find((s) => s.id === id && statuses.includes(String(s.status))),
+    15_000,
+    `upstream session ${id} to reach ${statuses.join("|")}`,
+  );
+}
+
+describe("proxy country", () => {
+  it("injects the default country, announces it and upstream really gets it", async () => {
+    const t = await newTenant();
+    await putPolicy("orgs", t.orgId, { allowedCountries: ["de", "fr"], defaultCountry: "de" });
+    const res = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("where", { steps: 1 }) },
+    });
+    const s = await expectJson<View>(res, 200);
+    expect(res.headers.get("X-Gateway-Applied")).toBe("proxyCountryCode=de");
+    expect(s.proxyCountryCode).toBe("de");
+    const truth = (await emulatorTruth()).find((u) => u.id === s.id);
+    expect(truth?.proxyCountryCode).toBe("de");
+  });
+
+  it.each([
+    ["a country outside the allowlist", { proxyCountryCode: "us" }],
+    ["no country where upstream's default is outside the allowlist", {}],
+  ])("refuses %s with 403, sending and writing nothing", async (_, extra) => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { allowedCountries: ["de", "fr"] });
+    const calls = countUpstream();
+    const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: "t", ...extra } });
+    expect(await expectJson(res, 403)).toMatchObject({ code: "country_not_allowed", allowed: ["de", "fr"] });
+    const browser = await asTenant(t.key, "/api/v3/browsers", { body: { timeout: 5, ...extra } });
+    expect(await expectJson(browser, 403)).toMatchObject({ code: "country_not_allowed" });
+    expect(calls).toEqual([]);
+    expect(await rowsOf(t.tenantId)).toEqual({ holds: 0, resources: 0, usage: 0 });
+  });
+});
+
+describe("model and keepAlive", () => {
+  it("refuses a model outside the allowlist with 403 and forwards one inside it", async () => {
+    const t = await newTenant();
+    await putPolicy("orgs", t.orgId, { allowedModels: ["bu-mini"] });
+    const calls = countUpstream();
+    const refused = await asTenant(t.key, "/api/v3/sessions", { body: { task: "t", model: "bu-max" } });
+    expect(await expectJson(refused, 403)).toMatchObject({ code: "model_not_allowed", allowed: ["bu-mini"] });
+    expect(calls).toEqual([]);
+    expect(await rowsOf(t.tenantId)).toEqual({ holds: 0, resources: 0, usage: 0 });
+    const ok = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("m", { steps: 1 }), model: "bu-mini" },
+    });
+    expect((await expectJson<View>(ok, 200)).model).toBe("bu-mini");
+  });
+
+  it("refuses keepAlive with 403 where the policy forbids it", async () => {
+    const t = await newTenant();
+    await putPolicy("orgs", t.orgId, { allowKeepAlive: false });
+    const calls = countUpstream();
+    const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: "t", keepAlive: true } });
+    expect(await expectJson(res, 403)).toMatchObject({ code: "keep_alive_not_allowed" });
+    expect(calls).toEqual([]);
+    expect(await rowsOf(t.tenantId)).toEqual({ holds: 0, resources: 0, usage: 0 });
+  });
+});
+
+describe("browser timeout", () => {
+  it("refuses a timeout over the ceiling with 403, sending nothing", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { maxBrowserTimeoutMinutes: 15 });
+    const calls = countUpstream();
+    const res = await asTenant(t.key, "/api/v3/browsers", { body: { timeout: 16 } });
+    expect(await expectJson(res, 403)).toMatchObject({ code: "timeout_not_allowed", maxTimeoutMinutes: 15 });
+    expect(calls).toEqual([]);
+    expect(await rowsOf(t.tenantId)).toEqual({ holds: 0, resources: 0, usage: 0 });
+  });
+
+  it("injects the ceiling when no timeout is sent, announces it and holds its price", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { maxBrowserTimeoutMinutes: 15 });
+    const res = await asTenant(t.key, "/api/v3/browsers", { body: {} });
+    const b = await expectJson<View>(res, 201);
+    try {
+      expect(res.headers.get("X-Gateway-Applied")).toBe("timeout=15");
+      const minutes = (Date.parse(String(b.timeoutAt)) - Date.parse(String(b.startedAt))) / 60_000;
+      expect(minutes).toBeCloseTo(15, 3);
+      // 15 minutes at $0.02 an hour.
+      expect((await holdsOf(t.tenantId)).map((h) => h.amount_micros)).toEqual([5_000]);
+    } finally {
+      await asTenant(t.key, `/api/v3/browsers/${b.id}`, { method: "PATCH", body: { action: "stop" } });
+    }
+  });
+});
+
+describe("concurrency", () => {
+  it("answers the third live task of a tenant limited to 2 with 429 and admits one after a stop", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { maxConcurrentSessions: 2 });
+    const live: string[] = [];
+    try {
+      for (const i of [1, 2]) {
+        live.push(
+          (
+            await expectJson<View>(
+              await asTenant(t.key, "/api/v3/sessions", { body: hangTask(`h${i}`) }),
+              200,
+            )
+          ).id,
+        );
+      }
+      const calls = countUpstream();
+      const third = await asTenant(t.key, "/api/v3/sessions", { body: hangTask("h3") });
+      expect(third.headers.get("Retry-After")).toMatch(/^[1-9]\d*$/);
+      expect(await expectJson(third, 429)).toMatchObject({
+        code: "concurrency_limit",
+        scope: "tenant",
+        limit: 2,
+      });
+      expect(calls).toEqual([]);
+      vi.restoreAllMocks();
+
+      const stopped = await asTenant(t.key, `/api/v3/sessions/${live[0]}/stop`, {
+        body: { strategy: "session" },
+      });
+      expect((await expectJson<View>(stopped, 200)).status).toBe("stopped");
+      const again = await asTenant(t.key, "/api/v3/sessions", { body: hangTask("h4") });
+      live.push((await expectJson<View>(again, 200)).id);
+    } finally {
+      await stopAll(t, live);
+    }
+  });
+
+  it("admits no more than the limit when many tasks race for the last slots", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { maxConcurrentSessions: 2 });
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        asTenant(t.key, "/api/v3/sessions", { body: hangTask(`race ${i}`) }),
+      ),
+    );
+    const admitted = await Promise.all(
+      results.filter((r) => r.status === 200).map(async (r) => ((await r.json()) as View).id),
+    );
+    try {
+      expect(results.map((r) => r.status).sort()).toEqual([200, 200, 429, 429, 429, 429]);
+    } finally {
+      await stopAll(t, admitted);
+    }
+  });
+
+  it("counts a live browser against the same limit", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { maxConcurrentSessions: 1 });
+    const b = await expectJson<View>(
+      await asTenant(t.key, "/api/v3/browsers", { body: { timeout: 1 } }),
+      201,
+    );
+    try {
+      const res = await asTenant(t.key, "/api/v3/sessions", { body: hangTask("after browser") });
+      expect(await expectJson(res, 429)).toMatchObject({ code: "concurrency_limit" });
+    } finally {
+      await asTenant(t.key, `/api/v3/browsers/${b.id}`, { method: "PATCH", body: { action: "stop" } });
+    }
+  });
+
+  it("counts an org's tenants together against the org's limit", async () => {
+    const a = await newTenant();
+    const b = await newTenant(a.orgId);
+    await putPolicy("orgs", a.orgId, { maxConcurrentSessions: 2 });
+    const live: [TestTenant, string][] = [];
+    const start = async (t: TestTenant, text: string) =>
+      asTenant(t.key, "/api/v3/sessions", { body: hangTask(text) });
+    try {
+      live.push([a, (await expectJson<View>(await start(a, "a1"), 200)).id]);
+      live.push([b, (await expectJson<View>(await start(b, "b1"), 200)).id]);
+      for (const t of [a, b]) {
+        const res = await start(t, "over");
+        expect(res.headers.get("Retry-After")).not.toBeNull();
+        expect(await expectJson(res, 429)).toMatchObject({
+          code: "concurrency_limit",
+          scope: "org",
+          limit: 2,
+        });
+      }
+      const [first] = live;
+      if (!first) throw new Error("no live session");
+      await expectJson(await asTenant(a.key, `/api/v3/sessions/${first[1]}/stop`, { body: {} }), 200);
+      live.push([b, (await expectJson<View>(await start(b, "b2"), 200)).id]);
+    } finally {
+      for (const [t, id] of live) await stopAll(t, [id]);
+    }
+  });
+
+  // A session created without a task takes a slot too; otherwise a task dispatched to it later
+  // (a follow-up, which adds no session) would slip past the limit.
+  it("never lets a tenant limited to 2 live sessions run a third task, even through an empty session", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { maxConcurrentSessions: 2 });
+    const live: string[] = [];
+    try {
+      for (const i of [1, 2]) {
+        live.push(
+          (
+            await expectJson<View>(
+              await asTenant(t.key, "/api/v3/sessions", { body: hangTask(`h${i}`) }),
+              200,
+            )
+          ).id,
+        );
+      }
+      const empty = await asTenant(t.key, "/api/v3/sessions", { body: {} });
+      if (empty.status === 200) {
+        const id = ((await empty.json()) as View).id;
+        live.push(id);
+        await upstreamStatus(id, ["idle"]);
+        await asTenant(t.key, "/api/v3/sessions", { body: { ...hangTask("h3"), sessionId: id } });
+      }
+      const running = (await emulatorTruth()).filter(
+        (s) => live.includes(String(s.id)) && s.status === "running",
+      );
+      expect(running.map((s) => s.id)).toHaveLength(2);
+    } finally {
+      await stopAll(t, live);
+    }
+  });
+});
+
+describe("requests per minute", () => {
+  it("answers the request past the limit with 429 rate_limited and Retry-After", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { requestsPerMinute: 3 });
+    // The window is a fixed clock minute: start in a fresh one if this one is nearly over.
+    const left = 60 - (Math.floor(Date.now() / 1000) % 60);
+    if (left < 5) await new Promise((r) => setTimeout(r, left * 1000 + 100));
+    const statuses: number[] = [];
+    let refused: Response | undefined;
+    for (let i = 0; i < 4 && !refused; i++) {
+      const res = await asTenant(t.key, "/api/v3/billing/account");
+      statuses.push(res.status);
+      if (res.status === 429) refused = res;
+      else await expectJson(res, 200);
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    const retryAfter = Number(refused?.headers.get("Retry-After"));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(await expectJson(refused as Response, 429)).toMatchObject({ code: "rate_limited", limit: 3 });
+    // Refused requests count for nothing, but the window stays full until it ends.
+    expect(await expectJson(await asTenant(t.key, "/api/v3/billing/account"), 429)).toMatchObject({
+      code: "rate_limited",
+    });
+  });
+});
+
+describe("budget store failures", () => {
+  it("admit() refuses with 503 budget_unavailable when the store cannot answer", async () => {
+    const t = await newTenant();
+    const db = {
+      prepare: (sql: string) => env.DB.prepare(sql),
+      batch: async () => {
+        throw new Error("D1_ERROR: Network connection lost.");
+      },
+    } as unknown as D1Database;
+    const policy = effectivePolicy({ budget: { capUsd: "5", period: "month" } }, null);
+    const request = {
+      kind: "session" as const,
+      resourceId: null,
+      requestedMicros: 100_000,
+      exact: false,
+      baseTotalMicros: 0,
+      addsLive: true,
+    };
+    const err = await admit(db, t, policy, request).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(GatewayError);
+    expect(err).toMatchObject({ code: "budget_unavailable", status: 503 });
+    expect(await rowsOf(t.tenantId)).toEqual({ holds: 0, resources: 0, usage: 0 });
+  });
+
+  it("answers a task with 503 budget_unavailable and forwards nothing when the store fails", async () => {
+    const t = await newTenant();
+    const db = {
+      prepare: (sql: string) => env.DB.prepare(sql),
+      batch: async () => {
+        throw new Error("D1_ERROR: Network connection lost.");
+      },
+    } as unknown as D1Database;
+    const calls = countUpstream();
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request(`${GATEWAY}/api/v3/sessions`, {
+        method: "POST",
+        headers: { "X-Browser-Use-API-Key": t.key, "Content-Type": "application/json" },
+        body: JSON.stringify({ task: "t" }),
+      }),
+      { ...env, DB: db },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(await expectJson(res, 503)).toMatchObject({ code: "budget_unavailable" });
+    expect(calls).toEqual([]);
+    expect(await rowsOf(t.tenantId)).toEqual({ holds: 0, resources: 0, usage: 0 });
+  });
+});
+
+describe("reconciler", () => {
+  const inMinutes = (m: number) => new Date(Date.now() + m * 60_000);
+
+  it("stops a kept-alive session idle longer than the tenant's maxIdleMinutes and settles its hold", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { maxIdleMinutes: 1 });
+    const s = await expectJson<View>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("idle", { steps: 1, cost: "0.01" }), keepAlive: true },
+      }),
+      200,
+    );
+    const idle = await upstreamStatus(s.id, ["idle"]);
+    const report = await reconcile(env, log, { now: inMinutes(3) });
+    expect(report.stoppedIdle).toBeGreaterThanOrEqual(1);
+    const after = await expectJson<View>(await asTenant(t.key, `/api/v3/sessions/${s.id}`), 200);
+    expect(after.status).toBe("stopped");
+    expect(await holdsOf(t.tenantId)).toEqual([
+      {
+        resource_id: s.id,
+        amount_micros: 0,
+        state: "settled",
+        settled_micros: toMicros(String(idle.totalCostUsd)),
+      },
+    ]);
+  });
+
+  it("leaves a kept-alive session alone while it is within maxIdleMinutes", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { maxIdleMinutes: 10 });
+    const s = await expectJson<View>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("idle", { steps: 1 }), keepAlive: true },
+      }),
+      200,
+    );
+    try {
+      await upstreamStatus(s.id, ["idle"]);
+      await reconcile(env, log, { now: inMinutes(3) });
+      expect((await emulatorTruth()).find((u) => u.id === s.id)?.status).toBe("idle");
+    } finally {
+      await stopAll(t, [s.id]);
+    }
+  });
+
+  it("books an upstream session the gateway never saw as unattributed spend", async () => {
+    const res = await fetch(`${env.UPSTREAM_URL}/sessions`, {
+      method: "POST",
+      headers: { "X-Browser-Use-API-Key": env.BROWSER_USE_API_KEY, "Content-Type": "application/json" },
+      body: JSON.stringify({ task: emuTask("behind the gateway's back", { steps: 1, cost: "0.01" }) }),
+    });
+    const stray = await expectJson<View>(res, 200);
+    const done = await upstreamStatus(stray.id, ["stopped"]);
+    const report = await reconcile(env, log, { now: inMinutes(3) });
+    expect(report.unattributed).toBeGreaterThanOrEqual(1);
+    const row = await env.DB.prepare(
+      "SELECT org_id, tenant_id, total_cost_micros FROM usage WHERE kind = 'session' AND id = ?",
+    )
+      .bind(stray.id.toLowerCase())
+      .first();
+    expect(row).toEqual({
+      org_id: "",
+      tenant_id: "",
+      total_cost_micros: toMicros(String(done.totalCostUsd)),
+    });
+  });
+
+  it("leaves an unknown upstream session alone inside the grace period", async () => {
+    const res = await fetch(`${env.UPSTREAM_URL}/sessions`, {
+      method: "POST",
+      headers: { "X-Browser-Use-API-Key": env.BROWSER_USE_API_KEY, "Content-Type": "application/json" },
+      body: JSON.stringify({ task: emuTask("just created", { steps: 1 }) }),
+    });
+    const fresh = await expectJson<View>(res, 200);
+    await reconcile(env, log);
+    expect(await getUsage(env.DB, "session", fresh.id)).toBeNull();
+  });
+
+  it("books one settlement when two passes run at once", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" }, maxTaskCostUsd: "1" });
+    const s = await expectJson<View>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("twice", { steps: 2, cost: "0.01" }) },
+      }),
+      200,
+    );
+    const strayRes = await fetch(`${env.UPSTREAM_URL}/sessions`, {
+      method: "POST",
+      headers: { "X-Browser-Use-API-Key": env.BROWSER_USE_API_KEY, "Content-Type": "application/json" },
+      body: JSON.stringify({ task: emuTask("stray", { steps: 2, cost: "0.01" }) }),
+    });
+    const stray = await expectJson<View>(strayRes, 200);
+    const done = await upstreamStatus(s.id, ["stopped"]);
+    const strayDone = await upstreamStatus(stray.id, ["stopped"]);
+
+    await Promise.all([
+      reconcile(env, log, { now: inMinutes(3) }),
+      reconcile(env, log, { now: inMinutes(3) }),
+    ]);
+
+    const billed = toMicros(String(done.totalCostUsd));
+    expect(billed).toBe(20_000);
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual({
+      heldMicros: 0,
+      spentMicros: billed,
+    });
+    expect(await holdsOf(t.tenantId)).toEqual([
+      { resource_id: s.id, amount_micros: 1_000_000, state: "settled", settled_micros: billed },
+    ]);
+    for (const [id, total] of [
+      [s.id, billed],
+      [stray.id, toMicros(String(strayDone.totalCostUsd))],
+    ] as const) {
+      const figures = await figuresOf("session", id);
+      expect(figures.totalCostMicros, id).toBe(total);
+      expect(await sumCostEvents(env.DB, "session", id), id).toEqual(figures);
+    }
+  });
+});

@@ -1,0 +1,388 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import worker from "../src/index";
+import { observeViews } from "../src/ledger/observe";
+import { createLogger } from "../src/lib/log";
+import { type CostFigures, getUsage, sumCostEvents } from "../src/store/usage";
+import { BROWSERS, SESSIONS } from "../src/upstream/kinds";
+import { asTenant, emuTask, eventually, expectJson, GATEWAY, newTenant, type TestTenant } from "./helpers";
+
+type View = Record<string, unknown> & { id: string; status: string };
+type Answer = "pass" | ((init: RequestInit | undefined) => Response | Promise<Response>);
+
+const log = createLogger({ test: "upstream-faults" });
+const realFetch = globalThis.fetch;
+
+/** Every call the gateway made upstream while a fake was installed. */
+interface UpstreamCall {
+  method: string;
+  path: string;
+}
+
+/**
+ * Answers the gateway's upstream calls from a script, in order ("pass" lets one reach the emulator;
+ * calls beyond the script pass too). Anything not addressed to upstream goes through untouched.
+ * Restored after each test.
+ */
+function fakeUpstream(answers: Answer[]): UpstreamCall[] {
+  const calls: UpstreamCall[] = [];
+  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    if (!url.startsWith(env.UPSTREAM_URL)) return realFetch(input, init);
+    calls.push({ method: init?.method ?? "GET", path: new URL(url).pathname.replace(/^\/api\/v3/, "") });
+    const answer = answers[calls.length - 1] ?? "pass";
+    return answer === "pass" ? realFetch(input, init) : answer(init);
+  });
+  return calls;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const json = (status: number, body: unknown) => () => Response.json(body, { status });
+const html = (status: number) => () =>
+  new Response("<html><body>Bad Gateway</body></html>", { status, headers: { "Content-Type": "text/html" } });
+const networkError = () => () => {
+  throw new TypeError("Network connection lost.");
+};
+
+/** A gateway call with some env vars overridden, waiting for its after-response work. */
+async function gatewayWith(
+  overrides: Record<string, string>,
+  key: string,
+  path: string,
+  init: { method?: string; body?: unknown } = {},
+): Promise<Response> {
+  const headers: Record<string, string> = { "X-Browser-Use-API-Key": key };
+  if (init.body !== undefined) headers["Content-Type"] = "application/json";
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(
+    new Request(GATEWAY + path, {
+      method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+      headers,
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    }),
+    { ...env, ...overrides },
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+async function newSession(t: TestTenant, body: Record<string, unknown> = {}): Promise<View> {
+  return expectJson<View>(await asTenant(t.key, "/api/v3/sessions", { body }), 200);
+}
+
+async function holds(tenantId: string) {
+  const { results } = await env.DB.prepare(
+    "SELECT resource_id, state FROM holds WHERE tenant_id = ? ORDER BY created_at",
+  )
+    .bind(tenantId)
+    .all<{ resource_id: string | null; state: string }>();
+  return results;
+}
+
+/** A session's or browser's latest figures in the ledger, without its status; fails when it has none. */
+async function figuresOf(kind: "session" | "browser", id: string): Promise<CostFigures> {
+  const usage = await getUsage(env.DB, kind, id);
+  if (!usage) throw new Error(`no usage row for ${kind} ${id}`);
+  const { status: _, ...figures } = usage;
+  return figures;
+}
+
+async function costEventCount(id: string): Promise<number> {
+  const row = await env.DB.prepare("SELECT count(*) AS n FROM cost_events WHERE id = ?")
+    .bind(id.toLowerCase())
+    .first<{ n: number }>();
+  return row?.n ?? -1;
+}
+
+async function waitForStatus(t: TestTenant, id: string, statuses: string[]): Promise<View> {
+  return eventually(
+    async () => {
+      const s = await expectJson<View>(await asTenant(t.key, `/api/v3/sessions/${id}`), 200);
+      return statuses.includes(s.status) ? s : undefined;
+    },
+    15_000,
+    `session ${id} to reach ${statuses.join("|")}`,
+  );
+}
+
+describe("retries", () => {
+  it("retries a read that got a 5xx once and answers with the second attempt", async () => {
+    const t = await newTenant();
+    const s = await newSession(t);
+    const calls = fakeUpstream([json(500, { detail: "Internal Server Error" }), "pass"]);
+    const got = await expectJson<View>(await asTenant(t.key, `/api/v3/sessions/${s.id}`), 200);
+    expect(got.id).toBe(s.id);
+    expect(calls).toEqual([
+      { method: "GET", path: `/sessions/${s.id}` },
+      { method: "GET", path: `/sessions/${s.id}` },
+    ]);
+  });
+
+  it("retries a read once after a network error", async () => {
+    const t = await newTenant();
+    const s = await newSession(t);
+    const calls = fakeUpstream([networkError(), "pass"]);
+    expect((await expectJson<View>(await asTenant(t.key, `/api/v3/sessions/${s.id}`), 200)).id).toBe(s.id);
+    expect(calls).toHaveLength(2);
+  });
+
+  it("passes upstream's 5xx through with its status and body when the retry fails too", async () => {
+    const t = await newTenant();
+    const s = await newSession(t);
+    const calls = fakeUpstream([
+      json(500, { detail: "Internal Server Error" }),
+      json(503, { detail: "Service Unavailable" }),
+    ]);
+    const res = await asTenant(t.key, `/api/v3/sessions/${s.id}`);
+    expect(await expectJson(res, 503)).toEqual({ detail: "Service Unavailable" });
+    expect(calls).toHaveLength(2);
+  });
+
+  it("answers 502 upstream_bad_response when the failed retry's body is not JSON", async () => {
+    const t = await newTenant();
+    const s = await newSession(t);
+    const calls = fakeUpstream([html(502), html(502)]);
+    const res = await asTenant(t.key, `/api/v3/sessions/${s.id}`);
+    expect(await expectJson(res, 502)).toMatchObject({ code: "upstream_bad_response" });
+    expect(calls).toHaveLength(2);
+  });
+
+  it("answers 502 upstream_unreachable when both attempts of a read fail on the network", async () => {
+    const t = await newTenant();
+    const s = await newSession(t);
+    const calls = fakeUpstream([networkError(), networkError()]);
+    const res = await asTenant(t.key, `/api/v3/sessions/${s.id}`);
+    expect(await expectJson(res, 502)).toMatchObject({ code: "upstream_unreachable" });
+    expect(calls).toHaveLength(2);
+  });
+
+  it("never retries POST /sessions after a 5xx, and keeps its hold open as its outcome is unknown", async () => {
+    const t = await newTenant();
+    const calls = fakeUpstream([json(500, { detail: "Internal Server Error" })]);
+    const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("once", { steps: 1 }) } });
+    expect(await expectJson(res, 500)).toEqual({ detail: "Internal Server Error" });
+    expect(calls).toEqual([{ method: "POST", path: "/sessions" }]);
+    expect(await holds(t.tenantId)).toEqual([{ resource_id: null, state: "open" }]);
+  });
+
+  it.each([
+    ["POST", "/sessions/{id}/stop", { strategy: "task" }],
+    ["DELETE", "/sessions/{id}", undefined],
+    ["POST", "/sessions", {}],
+  ] as const)("never retries %s %s after a 5xx", async (method, path, body) => {
+    const t = await newTenant();
+    const s = await newSession(t);
+    const calls = fakeUpstream([json(502, { detail: "Bad Gateway" }), "pass"]);
+    const res = await asTenant(t.key, `/api/v3${path.replace("{id}", s.id)}`, { method, body });
+    expect(await expectJson(res, 502)).toEqual({ detail: "Bad Gateway" });
+    expect(calls).toHaveLength(1);
+  });
+});
+
+describe("faults", () => {
+  it("answers 502 upstream_unreachable for a create whose connection failed, without retrying", async () => {
+    const t = await newTenant();
+    const calls = fakeUpstream([networkError(), "pass"]);
+    const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("lost", { steps: 1 }) } });
+    expect(await expectJson(res, 502)).toMatchObject({ code: "upstream_unreachable" });
+    expect(calls).toHaveLength(1);
+  });
+
+  it("answers 502 upstream_bad_response for a 200 whose body is not JSON", async () => {
+    const t = await newTenant();
+    const s = await newSession(t);
+    const calls = fakeUpstream([() => new Response("<html>ok</html>", { status: 200 })]);
+    const res = await asTenant(t.key, `/api/v3/sessions/${s.id}`);
+    expect(await expectJson(res, 502)).toMatchObject({ code: "upstream_bad_response" });
+    expect(calls).toHaveLength(1);
+  });
+
+  it("answers 504 upstream_timeout when upstream does not answer within UPSTREAM_TIMEOUT_MS", async () => {
+    const t = await newTenant();
+    const s = await newSession(t);
+    const calls = fakeUpstream([
+      (init) =>
+        new Promise<Response>((_, reject) => {
+          const signal = init?.signal;
+          signal?.addEventListener("abort", () => reject(signal.reason));
+        }),
+    ]);
+    const started = Date.now();
+    const res = await gatewayWith({ UPSTREAM_TIMEOUT_MS: "200" }, t.key, `/api/v3/sessions/${s.id}`);
+    const elapsed = Date.now() - started;
+    expect(await expectJson(res, 504)).toMatchObject({ code: "upstream_timeout" });
+    // The budget is per attempt and its expiry is the client's 504: a timed-out read is not retried.
+    expect(calls).toHaveLength(1);
+    expect(elapsed).toBeGreaterThanOrEqual(190);
+    expect(elapsed).toBeLessThan(5_000);
+  });
+
+  // The per-attempt timeout covers the body: headers in time and a body that stalls is still a 504.
+  it("answers 504 upstream_timeout when upstream's body stalls past UPSTREAM_TIMEOUT_MS", async () => {
+    const t = await newTenant();
+    const s = await newSession(t);
+    fakeUpstream([
+      (init) => {
+        const signal = init?.signal;
+        const stalled = new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode('{"id": "'));
+            // As fetch does: the request's signal aborting errors the response body.
+            signal?.addEventListener("abort", () => controller.error(signal.reason));
+          },
+        });
+        return new Response(stalled, { status: 200, headers: { "Content-Type": "application/json" } });
+      },
+    ]);
+    const res = await gatewayWith({ UPSTREAM_TIMEOUT_MS: "200" }, t.key, `/api/v3/sessions/${s.id}`);
+    expect(await expectJson(res, 504)).toMatchObject({ code: "upstream_timeout" });
+  });
+
+  it.each([
+    [400, { detail: "Agent session already has a running task." }],
+    [402, { detail: "Insufficient credits" }],
+    [404, { detail: "Session not found" }],
+    [422, { detail: [{ type: "missing", loc: ["body", "task"], msg: "Field required", input: null }] }],
+    [429, { detail: "Too many concurrent active sessions." }],
+  ])("passes an upstream %i through with its status and body unchanged", async (status, body) => {
+    const t = await newTenant();
+    const s = await newSession(t);
+    const calls = fakeUpstream([json(status, body)]);
+    const res = await asTenant(t.key, `/api/v3/sessions/${s.id}`);
+    expect(await expectJson(res, status)).toEqual(body);
+    expect(calls).toHaveLength(1);
+  });
+
+  it("passes a 4xx answer to a task through and releases its hold", async () => {
+    const t = await newTenant();
+    const body = { detail: "Insufficient credits" };
+    fakeUpstream([json(402, body)]);
+    const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("poor", { steps: 1 }) } });
+    expect(await expectJson(res, 402)).toEqual(body);
+    expect(await holds(t.tenantId)).toEqual([{ resource_id: null, state: "released" }]);
+  });
+});
+
+describe("secrets", () => {
+  it("never puts the upstream key or the tenant key in an error body or a log line", async () => {
+    const t = await newTenant();
+    const s = await newSession(t);
+    const secrets = [env.BROWSER_USE_API_KEY, t.key];
+    const lines: string[] = [];
+    for (const method of ["log", "info", "warn", "error"] as const) {
+      vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+        lines.push(args.map(String).join(" "));
+      });
+    }
+    const sentKeys: (string | null)[] = [];
+    // A runtime may well put the request in a network error's message; the gateway must not repeat it.
+    const leakyError = (init: RequestInit | undefined) => {
+      const key = new Headers(init?.headers).get("X-Browser-Use-API-Key");
+      sentKeys.push(key);
+      throw new TypeError(`connect failed for ${env.UPSTREAM_URL} with X-Browser-Use-API-Key: ${key}`);
+    };
+    const hang = (init: RequestInit | undefined) =>
+      new Promise<Response>((_, reject) =>
+        init?.signal?.addEventListener("abort", () => reject(init.signal?.reason)),
+      );
+    fakeUpstream([
+      leakyError,
+      leakyError, // GET: 502 unreachable after the retry
+      leakyError, // POST: 502 unreachable
+      json(500, { detail: "Internal Server Error" }),
+      html(500), // GET: 502 bad response
+      html(200), // POST: 502 bad response
+      json(401, { detail: "Invalid API key" }), // upstream refusing our key: 502, not a tenant 401
+      hang, // 504
+    ]);
+    const bodies: string[] = [];
+    const task = { task: emuTask("secret", { steps: 1 }) };
+    for (const res of [
+      await asTenant(t.key, `/api/v3/sessions/${s.id}`),
+      await asTenant(t.key, "/api/v3/sessions", { body: task }),
+      await asTenant(t.key, `/api/v3/sessions/${s.id}`),
+      await asTenant(t.key, "/api/v3/sessions", { body: task }),
+      await asTenant(t.key, `/api/v3/sessions/${s.id}`),
+      await gatewayWith({ UPSTREAM_TIMEOUT_MS: "100" }, t.key, `/api/v3/sessions/${s.id}`),
+    ]) {
+      bodies.push(`${res.status} ${JSON.stringify([...res.headers])} ${await res.text()}`);
+    }
+    expect(bodies.map((b) => b.slice(0, 3))).toEqual(["502", "502", "502", "502", "502", "504"]);
+    expect(bodies[4]).toContain("upstream_unauthorized");
+    expect(sentKeys).toEqual([env.BROWSER_USE_API_KEY, env.BROWSER_USE_API_KEY, env.BROWSER_USE_API_KEY]);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const text of [...bodies, ...lines]) {
+      for (const secret of secrets) expect(text).not.toContain(secret);
+    }
+  });
+});
+
+describe("ledger", () => {
+  it("books nothing more when the same read of an ended session is replayed", async () => {
+    const t = await newTenant();
+    const s = await newSession(t, { task: emuTask("replay", { steps: 2, cost: "0.01" }) });
+    const done = await waitForStatus(t, s.id, ["stopped"]);
+    const before = await costEventCount(s.id);
+    expect(before).toBeGreaterThan(0);
+    for (let i = 0; i < 2; i++) {
+      expect(await expectJson<View>(await asTenant(t.key, `/api/v3/sessions/${s.id}`), 200)).toEqual(done);
+    }
+    expect(await costEventCount(s.id)).toBe(before);
+    const figures = await figuresOf("session", s.id);
+    expect(figures.totalCostMicros).toBe(20_000);
+    expect(await sumCostEvents(env.DB, "session", s.id)).toEqual(figures);
+  });
+
+  it("never lowers a session's figures on a stale view", async () => {
+    const t = await newTenant();
+    const s = await newSession(t, { task: emuTask("stale", { steps: 2, cost: "0.01", outcome: "hang" }) });
+    try {
+      const later = await eventually(
+        async () => {
+          const v = await expectJson<View>(await asTenant(t.key, `/api/v3/sessions/${s.id}`), 200);
+          return v.totalCostUsd === "0.02" ? v : undefined;
+        },
+        15_000,
+        "both steps to be billed",
+      );
+      expect(later.status).toBe("running");
+      const events = await costEventCount(s.id);
+      // The create's own view, older and lower, arrives late (a slow reader, a delayed webhook).
+      await observeViews(env.DB, log, SESSIONS, t, [s], new Date().toISOString());
+      expect(await getUsage(env.DB, "session", s.id)).toMatchObject({
+        status: "running",
+        totalCostMicros: 20_000,
+      });
+      expect(await costEventCount(s.id)).toBe(events);
+    } finally {
+      await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: { strategy: "session" } });
+    }
+  });
+
+  it("lowers a browser's figures only on its final view, which carries the refund", async () => {
+    const t = await newTenant();
+    const active = await expectJson<View>(
+      await asTenant(t.key, "/api/v3/browsers", { body: { timeout: 30 } }),
+      201,
+    );
+    expect(active.browserCost).toBe("0.01");
+    expect((await getUsage(env.DB, "browser", active.id))?.totalCostMicros).toBe(10_000);
+    const stopped = await expectJson<View>(
+      await asTenant(t.key, `/api/v3/browsers/${active.id}`, { method: "PATCH", body: { action: "stop" } }),
+      200,
+    );
+    expect(stopped.status).toBe("stopped");
+    const refunded = await getUsage(env.DB, "browser", active.id);
+    expect(refunded?.status).toBe("stopped");
+    expect(refunded?.totalCostMicros).toBeLessThan(10_000);
+    // The create's view, higher but not final, arrives late: it must not undo the refund.
+    await observeViews(env.DB, log, BROWSERS, t, [active], new Date().toISOString());
+    expect(await getUsage(env.DB, "browser", active.id)).toEqual(refunded);
+    expect(await sumCostEvents(env.DB, "browser", active.id)).toEqual(await figuresOf("browser", active.id));
+  });
+});
