@@ -3,15 +3,17 @@
  * 1. the Browser Use emulator on EMULATOR_PORT (8788),
  * 2. local D1 migrated,
  * 3. the gateway under `wrangler dev` on PORT (8787), its upstream pointed at the emulator,
- * 4. a demo org, tenant and key, created through the admin API (reused on the next start).
+ * 4. a demo org, tenant and key, created through the admin API (reused on the next start),
+ * 5. the reconciler's cron fired every minute, which wrangler dev does not do by itself.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { emulatorOptionsFromEnv } from "../emulator/src/env-options";
 import { startEmulator } from "../emulator/src/server";
 
 const PORT = Number(process.env.PORT ?? 8787);
 const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 8788);
-const EMULATOR_API_KEY = process.env.EMULATOR_API_KEY ?? "bu_emulator_dev_key";
+const EMULATOR = emulatorOptionsFromEnv(process.env);
 const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? "dev-admin-token";
 const DEMO_FILE = ".wrangler/demo-tenant.json";
 const GATEWAY = `http://127.0.0.1:${PORT}`;
@@ -34,8 +36,8 @@ const quietEnv = {
 const children: ChildProcess[] = [];
 
 async function main() {
-  const emulator = await startEmulator({ port: EMULATOR_PORT, apiKey: EMULATOR_API_KEY });
-  console.log(`emulator  http://127.0.0.1:${emulator.port}/api/v3  (key ${EMULATOR_API_KEY})`);
+  const emulator = await startEmulator({ ...EMULATOR, port: EMULATOR_PORT });
+  console.log(`emulator  http://127.0.0.1:${emulator.port}/api/v3  (key ${EMULATOR.apiKey})`);
 
   await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local"]);
 
@@ -54,7 +56,7 @@ async function main() {
       "--var",
       `UPSTREAM_URL:http://127.0.0.1:${emulator.port}/api/v3`,
       "--var",
-      `BROWSER_USE_API_KEY:${EMULATOR_API_KEY}`,
+      `BROWSER_USE_API_KEY:${EMULATOR.apiKey}`,
       "--var",
       `ADMIN_TOKEN:${ADMIN_TOKEN}`,
     ],
@@ -64,6 +66,10 @@ async function main() {
   gateway.on("exit", (code) => shutdown(code ?? 1));
 
   await waitForHealth();
+  // wrangler dev does not fire cron triggers; fire the reconciler's each minute, as Cloudflare would.
+  setInterval(() => {
+    fetch(`${GATEWAY}/cdn-cgi/handler/scheduled`).catch(() => undefined);
+  }, 60_000).unref();
   const demo = await demoTenant();
   console.log(`
 gateway   ${GATEWAY}   (GET /healthz)
