@@ -6,6 +6,7 @@ import { observeViews } from "../../ledger/observe";
 import { applySessionPolicy } from "../../policy/apply";
 import { guardStore } from "../../store/guard";
 import { PROFILES, SESSION_BUSY, SESSION_ENDED, SESSIONS, WORKSPACES } from "../../upstream/kinds";
+import type { UpstreamResponse } from "../../upstream/client";
 import type { RunTaskRequest } from "../../v3/schemas";
 import { announceApplied, forwardHeld } from "./holds";
 import { clientBody, forward, relay, requireOwned, requireOwnedIfSet } from "./proxy";
@@ -46,7 +47,12 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest): Promise<Re
     return relay(c, res);
   }
 
-  const baseTotalMicros = body.sessionId ? await idleSessionTotal(c, body.sessionId) : 0;
+  let baseTotalMicros = 0;
+  if (body.sessionId) {
+    const before = await idleSessionTotal(c, body.sessionId);
+    if (typeof before !== "number") return relay(c, before);
+    baseTotalMicros = before;
+  }
   const res = await forwardHeld(c, {
     spec: SESSIONS,
     admission: {
@@ -72,11 +78,12 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest): Promise<Re
 /**
  * The total a session has cost so far, read fresh from upstream before a follow-up is admitted;
  * observing it also settles the previous task if it just ended. A session that is not idle
- * cannot take a task: refused here, in upstream's words, before any money is held.
+ * cannot take a task: refused here, in upstream's words, before any money is held. Upstream's
+ * own refusal of the read is returned, to be relayed as it came.
  */
-async function idleSessionTotal(c: Ctx, sessionId: string): Promise<number> {
+async function idleSessionTotal(c: Ctx, sessionId: string): Promise<number | UpstreamResponse> {
   const res = await forward(c, { method: "GET", path: SESSIONS.path(sessionId) });
-  if (res.status !== 200) throw new GatewayError("not_found", SESSIONS.notFound);
+  if (res.status !== 200) return res;
   const view = res.body as View;
   await guardStore(c, () =>
     observeViews(c.env.DB, c.get("log"), SESSIONS, c.get("caller"), [view], res.sentAt),
