@@ -6,6 +6,7 @@ import { describeError, type Logger } from "../lib/log";
 import { toMicros } from "../lib/money";
 import { effectivePolicy } from "../policy/effective";
 import { attachHoldStatement, closeHold, findOpenHold } from "../store/budgets";
+import { IDEMPOTENCY_TTL_MS } from "../store/idempotency";
 import { getPolicies } from "../store/policies";
 import { listOrphanHolds, listWatched, type OrphanHold, unknownIds, type Watched } from "../store/reconcile";
 import { markDeleted, type Owner, recordCreatedStatement } from "../store/resources";
@@ -49,6 +50,7 @@ type View = Record<string, unknown>;
  * 2. Finds the sessions and browsers of creates whose answer was lost: lists upstream's newest,
  *    gives each one the gateway never recorded to the orphaned hold that matches it, or books it
  *    as unattributed spend; releases orphaned holds nothing matched for too long.
+ * 3. Forgets rate-limit windows and idempotency keys past their time.
  */
 export async function reconcile(
   env: Bindings,
@@ -93,6 +95,7 @@ export async function reconcile(
       log.warn("orphan_hold_released", { holdId: hold.id, kind: hold.kind });
     }
   }
+  await forgetExpired(db, now);
   log.info("reconciled", { ...report });
   return report;
 }
@@ -244,6 +247,17 @@ function fits(spec: KindSpec, view: View, hold: OrphanHold): boolean {
 }
 
 const createdAt = (view: View) => Date.parse(String(view.createdAt ?? view.startedAt));
+
+/** Drops rate windows and idempotency keys that can no longer matter, so their tables stay small. */
+async function forgetExpired(db: D1Database, now: Date): Promise<void> {
+  const nowS = Math.floor(now.getTime() / 1000);
+  await db.batch([
+    db.prepare("DELETE FROM rate_windows WHERE window_start < ?").bind(nowS - 120),
+    db
+      .prepare("DELETE FROM idempotency_keys WHERE created_at < ?")
+      .bind(new Date(now.getTime() - IDEMPOTENCY_TTL_MS).toISOString()),
+  ]);
+}
 
 async function inBatches<T>(items: T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(work));
