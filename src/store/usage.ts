@@ -70,15 +70,16 @@ const UPDATE_SQL = `UPDATE usage SET
   WHERE kind = ?9 AND id = ?10`;
 
 /**
- * Books an observation into the ledger in one D1 batch (one transaction): the usage row is
- * created on first sight, a cost event with the deltas is appended only when a figure changed,
- * and the latest figures are updated. Seeing the same figures twice books nothing.
+ * The statements that book an observation into the ledger, to run in one D1 batch (one
+ * transaction): the usage row is created on first sight, a cost event with the deltas is appended
+ * only when a figure changed, and the latest figures are updated. Seeing the same figures twice
+ * books nothing. Several observations may share one batch.
  */
-export async function recordUsage(db: D1Database, obs: UsageObservation): Promise<void> {
+export function recordUsageStatements(db: D1Database, obs: UsageObservation): D1PreparedStatement[] {
   const now = new Date().toISOString();
   const figures = COLUMNS.map(([key]) => obs.figures[key]);
   const args = [...figures, obs.final ? 1 : 0, obs.kind, obs.id.toLowerCase(), obs.status, now];
-  await db.batch([
+  return [
     db
       .prepare(
         `INSERT INTO usage (kind, id, org_id, tenant_id, model, proxy_country, updated_at)
@@ -96,7 +97,7 @@ export async function recordUsage(db: D1Database, obs: UsageObservation): Promis
       ),
     db.prepare(EVENT_SQL).bind(...args),
     db.prepare(UPDATE_SQL).bind(...args),
-  ]);
+  ];
 }
 
 interface UsageRow {
