@@ -9,6 +9,8 @@ export interface Secrets {
   ADMIN_TOKEN: string;
   /** Optional tuning, as strings because vars are strings. */
   UPSTREAM_TIMEOUT_MS?: string;
+  /** `info` (default), `warn` or `error`: the lowest level logged. */
+  LOG_LEVEL?: string;
 }
 
 export type Bindings = Env & Secrets;

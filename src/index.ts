@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { AppEnv, Bindings } from "./env";
-import { createLogger, describeError } from "./lib/log";
+import { createLogger, describeError, logLevel } from "./lib/log";
 import { reconcile } from "./reconciler/run";
 import { onError, onNotFound } from "./middleware/errors";
 import { requestId } from "./middleware/request-id";
@@ -24,7 +24,7 @@ export default {
   fetch: app.fetch,
   /** Every minute: settle what ended, stop what idles too long, find what a lost answer hid. */
   async scheduled(_controller, env, ctx) {
-    const log = createLogger({ job: "reconciler", run: crypto.randomUUID() });
+    const log = createLogger({ job: "reconciler", run: crypto.randomUUID() }, logLevel(env.LOG_LEVEL));
     ctx.waitUntil(
       reconcile(env, log).catch((err: unknown) => log.error("reconcile_failed", describeError(err))),
     );

@@ -246,7 +246,6 @@ describe("faults", () => {
   it.each([
     [400, { detail: "Agent session already has a running task." }],
     [402, { detail: "Insufficient credits" }],
-    [404, { detail: "Session not found" }],
     [422, { detail: [{ type: "missing", loc: ["body", "task"], msg: "Field required", input: null }] }],
     [429, { detail: "Too many concurrent active sessions." }],
   ])("passes an upstream %i through with its status and body unchanged", async (status, body) => {
@@ -255,6 +254,18 @@ describe("faults", () => {
     const calls = fakeUpstream([json(status, body)]);
     const res = await asTenant(t.key, `/api/v3/sessions/${s.id}`);
     expect(await expectJson(res, status)).toEqual(body);
+    expect(calls).toHaveLength(1);
+  });
+
+  it("answers an object upstream no longer knows like an unknown id, and forgets it", async () => {
+    const t = await newTenant();
+    const s = await newSession(t);
+    const unknown = await expectJson(await asTenant(t.key, `/api/v3/sessions/${crypto.randomUUID()}`), 404);
+    const calls = fakeUpstream([json(404, { detail: "Session not found" })]);
+    const gone = await expectJson(await asTenant(t.key, `/api/v3/sessions/${s.id}`), 404);
+    expect({ ...gone, requestId: null }).toEqual({ ...unknown, requestId: null });
+    const again = await expectJson(await asTenant(t.key, `/api/v3/sessions/${s.id}`), 404);
+    expect({ ...again, requestId: null }).toEqual({ ...unknown, requestId: null });
     expect(calls).toHaveLength(1);
   });
 

@@ -1,12 +1,18 @@
 import { settleIfEnded } from "../budget/settlement";
 import type { Logger } from "../lib/log";
 import { type Owner, updateViewStatement } from "../store/resources";
-import { recordUsageStatements } from "../store/usage";
+import { recordUsageStatements, type UsageObservation } from "../store/usage";
+import { TtlCache } from "../lib/ttl-cache";
 import type { KindSpec } from "../upstream/kinds";
 
 type View = Record<string, unknown>;
 
 const VIEWS_PER_BATCH = 10;
+
+// What was last booked for each object in this isolate. A client polling a session every two
+// seconds mostly sees it unchanged; booking the same figures again would add nothing, so the
+// write is skipped. Set only once a booking has succeeded.
+const booked = new TtlCache<string>(5 * 60_000);
 
 /**
  * What the gateway does with every view of an owned object upstream gives it, whoever asked
@@ -22,19 +28,41 @@ export async function observeViews(
   views: View[],
   sentAt: string,
 ): Promise<void> {
-  if (views.length === 0) return;
   const { observe } = spec;
-  const observations = observe ? views.map((view) => observe(view, owner)) : [];
+  const fresh = views
+    .map((view) => ({ view, obs: observe?.(view, owner) }))
+    .map((o) => ({
+      ...o,
+      key: `${spec.kind}:${String(o.view.id).toLowerCase()}`,
+      print: fingerprint(o.view, o.obs),
+    }))
+    .filter((o) => booked.get(o.key) !== o.print);
   // A batch per few views, each view's statements together: a list of a hundred costs ten round
   // trips, not two hundred, and no batch grows past what D1 takes comfortably.
-  for (let i = 0; i < views.length; i += VIEWS_PER_BATCH) {
-    const chunk = views.slice(i, i + VIEWS_PER_BATCH);
-    await db.batch([
-      ...chunk.map((view) =>
+  for (let i = 0; i < fresh.length; i += VIEWS_PER_BATCH) {
+    const chunk = fresh.slice(i, i + VIEWS_PER_BATCH);
+    await db.batch(
+      chunk.flatMap(({ view, obs }) => [
         updateViewStatement(db, spec.kind, String(view.id), view, spec.status(view), sentAt),
-      ),
-      ...observations.slice(i, i + VIEWS_PER_BATCH).flatMap((obs) => recordUsageStatements(db, obs)),
-    ]);
+        ...(obs ? recordUsageStatements(db, obs) : []),
+      ]),
+    );
   }
-  for (const obs of observations) await settleIfEnded(db, log, obs, sentAt);
+  for (const { obs } of fresh) if (obs) await settleIfEnded(db, log, obs, sentAt);
+  for (const { key, print } of fresh) booked.set(key, print);
+}
+
+/**
+ * What makes two views of an object different for the ledger: its state and every figure, not
+ * the presigned URLs that change on every read.
+ */
+function fingerprint(view: View, obs: UsageObservation | undefined): string {
+  if (!obs) return JSON.stringify(view);
+  return JSON.stringify([
+    obs.status,
+    obs.figures,
+    view.updatedAt ?? null,
+    view.stepCount ?? null,
+    view.finishedAt ?? null,
+  ]);
 }

@@ -7,9 +7,21 @@ export interface Logger {
   error(event: string, fields?: LogFields): void;
 }
 
-/** A structured JSON logger whose every line carries the request id. */
-export function createLogger(base: LogFields): Logger {
-  const write = (level: string, event: string, fields?: LogFields) => {
+export type LogLevel = "info" | "warn" | "error";
+const RANK: Record<LogLevel, number> = { info: 0, warn: 1, error: 2 };
+
+/** The `LOG_LEVEL` var as a level; anything else (or nothing) is `info`. */
+export function logLevel(value: string | undefined): LogLevel {
+  return value === "warn" || value === "error" ? value : "info";
+}
+
+/**
+ * A structured JSON logger whose every line carries `base` (the request id). Lines below `min`
+ * are dropped: `warn` drops the line per request, which costs throughput where logs are slow.
+ */
+export function createLogger(base: LogFields, min: LogLevel = "info"): Logger {
+  const write = (level: LogLevel, event: string, fields?: LogFields) => {
+    if (RANK[level] < RANK[min]) return;
     const line = JSON.stringify({ level, event, ...base, ...fields, at: new Date().toISOString() });
     if (level === "error") console.error(line);
     else console.log(line);

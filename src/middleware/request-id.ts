@@ -1,6 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
-import { createLogger } from "../lib/log";
+import { createLogger, logLevel } from "../lib/log";
 
 const INCOMING = /^[A-Za-z0-9._-]{8,128}$/;
 
@@ -13,7 +13,7 @@ export function requestId() {
     const incoming = c.req.header("X-Request-Id");
     const id = incoming && INCOMING.test(incoming) ? incoming : crypto.randomUUID();
     c.set("requestId", id);
-    c.set("log", createLogger({ requestId: id }));
+    c.set("log", createLogger({ requestId: id }, logLevel(c.env.LOG_LEVEL)));
     c.header("X-Request-Id", id);
     const started = Date.now();
     await next();

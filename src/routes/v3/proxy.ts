@@ -4,14 +4,9 @@ import { observeViews } from "../../ledger/observe";
 import { afterResponse } from "../../lib/after-response";
 import { notFound } from "../../lib/errors";
 import { describeError } from "../../lib/log";
+import { TtlCache } from "../../lib/ttl-cache";
 import { guardStore } from "../../store/guard";
-import {
-  findOwned,
-  listOwned,
-  markDeleted,
-  type OwnedResource,
-  recordCreatedStatement,
-} from "../../store/resources";
+import { findOwned, listOwned, markDeleted, recordCreatedStatement } from "../../store/resources";
 import { callUpstream, type UpstreamRequest, type UpstreamResponse } from "../../upstream/client";
 import type { KindSpec } from "../../upstream/kinds";
 
@@ -34,11 +29,20 @@ export async function clientBody(c: Ctx): Promise<unknown> {
   return c.req.bodyCache.json ? await c.req.bodyCache.json : undefined;
 }
 
-/** The caller's object of this kind, or the same 404 as upstream gives for an unknown id. */
-export async function requireOwned(c: Ctx, spec: KindSpec, id: string): Promise<OwnedResource> {
-  const owned = await guardStore(c, () => findOwned(c.env.DB, spec.kind, id, c.get("caller").tenantId));
+// Ownership never moves from one tenant to another, so a positive answer can be remembered; a
+// deletion through this isolate forgets it, and one through another isolate is answered by
+// upstream's own 404 until the entry expires.
+const ownedCache = new TtlCache<true>(60_000);
+const ownedKey = (kind: string, id: string, tenantId: string) => `${kind}:${id.toLowerCase()}:${tenantId}`;
+
+/** Passes if the caller owns this object; otherwise the same 404 as upstream gives for an unknown id. */
+export async function requireOwned(c: Ctx, spec: KindSpec, id: string): Promise<void> {
+  const { tenantId } = c.get("caller");
+  const key = ownedKey(spec.kind, id, tenantId);
+  if (ownedCache.get(key)) return;
+  const owned = await guardStore(c, () => findOwned(c.env.DB, spec.kind, id, tenantId));
   if (!owned) throw notFound(spec.notFound);
-  return owned;
+  ownedCache.set(key, true);
 }
 
 /** Checks an optional id inside a body (a profile, a workspace, a session) the same way. */
@@ -84,9 +88,9 @@ export interface OwnedCall {
 }
 
 /**
- * Every call on one owned object has this shape: the same 404 as upstream's unless the caller owns
- * it, then upstream's answer relayed as it came, keeping any view of the object that comes back and
- * forgetting an object that upstream deleted or no longer knows.
+ * Every call on one owned object has this shape: the same 404 as for an unknown id unless the caller
+ * owns it, then upstream's answer relayed as it came, keeping any view of the object that comes back
+ * and forgetting an object that upstream deleted or no longer knows (answered with that same 404).
  */
 export async function onOwned(c: Ctx, spec: KindSpec, id: string, call: OwnedCall): Promise<Response> {
   await requireOwned(c, spec, id);
@@ -97,8 +101,13 @@ export async function onOwned(c: Ctx, spec: KindSpec, id: string, call: OwnedCal
     body: call.body ? await clientBody(c) : undefined,
   });
   const onObject = call.suffix === undefined;
+  if (onObject && res.status === 404) {
+    // Gone upstream (deleted elsewhere): from now on it is unknown here too, with the same answer.
+    await forget(c, spec, id);
+    throw notFound(spec.notFound);
+  }
   if (onObject && call.method === "DELETE") {
-    if (res.status === 204 || res.status === 404) await forget(c, spec, id);
+    if (res.status === 204) await forget(c, spec, id);
   } else if (res.status === 200 && (call.returnsView ?? onObject)) {
     remember(c, spec, [res.body as View], res.sentAt);
   }
@@ -114,6 +123,7 @@ export async function createOwned(c: Ctx, spec: KindSpec, path: string): Promise
 
 /** Forgets an object upstream no longer has (deleted, or answered 404). */
 export async function forget(c: Ctx, spec: KindSpec, id: string): Promise<void> {
+  ownedCache.delete(ownedKey(spec.kind, id, c.get("caller").tenantId));
   await guardStore(c, () => markDeleted(c.env.DB, spec.kind, id));
 }
 

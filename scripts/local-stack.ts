@@ -1,0 +1,142 @@
+/**
+ * The gateway and its emulator on this machine, with no network and no prompts: what `npm start`
+ * and `npm run bench` both run. The emulator runs in this process; the gateway under `wrangler dev`
+ * (workerd), on local D1 migrated first.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import type { EmulatorOptions } from "../emulator/src/config";
+import { startEmulator } from "../emulator/src/server";
+
+export interface StackOptions {
+  port: number;
+  emulatorPort: number;
+  emulator: Omit<EmulatorOptions, "port">;
+  adminToken: string;
+  /** Where local D1 lives (wrangler's default `.wrangler/state` when unset). */
+  persistTo?: string;
+  logLevel?: string;
+  /** Further worker vars, e.g. LOG_LEVEL. */
+  vars?: Record<string, string>;
+}
+
+export interface Stack {
+  gatewayUrl: string;
+  emulatorUrl: string;
+  /** A JSON call to the admin API; throws unless it succeeds. */
+  admin<T>(path: string, body: unknown, method?: string): Promise<T>;
+  stop(): Promise<void>;
+  /** Settles when wrangler exits on its own, with its exit code. */
+  exited: Promise<number>;
+}
+
+// Wrangler and Miniflare must not call home, and `d1 migrations apply` must not prompt.
+const quietEnv = {
+  ...process.env,
+  CI: "true",
+  WRANGLER_SEND_METRICS: "false",
+  WRANGLER_SEND_ERROR_REPORTS: "false",
+  WRANGLER_HIDE_BANNER: "true",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+};
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const emulator = await startEmulator({ ...options.emulator, port: options.emulatorPort });
+  const persist = options.persistTo ? ["--persist-to", options.persistTo] : [];
+  await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", ...persist]);
+
+  const gatewayUrl = `http://127.0.0.1:${options.port}`;
+  const wrangler: ChildProcess = spawn(
+    "npx",
+    [
+      "wrangler",
+      "dev",
+      ...persist,
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(options.port),
+      "--log-level",
+      options.logLevel ?? "warn",
+      "--show-interactive-dev-session=false",
+      "--var",
+      `UPSTREAM_URL:${emulator.url}/api/v3`,
+      "--var",
+      `BROWSER_USE_API_KEY:${options.emulator.apiKey}`,
+      "--var",
+      `ADMIN_TOKEN:${options.adminToken}`,
+      ...Object.entries(options.vars ?? {}).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+    ],
+    // Its own process group, so stopping it stops npx, wrangler and workerd together.
+    { stdio: "inherit", env: quietEnv, detached: true },
+  );
+  const exited = new Promise<number>((resolve) => wrangler.on("exit", (code) => resolve(code ?? 1)));
+  const stop = async () => {
+    if (wrangler.exitCode === null && wrangler.pid) {
+      try {
+        process.kill(-wrangler.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+    await emulator.close();
+  };
+  try {
+    await waitForHealth(gatewayUrl);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  return {
+    gatewayUrl,
+    emulatorUrl: emulator.url,
+    exited,
+    stop,
+    async admin<T>(path: string, body: unknown, method = "POST"): Promise<T> {
+      const res = await fetch(gatewayUrl + path, {
+        method,
+        headers: { Authorization: `Bearer ${options.adminToken}`, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}`);
+      return (await res.json()) as T;
+    },
+  };
+}
+
+/** An org, a tenant and a key, with the org's policy set when given. */
+export async function createTenant(
+  stack: Stack,
+  names: { org: string; tenant: string },
+  orgPolicy?: unknown,
+): Promise<{ orgId: string; tenantId: string; key: string }> {
+  const org = await stack.admin<{ id: string }>("/admin/v1/orgs", { name: names.org });
+  if (orgPolicy) await stack.admin(`/admin/v1/orgs/${org.id}/policy`, orgPolicy, "PUT");
+  const tenant = await stack.admin<{ id: string }>(`/admin/v1/orgs/${org.id}/tenants`, {
+    name: names.tenant,
+  });
+  const key = await stack.admin<{ key: string }>(`/admin/v1/tenants/${tenant.id}/keys`, { name: "local" });
+  return { orgId: org.id, tenantId: tenant.id, key: key.key };
+}
+
+async function waitForHealth(url: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the gateway did not become healthy on ${url} within 60 s`);
+}
+
+function run(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: "inherit", env: quietEnv });
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} failed`)),
+    );
+  });
+}
