@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { createLogger, logLevel } from "../src/lib/log";
 import { ADMIN_TOKEN, adminPost, asTenant, expectJson, gateway, newTenant } from "./helpers";
 
 const admin = (path: string, init: { method?: string; body?: unknown; token?: string } = {}) =>
@@ -101,5 +102,29 @@ describe("tenant keys", () => {
       code: "invalid_api_key",
     });
     expect((await admin(`/admin/v1/keys/${t.keyId}`, { method: "DELETE" })).status).toBe(404);
+  });
+});
+
+describe("logging", () => {
+  it("writes JSON lines with the base fields, and drops lines below LOG_LEVEL", () => {
+    const lines: string[] = [];
+    const spies = (["log", "error"] as const).map((m) =>
+      vi.spyOn(console, m).mockImplementation((line: unknown) => {
+        lines.push(String(line));
+      }),
+    );
+    try {
+      createLogger({ requestId: "r1" }, logLevel("warn")).info("request", { status: 200 });
+      createLogger({ requestId: "r2" }, logLevel("warn")).warn("slow", { ms: 9 });
+      createLogger({ requestId: "r3" }, logLevel(undefined)).info("request");
+      createLogger({ requestId: "r4" }, logLevel("nonsense")).error("broken");
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ level: "warn", event: "slow", requestId: "r2", ms: 9 }),
+      expect.objectContaining({ level: "info", event: "request", requestId: "r3" }),
+      expect.objectContaining({ level: "error", event: "broken", requestId: "r4" }),
+    ]);
   });
 });
