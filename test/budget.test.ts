@@ -10,28 +10,18 @@ import { closeHold, getCounter } from "../src/store/budgets";
 import { reconcile } from "../src/reconciler/run";
 import { SESSIONS } from "../src/upstream/kinds";
 import {
-  ADMIN_TOKEN,
   asTenant,
   emuTask,
   emulatorTruth,
   eventually,
   expectJson,
-  gateway,
   newTenant,
-  type TestTenant,
+  putPolicy,
+  waitForStatus,
 } from "./helpers";
 
 type Session = Record<string, unknown> & { id: string; status: string };
 const log = createLogger({ test: "budget" });
-
-async function putPolicy(scope: "orgs" | "tenants", id: string, doc: unknown): Promise<void> {
-  const res = await gateway(`/admin/v1/${scope}/${id}/policy`, {
-    method: "PUT",
-    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
-    body: JSON.stringify(doc),
-  });
-  await expectJson(res, 200);
-}
 
 async function holds(tenantId: string) {
   const { results } = await env.DB.prepare(
@@ -46,21 +36,6 @@ async function holds(tenantId: string) {
       settled_micros: number | null;
     }>();
   return results;
-}
-
-async function waitForEnd(
-  t: TestTenant,
-  id: string,
-  statuses = ["stopped", "idle", "error", "timed_out"],
-): Promise<Session> {
-  return eventually(
-    async () => {
-      const s = await expectJson<Session>(await asTenant(t.key, `/api/v3/sessions/${id}`), 200);
-      return statuses.includes(s.status) ? s : undefined;
-    },
-    15_000,
-    `session ${id} to end`,
-  );
 }
 
 describe("admission", () => {
@@ -105,7 +80,7 @@ describe("admission", () => {
     expect(refused).toMatchObject({ code: "budget_exceeded", scope: "org" });
 
     const ids = await Promise.all(admitted.map(async (r) => ((await r.json()) as Session).id));
-    for (const id of ids) await waitForEnd(t, id);
+    for (const id of ids) await waitForStatus(t, id);
     const truth = (await emulatorTruth()).filter((s) => ids.includes(String(s.id)));
     const billed = truth.reduce((sum, s) => sum + toMicros(String(s.totalCostUsd)), 0);
     const month = periodKey("month", "UTC", new Date());
@@ -170,7 +145,7 @@ describe("settlement", () => {
       }),
       200,
     );
-    const done = await waitForEnd(t, s.id, [end]);
+    const done = await waitForStatus(t, s.id, [end]);
     const counter = await getCounter(env.DB, "tenant", t.tenantId, "none");
     expect(counter).toEqual({ heldMicros: 0, spentMicros: toMicros(String(done.totalCostUsd)) });
     // Observed again, in any order, by anyone: nothing more is booked.
@@ -194,7 +169,7 @@ describe("settlement", () => {
       }),
       200,
     );
-    const done = await waitForEnd(t, s.id, ["timed_out"]);
+    const done = await waitForStatus(t, s.id, ["timed_out"]);
     expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual({
       heldMicros: 0,
       spentMicros: toMicros(String(done.totalCostUsd)),
@@ -213,13 +188,13 @@ describe("settlement", () => {
       }),
       200,
     );
-    await waitForEnd(t, s.id, ["idle"]);
+    await waitForStatus(t, s.id, ["idle"]);
     const res = await asTenant(t.key, "/api/v3/sessions", {
       body: { task: emuTask("b", { steps: 2, cost: "0.03" }), sessionId: s.id },
     });
     expect(res.headers.get("X-Gateway-Applied")).toBe("maxCostUsd=0.52");
     await expectJson(res, 200);
-    const done = await waitForEnd(t, s.id, ["idle"]);
+    const done = await waitForStatus(t, s.id, ["idle"]);
     expect(done.totalCostUsd).toBe("0.08");
     const hs = await holds(t.tenantId);
     expect(hs.map((h) => [h.state, h.settled_micros])).toEqual([
@@ -282,7 +257,7 @@ describe("settlement", () => {
       200,
     );
     expect(list.total).toBe(1);
-    const done = await waitForEnd(t, list.sessions[0]?.id as string, ["stopped"]);
+    const done = await waitForStatus(t, list.sessions[0]?.id as string, ["stopped"]);
     expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual({
       heldMicros: 0,
       spentMicros: toMicros(String(done.totalCostUsd)),

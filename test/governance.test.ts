@@ -9,18 +9,18 @@ import { toMicros } from "../src/lib/money";
 import { effectivePolicy } from "../src/policy/effective";
 import { reconcile } from "../src/reconciler/run";
 import { getCounter } from "../src/store/budgets";
-import { type CostFigures, getUsage, sumCostEvents } from "../src/store/usage";
+import { getUsage, sumCostEvents } from "../src/store/usage";
 import {
-  ADMIN_TOKEN,
   asTenant,
   emuTask,
   emulatorTruth,
   eventually,
   expectJson,
   GATEWAY,
-  gateway,
   newTenant,
   type TestTenant,
+  figuresOf,
+  putPolicy,
 } from "./helpers";
 
 type View = Record<string, unknown> & { id: string; status: string };
@@ -31,15 +31,6 @@ const realFetch = globalThis.fetch;
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-async function putPolicy(scope: "orgs" | "tenants", id: string, doc: unknown): Promise<void> {
-  const res = await gateway(`/admin/v1/${scope}/${id}/policy`, {
-    method: "PUT",
-    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
-    body: JSON.stringify(doc),
-  });
-  await expectJson(res, 200);
-}
 
 /** Counts the gateway's upstream calls from here on; they still reach the emulator. */
 function countUpstream(): { method: string; url: string }[] {
@@ -76,14 +67,6 @@ async function holdsOf(tenantId: string) {
       settled_micros: number | null;
     }>();
   return results;
-}
-
-/** A session's or browser's latest figures in the ledger, without its status; fails when it has none. */
-async function figuresOf(kind: "session" | "browser", id: string): Promise<CostFigures> {
-  const usage = await getUsage(env.DB, kind, id);
-  if (!usage) throw new Error(`no usage row for ${kind} ${id}`);
-  const { status: _, ...figures } = usage;
-  return figures;
 }
 
 const hangTask = (text: string) => ({ task: emuTask(text, { outcome: "hang" }) });

@@ -1,6 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../src/index";
+import { type CostFigures, getUsage } from "../src/store/usage";
 
 export const ADMIN_TOKEN = "test-admin-token";
 export const GATEWAY = "https://gateway.test";
@@ -98,4 +99,41 @@ export function emuTask(
 ): string {
   const parts = Object.entries(d).map(([k, v]) => `${k}=${v}`);
   return parts.length ? `${text} [emu ${parts.join(" ")}]` : text;
+}
+
+/** A session as the tests read it. */
+export type SessionView = Record<string, unknown> & { id: string; status: string };
+
+/** Polls the session through the gateway until it reaches one of `statuses` (by default, any end). */
+export async function waitForStatus(
+  t: { key: string },
+  id: string,
+  statuses = ["stopped", "idle", "error", "timed_out"],
+): Promise<SessionView> {
+  return eventually(
+    async () => {
+      const s = await expectJson<SessionView>(await asTenant(t.key, `/api/v3/sessions/${id}`), 200);
+      return statuses.includes(s.status) ? s : undefined;
+    },
+    15_000,
+    `session ${id} to reach ${statuses.join("|")}`,
+  );
+}
+
+/** Replaces an org's or a tenant's policy document through the admin API. */
+export async function putPolicy(scope: "orgs" | "tenants", id: string, doc: unknown): Promise<void> {
+  const res = await gateway(`/admin/v1/${scope}/${id}/policy`, {
+    method: "PUT",
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+    body: JSON.stringify(doc),
+  });
+  await expectJson(res, 200);
+}
+
+/** A session's or browser's latest figures in the ledger, without its status; fails when it has none. */
+export async function figuresOf(kind: "session" | "browser", id: string): Promise<CostFigures> {
+  const usage = await getUsage(env.DB, kind, id);
+  if (!usage) throw new Error(`no usage row for ${kind} ${id}`);
+  const { status: _, ...figures } = usage;
+  return figures;
 }

@@ -3,20 +3,9 @@ import { describe, expect, it } from "vitest";
 import { toMicros } from "../src/lib/money";
 import { getUsage, sumCostEvents } from "../src/store/usage";
 import { SessionListResponse, SessionResponse } from "../src/v3/schemas";
-import { asTenant, emuTask, emulatorTruth, eventually, expectJson, newTenant } from "./helpers";
+import { asTenant, emuTask, emulatorTruth, expectJson, newTenant, waitForStatus } from "./helpers";
 
 type Session = Record<string, unknown> & { id: string; status: string };
-
-async function waitForStatus(key: string, id: string, statuses: string[]): Promise<Session> {
-  return eventually(
-    async () => {
-      const s = await expectJson<Session>(await asTenant(key, `/api/v3/sessions/${id}`), 200);
-      return statuses.includes(s.status) ? s : undefined;
-    },
-    15_000,
-    `session ${id} to reach ${statuses.join("|")}`,
-  );
-}
 
 describe("sessions through the gateway", () => {
   it("creates a session with a task, runs it to the end and books what upstream billed", async () => {
@@ -30,7 +19,7 @@ describe("sessions through the gateway", () => {
     expect(SessionResponse.safeParse(created).success).toBe(true);
     expect(created.status).toBe("running");
 
-    const done = await waitForStatus(t.key, created.id, ["stopped"]);
+    const done = await waitForStatus(t, created.id, ["stopped"]);
     expect(done.totalCostUsd).toBe("0.0375");
     expect(done.isTaskSuccessful).toBe(true);
 
@@ -68,7 +57,7 @@ describe("sessions through the gateway", () => {
       }),
       200,
     );
-    await waitForStatus(t.key, first.id, ["idle"]);
+    await waitForStatus(t, first.id, ["idle"]);
     const second = await expectJson<Session>(
       await asTenant(t.key, "/api/v3/sessions", {
         body: { task: emuTask("second", { steps: 2, cost: "0.01" }), sessionId: first.id, keepAlive: true },
@@ -76,7 +65,7 @@ describe("sessions through the gateway", () => {
       200,
     );
     expect(second.id).toBe(first.id);
-    const done = await waitForStatus(t.key, first.id, ["idle"]);
+    const done = await waitForStatus(t, first.id, ["idle"]);
     expect(done.totalCostUsd).toBe("0.03");
     const usage = await getUsage(env.DB, "session", first.id);
     expect(usage?.totalCostMicros).toBe(30_000);
@@ -107,7 +96,7 @@ describe("sessions through the gateway", () => {
       await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("x", { steps: 1 }) } }),
       200,
     );
-    await waitForStatus(t.key, s.id, ["stopped"]);
+    await waitForStatus(t, s.id, ["stopped"]);
     const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: "again", sessionId: s.id } });
     const body = await expectJson(res, 400);
     expect(body.detail).toEqual(expect.stringContaining("stopped"));
@@ -119,7 +108,7 @@ describe("sessions through the gateway", () => {
       await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("m", { steps: 3 }) } }),
       200,
     );
-    await waitForStatus(t.key, s.id, ["stopped"]);
+    await waitForStatus(t, s.id, ["stopped"]);
     const all = await expectJson<{ messages: { id: string }[]; hasMore: boolean }>(
       await asTenant(t.key, `/api/v3/sessions/${s.id}/messages?limit=100`),
       200,

@@ -4,9 +4,19 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { observeViews } from "../src/ledger/observe";
 import { createLogger } from "../src/lib/log";
-import { type CostFigures, getUsage, sumCostEvents } from "../src/store/usage";
+import { getUsage, sumCostEvents } from "../src/store/usage";
 import { BROWSERS, SESSIONS } from "../src/upstream/kinds";
-import { asTenant, emuTask, eventually, expectJson, GATEWAY, newTenant, type TestTenant } from "./helpers";
+import {
+  asTenant,
+  emuTask,
+  eventually,
+  expectJson,
+  GATEWAY,
+  newTenant,
+  type TestTenant,
+  figuresOf,
+  waitForStatus,
+} from "./helpers";
 
 type View = Record<string, unknown> & { id: string; status: string };
 type Answer = "pass" | ((init: RequestInit | undefined) => Response | Promise<Response>);
@@ -84,30 +94,11 @@ async function holds(tenantId: string) {
   return results;
 }
 
-/** A session's or browser's latest figures in the ledger, without its status; fails when it has none. */
-async function figuresOf(kind: "session" | "browser", id: string): Promise<CostFigures> {
-  const usage = await getUsage(env.DB, kind, id);
-  if (!usage) throw new Error(`no usage row for ${kind} ${id}`);
-  const { status: _, ...figures } = usage;
-  return figures;
-}
-
 async function costEventCount(id: string): Promise<number> {
   const row = await env.DB.prepare("SELECT count(*) AS n FROM cost_events WHERE id = ?")
     .bind(id.toLowerCase())
     .first<{ n: number }>();
   return row?.n ?? -1;
-}
-
-async function waitForStatus(t: TestTenant, id: string, statuses: string[]): Promise<View> {
-  return eventually(
-    async () => {
-      const s = await expectJson<View>(await asTenant(t.key, `/api/v3/sessions/${id}`), 200);
-      return statuses.includes(s.status) ? s : undefined;
-    },
-    15_000,
-    `session ${id} to reach ${statuses.join("|")}`,
-  );
 }
 
 describe("retries", () => {
