@@ -27,6 +27,7 @@ export default defineConfig({
                 UPSTREAM_URL: `http://127.0.0.1:${inject("emulatorPort")}/api/v3`,
                 BROWSER_USE_API_KEY: EMULATOR_KEY,
                 ADMIN_TOKEN: "test-admin-token",
+                BROWSER_USE_WEBHOOK_SECRET: "test-webhook-secret",
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },
             },

@@ -4,7 +4,8 @@
  * 2. local D1 migrated,
  * 3. the gateway under `wrangler dev` on PORT (8787), its upstream pointed at the emulator,
  * 4. a demo org, tenant and key, created through the admin API (reused on the next start),
- * 5. the reconciler's cron fired every minute, which wrangler dev does not do by itself.
+ * 5. the reconciler's cron fired every minute, which wrangler dev does not do by itself,
+ * 6. the emulator's status webhooks sent to the gateway, so tasks settle as soon as they end.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { emulatorOptionsFromEnv } from "../emulator/src/env-options";
@@ -25,14 +26,22 @@ interface Demo {
 }
 
 async function main() {
-  const emulator = emulatorOptionsFromEnv(process.env);
+  const port = Number(process.env.PORT ?? 8787);
   const adminToken = process.env.ADMIN_TOKEN ?? "dev-admin-token";
+  // The emulator tells the gateway when a task ends, as Browser Use does, signed with this secret.
+  const webhookSecret = process.env.EMULATOR_WEBHOOK_SECRET || "dev-webhook-secret";
+  const emulator = {
+    ...emulatorOptionsFromEnv(process.env),
+    webhookUrl: process.env.EMULATOR_WEBHOOK_URL || `http://127.0.0.1:${port}/webhooks/browser-use`,
+    webhookSecret,
+  };
   const stack = await startStack({
-    port: Number(process.env.PORT ?? 8787),
+    port,
     emulatorPort: Number(process.env.EMULATOR_PORT ?? 8788),
     emulator,
     adminToken,
     logLevel: process.env.WRANGLER_LOG_LEVEL,
+    vars: { BROWSER_USE_WEBHOOK_SECRET: webhookSecret },
   });
   const shutdown = (code: number) => stack.stop().finally(() => process.exit(code));
   process.on("SIGINT", () => shutdown(0));

@@ -7,6 +7,8 @@ export interface Secrets {
   BROWSER_USE_API_KEY: string;
   /** Bearer token for /admin/v1. */
   ADMIN_TOKEN: string;
+  /** Signing secret of Browser Use's status webhooks; without it /webhooks/browser-use is off. */
+  BROWSER_USE_WEBHOOK_SECRET?: string;
   /** Optional tuning, as strings because vars are strings. */
   UPSTREAM_TIMEOUT_MS?: string;
   /** `info` (default), `warn` or `error`: the lowest level logged. */

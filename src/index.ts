@@ -7,6 +7,7 @@ import { requestId } from "./middleware/request-id";
 import { admin } from "./routes/admin";
 import { gatewayApi } from "./routes/gateway";
 import { health } from "./routes/health";
+import { upstreamWebhooks } from "./routes/upstream-webhooks";
 import { v3 } from "./routes/v3";
 
 /** The gateway: what is mounted where. Everything else lives in routes/, middleware/ and store/. */
@@ -15,6 +16,7 @@ const app = new Hono<AppEnv>()
   .route("/", health)
   .route("/api/v3", v3)
   .route("/gateway/v1", gatewayApi)
+  .route("/webhooks", upstreamWebhooks)
   .route("/admin/v1", admin);
 
 app.onError(onError);

@@ -3,5 +3,6 @@ declare namespace Cloudflare {
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
     BROWSER_USE_API_KEY: string;
     ADMIN_TOKEN: string;
+    BROWSER_USE_WEBHOOK_SECRET: string;
   }
 }

@@ -21,17 +21,26 @@ export const DEFAULT_WEBHOOK_SECRET = "emulator_webhook_secret";
 
 const DELIVERY_TIMEOUT_MS = 5_000;
 
-/** JSON with object keys sorted recursively and no whitespace. */
+/**
+ * JSON with object keys sorted recursively, no whitespace and non-ASCII escaped as `\uXXXX`,
+ * exactly as Python's json.dumps(sort_keys=True, separators=(",", ":")) writes it.
+ */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (value !== null && typeof value === "object") {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+    return `{${entries.map(([k, v]) => `${asciiString(k)}:${canonicalJson(v)}`).join(",")}}`;
   }
-  return JSON.stringify(value);
+  return typeof value === "string" ? asciiString(value) : JSON.stringify(value);
 }
+
+const asciiString = (s: string) =>
+  JSON.stringify(s).replace(
+    /[\u0080-\uffff]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 
 /** The hex signature of `body` sent at `timestamp` (unix seconds). */
 export function signWebhook(secret: string, timestamp: string, body: unknown): string {

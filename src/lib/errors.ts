@@ -6,6 +6,7 @@ export type ErrorCode =
   | "missing_api_key"
   | "invalid_api_key"
   | "admin_unauthorized"
+  | "invalid_signature"
   | "budget_exceeded"
   | "country_not_allowed"
   | "model_not_allowed"
@@ -31,6 +32,7 @@ const STATUS: Record<ErrorCode, number> = {
   missing_api_key: 401,
   invalid_api_key: 401,
   admin_unauthorized: 401,
+  invalid_signature: 401,
   budget_exceeded: 402,
   country_not_allowed: 403,
   model_not_allowed: 403,

@@ -51,6 +51,15 @@ export async function findOwned(
   return row ? toResource(row) : null;
 }
 
+/** Who owns a resource, whoever asks (the upstream webhook does not speak for a tenant). */
+export async function findOwner(db: D1Database, kind: ResourceKind, id: string): Promise<Owner | null> {
+  const row = await db
+    .prepare("SELECT org_id, tenant_id FROM resources WHERE kind = ? AND id = ?")
+    .bind(kind, id.toLowerCase())
+    .first<{ org_id: string; tenant_id: string }>();
+  return row ? { orgId: row.org_id, tenantId: row.tenant_id } : null;
+}
+
 /** Records a resource the tenant just created; a repeat of the same id keeps the first owner. */
 export function recordCreatedStatement(
   db: D1Database,

@@ -1,0 +1,92 @@
+import { Hono } from "hono";
+import * as z from "zod";
+import type { AppEnv } from "../env";
+import { afterResponse } from "../lib/after-response";
+import { canonicalJson } from "../lib/canonical-json";
+import { hmacSha256Hex, secretsEqual } from "../lib/crypto";
+import { GatewayError, invalidInput, notFound } from "../lib/errors";
+import { observeViews } from "../ledger/observe";
+import { MAX_BODY_BYTES } from "../middleware/json-body";
+import { callUpstream } from "../upstream/client";
+import { SESSIONS } from "../upstream/kinds";
+import { findOwner } from "../store/resources";
+import { guardStore } from "../store/guard";
+import { parseInput } from "../v3/validation";
+
+/** How far a webhook's timestamp may be from now, as Browser Use tells receivers to check. */
+export const WEBHOOK_WINDOW_S = 300;
+
+const StatusUpdate = z.object({
+  type: z.string(),
+  timestamp: z.string().optional(),
+  payload: z
+    .object({
+      session_id: z.string().optional(),
+      task_id: z.string().optional(),
+      status: z.string().optional(),
+    })
+    .loose()
+    .optional(),
+});
+
+/**
+ * POST /webhooks/browser-use: Browser Use's own signed `agent.task.status_update` events, so a task
+ * settles the moment it ends rather than at the next read or reconciler pass. The signature is hex
+ * HMAC-SHA256 of `"{X-Browser-Use-Timestamp}.{canonical JSON of the body}"` under
+ * BROWSER_USE_WEBHOOK_SECRET; stale or unsigned events are 401. The event is only a hint: the
+ * session is read from upstream and observed like any other view, so a replayed or reordered event
+ * can book nothing twice. Without the secret configured the endpoint does not exist (404).
+ */
+export const upstreamWebhooks = new Hono<AppEnv>().post("/browser-use", async (c) => {
+  const secret = c.env.BROWSER_USE_WEBHOOK_SECRET;
+  if (!secret) throw notFound();
+  const raw = await c.req.text();
+  if (raw.length > MAX_BODY_BYTES) throw new GatewayError("body_too_large", "Webhook body too large");
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw invalidInput([{ type: "json_invalid", loc: ["body", 0], msg: "JSON decode error" }]);
+  }
+  await verifySignature(
+    secret,
+    c.req.header("X-Browser-Use-Timestamp"),
+    c.req.header("X-Browser-Use-Signature"),
+    body,
+  );
+  const parsed = parseInput(StatusUpdate, "body", body);
+  if (!parsed.ok) throw invalidInput(parsed.issues);
+  const sessionId = parsed.data.payload?.session_id;
+  if (parsed.data.type !== "agent.task.status_update" || !sessionId) return c.json({ received: true });
+
+  const owner = await guardStore(c, () => findOwner(c.env.DB, "session", sessionId));
+  if (!owner) {
+    c.get("log").warn("webhook_unknown_session", { sessionId });
+    return c.json({ received: true });
+  }
+  const { env } = c;
+  const log = c.get("log");
+  afterResponse(c, "webhook_refresh", async () => {
+    const res = await callUpstream(env, log, { method: "GET", path: SESSIONS.path(sessionId) });
+    if (res.status === 200)
+      await observeViews(env.DB, log, SESSIONS, owner, [res.body as Record<string, unknown>], res.sentAt);
+  });
+  return c.json({ received: true });
+});
+
+async function verifySignature(
+  secret: string,
+  timestamp: string | undefined,
+  signature: string | undefined,
+  body: unknown,
+): Promise<void> {
+  const refuse = (detail: string) => new GatewayError("invalid_signature", detail);
+  if (!timestamp || !signature) throw refuse("Missing X-Browser-Use-Timestamp or X-Browser-Use-Signature");
+  const ts = Number(timestamp);
+  if (!/^\d{1,12}$/.test(timestamp) || Math.abs(Date.now() / 1000 - ts) > WEBHOOK_WINDOW_S) {
+    throw refuse("Webhook timestamp is outside the five-minute window");
+  }
+  const expected = await hmacSha256Hex(secret, `${timestamp}.${canonicalJson(body)}`);
+  if (!(await secretsEqual(signature.trim().toLowerCase(), expected)))
+    throw refuse("Webhook signature does not match");
+}
