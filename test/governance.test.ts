@@ -429,6 +429,28 @@ describe("reconciler", () => {
     }
   });
 
+  it("stops a running session of a scope whose cap an overshoot has used up", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "1", period: "none" },
+      maxTaskCostUsd: "0.1",
+    });
+    const s = await expectJson<View>(
+      await asTenant(t.key, "/api/v3/sessions", { body: hangTask("runaway") }),
+      200,
+    );
+    // An earlier task's overshoot: what the tenant has spent now reaches its cap.
+    await env.DB.prepare(
+      "UPDATE budget_counters SET spent_micros = 1000000 WHERE scope = 'tenant' AND scope_id = ? AND period_key = 'none'",
+    )
+      .bind(t.tenantId)
+      .run();
+    const report = await reconcile(env, log);
+    expect(report.stoppedOverBudget).toBeGreaterThanOrEqual(1);
+    expect((await upstreamStatus(s.id, ["stopped"])).status).toBe("stopped");
+    expect((await holdsOf(t.tenantId)).map((h) => h.state)).toEqual(["settled"]);
+  });
+
   it("books an upstream session the gateway never saw as unattributed spend", async () => {
     const res = await fetch(`${env.UPSTREAM_URL}/sessions`, {
       method: "POST",
