@@ -36,6 +36,8 @@ CREATE TABLE resources (
   status TEXT,
   view TEXT NOT NULL,
   view_at TEXT NOT NULL,
+  -- When the reconciler last asked upstream about it: it asks the least recently checked first.
+  checked_at TEXT,
   PRIMARY KEY (kind, id)
 );
 CREATE INDEX resources_by_tenant ON resources (tenant_id, kind, created_at DESC, id DESC) WHERE deleted_at IS NULL;

@@ -21,8 +21,6 @@ CREATE TABLE holds (
   tenant_period TEXT NOT NULL,
   -- 0 for a task no budget or ceiling bounds: it reserves nothing but still counts as a live slot.
   amount_micros INTEGER NOT NULL CHECK (amount_micros >= 0),
-  -- 1 for a session created without a task: the hold only keeps its live-session slot in flight.
-  slot_only INTEGER NOT NULL DEFAULT 0,
   -- The session's totalCostUsd when the task was dispatched; the task costs what it adds to it.
   base_total_micros INTEGER NOT NULL DEFAULT 0,
   state TEXT NOT NULL CHECK (state IN ('open', 'settled', 'released')),

@@ -30,6 +30,8 @@ export interface Variables {
   caller: Caller;
   /** The caller's org policy narrowed by its tenant's. */
   policy: EffectivePolicy;
+  /** Set once upstream has answered the create or dispatch this request is for. */
+  upstreamAnswered?: boolean;
 }
 
 /** The one Hono environment every app and middleware in the gateway is typed with. */

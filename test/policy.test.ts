@@ -197,6 +197,14 @@ describe("narrowingIssues", () => {
     ]);
     expect(issues[0]).toMatchObject({ input: "us", msg: "'us' is not in the org's allowedCountries" });
   });
+
+  it("counts no-proxy as widening where the org restricts countries and does not turn it on", () => {
+    const wide = doc({ allowNoProxy: true });
+    const locs = (org: PolicyDocument) => narrowingIssues(org, wide).map((i) => i.loc.join("."));
+    expect(locs(doc({ allowedCountries: ["de"] }))).toEqual(["body.allowNoProxy"]);
+    expect(locs(doc({ allowedCountries: ["de"], allowNoProxy: true }))).toEqual([]);
+    expect(locs(doc({}))).toEqual([]);
+  });
 });
 
 describe("applySessionPolicy", () => {
@@ -254,10 +262,19 @@ describe("applySessionPolicy", () => {
     });
   });
 
-  it("passes a null proxy unless the policy forbids no-proxy", () => {
+  it("passes a null proxy only where the policy allows no-proxy", () => {
     const body = { task: "t", proxyCountryCode: null };
-    expect(applySessionPolicy(body, policy(doc({ allowedCountries: ["de"] }))).body).toEqual(body);
-    const err = refusal(() => applySessionPolicy(body, policy(doc({}), doc({ allowNoProxy: false }))));
+    // No country restriction: as upstream allows it.
+    expect(applySessionPolicy(body, policy(doc({}))).body).toEqual(body);
+    // Countries restricted: only when a scope says allowNoProxy: true.
+    const restricted = refusal(() => applySessionPolicy(body, policy(doc({ allowedCountries: ["de"] }))));
+    expect(restricted).toMatchObject({ code: "country_not_allowed", status: 403 });
+    const allowed = policy(doc({ allowedCountries: ["de"], allowNoProxy: true }));
+    expect(applySessionPolicy(body, allowed).body).toEqual(body);
+    // Forbidden in either scope: refused, whatever the other says.
+    const err = refusal(() =>
+      applySessionPolicy(body, policy(doc({ allowNoProxy: true }), doc({ allowNoProxy: false }))),
+    );
     expect(err).toMatchObject({ code: "country_not_allowed", status: 403 });
     expect(err.detail).toMatch(/no proxy/i);
   });

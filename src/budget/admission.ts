@@ -3,7 +3,7 @@ import { GatewayError } from "../lib/errors";
 import { fromMicros } from "../lib/money";
 import type { BudgetPolicy, EffectivePolicy } from "../policy/effective";
 import { type Admission, admitHold, type ScopeBudget } from "../store/budgets";
-import { SESSION_BUSY } from "../upstream/kinds";
+import { ERROR_DETAILS } from "../v3/schemas";
 import { periodKey } from "./period";
 
 /** The floor under a hold when no policy sets `minHoldUsd`: a task below a cent can hardly run. */
@@ -81,7 +81,6 @@ export async function admit(
       maxLive: req.addsLive
         ? { org: policy.orgMaxConcurrentSessions, tenant: policy.maxConcurrentSessions }
         : null,
-      slotOnly: req.slotOnly === true,
     });
   } catch (err) {
     const refusal = new GatewayError(
@@ -92,7 +91,8 @@ export async function admit(
     throw refusal;
   }
   if (admission.admitted) return { id: holdId, amountMicros: admission.amountMicros };
-  if (admission.reason === "already_held") throw new GatewayError("session_not_idle", SESSION_BUSY);
+  if (admission.reason === "already_held")
+    throw new GatewayError("session_not_idle", ERROR_DETAILS.sessionBusy);
 
   if (admission.reason === "concurrency") {
     throw new GatewayError(

@@ -29,14 +29,11 @@ export async function observeViews(
   sentAt: string,
 ): Promise<void> {
   const { observe } = spec;
-  const fresh = views
-    .map((view) => ({ view, obs: observe?.(view, owner) }))
-    .map((o) => ({
-      ...o,
-      key: `${spec.kind}:${String(o.view.id).toLowerCase()}`,
-      print: fingerprint(o.view, o.obs),
-    }))
-    .filter((o) => booked.get(o.key) !== o.print);
+  const all = views.map((view) => {
+    const obs = observe?.(view, owner);
+    return { view, obs, key: `${spec.kind}:${String(view.id).toLowerCase()}`, print: fingerprint(view, obs) };
+  });
+  const fresh = all.filter((o) => booked.get(o.key) !== o.print);
   // A batch per few views, each view's statements together: a list of a hundred costs ten round
   // trips, not two hundred, and no batch grows past what D1 takes comfortably.
   for (let i = 0; i < fresh.length; i += VIEWS_PER_BATCH) {
@@ -48,7 +45,9 @@ export async function observeViews(
       ]),
     );
   }
-  for (const { obs } of fresh) if (obs) await settleIfEnded(db, log, obs, sentAt);
+  // Settling is checked for every view, booked or not: an unchanged view may still be the first
+  // sent after its task was dispatched.
+  for (const { obs } of all) if (obs) await settleIfEnded(db, log, obs, sentAt);
   for (const { key, print } of fresh) booked.set(key, print);
 }
 

@@ -38,13 +38,13 @@ export function fromMicros(micros: number): string {
   return `${sign}${whole}${frac ? `.${frac}` : ""}`;
 }
 
-/** Whether a string or number is a decimal amount toMicros accepts. */
-export function isDecimal(value: string | number): boolean {
+/** Integer micro-USD of `value` if it is a decimal amount within [0, maxMicros], else null. */
+export function microsWithin(value: string | number, maxMicros: number): number | null {
   try {
-    toMicros(value);
-    return true;
+    const micros = toMicros(value);
+    return micros >= 0 && micros <= maxMicros ? micros : null;
   } catch {
-    return false;
+    return null;
   }
 }
 

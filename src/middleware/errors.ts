@@ -26,7 +26,13 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
     return errorResponse(c, err);
   }
   if (err instanceof HTTPException) return errorResponse(c, fromHttpException(err));
-  (c.get("log") ?? createLogger({})).error("unhandled_error", describeError(err));
+  const log = c.get("log") ?? createLogger({});
+  if (err instanceof Error && err.message.startsWith("D1_")) {
+    // A D1 call no store guard wrapped: still the database's failure, not the client's.
+    log.error("request_failed", { code: "store_unavailable", ...describeError(err) });
+    return errorResponse(c, new GatewayError("store_unavailable", "Gateway store unavailable, try again"));
+  }
+  log.error("unhandled_error", describeError(err));
   return c.json(
     { detail: "Internal gateway error", code: "internal_error", requestId: c.get("requestId") },
     500,

@@ -7,13 +7,14 @@ import { describeError } from "../lib/log";
 import { claimKey, completeKey, markUnknown, releaseKey } from "../store/idempotency";
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
-// Gateway errors raised before anything went upstream: a retry with the same key may run.
-const NOTHING_SENT = new Set(["budget_unavailable", "store_unavailable"]);
+// Gateway errors for which upstream certainly did nothing: a retry with the same key may run.
+const NOTHING_SENT = new Set(["budget_unavailable", "store_unavailable", "upstream_unauthorized"]);
 
 /**
  * `Idempotency-Key` on creates (`POST /sessions`, `POST /browsers`): per tenant, for 24 hours, a
  * retry with the same key and body gets the first answer again (`Idempotent-Replayed: true`) and
- * takes no second hold; the same key with another body is 409 `idempotency_conflict`, and so is a
+ * takes no second hold, when that answer was upstream's (a success or its certain refusal); a
+ * refusal of the gateway's own (budget, policy, limits) frees the key for a later retry; the same key with another body is 409 `idempotency_conflict`, and so is a
  * retry while the first is under way or when the first one's outcome upstream was lost (the
  * reconciler settles that one; a new key starts a new task). Runs after body validation.
  */
@@ -64,10 +65,10 @@ export function idempotency() {
     const res = c.res;
     try {
       const body = await res.clone().text();
-      if (res.status < 500) {
+      if (isFinalAnswer(res.status, c.get("upstreamAnswered") === true)) {
         const applied = res.headers.get("X-Gateway-Applied");
         await completeKey(db, tenantId, key, { status: res.status, body, applied });
-      } else if (NOTHING_SENT.has(errorCode(body))) {
+      } else if (res.status < 500 || NOTHING_SENT.has(errorCode(body))) {
         await releaseKey(db, tenantId, key);
       } else {
         await markUnknown(db, tenantId, key);
@@ -76,6 +77,16 @@ export function idempotency() {
       c.get("log").error("idempotency_store_failed", describeError(err));
     }
   });
+}
+
+/**
+ * Whether an answer is what a retry must get again: a success, or upstream's own certain refusal.
+ * The gateway's refusals (budget, policy, limits) and upstream's 429 may change with time, so a
+ * retry with the same key is judged afresh.
+ */
+function isFinalAnswer(status: number, upstreamAnswered: boolean): boolean {
+  if (status < 300) return true;
+  return upstreamAnswered && status >= 400 && status < 500 && status !== 429;
 }
 
 function errorCode(body: string): string {

@@ -1,4 +1,5 @@
 import { GatewayError } from "../lib/errors";
+import { BROWSER_TIMEOUT_MAX_MINUTES, ERROR_DETAILS } from "../v3/schemas";
 import type { EffectivePolicy } from "./effective";
 
 /**
@@ -64,6 +65,17 @@ export function applyBrowserPolicy(body: Body, policy: EffectivePolicy): PolicyR
     );
   }
 
+  // Upstream's own limit, refused the way upstream refuses it, before a price is put on it.
+  if (typeof out.timeout === "number" && out.timeout > BROWSER_TIMEOUT_MAX_MINUTES) {
+    throw new GatewayError(
+      "timeout_not_allowed",
+      ERROR_DETAILS.sessionTimeoutLimitExceeded,
+      {},
+      {
+        maxTimeoutMinutes: BROWSER_TIMEOUT_MAX_MINUTES,
+      },
+    );
+  }
   const ceiling = policy.maxBrowserTimeoutMinutes;
   if (ceiling !== null) {
     if (out.timeout === undefined) {

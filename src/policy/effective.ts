@@ -62,7 +62,7 @@ export function effectivePolicy(org: PolicyDocument | null, tenant: PolicyDocume
     minHoldMicros: maxOf(micros(o.minHoldUsd), micros(t.minHoldUsd)),
     allowedCountries,
     defaultCountry: defaultCountry([t.defaultCountry, o.defaultCountry], allowedCountries),
-    allowNoProxy: (o.allowNoProxy ?? true) && (t.allowNoProxy ?? true),
+    allowNoProxy: allowNoProxy(o.allowNoProxy, t.allowNoProxy, allowedCountries),
     allowedModels: intersect(o.allowedModels, t.allowedModels),
     allowKeepAlive: (o.allowKeepAlive ?? true) && (t.allowKeepAlive ?? true),
     maxIdleMinutes: minOf(o.maxIdleMinutes, t.maxIdleMinutes),
@@ -71,6 +71,20 @@ export function effectivePolicy(org: PolicyDocument | null, tenant: PolicyDocume
     requestsPerMinute: minOf(o.requestsPerMinute, t.requestsPerMinute),
     maxBrowserTimeoutMinutes: minOf(o.maxBrowserTimeoutMinutes, t.maxBrowserTimeoutMinutes),
   };
+}
+
+/**
+ * Whether `null` (no proxy) may be sent. Never where either scope says false; where proxy countries
+ * are restricted, only where a scope says true, since a request without a proxy leaves from no
+ * country at all; elsewhere, as upstream allows it.
+ */
+function allowNoProxy(
+  org: boolean | undefined,
+  tenant: boolean | undefined,
+  countries: ReadonlySet<string> | null,
+) {
+  if (org === false || tenant === false) return false;
+  return countries === null || org === true || tenant === true;
 }
 
 const CEILINGS = [
@@ -130,10 +144,15 @@ export function narrowingIssues(org: PolicyDocument | null, tenant: PolicyDocume
       widens([field], value, `${field} is above the org's ${field} (${ceiling})`);
     }
   }
-  for (const field of ["allowKeepAlive", "allowNoProxy"] as const) {
-    if (org[field] === false && tenant[field] === true) {
-      widens([field], true, `${field} cannot be true where the org's ${field} is false`);
-    }
+  if (org.allowKeepAlive === false && tenant.allowKeepAlive === true) {
+    widens(["allowKeepAlive"], true, "allowKeepAlive cannot be true where the org's allowKeepAlive is false");
+  }
+  // Where the org restricts countries, no-proxy is off unless the org itself turns it on.
+  if (
+    tenant.allowNoProxy === true &&
+    !allowNoProxy(org.allowNoProxy, undefined, intersect(org.allowedCountries, undefined))
+  ) {
+    widens(["allowNoProxy"], true, "allowNoProxy cannot be true where the org does not allow no-proxy");
   }
   const orgCap = micros(org.budget?.capUsd);
   const cap = micros(tenant.budget?.capUsd);

@@ -5,12 +5,19 @@ import { observeViews } from "../ledger/observe";
 import { describeError, type Logger } from "../lib/log";
 import { toMicros } from "../lib/money";
 import { effectivePolicy } from "../policy/effective";
-import { attachHoldStatement, closeHold, findOpenHold } from "../store/budgets";
+import { settleGone } from "../budget/settlement";
+import { attachHoldStatement, closeHold } from "../store/budgets";
 import { IDEMPOTENCY_TTL_MS } from "../store/idempotency";
 import { getPolicies } from "../store/policies";
-import { listOrphanHolds, listWatched, type OrphanHold, unknownIds, type Watched } from "../store/reconcile";
+import {
+  listOrphanHolds,
+  listWatched,
+  markChecked,
+  type OrphanHold,
+  unknownIds,
+  type Watched,
+} from "../store/reconcile";
 import { markDeleted, type Owner, recordCreatedStatement } from "../store/resources";
-import { getUsage } from "../store/usage";
 import { callUpstream } from "../upstream/client";
 import { BROWSERS, type KindSpec, SESSIONS } from "../upstream/kinds";
 
@@ -71,6 +78,7 @@ export async function reconcile(
   const db = env.DB;
 
   const watched = await listWatched(db, options.batch ?? 50);
+  await markChecked(db, watched, now.toISOString());
   await inBatches(watched, 6, async (item) => {
     try {
       await refresh(env, log, item, now, report);
@@ -90,7 +98,10 @@ export async function reconcile(
   }
   const releaseBefore = new Date(now.getTime() - (options.releaseAfterMs ?? 15 * 60_000)).toISOString();
   for (const hold of orphans) {
-    if (hold.createdAt < releaseBefore && (await closeHold(db, hold.id, 0, "released"))) {
+    if (
+      hold.createdAt < releaseBefore &&
+      (await closeHold(db, hold.id, 0, "released", { onlyUnattached: true }))
+    ) {
       report.released++;
       log.warn("orphan_hold_released", { holdId: hold.id, kind: hold.kind });
     }
@@ -112,11 +123,7 @@ async function refresh(
   if (res.status === 404) {
     // Gone upstream (deleted outside the gateway): what it cost is what was last seen.
     await markDeleted(env.DB, item.kind, item.id);
-    const hold = await findOpenHold(env.DB, item.kind, item.id);
-    if (hold) {
-      const usage = await getUsage(env.DB, item.kind, item.id);
-      await closeHold(env.DB, hold.id, (usage?.totalCostMicros ?? 0) - hold.baseTotalMicros, "settled");
-    }
+    await settleGone(env.DB, log, item.kind, item.id);
     report.gone++;
     return;
   }
@@ -204,10 +211,10 @@ async function adoptUnknown(
       const hold = certainMatch(spec, view, views, holds);
       if (hold) {
         orphans.splice(orphans.indexOf(hold), 1);
-        const record = recordCreatedStatement(db, spec.kind, id, hold, view, spec.status(view));
-        // A slot-only hold kept a session without a task in flight; the session now counts itself.
-        await db.batch(hold.slotOnly ? [record] : [record, attachHoldStatement(db, hold.id, id)]);
-        if (hold.slotOnly) await closeHold(db, hold.id, 0, "released");
+        await db.batch([
+          recordCreatedStatement(db, spec.kind, id, hold, view, spec.status(view)),
+          attachHoldStatement(db, hold.id, id),
+        ]);
         await observeViews(db, log, spec, hold, [view], list.sentAt);
         report.adopted++;
         log.warn("orphan_adopted", { kind: spec.kind, id, holdId: hold.id, tenantId: hold.tenantId });
@@ -241,9 +248,10 @@ function fits(spec: KindSpec, view: View, hold: OrphanHold): boolean {
     const minutes = Math.round((Date.parse(String(view.timeoutAt)) - createdAt(view)) / 60_000);
     return browserPriceMicros(minutes) === hold.amountMicros;
   }
-  // A new session is sent its hold as its ceiling; a hold of 0 sends none (upstream's default shows).
+  // A new session is sent its hold as its ceiling. A hold of 0 sent none, so nothing ties a session
+  // to it: it is never adopted (its session is booked as unattributed), never given to a tenant.
   const ceiling = view.maxCostUsd == null ? null : toMicros(String(view.maxCostUsd));
-  return hold.amountMicros === 0 ? true : ceiling === hold.amountMicros;
+  return hold.amountMicros > 0 && ceiling === hold.amountMicros;
 }
 
 const createdAt = (view: View) => Date.parse(String(view.createdAt ?? view.startedAt));

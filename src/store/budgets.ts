@@ -28,8 +28,6 @@ export interface HoldRequest {
   baseTotalMicros: number;
   /** Live sessions and browsers allowed per scope; checked only when this request adds one. */
   maxLive: { org: number | null; tenant: number | null } | null;
-  /** The hold only keeps a live-session slot while a session without a task is created. */
-  slotOnly: boolean;
 }
 
 export interface CounterView {
@@ -50,10 +48,10 @@ const LIVE = (column: "org_id" | "tenant_id", param: string) => `(
 
 // ?1 hold id, ?2 kind, ?3 resource id, ?4 org, ?5 tenant, ?6 org period, ?7 tenant period,
 // ?8 base total, ?9 now, ?10 wanted, ?11 org cap, ?12 tenant cap, ?13 min hold,
-// ?14 org live max, ?15 tenant live max, ?16 slot only.
+// ?14 org live max, ?15 tenant live max.
 const INSERT_HOLD = `INSERT INTO holds
-  (id, kind, resource_id, org_id, tenant_id, org_period, tenant_period, amount_micros, base_total_micros, state, created_at, slot_only)
-  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, amount, ?8, 'open', ?9, ?16 FROM (
+  (id, kind, resource_id, org_id, tenant_id, org_period, tenant_period, amount_micros, base_total_micros, state, created_at)
+  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, amount, ?8, 'open', ?9 FROM (
     SELECT min(?10,
       CASE WHEN ?11 IS NULL THEN ?10 ELSE ?11 - o.held_micros - o.spent_micros END,
       CASE WHEN ?12 IS NULL THEN ?10 ELSE ?12 - t.held_micros - t.spent_micros END) AS amount
@@ -110,7 +108,7 @@ export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admis
         .bind(
           req.holdId,
           req.kind,
-          req.resourceId,
+          req.resourceId?.toLowerCase() ?? null,
           req.orgId,
           req.tenantId,
           req.org.periodKey,
@@ -123,7 +121,6 @@ export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admis
           req.minHoldMicros,
           req.maxLive?.org ?? null,
           req.maxLive?.tenant ?? null,
-          req.slotOnly ? 1 : 0,
         ),
       db.prepare(RESERVE).bind(req.holdId, ...scopes),
       db.prepare(REPORT).bind(req.holdId, ...scopes),
@@ -176,6 +173,19 @@ export function attachHoldStatement(db: D1Database, holdId: string, resourceId: 
   return db
     .prepare("UPDATE holds SET resource_id = ?, dispatched_at = ? WHERE id = ? AND state = 'open'")
     .bind(resourceId.toLowerCase(), new Date().toISOString(), holdId);
+}
+
+/**
+ * Releases a hold that reserved no money (a slot-only hold of 0): no counter moves, so one
+ * statement that can share a batch with other writes.
+ */
+export function releaseUnusedHoldStatement(db: D1Database, holdId: string): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE holds SET state = 'released', settled_micros = 0, settled_at = ?
+       WHERE id = ? AND state = 'open' AND amount_micros = 0`,
+    )
+    .bind(new Date().toISOString(), holdId);
 }
 
 export interface OpenHold {
@@ -233,13 +243,16 @@ export async function closeHold(
   holdId: string,
   actualMicros: number,
   state: "settled" | "released",
+  options: { onlyUnattached?: boolean } = {},
 ): Promise<boolean> {
   const token = crypto.randomUUID();
+  // An orphan is released only while still unattached: a concurrent pass may have just adopted it.
+  const unattached = options.onlyUnattached ? "AND resource_id IS NULL" : "";
   const [claim] = await db.batch([
     db
       .prepare(
         `UPDATE holds SET state = ?, settled_micros = ?, settle_token = ?, settled_at = ?
-         WHERE id = ? AND state = 'open'`,
+         WHERE id = ? AND state = 'open' ${unattached}`,
       )
       .bind(state, Math.max(0, actualMicros), token, new Date().toISOString(), holdId),
     db.prepare(BOOK).bind(holdId, token),

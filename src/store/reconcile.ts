@@ -7,17 +7,18 @@ export interface Watched extends Owner {
 
 /**
  * Sessions and browsers the reconciler should ask upstream about: those not yet final and those
- * whose hold is still open, least recently seen first.
+ * whose hold is still open (even if deleted: the hold must still be settled), least recently
+ * checked first.
  */
 export async function listWatched(db: D1Database, limit: number): Promise<Watched[]> {
   const { results } = await db
     .prepare(
       `SELECT r.kind, r.id, r.org_id, r.tenant_id FROM resources r
-       WHERE r.deleted_at IS NULL AND r.kind IN ('session', 'browser') AND (
-         (r.kind = 'session' AND r.status IN ('created', 'idle', 'running'))
-         OR (r.kind = 'browser' AND r.status = 'active')
+       WHERE r.kind IN ('session', 'browser') AND (
+         (r.deleted_at IS NULL AND r.kind = 'session' AND r.status IN ('created', 'idle', 'running'))
+         OR (r.deleted_at IS NULL AND r.kind = 'browser' AND r.status = 'active')
          OR EXISTS (SELECT 1 FROM holds h WHERE h.kind = r.kind AND h.resource_id = r.id AND h.state = 'open'))
-       ORDER BY r.view_at ASC LIMIT ?`,
+       ORDER BY coalesce(r.checked_at, '') ASC, r.view_at ASC LIMIT ?`,
     )
     .bind(limit)
     .all<{ kind: "session" | "browser"; id: string; org_id: string; tenant_id: string }>();
@@ -28,15 +29,26 @@ export interface OrphanHold extends Owner {
   id: string;
   kind: "session" | "browser";
   amountMicros: number;
-  slotOnly: boolean;
   createdAt: string;
+}
+
+/** Notes that the reconciler asked upstream about these objects now. */
+export async function markChecked(db: D1Database, items: Watched[], at: string): Promise<void> {
+  if (items.length === 0) return;
+  await db
+    .prepare(
+      `UPDATE resources SET checked_at = ?
+       WHERE (kind, id) IN (SELECT value ->> '$.kind', value ->> '$.id' FROM json_each(?))`,
+    )
+    .bind(at, JSON.stringify(items.map(({ kind, id }) => ({ kind, id }))))
+    .run();
 }
 
 /** Open holds whose create never told us what upstream made, older than `before`. */
 export async function listOrphanHolds(db: D1Database, before: string): Promise<OrphanHold[]> {
   const { results } = await db
     .prepare(
-      `SELECT id, kind, org_id, tenant_id, amount_micros, slot_only, created_at FROM holds
+      `SELECT id, kind, org_id, tenant_id, amount_micros, created_at FROM holds
        WHERE state = 'open' AND resource_id IS NULL AND created_at < ? ORDER BY created_at`,
     )
     .bind(before)
@@ -46,7 +58,6 @@ export async function listOrphanHolds(db: D1Database, before: string): Promise<O
       org_id: string;
       tenant_id: string;
       amount_micros: number;
-      slot_only: number;
       created_at: string;
     }>();
   return results.map((r) => ({
@@ -55,7 +66,6 @@ export async function listOrphanHolds(db: D1Database, before: string): Promise<O
     orgId: r.org_id,
     tenantId: r.tenant_id,
     amountMicros: r.amount_micros,
-    slotOnly: r.slot_only === 1,
     createdAt: r.created_at,
   }));
 }
@@ -64,9 +74,10 @@ export async function listOrphanHolds(db: D1Database, before: string): Promise<O
 export async function unknownIds(db: D1Database, kind: ResourceKind, ids: string[]): Promise<string[]> {
   if (ids.length === 0) return [];
   const lower = ids.map((id) => id.toLowerCase());
+  // One JSON parameter, not one per id: D1 takes at most 100 bound parameters a query.
   const { results } = await db
-    .prepare(`SELECT id FROM resources WHERE kind = ? AND id IN (${lower.map(() => "?").join(", ")})`)
-    .bind(kind, ...lower)
+    .prepare("SELECT id FROM resources WHERE kind = ? AND id IN (SELECT value FROM json_each(?))")
+    .bind(kind, JSON.stringify(lower))
     .all<{ id: string }>();
   const known = new Set(results.map((r) => r.id));
   return lower.filter((id) => !known.has(id));

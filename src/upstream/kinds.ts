@@ -1,13 +1,9 @@
 import { browserObservation, FINAL_SESSION_STATUSES, sessionObservation } from "../ledger/observations";
 import type { Owner, ResourceKind } from "../store/resources";
 import type { UsageObservation } from "../store/usage";
+import { ERROR_DETAILS } from "../v3/schemas";
 
 type View = Record<string, unknown>;
-
-// Upstream's own words for a dispatch it refuses, so a client hears the same whoever refuses it.
-export const SESSION_BUSY =
-  "Agent session already has a running task. Please wait for it to finish or stop it manually.";
-export const SESSION_ENDED = "Browser session is stopped. Please start a new session and try again.";
 
 /** What the gateway needs to know about each kind of upstream object it proxies. */
 export interface KindSpec {
@@ -29,7 +25,7 @@ const status = (view: View) => (typeof view.status === "string" ? view.status : 
 export const SESSIONS: KindSpec = {
   kind: "session",
   path: (id) => `/sessions/${id}`,
-  notFound: "Session not found",
+  notFound: ERROR_DETAILS.sessionNotFound,
   status,
   isFinal: (view) => FINAL_SESSION_STATUSES.has(String(view.status)),
   observe: sessionObservation,
@@ -38,7 +34,7 @@ export const SESSIONS: KindSpec = {
 export const BROWSERS: KindSpec = {
   kind: "browser",
   path: (id) => `/browsers/${id}`,
-  notFound: "Session not found",
+  notFound: ERROR_DETAILS.sessionNotFound,
   status,
   isFinal: (view) => view.status === "stopped",
   observe: browserObservation,
@@ -49,7 +45,7 @@ export const BROWSERS: KindSpec = {
 export const PROFILES: KindSpec = {
   kind: "profile",
   path: (id) => `/profiles/${id}`,
-  notFound: "Profile not found",
+  notFound: ERROR_DETAILS.profileNotFound,
   status: () => null,
   isFinal: () => false,
 };
@@ -57,7 +53,7 @@ export const PROFILES: KindSpec = {
 export const WORKSPACES: KindSpec = {
   kind: "workspace",
   path: (id) => `/workspaces/${id}`,
-  notFound: "Workspace not found",
+  notFound: ERROR_DETAILS.workspaceNotFound,
   status: () => null,
   isFinal: () => false,
 };

@@ -5,7 +5,8 @@ import { fromMicros, toMicros } from "../../lib/money";
 import { observeViews } from "../../ledger/observe";
 import { applySessionPolicy } from "../../policy/apply";
 import { guardStore } from "../../store/guard";
-import { PROFILES, SESSION_BUSY, SESSION_ENDED, SESSIONS, WORKSPACES } from "../../upstream/kinds";
+import { PROFILES, SESSIONS, WORKSPACES } from "../../upstream/kinds";
+import { ERROR_DETAILS } from "../../v3/schemas";
 import type { UpstreamResponse } from "../../upstream/client";
 import type { RunTaskRequest } from "../../v3/schemas";
 import { announceApplied, forwardHeld } from "./holds";
@@ -89,5 +90,8 @@ async function idleSessionTotal(c: Ctx, sessionId: string): Promise<number | Ups
     observeViews(c.env.DB, c.get("log"), SESSIONS, c.get("caller"), [view], res.sentAt),
   );
   if (view.status === "idle") return toMicros(String(view.totalCostUsd ?? "0"));
-  throw new GatewayError("session_not_idle", SESSIONS.isFinal(view) ? SESSION_ENDED : SESSION_BUSY);
+  throw new GatewayError(
+    "session_not_idle",
+    SESSIONS.isFinal(view) ? ERROR_DETAILS.sessionStopped : ERROR_DETAILS.sessionBusy,
+  );
 }

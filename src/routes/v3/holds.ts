@@ -2,8 +2,9 @@ import type { Context } from "hono";
 import { admit, type AdmissionRequest, type Hold } from "../../budget/admission";
 import { formatApplied } from "../../policy/apply";
 import type { AppEnv } from "../../env";
+import { GatewayError } from "../../lib/errors";
 import { describeError } from "../../lib/log";
-import { attachHoldStatement, closeHold } from "../../store/budgets";
+import { attachHoldStatement, closeHold, releaseUnusedHoldStatement } from "../../store/budgets";
 import { guardStore } from "../../store/guard";
 import { recordCreatedStatement } from "../../store/resources";
 import type { KindSpec } from "../../upstream/kinds";
@@ -40,29 +41,22 @@ export async function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamRespo
   try {
     res = await forward(c, call.request(hold));
   } catch (err) {
-    log.warn("hold_outcome_unknown", { holdId: hold.id, ...describeError(err) });
+    if (err instanceof GatewayError && err.code === "upstream_unauthorized") {
+      // Upstream refused the gateway's own key: it certainly did nothing.
+      await guardStore(c, () => closeHold(db, hold.id, 0, "released"));
+    } else {
+      log.warn("hold_outcome_unknown", { holdId: hold.id, ...describeError(err) });
+    }
     throw err;
   }
+  c.set("upstreamAnswered", true);
   if (res.status === call.success) {
-    const view = res.body as View;
-    const id = String(view.id);
-    const record = recordCreatedStatement(
-      db,
-      call.spec.kind,
-      id,
-      c.get("caller"),
-      view,
-      call.spec.status(view),
-    );
-    if (call.admission.slotOnly) {
-      await guardStore(c, async () => {
-        await record.run();
-        await closeHold(db, hold.id, 0, "released");
-      });
-    } else {
-      const isNew = call.admission.resourceId === null;
-      await guardStore(c, () => db.batch([attachHoldStatement(db, hold.id, id), ...(isNew ? [record] : [])]));
+    const view = res.body as View | null;
+    if (typeof view?.id !== "string") {
+      log.error("hold_outcome_unknown", { holdId: hold.id, reason: "success without an id" });
+      throw new GatewayError("upstream_bad_response", "Browser Use answered a create without an id");
     }
+    await recordSuccess(c, call, hold, view as View & { id: string });
     remember(c, call.spec, [view], res.sentAt);
   } else if (res.status >= 400 && res.status < 500) {
     await guardStore(c, () => closeHold(db, hold.id, 0, "released"));
@@ -70,6 +64,37 @@ export async function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamRespo
     log.warn("hold_outcome_unknown", { holdId: hold.id, status: res.status });
   }
   return res;
+}
+
+/**
+ * Ties the hold to what upstream made (and records a new object as the caller's), in one batch.
+ * Upstream has already accepted: should D1 fail now, the client still gets upstream's answer (a
+ * "try again" would start a second paid task), and the open, unattached hold leads the reconciler
+ * to the object and records it as the caller's.
+ */
+async function recordSuccess(c: Ctx, call: HeldCall, hold: Hold, view: View & { id: string }): Promise<void> {
+  const db = c.env.DB;
+  const record = recordCreatedStatement(
+    db,
+    call.spec.kind,
+    view.id,
+    c.get("caller"),
+    view,
+    call.spec.status(view),
+  );
+  const statements = call.admission.slotOnly
+    ? // The session now counts as live by itself; its slot-only hold (of 0) needs no counter change.
+      [record, releaseUnusedHoldStatement(db, hold.id)]
+    : [attachHoldStatement(db, hold.id, view.id), ...(call.admission.resourceId === null ? [record] : [])];
+  try {
+    await db.batch(statements);
+  } catch (err) {
+    c.get("log").error("record_after_upstream_accepted_failed", {
+      holdId: hold.id,
+      id: view.id,
+      ...describeError(err),
+    });
+  }
 }
 
 /** Adds the gateway's changes to a request body to the response, as `X-Gateway-Applied`. */

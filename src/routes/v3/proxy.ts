@@ -1,6 +1,8 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../../env";
+import { settleGone } from "../../budget/settlement";
 import { observeViews } from "../../ledger/observe";
+import { findOpenHold } from "../../store/budgets";
 import { afterResponse } from "../../lib/after-response";
 import { notFound } from "../../lib/errors";
 import { describeError } from "../../lib/log";
@@ -94,13 +96,14 @@ export interface OwnedCall {
  */
 export async function onOwned(c: Ctx, spec: KindSpec, id: string, call: OwnedCall): Promise<Response> {
   await requireOwned(c, spec, id);
+  const onObject = call.suffix === undefined;
+  if (onObject && call.method === "DELETE") await readBeforeDelete(c, spec, id);
   const res = await forward(c, {
     method: call.method,
     path: spec.path(id) + (call.suffix ?? ""),
     query: call.query ? passQuery(c.req.url, call.query) : undefined,
     body: call.body ? await clientBody(c) : undefined,
   });
-  const onObject = call.suffix === undefined;
   if (onObject && res.status === 404) {
     // Gone upstream (deleted elsewhere): from now on it is unknown here too, with the same answer.
     await forget(c, spec, id);
@@ -114,6 +117,21 @@ export async function onOwned(c: Ctx, spec: KindSpec, id: string, call: OwnedCal
   return relay(c, res);
 }
 
+/**
+ * A session deleted while its task holds money can never be read again, so its latest figures
+ * are booked first; `forget` then settles the hold at them.
+ */
+async function readBeforeDelete(c: Ctx, spec: KindSpec, id: string): Promise<void> {
+  if (spec.kind !== "session" && spec.kind !== "browser") return;
+  const kind = spec.kind;
+  if (!(await guardStore(c, () => findOpenHold(c.env.DB, kind, id)))) return;
+  const res = await forward(c, { method: "GET", path: spec.path(id) });
+  if (res.status !== 200) return;
+  await guardStore(c, () =>
+    observeViews(c.env.DB, c.get("log"), spec, c.get("caller"), [res.body as View], res.sentAt),
+  );
+}
+
 /** Creates an object that costs nothing to hold (a profile, a workspace) and records it as the caller's. */
 export async function createOwned(c: Ctx, spec: KindSpec, path: string): Promise<Response> {
   const res = await forward(c, { method: "POST", path, body: await clientBody(c) });
@@ -121,15 +139,22 @@ export async function createOwned(c: Ctx, spec: KindSpec, path: string): Promise
   return relay(c, res);
 }
 
-/** Forgets an object upstream no longer has (deleted, or answered 404). */
+/** Forgets an object upstream no longer has (deleted, or answered 404), settling any hold it had. */
 export async function forget(c: Ctx, spec: KindSpec, id: string): Promise<void> {
   ownedCache.delete(ownedKey(spec.kind, id, c.get("caller").tenantId));
   await guardStore(c, () => markDeleted(c.env.DB, spec.kind, id));
+  const { kind } = spec;
+  if (kind === "session" || kind === "browser")
+    await guardStore(c, () => settleGone(c.env.DB, c.get("log"), kind, id));
 }
+
+/** A list serves an item as last seen when that was this recent, rather than asking upstream again. */
+const LIST_FRESH_MS = 5_000;
 
 /**
  * One page of the caller's objects, from D1 (so totals and paging count only the caller's own),
- * with every item that may have changed refreshed from upstream in parallel. A refresh that fails
+ * with every item that may have changed (and was not seen in the last few seconds) refreshed from
+ * upstream in parallel. A refresh that fails
  * leaves that item as last seen: the list is the gateway's, upstream only freshens it.
  */
 export async function listPage(
@@ -144,7 +169,7 @@ export async function listPage(
   const sentAt = new Date().toISOString();
   const views = await Promise.all(
     items.map(async (item) => {
-      if (spec.isFinal(item.view)) return item.view;
+      if (spec.isFinal(item.view) || Date.now() - Date.parse(item.viewAt) < LIST_FRESH_MS) return item.view;
       let res: UpstreamResponse;
       try {
         res = await forward(c, { method: "GET", path: spec.path(item.id) });

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import * as z from "zod";
 import type { AppEnv } from "../../env";
+import { microsWithin } from "../../lib/money";
 import { idempotency } from "../../middleware/idempotency";
 import { jsonBody } from "../../middleware/json-body";
 import { validate } from "../../middleware/validate";
@@ -17,9 +18,27 @@ import { listPage, onOwned } from "./proxy";
 
 const SessionPath = z.object({ session_id: Uuid });
 
+/** The most a task may ask to cost, so every amount fits the ledger's integers with room to spare. */
+const MAX_COST_MICROS = 1_000_000 * 1_000_000;
+
+/**
+ * `RunTaskRequest` as the gateway takes it: no unknown fields (policy cannot judge what it does not
+ * know) and a `maxCostUsd` that is an amount the ledger can hold, 0 to $1,000,000.
+ */
+const GatewayRunTaskRequest = RunTaskRequest.strict().superRefine((body, ctx) => {
+  if (body.maxCostUsd != null && microsWithin(body.maxCostUsd, MAX_COST_MICROS) === null) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["maxCostUsd"],
+      message: "maxCostUsd must be a decimal amount from 0 to 1000000",
+      input: body.maxCostUsd,
+    });
+  }
+});
+
 /** /api/v3/sessions: agent sessions, their tasks, messages and stop. */
 export const sessions = new Hono<AppEnv>()
-  .post("/", jsonBody({ required: true }), validate("json", RunTaskRequest.strict()), idempotency(), (c) =>
+  .post("/", jsonBody({ required: true }), validate("json", GatewayRunTaskRequest), idempotency(), (c) =>
     createOrDispatch(c, c.req.valid("json")),
   )
   .get("/", validate("query", ListSessionsQuery), async (c) => {
