@@ -91,6 +91,18 @@ describe("bad input is a clear 4xx in the upstream's shape and writes nothing", 
     expect(notInt[0]?.loc).toEqual(["query", "pageNumber"]);
   });
 
+  it("a maxCostUsd the ledger cannot hold is 422, never a 500", async () => {
+    for (const maxCostUsd of [1e300, "99999999999999999999", -5, "-0.5", 1000001]) {
+      const found = await issues(
+        await send("/sessions", { body: JSON.stringify({ task: "x", maxCostUsd }) }),
+      );
+      expect(
+        found.map((i) => i.loc),
+        String(maxCostUsd),
+      ).toContainEqual(["body", "maxCostUsd"]);
+    }
+  });
+
   it("a sessionId without a task is 422, as upstream answers", async () => {
     const found = await issues(
       await send("/sessions", { body: JSON.stringify({ sessionId: crypto.randomUUID() }) }),

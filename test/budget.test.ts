@@ -206,6 +206,56 @@ describe("settlement", () => {
     expect((await getCounter(env.DB, "tenant", t.tenantId, "none")).spentMicros).toBe(80_000);
   });
 
+  it("settles the hold of a session deleted while its task runs, at what it had cost", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "1", period: "none" },
+      maxTaskCostUsd: "0.5",
+    });
+    const s = await expectJson<Session>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("doomed", { steps: 2, cost: "0.01", outcome: "hang" }) },
+      }),
+      200,
+    );
+    await eventually(async () =>
+      (await emulatorTruth()).find((x) => x.id === s.id)?.stepCount === 2 ? true : undefined,
+    );
+    expect((await asTenant(t.key, `/api/v3/sessions/${s.id}`, { method: "DELETE" })).status).toBe(204);
+    const [hold] = await holds(t.tenantId);
+    expect(hold?.state).toBe("settled");
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual({
+      heldMicros: 0,
+      spentMicros: hold?.settled_micros,
+    });
+    expect(hold?.settled_micros).toBeGreaterThanOrEqual(20_000);
+  });
+
+  it("takes a follow-up to an upper-case session id like any other, one hold at a time", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "5", period: "none" },
+      maxTaskCostUsd: "0.5",
+    });
+    const s = await expectJson<Session>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("a", { steps: 1, cost: "0.01" }), keepAlive: true },
+      }),
+      200,
+    );
+    await waitForStatus(t, s.id, ["idle"]);
+    const upper = s.id.toUpperCase();
+    const hang = { task: emuTask("b", { outcome: "hang" }), sessionId: upper };
+    await expectJson(await asTenant(t.key, "/api/v3/sessions", { body: hang }), 200);
+    const again = await asTenant(t.key, "/api/v3/sessions", { body: hang });
+    expect(await expectJson(again, 400)).toMatchObject({ code: "session_not_idle" });
+    expect((await holds(t.tenantId)).map((h) => [h.resource_id, h.state])).toEqual([
+      [s.id, "settled"],
+      [s.id, "open"],
+    ]);
+    await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: { strategy: "session" } });
+  });
+
   it("releases the hold at once when upstream certainly refused the create", async () => {
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "1", period: "none" } });
@@ -389,6 +439,19 @@ describe("Idempotency-Key", () => {
       headers: { "Idempotency-Key": "retry-me" },
     });
     expect((await expectJson<Session>(theirs, 200)).id).not.toBe(firstBody.id);
+  });
+
+  it("does not replay the gateway's own refusal: a retry after the budget is raised goes through", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "0.001", period: "none" } });
+    const body = { task: emuTask("later", { steps: 1 }) };
+    const send = () =>
+      asTenant(t.key, "/api/v3/sessions", { body, headers: { "Idempotency-Key": "after-topup" } });
+    expect(await expectJson(await send(), 402)).toMatchObject({ code: "budget_exceeded" });
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "1", period: "none" } });
+    const ok = await send();
+    expect(ok.headers.get("Idempotent-Replayed")).toBeNull();
+    await expectJson(ok, 200);
   });
 
   it("lets concurrent retries with one key create one session", async () => {

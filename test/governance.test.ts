@@ -143,6 +143,18 @@ describe("model and keepAlive", () => {
   });
 });
 
+describe("upstream's own browser timeout limit", () => {
+  it("refuses a timeout over 240 minutes with upstream's 403 before pricing or holding it", async () => {
+    const t = await newTenant();
+    const res = await asTenant(t.key, "/api/v3/browsers", { body: { timeout: 9007199254740991 } });
+    expect(await expectJson(res, 403)).toMatchObject({
+      code: "timeout_not_allowed",
+      detail: "Maximum session timeout is 4 hours (240 minutes).",
+    });
+    expect(await holdsOf(t.tenantId)).toEqual([]);
+  });
+});
+
 describe("browser timeout", () => {
   it("refuses a timeout over the ceiling with 403, sending nothing", async () => {
     const t = await newTenant();

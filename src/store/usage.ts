@@ -11,16 +11,6 @@ export interface CostFigures {
   totalCostMicros: number;
 }
 
-export const ZERO_FIGURES: CostFigures = {
-  inputTokens: 0,
-  outputTokens: 0,
-  proxyUsedMicroMb: 0,
-  llmCostMicros: 0,
-  proxyCostMicros: 0,
-  browserCostMicros: 0,
-  totalCostMicros: 0,
-};
-
 /** One observation of a session or browser: its figures and state at the moment upstream answered. */
 export interface UsageObservation {
   kind: "session" | "browser";
