@@ -50,6 +50,35 @@ describe("browsers through the gateway", () => {
   });
 });
 
+describe("browser list filters", () => {
+  it("filters by metadata key and key=value, as upstream does, over the caller's browsers only", async () => {
+    const t = await newTenant();
+    const make = async (metadata: Record<string, string>) =>
+      (
+        await expectJson<Obj>(
+          await asTenant(t.key, "/api/v3/browsers", { body: { timeout: 5, metadata } }),
+          201,
+        )
+      ).id;
+    const blue = await make({ team: "blue", env: "prod" });
+    const red = await make({ team: "red" });
+    const list = async (query: string) =>
+      (
+        await expectJson<{ items: Obj[]; totalItems: number }>(
+          await asTenant(t.key, `/api/v3/browsers?${query}`),
+          200,
+        )
+      ).items
+        .map((b) => b.id)
+        .sort();
+    expect(await list("metadata=team")).toEqual([blue, red].sort());
+    expect(await list("metadata=team=blue")).toEqual([blue]);
+    expect(await list("metadata=team&metadata=env=prod")).toEqual([blue]);
+    expect(await list("metadata=nope")).toEqual([]);
+    expect(await list(`agentSessionId=${crypto.randomUUID()}`)).toEqual([]);
+  });
+});
+
 describe("profiles through the gateway", () => {
   it("creates, renames, searches, lists and deletes a profile", async () => {
     const t = await newTenant();

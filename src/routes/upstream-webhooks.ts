@@ -40,8 +40,10 @@ const StatusUpdate = z.object({
 export const upstreamWebhooks = new Hono<AppEnv>().post("/browser-use", async (c) => {
   const secret = c.env.BROWSER_USE_WEBHOOK_SECRET;
   if (!secret) throw notFound();
+  const tooLarge = () => new GatewayError("body_too_large", `Webhook body exceeds ${MAX_BODY_BYTES} bytes`);
+  if (Number(c.req.header("Content-Length") ?? "0") > MAX_BODY_BYTES) throw tooLarge();
   const raw = await c.req.text();
-  if (raw.length > MAX_BODY_BYTES) throw new GatewayError("body_too_large", "Webhook body too large");
+  if (new TextEncoder().encode(raw).byteLength > MAX_BODY_BYTES) throw tooLarge();
   let body: unknown;
   try {
     body = JSON.parse(raw);

@@ -101,18 +101,44 @@ export async function markDeleted(db: D1Database, kind: ResourceKind, id: string
     .run();
 }
 
+export interface ListPage {
+  offset: number;
+  limit: number;
+  status?: string[];
+  /** Profiles' `query`: name or userId contains it. */
+  search?: string;
+  /** Browsers' `metadata` filters, all of which must match. */
+  metadata?: { key: string; value?: string }[];
+  /** Browsers' `agentSessionId` filter. */
+  agentSessionId?: string;
+}
+
 /** One page of a tenant's resources of a kind, newest first, and the tenant's total of that kind. */
 export async function listOwned(
   db: D1Database,
   kind: ResourceKind,
   tenantId: string,
-  page: { offset: number; limit: number; status?: string[]; search?: string },
+  page: ListPage,
 ): Promise<{ items: OwnedResource[]; total: number }> {
   const filters: string[] = [];
   const args: unknown[] = [tenantId, kind];
   if (page.status) {
     filters.push(`AND status IN (${page.status.map(() => "?").join(", ")})`);
     args.push(...page.status);
+  }
+  for (const { key, value } of page.metadata ?? []) {
+    // Browsers' `metadata` filter: the key present, or present with that value.
+    if (value === undefined) {
+      filters.push("AND (view -> '$.metadata') ->> ? IS NOT NULL");
+      args.push(key);
+    } else {
+      filters.push("AND (view -> '$.metadata') ->> ? = ?");
+      args.push(key, value);
+    }
+  }
+  if (page.agentSessionId) {
+    filters.push("AND lower(view ->> '$.agentSessionId') = ?");
+    args.push(page.agentSessionId.toLowerCase());
   }
   if (page.search) {
     // Profiles' `query`: a case-insensitive match on name or userId, as upstream searches.

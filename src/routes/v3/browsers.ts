@@ -51,11 +51,17 @@ export const browsers = new Hono<AppEnv>()
     },
   )
   .get("/", validate("query", ListBrowsersQuery), async (c) => {
-    const { pageSize, pageNumber, filterBy } = c.req.valid("query");
+    const { pageSize, pageNumber, filterBy, metadata, agentSessionId } = c.req.valid("query");
     const { views, total } = await listPage(c, BROWSERS, {
       offset: (pageNumber - 1) * pageSize,
       limit: pageSize,
       status: filterBy ? [filterBy] : undefined,
+      // `key` or `key=value`, as upstream takes them.
+      metadata: metadata?.map((m) => {
+        const at = m.indexOf("=");
+        return at < 0 ? { key: m } : { key: m.slice(0, at), value: m.slice(at + 1) };
+      }),
+      agentSessionId: agentSessionId ?? undefined,
     });
     // Lists never carry a recording URL, as upstream's do not.
     const items = views.map(({ recordingAvailable: _, ...v }) => ({ ...v, recordingUrl: null }));

@@ -8,7 +8,13 @@ import { notFound } from "../../lib/errors";
 import { describeError } from "../../lib/log";
 import { TtlCache } from "../../lib/ttl-cache";
 import { guardStore } from "../../store/guard";
-import { findOwned, listOwned, markDeleted, recordCreatedStatement } from "../../store/resources";
+import {
+  findOwned,
+  type ListPage,
+  listOwned,
+  markDeleted,
+  recordCreatedStatement,
+} from "../../store/resources";
 import { callUpstream, type UpstreamRequest, type UpstreamResponse } from "../../upstream/client";
 import type { KindSpec } from "../../upstream/kinds";
 
@@ -160,7 +166,7 @@ const LIST_FRESH_MS = 5_000;
 export async function listPage(
   c: Ctx,
   spec: KindSpec,
-  page: { offset: number; limit: number; status?: string[]; search?: string },
+  page: ListPage,
 ): Promise<{ views: View[]; total: number }> {
   const { items, total } = await guardStore(c, () =>
     listOwned(c.env.DB, spec.kind, c.get("caller").tenantId, page),
