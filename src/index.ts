@@ -20,7 +20,7 @@ const app = new Hono<AppEnv>()
   .route("/admin/v1", admin);
 
 app.onError(onError);
-app.notFound(onNotFound);
+app.notFound(onNotFound(app.routes));
 
 export default {
   fetch: app.fetch,

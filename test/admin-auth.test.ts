@@ -25,6 +25,22 @@ describe("health", () => {
     expect(res.headers.get("X-Request-Id")).toBe("trace-abc-12345");
   });
 
+  it("answers a known path with a wrong method 405 with Allow, as FastAPI does", async () => {
+    const res = await gateway("/healthz", { method: "POST" });
+    expect(await expectJson(res, 405)).toMatchObject({
+      detail: "Method Not Allowed",
+      code: "method_not_allowed",
+    });
+    expect(res.headers.get("Allow")).toBe("GET");
+    const t = await newTenant();
+    const put = await asTenant(t.key, "/api/v3/sessions", { method: "PUT" });
+    expect(put.status).toBe(405);
+    expect(put.headers.get("Allow")?.split(", ").sort()).toEqual(["GET", "POST"]);
+    const stop = await asTenant(t.key, `/api/v3/sessions/${crypto.randomUUID()}/stop`, { method: "GET" });
+    expect(stop.headers.get("Allow")).toBe("POST");
+    expect((await asTenant(t.key, "/api/v3/sessions/")).status).toBe(404);
+  });
+
   it("answers unknown routes 404 in the error shape", async () => {
     const body = await expectJson(await gateway("/nope"), 404);
     expect(body).toMatchObject({ detail: "Not Found", code: "not_found" });

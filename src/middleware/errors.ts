@@ -39,9 +39,30 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
   );
 };
 
-/** FastAPI's answer to an unknown route, with our code and request id. */
-export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
-  errorResponse(c, new GatewayError("not_found", "Not Found"));
+/**
+ * FastAPI's answers to a route it does not have: 405 when the path exists with other methods,
+ * 404 otherwise, both with our code and request id. `routes` is the app's own route table.
+ */
+export function onNotFound(routes: readonly { method: string; path: string }[]): NotFoundHandler<AppEnv> {
+  const known = routes
+    .filter((r) => r.method !== "ALL" && !r.path.includes("*"))
+    .map((r) => ({
+      method: r.method,
+      // Mounted "/" routes read as ".../sessions/"; the path they answer is ".../sessions".
+      pattern: new RegExp(`^${r.path.replace(/:[^/]+/g, "[^/]+").replace(/(.)\/$/, "$1")}$`),
+    }));
+  return function notFoundHandler(c) {
+    const path = new URL(c.req.url).pathname;
+    const allowed = [...new Set(known.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+    if (allowed.length > 0) {
+      return errorResponse(
+        c,
+        new GatewayError("method_not_allowed", "Method Not Allowed", { Allow: allowed.join(", ") }),
+      );
+    }
+    return errorResponse(c, new GatewayError("not_found", "Not Found"));
+  };
+}
 
 // Hono throws HTTPException for a body it could not parse; those are the client's fault.
 function fromHttpException(err: HTTPException): GatewayError {
