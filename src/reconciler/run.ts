@@ -77,7 +77,8 @@ export async function reconcile(
   };
   const db = env.DB;
 
-  const watched = await listWatched(db, options.batch ?? 50);
+  // 40 reads, 2 lists and a few stops stay within the 50 subrequests a Workers Free invocation may make.
+  const watched = await listWatched(db, options.batch ?? 40);
   await markChecked(db, watched, now.toISOString());
   await inBatches(watched, 6, async (item) => {
     try {
