@@ -3,12 +3,13 @@
  * one URL, signed with `X-Browser-Use-Signature` = hex HMAC-SHA256(secret, "<ts>.<canonical>"),
  * where <ts> is the `X-Browser-Use-Timestamp` header (unix seconds) and <canonical> the body
  * re-serialized with keys sorted recursively and no whitespace (Python's
- * `json.dumps(obj, separators=(",", ":"), sort_keys=True)`).
+ * `json.dumps(obj, separators=(",", ":"), sort_keys=True)`, shared with the gateway's receiver).
  *
  * Delivery is fire-and-forget: no retries, failures swallowed (the first one logged), as the
  * real service documents no retry policy either.
  */
 import { createHmac } from "node:crypto";
+import { canonicalJson } from "../../src/lib/canonical-json";
 import type { StatusEvent } from "./lifecycle";
 
 export interface WebhookTarget {
@@ -20,27 +21,6 @@ export interface WebhookTarget {
 export const DEFAULT_WEBHOOK_SECRET = "emulator_webhook_secret";
 
 const DELIVERY_TIMEOUT_MS = 5_000;
-
-/**
- * JSON with object keys sorted recursively, no whitespace and non-ASCII escaped as `\uXXXX`,
- * exactly as Python's json.dumps(sort_keys=True, separators=(",", ":")) writes it.
- */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${asciiString(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return typeof value === "string" ? asciiString(value) : JSON.stringify(value);
-}
-
-const asciiString = (s: string) =>
-  JSON.stringify(s).replace(
-    /[\u0080-\uffff]/g,
-    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
 
 /** The hex signature of `body` sent at `timestamp` (unix seconds). */
 export function signWebhook(secret: string, timestamp: string, body: unknown): string {
