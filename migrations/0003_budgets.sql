@@ -6,6 +6,8 @@ CREATE TABLE budget_counters (
   period_key TEXT NOT NULL,
   held_micros INTEGER NOT NULL DEFAULT 0,
   spent_micros INTEGER NOT NULL DEFAULT 0,
+  -- How much of spent went past the holds it was booked under: upstream's one-step overshoot.
+  overshoot_micros INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (scope, scope_id, period_key)
 );
 

@@ -86,7 +86,10 @@ describe("admission", () => {
     const truth = (await emulatorTruth()).filter((s) => ids.includes(String(s.id)));
     const billed = truth.reduce((sum, s) => sum + toMicros(String(s.totalCostUsd)), 0);
     const month = periodKey("month", "UTC", new Date());
-    expect(await getCounter(env.DB, "org", t.orgId, month)).toEqual({ heldMicros: 0, spentMicros: billed });
+    expect(await getCounter(env.DB, "org", t.orgId, month)).toMatchObject({
+      heldMicros: 0,
+      spentMicros: billed,
+    });
     expect((await holds(t.tenantId)).every((h) => h.state === "settled")).toBe(true);
   });
 
@@ -107,6 +110,38 @@ describe("admission", () => {
       upstream.mockRestore();
     }
     expect(await holds(t.tenantId)).toEqual([]);
+  });
+
+  it("books upstream's overshoot past a hold, and reports it in the budget view", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "1", period: "none" },
+      maxTaskCostUsd: "0.015",
+    });
+    const s = await expectJson<Session>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("greedy", { steps: 5, cost: "0.01" }) },
+      }),
+      200,
+    );
+    // Upstream stops the task once its total reaches the $0.015 ceiling: after the second $0.01 step.
+    const done = await waitForStatus(t, s.id, ["stopped"]);
+    expect(done.totalCostUsd).toBe("0.02");
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual({
+      heldMicros: 0,
+      spentMicros: 20_000,
+      overshootMicros: 5_000,
+    });
+    const view = await expectJson<{ scopes: Record<string, unknown>[] }>(
+      await asTenant(t.key, "/gateway/v1/budget"),
+      200,
+    );
+    expect(view.scopes[1]).toMatchObject({
+      scope: "tenant",
+      spentUsd: "0.02",
+      overshootUsd: "0.005",
+      remainingUsd: "0.98",
+    });
   });
 
   it("holds a browser's whole timeout at upstream's price and settles its refund", async () => {
@@ -149,7 +184,11 @@ describe("settlement", () => {
     );
     const done = await waitForStatus(t, s.id, [end]);
     const counter = await getCounter(env.DB, "tenant", t.tenantId, "none");
-    expect(counter).toEqual({ heldMicros: 0, spentMicros: toMicros(String(done.totalCostUsd)) });
+    expect(counter).toEqual({
+      heldMicros: 0,
+      spentMicros: toMicros(String(done.totalCostUsd)),
+      overshootMicros: 0,
+    });
     // Observed again, in any order, by anyone: nothing more is booked.
     await observeViews(
       env.DB,
@@ -159,7 +198,7 @@ describe("settlement", () => {
       [done, { ...done, status: "running" }, done],
       new Date().toISOString(),
     );
-    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual(counter);
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject(counter);
   });
 
   it("settles a task whose session timed out", async () => {
@@ -172,7 +211,7 @@ describe("settlement", () => {
       200,
     );
     const done = await waitForStatus(t, s.id, ["timed_out"]);
-    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual({
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
       heldMicros: 0,
       spentMicros: toMicros(String(done.totalCostUsd)),
     });
@@ -224,7 +263,7 @@ describe("settlement", () => {
     expect((await asTenant(t.key, `/api/v3/sessions/${s.id}`, { method: "DELETE" })).status).toBe(204);
     const [hold] = await holds(t.tenantId);
     expect(hold?.state).toBe("settled");
-    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual({
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
       heldMicros: 0,
       spentMicros: hold?.settled_micros,
     });
@@ -271,7 +310,10 @@ describe("settlement", () => {
       spy.mockRestore();
     }
     expect((await holds(t.tenantId)).map((h) => h.state)).toEqual(["released"]);
-    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual({ heldMicros: 0, spentMicros: 0 });
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
+      heldMicros: 0,
+      spentMicros: 0,
+    });
   });
 
   it("keeps the hold of a create whose answer was lost, and the reconciler finds the session and settles it", async () => {
@@ -310,7 +352,7 @@ describe("settlement", () => {
     );
     expect(list.total).toBe(1);
     const done = await waitForStatus(t, list.sessions[0]?.id as string, ["stopped"]);
-    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual({
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
       heldMicros: 0,
       spentMicros: toMicros(String(done.totalCostUsd)),
     });
@@ -359,13 +401,13 @@ describe("period roll-over", () => {
 
     // The November hold settles after midnight in Berlin; it still books into November.
     expect(await closeHold(env.DB, november.id, 70_000, "settled")).toBe(true);
-    expect(await getCounter(env.DB, "tenant", t.tenantId, "month:2026-11")).toEqual({
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "month:2026-11")).toMatchObject({
       heldMicros: 20_000,
       spentMicros: 70_000,
     });
     const december = await admit(env.DB, caller, policy, task, firstOfDecember);
     expect(december.amountMicros).toBe(80_000);
-    expect(await getCounter(env.DB, "tenant", t.tenantId, "month:2026-12")).toEqual({
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "month:2026-12")).toMatchObject({
       heldMicros: 80_000,
       spentMicros: 0,
     });
@@ -554,12 +596,12 @@ describe("Browser Use's status webhook", () => {
     expect((await holds(t.tenantId))[0]?.state).toBe("open");
 
     expect(await expectJson(await deliver(statusUpdate(s.id, "stopped")), 200)).toEqual({ received: true });
-    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual({
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
       heldMicros: 0,
       spentMicros: billed,
     });
     await expectJson(await deliver(statusUpdate(s.id, "stopped")), 200);
-    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual({
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
       heldMicros: 0,
       spentMicros: billed,
     });

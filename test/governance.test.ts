@@ -521,7 +521,7 @@ describe("reconciler", () => {
 
     const billed = toMicros(String(done.totalCostUsd));
     expect(billed).toBe(20_000);
-    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toEqual({
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
       heldMicros: 0,
       spentMicros: billed,
     });

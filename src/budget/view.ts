@@ -12,6 +12,8 @@ export interface ScopeView {
   periodKey: string;
   spentUsd: string;
   heldUsd: string;
+  /** The part of spentUsd that went past the holds it was booked under. */
+  overshootUsd: string;
   remainingUsd: string | null;
 }
 
@@ -41,6 +43,7 @@ export async function budgetView(
         periodKey: key,
         spentUsd: fromMicros(counter.spentMicros),
         heldUsd: fromMicros(counter.heldMicros),
+        overshootUsd: fromMicros(counter.overshootMicros),
         remainingUsd: remaining === null ? null : fromMicros(remaining),
       };
       return { view, remaining };

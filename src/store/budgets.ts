@@ -33,6 +33,8 @@ export interface HoldRequest {
 export interface CounterView {
   heldMicros: number;
   spentMicros: number;
+  /** The part of spent that went past its holds (upstream stops a task only after a step). */
+  overshootMicros: number;
 }
 
 export type Admission =
@@ -227,7 +229,9 @@ export async function findOpenHold(
 }
 
 const BOOK = `UPDATE budget_counters
-  SET held_micros = held_micros - h.amount_micros, spent_micros = spent_micros + h.settled_micros
+  SET held_micros = held_micros - h.amount_micros,
+      spent_micros = spent_micros + h.settled_micros,
+      overshoot_micros = overshoot_micros + max(0, h.settled_micros - h.amount_micros)
   FROM holds h
   WHERE h.id = ?1 AND h.settle_token = ?2
     AND ((budget_counters.scope = 'org' AND budget_counters.scope_id = h.org_id AND budget_counters.period_key = h.org_period)
@@ -269,9 +273,14 @@ export async function getCounter(
 ): Promise<CounterView> {
   const row = await db
     .prepare(
-      "SELECT held_micros, spent_micros FROM budget_counters WHERE scope = ? AND scope_id = ? AND period_key = ?",
+      `SELECT held_micros, spent_micros, overshoot_micros FROM budget_counters
+       WHERE scope = ? AND scope_id = ? AND period_key = ?`,
     )
     .bind(scope, scopeId, periodKey)
-    .first<{ held_micros: number; spent_micros: number }>();
-  return { heldMicros: row?.held_micros ?? 0, spentMicros: row?.spent_micros ?? 0 };
+    .first<{ held_micros: number; spent_micros: number; overshoot_micros: number }>();
+  return {
+    heldMicros: row?.held_micros ?? 0,
+    spentMicros: row?.spent_micros ?? 0,
+    overshootMicros: row?.overshoot_micros ?? 0,
+  };
 }
