@@ -358,7 +358,6 @@ describe("budget store failures", () => {
       resourceId: null,
       requestedMicros: 100_000,
       exact: false,
-      baseTotalMicros: 0,
       addsLive: true,
     };
     const err = await admit(db, t, policy, request).then(

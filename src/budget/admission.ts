@@ -23,8 +23,6 @@ export interface AdmissionRequest {
   requestedMicros: number | null;
   /** A browser's price is fixed: a smaller hold than the whole of it is no use. */
   exact: boolean;
-  /** The session's total so far, for a follow-up task. */
-  baseTotalMicros: number;
   /** Whether this request adds a live session or browser (creates do; follow-ups do not). */
   addsLive: boolean;
   /** Only a live-session slot is wanted (a session created without a task): a hold of 0. */
@@ -77,7 +75,6 @@ export async function admit(
       tenant: scopeBudget(policy.tenantBudget, now),
       wantMicros: want,
       minHoldMicros: minHold,
-      baseTotalMicros: req.baseTotalMicros,
       maxLive: req.addsLive
         ? { org: policy.orgMaxConcurrentSessions, tenant: policy.maxConcurrentSessions }
         : null,

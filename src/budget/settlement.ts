@@ -17,8 +17,9 @@ function dispatchedBy(hold: OpenHold): string {
 /**
  * Settles a task's or browser's hold when an observation shows it has ended: a session back to
  * `idle` after its task, or `stopped`, `timed_out`, `error`; a browser `stopped`. The task's actual
- * cost is what it added to the session's total since dispatch. Any number of observers (responses
- * passing through, the upstream webhook, the reconciler) may call this; one of them books it.
+ * cost is what the session's total added since its last booking (BOOKED_SO_FAR in the store). Any
+ * number of observers (responses passing through, the upstream webhook, the reconciler) may call
+ * this; one of them books it.
  *
  * `observedAt` is when the request that produced the observation was sent: an `idle` read sent
  * before the task was dispatched says nothing about the task, and is ignored.

@@ -24,8 +24,6 @@ export interface HoldRequest {
   wantMicros: number;
   /** Below this, refuse rather than admit a task that can hardly run. */
   minHoldMicros: number;
-  /** The session's total so far (follow-ups); the task costs what it adds to this. */
-  baseTotalMicros: number;
   /** Live sessions and browsers allowed per scope; checked only when this request adds one. */
   maxLive: { org: number | null; tenant: number | null } | null;
 }
@@ -48,21 +46,25 @@ const LIVE = (column: "org_id" | "tenant_id", param: string) => `(
      AND ((kind = 'session' AND status IN ('created', 'idle', 'running')) OR (kind = 'browser' AND status = 'active')))
   + (SELECT count(*) FROM holds WHERE ${column} = ${param} AND state = 'open' AND resource_id IS NULL))`;
 
+// A task's base is where the session's last booking left off (0 for a new one), so what a kept-alive
+// session cost while idle between tasks is booked with the next task rather than lost.
+const BOOKED_SO_FAR = `coalesce((SELECT max(base_total_micros + settled_micros) FROM holds
+  WHERE kind = ?2 AND resource_id = ?3 AND state = 'settled'), 0)`;
+
 // ?1 hold id, ?2 kind, ?3 resource id, ?4 org, ?5 tenant, ?6 org period, ?7 tenant period,
-// ?8 base total, ?9 now, ?10 wanted, ?11 org cap, ?12 tenant cap, ?13 min hold,
-// ?14 org live max, ?15 tenant live max.
+// ?8 now, ?9 wanted, ?10 org cap, ?11 tenant cap, ?12 min hold, ?13 org live max, ?14 tenant live max.
 const INSERT_HOLD = `INSERT INTO holds
   (id, kind, resource_id, org_id, tenant_id, org_period, tenant_period, amount_micros, base_total_micros, state, created_at)
-  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, amount, ?8, 'open', ?9 FROM (
-    SELECT min(?10,
-      CASE WHEN ?11 IS NULL THEN ?10 ELSE ?11 - o.held_micros - o.spent_micros END,
-      CASE WHEN ?12 IS NULL THEN ?10 ELSE ?12 - t.held_micros - t.spent_micros END) AS amount
+  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, amount, ${BOOKED_SO_FAR}, 'open', ?8 FROM (
+    SELECT min(?9,
+      CASE WHEN ?10 IS NULL THEN ?9 ELSE ?10 - o.held_micros - o.spent_micros END,
+      CASE WHEN ?11 IS NULL THEN ?9 ELSE ?11 - t.held_micros - t.spent_micros END) AS amount
     FROM budget_counters o, budget_counters t
     WHERE o.scope = 'org' AND o.scope_id = ?4 AND o.period_key = ?6
       AND t.scope = 'tenant' AND t.scope_id = ?5 AND t.period_key = ?7)
-  WHERE amount >= ?13
-    AND (?14 IS NULL OR ${LIVE("org_id", "?4")} < ?14)
-    AND (?15 IS NULL OR ${LIVE("tenant_id", "?5")} < ?15)`;
+  WHERE amount >= ?12
+    AND (?13 IS NULL OR ${LIVE("org_id", "?4")} < ?13)
+    AND (?14 IS NULL OR ${LIVE("tenant_id", "?5")} < ?14)`;
 
 const RESERVE = `UPDATE budget_counters
   SET held_micros = held_micros + (SELECT amount_micros FROM holds WHERE id = ?1)
@@ -115,7 +117,6 @@ export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admis
           req.tenantId,
           req.org.periodKey,
           req.tenant.periodKey,
-          req.baseTotalMicros,
           now,
           req.wantMicros,
           req.org.capMicros,

@@ -40,7 +40,6 @@ export const browsers = new Hono<AppEnv>()
           resourceId: null,
           requestedMicros: browserPriceMicros(timeout),
           exact: true,
-          baseTotalMicros: 0,
           addsLive: true,
         },
         request: () => ({ method: "POST", path: "/browsers", body }),

@@ -13,7 +13,7 @@ import { announceApplied, forwardHeld } from "./holds";
 import { clientBody, forward, relay, requireOwned, requireOwnedIfSet } from "./proxy";
 
 type Ctx = Context<AppEnv>;
-const NO_COST = { resourceId: null, requestedMicros: null, exact: false, baseTotalMicros: 0 };
+const NO_COST = { resourceId: null, requestedMicros: null, exact: false };
 type View = Record<string, unknown>;
 
 /**
@@ -61,7 +61,6 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest): Promise<Re
       resourceId: body.sessionId ?? null,
       requestedMicros: body.maxCostUsd == null ? null : toMicros(body.maxCostUsd),
       exact: false,
-      baseTotalMicros,
       addsLive: !body.sessionId,
     },
     request: (hold) => {
