@@ -21,6 +21,7 @@ import {
   putPolicy,
   waitForStatus,
   gateway,
+  startSession,
 } from "./helpers";
 
 type Session = Record<string, unknown> & { id: string; status: string };
@@ -119,12 +120,7 @@ describe("admission", () => {
       budget: { capUsd: "1", period: "none" },
       maxTaskCostUsd: "0.015",
     });
-    const s = await expectJson<Session>(
-      await asTenant(t.key, "/api/v3/sessions", {
-        body: { task: emuTask("greedy", { steps: 5, cost: "0.01" }) },
-      }),
-      200,
-    );
+    const s = await startSession(t, { task: emuTask("greedy", { steps: 5, cost: "0.01" }) });
     // Upstream stops the task once its total reaches the $0.015 ceiling: after the second $0.01 step.
     const done = await waitForStatus(t, s.id, ["stopped"]);
     expect(done.totalCostUsd).toBe("0.02");
@@ -174,15 +170,10 @@ describe("settlement", () => {
   ])("settles a task that ends %s, exactly once", async (end, how) => {
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" }, maxTaskCostUsd: "1" });
-    const s = await expectJson<Session>(
-      await asTenant(t.key, "/api/v3/sessions", {
-        body: {
-          task: emuTask("end", { steps: 2, cost: "0.01", outcome: how.outcome }),
-          keepAlive: how.keepAlive,
-        },
-      }),
-      200,
-    );
+    const s = await startSession(t, {
+      task: emuTask("end", { steps: 2, cost: "0.01", outcome: how.outcome }),
+      keepAlive: how.keepAlive,
+    });
     const done = await waitForStatus(t, s.id, [end]);
     const counter = await getCounter(env.DB, "tenant", t.tenantId, "none");
     expect(counter).toEqual({
@@ -205,12 +196,7 @@ describe("settlement", () => {
   it("settles a task whose session timed out", async () => {
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });
-    const s = await expectJson<Session>(
-      await asTenant(t.key, "/api/v3/sessions", {
-        body: { task: emuTask("t", { steps: 1, cost: "0.01" }), keepAlive: true },
-      }),
-      200,
-    );
+    const s = await startSession(t, { task: emuTask("t", { steps: 1, cost: "0.01" }), keepAlive: true });
     const done = await waitForStatus(t, s.id, ["timed_out"]);
     expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
       heldMicros: 0,
@@ -224,12 +210,7 @@ describe("settlement", () => {
       budget: { capUsd: "5", period: "none" },
       maxTaskCostUsd: "0.5",
     });
-    const s = await expectJson<Session>(
-      await asTenant(t.key, "/api/v3/sessions", {
-        body: { task: emuTask("a", { steps: 1, cost: "0.02" }), keepAlive: true },
-      }),
-      200,
-    );
+    const s = await startSession(t, { task: emuTask("a", { steps: 1, cost: "0.02" }), keepAlive: true });
     await waitForStatus(t, s.id, ["idle"]);
     const res = await asTenant(t.key, "/api/v3/sessions", {
       body: { task: emuTask("b", { steps: 2, cost: "0.03" }), sessionId: s.id },
@@ -252,12 +233,7 @@ describe("settlement", () => {
       budget: { capUsd: "1", period: "none" },
       maxTaskCostUsd: "0.5",
     });
-    const s = await expectJson<Session>(
-      await asTenant(t.key, "/api/v3/sessions", {
-        body: { task: emuTask("doomed", { steps: 2, cost: "0.01", outcome: "hang" }) },
-      }),
-      200,
-    );
+    const s = await startSession(t, { task: emuTask("doomed", { steps: 2, cost: "0.01", outcome: "hang" }) });
     await eventually(async () =>
       (await emulatorTruth()).find((x) => x.id === s.id)?.stepCount === 2 ? true : undefined,
     );
@@ -277,12 +253,7 @@ describe("settlement", () => {
       budget: { capUsd: "5", period: "none" },
       maxTaskCostUsd: "0.5",
     });
-    const s = await expectJson<Session>(
-      await asTenant(t.key, "/api/v3/sessions", {
-        body: { task: emuTask("a", { steps: 1, cost: "0.01" }), keepAlive: true },
-      }),
-      200,
-    );
+    const s = await startSession(t, { task: emuTask("a", { steps: 1, cost: "0.01" }), keepAlive: true });
     await waitForStatus(t, s.id, ["idle"]);
     const upper = s.id.toUpperCase();
     const hang = { task: emuTask("b", { outcome: "hang" }), sessionId: upper };
@@ -616,12 +587,7 @@ describe("Browser Use's status webhook", () => {
       budget: { capUsd: "1", period: "none" },
       maxTaskCostUsd: "0.2",
     });
-    const s = await expectJson<Session>(
-      await asTenant(t.key, "/api/v3/sessions", {
-        body: { task: emuTask("hooked", { steps: 1, cost: "0.01" }) },
-      }),
-      200,
-    );
+    const s = await startSession(t, { task: emuTask("hooked", { steps: 1, cost: "0.01" }) });
     // Wait on upstream itself: a read through the gateway would settle the task on its own.
     const billed = await eventually(async () => {
       const truth = (await emulatorTruth()).find((x) => x.id === s.id);

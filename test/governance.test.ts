@@ -21,6 +21,7 @@ import {
   type TestTenant,
   figuresOf,
   putPolicy,
+  startSession,
 } from "./helpers";
 
 type View = Record<string, unknown> & { id: string; status: string };
@@ -190,14 +191,7 @@ describe("concurrency", () => {
     const live: string[] = [];
     try {
       for (const i of [1, 2]) {
-        live.push(
-          (
-            await expectJson<View>(
-              await asTenant(t.key, "/api/v3/sessions", { body: hangTask(`h${i}`) }),
-              200,
-            )
-          ).id,
-        );
+        live.push((await startSession(t, hangTask(`h${i}`))).id);
       }
       const calls = countUpstream();
       const third = await asTenant(t.key, "/api/v3/sessions", { body: hangTask("h3") });
@@ -290,14 +284,7 @@ describe("concurrency", () => {
     const live: string[] = [];
     try {
       for (const i of [1, 2]) {
-        live.push(
-          (
-            await expectJson<View>(
-              await asTenant(t.key, "/api/v3/sessions", { body: hangTask(`h${i}`) }),
-              200,
-            )
-          ).id,
-        );
+        live.push((await startSession(t, hangTask(`h${i}`))).id);
       }
       const empty = await asTenant(t.key, "/api/v3/sessions", { body: {} });
       if (empty.status === 200) {
@@ -401,12 +388,7 @@ describe("reconciler", () => {
   it("stops a kept-alive session idle longer than the tenant's maxIdleMinutes and settles its hold", async () => {
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { maxIdleMinutes: 1 });
-    const s = await expectJson<View>(
-      await asTenant(t.key, "/api/v3/sessions", {
-        body: { task: emuTask("idle", { steps: 1, cost: "0.01" }), keepAlive: true },
-      }),
-      200,
-    );
+    const s = await startSession(t, { task: emuTask("idle", { steps: 1, cost: "0.01" }), keepAlive: true });
     const idle = await upstreamStatus(s.id, ["idle"]);
     const report = await reconcile(env, log, { now: inMinutes(3) });
     expect(report.stoppedIdle).toBeGreaterThanOrEqual(1);
@@ -425,12 +407,7 @@ describe("reconciler", () => {
   it("leaves a kept-alive session alone while it is within maxIdleMinutes", async () => {
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { maxIdleMinutes: 10 });
-    const s = await expectJson<View>(
-      await asTenant(t.key, "/api/v3/sessions", {
-        body: { task: emuTask("idle", { steps: 1 }), keepAlive: true },
-      }),
-      200,
-    );
+    const s = await startSession(t, { task: emuTask("idle", { steps: 1 }), keepAlive: true });
     try {
       await upstreamStatus(s.id, ["idle"]);
       await reconcile(env, log, { now: inMinutes(3) });
@@ -446,10 +423,7 @@ describe("reconciler", () => {
       budget: { capUsd: "1", period: "none" },
       maxTaskCostUsd: "0.1",
     });
-    const s = await expectJson<View>(
-      await asTenant(t.key, "/api/v3/sessions", { body: hangTask("runaway") }),
-      200,
-    );
+    const s = await startSession(t, hangTask("runaway"));
     // An earlier task's overshoot: what the tenant has spent now reaches its cap.
     await env.DB.prepare(
       "UPDATE budget_counters SET spent_micros = 1000000 WHERE scope = 'tenant' AND scope_id = ? AND period_key = 'none'",
@@ -498,12 +472,7 @@ describe("reconciler", () => {
   it("books one settlement when two passes run at once", async () => {
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" }, maxTaskCostUsd: "1" });
-    const s = await expectJson<View>(
-      await asTenant(t.key, "/api/v3/sessions", {
-        body: { task: emuTask("twice", { steps: 2, cost: "0.01" }) },
-      }),
-      200,
-    );
+    const s = await startSession(t, { task: emuTask("twice", { steps: 2, cost: "0.01" }) });
     const strayRes = await fetch(`${env.UPSTREAM_URL}/sessions`, {
       method: "POST",
       headers: { "X-Browser-Use-API-Key": env.BROWSER_USE_API_KEY, "Content-Type": "application/json" },

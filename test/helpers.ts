@@ -120,6 +120,11 @@ export async function waitForStatus(
   );
 }
 
+/** Creates a session (or dispatches a task) as the tenant and expects upstream's 200. */
+export async function startSession(t: { key: string }, body: unknown): Promise<SessionView> {
+  return expectJson<SessionView>(await asTenant(t.key, "/api/v3/sessions", { body }), 200);
+}
+
 /** Replaces an org's or a tenant's policy document through the admin API. */
 export async function putPolicy(scope: "orgs" | "tenants", id: string, doc: unknown): Promise<void> {
   const res = await gateway(`/admin/v1/${scope}/${id}/policy`, {

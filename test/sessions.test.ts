@@ -3,19 +3,22 @@ import { describe, expect, it } from "vitest";
 import { toMicros } from "../src/lib/money";
 import { getUsage, sumCostEvents } from "../src/store/usage";
 import { SessionListResponse, SessionResponse } from "../src/v3/schemas";
-import { asTenant, emuTask, emulatorTruth, expectJson, newTenant, waitForStatus } from "./helpers";
+import {
+  asTenant,
+  emuTask,
+  emulatorTruth,
+  expectJson,
+  newTenant,
+  waitForStatus,
+  startSession,
+} from "./helpers";
 
 type Session = Record<string, unknown> & { id: string; status: string };
 
 describe("sessions through the gateway", () => {
   it("creates a session with a task, runs it to the end and books what upstream billed", async () => {
     const t = await newTenant();
-    const created = await expectJson<Session>(
-      await asTenant(t.key, "/api/v3/sessions", {
-        body: { task: emuTask("look around", { steps: 3, cost: "0.0125" }) },
-      }),
-      200,
-    );
+    const created = await startSession(t, { task: emuTask("look around", { steps: 3, cost: "0.0125" }) });
     expect(SessionResponse.safeParse(created).success).toBe(true);
     expect(created.status).toBe("running");
 
@@ -35,7 +38,7 @@ describe("sessions through the gateway", () => {
     const t = await newTenant();
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const s = await expectJson<Session>(await asTenant(t.key, "/api/v3/sessions", { body: {} }), 200);
+      const s = await startSession(t, {});
       ids.push(s.id);
     }
     const page1 = await expectJson(await asTenant(t.key, "/api/v3/sessions?page=1&page_size=2"), 200);
@@ -51,19 +54,16 @@ describe("sessions through the gateway", () => {
 
   it("dispatches a follow-up task to a kept-alive session and books both tasks", async () => {
     const t = await newTenant();
-    const first = await expectJson<Session>(
-      await asTenant(t.key, "/api/v3/sessions", {
-        body: { task: emuTask("first", { steps: 1, cost: "0.01" }), keepAlive: true },
-      }),
-      200,
-    );
+    const first = await startSession(t, {
+      task: emuTask("first", { steps: 1, cost: "0.01" }),
+      keepAlive: true,
+    });
     await waitForStatus(t, first.id, ["idle"]);
-    const second = await expectJson<Session>(
-      await asTenant(t.key, "/api/v3/sessions", {
-        body: { task: emuTask("second", { steps: 2, cost: "0.01" }), sessionId: first.id, keepAlive: true },
-      }),
-      200,
-    );
+    const second = await startSession(t, {
+      task: emuTask("second", { steps: 2, cost: "0.01" }),
+      sessionId: first.id,
+      keepAlive: true,
+    });
     expect(second.id).toBe(first.id);
     const done = await waitForStatus(t, first.id, ["idle"]);
     expect(done.totalCostUsd).toBe("0.03");
@@ -73,12 +73,7 @@ describe("sessions through the gateway", () => {
 
   it("stops a task (session stays idle) and then the session", async () => {
     const t = await newTenant();
-    const s = await expectJson<Session>(
-      await asTenant(t.key, "/api/v3/sessions", {
-        body: { task: emuTask("hang", { outcome: "hang" }), keepAlive: true },
-      }),
-      200,
-    );
+    const s = await startSession(t, { task: emuTask("hang", { outcome: "hang" }), keepAlive: true });
     const afterTask = await expectJson<Session>(
       await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: { strategy: "task" } }),
       200,
@@ -92,10 +87,7 @@ describe("sessions through the gateway", () => {
 
   it("passes upstream refusals through with their status and body", async () => {
     const t = await newTenant();
-    const s = await expectJson<Session>(
-      await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("x", { steps: 1 }) } }),
-      200,
-    );
+    const s = await startSession(t, { task: emuTask("x", { steps: 1 }) });
     await waitForStatus(t, s.id, ["stopped"]);
     const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: "again", sessionId: s.id } });
     const body = await expectJson(res, 400);
@@ -104,10 +96,7 @@ describe("sessions through the gateway", () => {
 
   it("pages messages with the upstream cursors", async () => {
     const t = await newTenant();
-    const s = await expectJson<Session>(
-      await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("m", { steps: 3 }) } }),
-      200,
-    );
+    const s = await startSession(t, { task: emuTask("m", { steps: 3 }) });
     await waitForStatus(t, s.id, ["stopped"]);
     const all = await expectJson<{ messages: { id: string }[]; hasMore: boolean }>(
       await asTenant(t.key, `/api/v3/sessions/${s.id}/messages?limit=100`),
@@ -124,7 +113,7 @@ describe("sessions through the gateway", () => {
 
   it("deletes a session, after which it is gone from get and list", async () => {
     const t = await newTenant();
-    const s = await expectJson<Session>(await asTenant(t.key, "/api/v3/sessions", { body: {} }), 200);
+    const s = await startSession(t, {});
     expect((await asTenant(t.key, `/api/v3/sessions/${s.id}`, { method: "DELETE" })).status).toBe(204);
     expect(await expectJson(await asTenant(t.key, `/api/v3/sessions/${s.id}`), 404)).toMatchObject({
       detail: "Session not found",

@@ -14,6 +14,7 @@
  */
 import type { BuModel } from "../../src/v3/schemas";
 import { toMicros } from "./money";
+import type { Usage } from "./state";
 
 /** USD per 1M tokens, as [input, output] decimal strings (read exactly, never as floats). */
 const USD_PER_MILLION_TOKENS: Record<BuModel, readonly [string, string]> = {
@@ -60,15 +61,8 @@ export const BROWSER_MICROS_PER_HOUR = 20_000;
 
 const MS_PER_HOUR = 3_600_000;
 
-/** What one step adds to a session's counters. */
-export interface StepUsage {
-  llmMicros: number;
-  proxyMicros: number;
-  browserMicros: number;
-  inputTokens: number;
-  outputTokens: number;
-  proxyMilliMb: number;
-}
+/** What one step adds to a session's counters: the same fields as its cumulative usage. */
+export type StepUsage = Usage;
 
 export interface StepPricing {
   model: BuModel;
