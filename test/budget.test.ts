@@ -22,9 +22,9 @@ import {
   waitForStatus,
   gateway,
   startSession,
+  type SessionView as Session,
 } from "./helpers";
 
-type Session = Record<string, unknown> & { id: string; status: string };
 const log = createLogger({ test: "budget" });
 
 async function holds(tenantId: string) {

@@ -22,9 +22,8 @@ import {
   figuresOf,
   putPolicy,
   startSession,
+  type SessionView as View,
 } from "./helpers";
-
-type View = Record<string, unknown> & { id: string; status: string };
 
 const log = createLogger({ test: "governance" });
 const realFetch = globalThis.fetch;

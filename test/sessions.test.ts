@@ -11,9 +11,8 @@ import {
   newTenant,
   waitForStatus,
   startSession,
+  type SessionView as Session,
 } from "./helpers";
-
-type Session = Record<string, unknown> & { id: string; status: string };
 
 describe("sessions through the gateway", () => {
   it("creates a session with a task, runs it to the end and books what upstream billed", async () => {

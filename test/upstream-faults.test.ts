@@ -16,9 +16,9 @@ import {
   type TestTenant,
   figuresOf,
   waitForStatus,
+  type SessionView as View,
 } from "./helpers";
 
-type View = Record<string, unknown> & { id: string; status: string };
 type Answer = "pass" | ((init: RequestInit | undefined) => Response | Promise<Response>);
 
 const log = createLogger({ test: "upstream-faults" });
