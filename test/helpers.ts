@@ -1,5 +1,6 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import type { Bindings } from "../src/env";
 import worker from "../src/index";
 import { type CostFigures, getUsage } from "../src/store/usage";
 
@@ -11,27 +12,78 @@ export const EMULATOR = env.UPSTREAM_URL.replace(/\/api\/v3$/, "");
 /**
  * Calls the gateway's fetch handler in this isolate and waits for its after-response work
  * (ledger writes), so a test sees the database as it is once the request is fully done.
+ * `bindings` replaces the gateway's env, e.g. to point it at an upstream account of its own.
  */
-export async function gateway(path: string, init: RequestInit = {}): Promise<Response> {
+export async function gateway(
+  path: string,
+  init: RequestInit = {},
+  bindings: Bindings = env,
+): Promise<Response> {
   const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(GATEWAY + path, init), env, ctx);
+  const res = await worker.fetch(new Request(GATEWAY + path, init), bindings, ctx);
   await waitOnExecutionContext(ctx);
   return res;
 }
 
+export interface TenantRequest {
+  method?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** The gateway's env for this call (default: the test env and its shared upstream). */
+  env?: Bindings;
+}
+
 /** A request as a tenant, JSON in and out. */
-export function asTenant(
-  key: string,
-  path: string,
-  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
-) {
+export function asTenant(key: string, path: string, init: TenantRequest = {}) {
   const headers: Record<string, string> = { "X-Browser-Use-API-Key": key, ...init.headers };
   if (init.body !== undefined) headers["Content-Type"] = "application/json";
-  return gateway(path, {
-    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-    headers,
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  return gateway(
+    path,
+    {
+      method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+      headers,
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    },
+    init.env,
+  );
+}
+
+/** A Browser Use account of a test's own in the shared emulator (an emulator project). */
+export interface UpstreamAccount {
+  key: string;
+  /** The gateway's env with this account as its upstream. */
+  env: Bindings;
+  /** A call to one of the emulator's /_emulator controls for this account; the JSON answer. */
+  control<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T>;
+  /** Every session and browser of the account, deleted ones included, costs up to now. */
+  truth(): Promise<{ sessions: SessionView[]; browsers: SessionView[] }>;
+}
+
+/**
+ * A fresh upstream account, so a test's faults, clock and settings reach only its own requests.
+ * `settings` are the emulator's /_emulator/config settings for it.
+ */
+export async function newUpstreamAccount(settings: Record<string, unknown> = {}): Promise<UpstreamAccount> {
+  const res = await fetch(`${EMULATOR}/_emulator/projects`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ concurrencyLimit: 100_000, creditsUsd: "1000000", ...settings }),
   });
+  const { apiKey } = await expectJson<{ apiKey: string }>(res, 201);
+  const control = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const r = await fetch(`${EMULATOR}/_emulator${path}`, {
+      method,
+      headers: { "X-Browser-Use-API-Key": apiKey, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return expectJson<T>(r, 200);
+  };
+  return {
+    key: apiKey,
+    env: { ...env, BROWSER_USE_API_KEY: apiKey },
+    control,
+    truth: () => control("GET", "/sessions"),
+  };
 }
 
 export async function adminPost<T = Record<string, string>>(path: string, body: unknown): Promise<T> {

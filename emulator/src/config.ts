@@ -24,6 +24,12 @@ export interface EmulatorOptions {
   creditsUsd?: string | number;
   /** Session budget when `maxCostUsd` is omitted, USD (default "10"). */
   defaultMaxCostUsd?: string | number;
+  /**
+   * Whether an agent session's browser time is billed while it runs no task (`created` without a
+   * task, or `idle`), at the same $0.06 an hour as its steps (default false). Browser Use does not
+   * document which it does; the gateway must book either correctly.
+   */
+  idleBrowserBilling?: boolean;
   /** Where task status webhooks go (off by default); can be changed at /_emulator/webhook. */
   webhookUrl?: string;
   webhookSecret?: string;
@@ -43,6 +49,7 @@ export interface Settings {
   concurrencyLimit: number;
   creditsMicros: number;
   defaultMaxCostMicros: number;
+  idleBrowserBilling: boolean;
 }
 
 export const DEFAULT_STEP_MS = 1_000;
@@ -63,5 +70,6 @@ export function initialSettings(o: EmulatorOptions): Settings {
     concurrencyLimit: o.concurrencyLimit ?? DEFAULT_CONCURRENCY_LIMIT,
     creditsMicros: toMicros(o.creditsUsd ?? DEFAULT_CREDITS_USD),
     defaultMaxCostMicros: toMicros(o.defaultMaxCostUsd ?? DEFAULT_MAX_COST_USD),
+    idleBrowserBilling: o.idleBrowserBilling ?? false,
   };
 }

@@ -3,7 +3,7 @@
  * checks the routes share. One instance per running server.
  */
 import { ERROR_DETAILS } from "../../src/v3/schemas";
-import { advanceBrowser, browserCostMicros } from "./browsers";
+import { advanceBrowser, browserCostMicros, browserProxyMicros } from "./browsers";
 import { type EmulatorOptions, type Settings, initialSettings } from "./config";
 import { ApiError, notFound } from "./errors";
 import { type FaultPlan, noFaults } from "./faults";
@@ -23,6 +23,8 @@ const ACTIVE = new Set(["created", "idle", "running"]);
 export class Emulator {
   readonly store = new Store();
   settings: Settings;
+  /** What reset restores: the started settings, or those a project was created with. */
+  startSettings: Settings;
   faults: FaultPlan = noFaults();
   webhook: WebhookTarget | null;
   readonly log: (line: string) => void;
@@ -32,6 +34,7 @@ export class Emulator {
 
   constructor(readonly options: EmulatorOptions) {
     this.settings = initialSettings(options);
+    this.startSettings = this.settings;
     this.webhook = initialWebhook(options);
     this.log = options.log ?? ((line) => console.warn(line));
     const send = createWebhookSender(() => this.webhook, this.log);
@@ -39,6 +42,9 @@ export class Emulator {
     this.lifecycle = {
       get idleTimeoutMs() {
         return settings().idleTimeoutMs;
+      },
+      get billIdleTime() {
+        return settings().idleBrowserBilling;
       },
       emit: send,
     };
@@ -56,7 +62,7 @@ export class Emulator {
   /** Back to the state right after start: no records, no faults, started settings and webhook. */
   reset(): void {
     this.store.clear();
-    this.settings = initialSettings(this.options);
+    this.settings = { ...this.startSettings };
     this.faults = noFaults();
     this.webhook = initialWebhook(this.options);
     this.clockOffsetMs = 0;
@@ -111,7 +117,7 @@ export class Emulator {
     this.tick();
     let spent = 0;
     for (const s of this.store.sessions.values()) spent += totalMicros(s.usage);
-    for (const b of this.store.browsers.values()) spent += browserCostMicros(b);
+    for (const b of this.store.browsers.values()) spent += browserCostMicros(b) + browserProxyMicros(b);
     return spent;
   }
 

@@ -7,7 +7,7 @@ import type { ValidationIssue } from "../../src/v3/validation";
  */
 export class ApiError extends Error {
   constructor(
-    readonly status: 400 | 401 | 402 | 403 | 404 | 405 | 422 | 429,
+    readonly status: 400 | 401 | 402 | 403 | 404 | 405 | 409 | 422 | 429,
     readonly detail: string | ValidationIssue[],
   ) {
     super(typeof detail === "string" ? detail : "validation error");

@@ -27,6 +27,8 @@ export interface StatusEvent {
 
 export interface LifecycleEnv {
   idleTimeoutMs: number;
+  /** Whether browser time is billed while no task runs (the `idleBrowserBilling` setting). */
+  billIdleTime: boolean;
   emit: (event: StatusEvent) => void;
 }
 
@@ -43,6 +45,11 @@ const STEP_ACTIONS = [
 
 /** Replays everything due for `s` up to `now`. */
 export function advance(s: SessionRecord, now: number, env: LifecycleEnv): void {
+  replay(s, now, env);
+  billIdleTime(s, now, env);
+}
+
+function replay(s: SessionRecord, now: number, env: LifecycleEnv): void {
   for (;;) {
     const task = s.task;
     if (s.status === "created" && !task) {
@@ -201,10 +208,22 @@ export function stopSession(
 }
 
 function setStatus(s: SessionRecord, status: BuAgentSessionStatus, at: number, env: LifecycleEnv): void {
+  billIdleTime(s, at, env);
   s.status = status;
   s.updatedAt = Math.max(s.updatedAt, at);
   s.idleSince = status === "idle" ? at : null;
   if (s.task) env.emit({ sessionId: s.id, taskId: s.task.id, status, at });
+}
+
+/**
+ * Adds the time since the last call that the sandbox sat without a task (`idle`, or `created`
+ * without one) to the session's idle time, when idle billing is on.
+ */
+function billIdleTime(s: SessionRecord, until: number, env: LifecycleEnv): void {
+  if (until <= s.billedUntil) return;
+  const taskless = s.status === "idle" || (s.status === "created" && s.task === null);
+  if (taskless && env.billIdleTime) s.usage.idleMs += until - s.billedUntil;
+  s.billedUntil = until;
 }
 
 function addMessage(

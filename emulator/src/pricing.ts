@@ -62,7 +62,7 @@ export const BROWSER_MICROS_PER_HOUR = 20_000;
 const MS_PER_HOUR = 3_600_000;
 
 /** What one step adds to a session's counters: the same fields as its cumulative usage. */
-export type StepUsage = Usage;
+export type StepUsage = Omit<Usage, "idleMs">;
 
 export interface StepPricing {
   model: BuModel;

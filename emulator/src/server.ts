@@ -1,9 +1,9 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
-import { buildApp } from "./app";
 import type { EmulatorOptions } from "./config";
-import { Emulator } from "./emulator";
+import type { Emulator } from "./emulator";
+import { Projects, buildFrontDoor } from "./projects";
 
 export type { EmulatorOptions } from "./config";
 
@@ -11,8 +11,10 @@ export interface RunningEmulator {
   port: number;
   /** e.g. http://127.0.0.1:8788 (the API is under /api/v3). */
   url: string;
-  /** The live state, for tests that want to look inside. */
+  /** The main project's live state, for tests that want to look inside. */
   emulator: Emulator;
+  /** Every project, the main one included (see projects.ts). */
+  projects: Projects;
   /** Stops the ticker and the server, dropping open connections. */
   close: () => Promise<void>;
 }
@@ -23,11 +25,12 @@ export interface RunningEmulator {
  * without a client polling; it never keeps the process alive on its own.
  */
 export async function startEmulator(options: EmulatorOptions): Promise<RunningEmulator> {
-  const emulator = new Emulator(options);
-  const app = buildApp(emulator);
+  const projects = new Projects(options);
+  const emulator = projects.main.emulator;
+  const app = buildFrontDoor(projects);
   const host = options.host ?? "127.0.0.1";
   const tickMs = options.tickMs ?? Math.min(emulator.settings.stepMs, 250);
-  const ticker = setInterval(() => emulator.tick(), Math.max(5, tickMs));
+  const ticker = setInterval(() => projects.tick(), Math.max(5, tickMs));
   ticker.unref();
 
   const server = await new Promise<Server>((resolve, reject) => {
@@ -41,6 +44,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     port,
     url: `http://${host}:${port}`,
     emulator,
+    projects,
     close: () =>
       new Promise<void>((resolve, reject) => {
         clearInterval(ticker);

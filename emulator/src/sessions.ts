@@ -62,6 +62,7 @@ function create(
     maxCostMicros: budget(emu, body, 0),
     readyAt: now + emu.settings.stepMs,
     idleSince: null,
+    billedUntil: now,
     task: null,
     messages: [],
     deleted: false,

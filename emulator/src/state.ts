@@ -4,6 +4,7 @@
  */
 import type { BuAgentSessionStatus, BuModel, ProxyCountryCode, ThinkingLevel } from "../../src/v3/schemas";
 import type { Directive } from "./directives";
+import { AGENT_BROWSER_MICROS_PER_HOUR } from "./pricing";
 
 /** Cumulative usage of an agent session across all its tasks. */
 export interface Usage {
@@ -13,14 +14,37 @@ export interface Usage {
   inputTokens: number;
   outputTokens: number;
   proxyMilliMb: number;
+  /** Time the sandbox sat without a task while idle billing was on (see idleBrowserMicros). */
+  idleMs: number;
 }
 
 export function emptyUsage(): Usage {
-  return { llmMicros: 0, proxyMicros: 0, browserMicros: 0, inputTokens: 0, outputTokens: 0, proxyMilliMb: 0 };
+  return {
+    llmMicros: 0,
+    proxyMicros: 0,
+    browserMicros: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    proxyMilliMb: 0,
+    idleMs: 0,
+  };
+}
+
+/**
+ * Browser time billed while no task ran, from the summed idle time (so however often a session
+ * is read, the figure is the same), rounded up to a whole micro-USD.
+ */
+export function idleBrowserMicros(u: Usage): number {
+  return Math.ceil((u.idleMs * AGENT_BROWSER_MICROS_PER_HOUR) / 3_600_000);
+}
+
+/** Browser cost of a session: its steps' time plus any billed idle time. */
+export function sessionBrowserMicros(u: Usage): number {
+  return u.browserMicros + idleBrowserMicros(u);
 }
 
 export function totalMicros(u: Usage): number {
-  return u.llmMicros + u.proxyMicros + u.browserMicros;
+  return u.llmMicros + u.proxyMicros + sessionBrowserMicros(u);
 }
 
 /** One task dispatched to a session; the session keeps only its latest. */
@@ -75,6 +99,8 @@ export interface SessionRecord {
   readyAt: number | null;
   /** Start of the current idle spell, for the inactivity timeout. */
   idleSince: number | null;
+  /** Until when time without a task has been added to `usage.idleMs`. */
+  billedUntil: number;
   task: TaskRun | null;
   messages: MessageRecord[];
   deleted: boolean;
@@ -94,6 +120,8 @@ export interface BrowserRecord {
   chargedMicros: number;
   /** The final charge once stopped (chargedMicros minus the refund). */
   finalMicros: number | null;
+  /** Proxy traffic so far, in thousandths of a MB (set through /_emulator/browsers/{id}/traffic). */
+  proxyMilliMb: number;
   startedAt: number;
   timeoutAt: number;
   finishedAt: number | null;

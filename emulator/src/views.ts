@@ -6,11 +6,11 @@ import type {
   SessionResponse,
   WorkspaceView,
 } from "../../src/v3/schemas";
-import { browserCostMicros } from "./browsers";
+import { browserCostMicros, browserProxyMicros } from "./browsers";
 import { iso, isoOrNull } from "./http";
 import { formatMicros, formatMilli } from "./money";
 import type { BrowserRecord, MessageRecord, ProfileRecord, SessionRecord, WorkspaceRecord } from "./state";
-import { totalMicros } from "./state";
+import { sessionBrowserMicros, totalMicros } from "./state";
 
 /**
  * A session. `detail` is for GET /sessions/{id}, the only place the API fills the screenshot and
@@ -43,7 +43,7 @@ export function sessionView(s: SessionRecord, base: string, detail: boolean): Se
     proxyUsedMb: formatMilli(u.proxyMilliMb),
     llmCostUsd: formatMicros(u.llmMicros),
     proxyCostUsd: formatMicros(u.proxyMicros),
-    browserCostUsd: formatMicros(u.browserMicros),
+    browserCostUsd: formatMicros(sessionBrowserMicros(u)),
     totalCostUsd: formatMicros(totalMicros(u)),
     screenshotUrl: detail && s.stepCount > 0 ? `${base}/_emulator/screenshots/${s.id}.png` : null,
     agentmailEmail: s.agentmailEmail,
@@ -78,8 +78,8 @@ export function browserView(b: BrowserRecord, base: string, detail: boolean): Br
     timeoutAt: iso(b.timeoutAt),
     startedAt: iso(b.startedAt),
     finishedAt: isoOrNull(b.finishedAt),
-    proxyUsedMb: "0",
-    proxyCost: "0",
+    proxyUsedMb: formatMilli(b.proxyMilliMb),
+    proxyCost: formatMicros(browserProxyMicros(b)),
     browserCost: formatMicros(browserCostMicros(b)),
     agentSessionId: null,
     recordingUrl: detail && recorded ? `${base}/_emulator/recordings/${b.id}.mp4` : null,

@@ -41,6 +41,7 @@ export function browserRoutes(emu: Emulator) {
         // The whole timeout is charged up front; stopping early refunds the unused minutes.
         chargedMicros: browserMinutesMicros(body.timeout),
         finalMicros: null,
+        proxyMilliMb: 0,
         startedAt: now,
         timeoutAt: now + body.timeout * 60_000,
         finishedAt: null,

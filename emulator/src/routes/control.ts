@@ -1,7 +1,9 @@
 import { Hono } from "hono";
 import * as z from "zod";
-import { DecimalString } from "../../../src/v3/schemas";
+import { BrowserPathParams, DecimalString } from "../../../src/v3/schemas";
+import { addProxyTraffic } from "../browsers";
 import type { Emulator } from "../emulator";
+import { ApiError } from "../errors";
 import { FaultPlanSchema, noFaults } from "../faults";
 import { type EmuEnv, iso, parse, publicBase, readBody } from "../http";
 import { formatMicros, toMicros } from "../money";
@@ -10,7 +12,8 @@ import { DEFAULT_WEBHOOK_SECRET } from "../webhooks";
 
 const Amount = z.union([z.number().min(0), DecimalString]);
 
-const ConfigPatch = z
+/** The settings POST /_emulator/config (and a new project) may set; any subset. */
+export const ConfigPatch = z
   .object({
     stepMs: z.int().min(1).optional(),
     bootMs: z.int().min(0).optional(),
@@ -18,8 +21,22 @@ const ConfigPatch = z
     concurrencyLimit: z.int().min(0).optional(),
     creditsUsd: Amount.optional(),
     defaultMaxCostUsd: Amount.optional(),
+    idleBrowserBilling: z.boolean().optional(),
   })
   .strict();
+
+/** Applies a settings patch to a project. */
+export function applyConfig(emu: Emulator, patch: z.infer<typeof ConfigPatch>): void {
+  const { creditsUsd, defaultMaxCostUsd, ...plain } = patch;
+  emu.settings = {
+    ...emu.settings,
+    ...plain,
+    ...(creditsUsd !== undefined && { creditsMicros: toMicros(creditsUsd) }),
+    ...(defaultMaxCostUsd !== undefined && { defaultMaxCostMicros: toMicros(defaultMaxCostUsd) }),
+  };
+}
+
+const TrafficBody = z.object({ proxyMb: z.union([z.number().min(0), DecimalString]) }).strict();
 
 const WebhookTargetBody = z
   .object({ url: z.url({ protocol: /^https?$/ }).nullable(), secret: z.string().min(1).optional() })
@@ -39,6 +56,7 @@ export function controlRoutes(emu: Emulator) {
     concurrencyLimit: emu.settings.concurrencyLimit,
     creditsUsd: formatMicros(emu.settings.creditsMicros),
     defaultMaxCostUsd: formatMicros(emu.settings.defaultMaxCostMicros),
+    idleBrowserBilling: emu.settings.idleBrowserBilling,
   });
 
   return new Hono<EmuEnv>()
@@ -76,15 +94,19 @@ export function controlRoutes(emu: Emulator) {
     })
     .get("/config", (c) => c.json(settingsView()))
     .post("/config", async (c) => {
-      const patch = parse(ConfigPatch, "body", await readBody(c, true));
-      const { creditsUsd, defaultMaxCostUsd, ...plain } = patch;
-      emu.settings = {
-        ...emu.settings,
-        ...plain,
-        ...(creditsUsd !== undefined && { creditsMicros: toMicros(creditsUsd) }),
-        ...(defaultMaxCostUsd !== undefined && { defaultMaxCostMicros: toMicros(defaultMaxCostUsd) }),
-      };
+      applyConfig(emu, parse(ConfigPatch, "body", await readBody(c, true)));
       return c.json(settingsView());
+    })
+    .post("/browsers/:session_id/traffic", async (c) => {
+      // Proxy bandwidth a standalone browser used, billed on top of its time (documented).
+      const { session_id } = parse(BrowserPathParams, "path", c.req.param());
+      const { proxyMb } = parse(TrafficBody, "body", await readBody(c, true));
+      const b = emu.browser(session_id);
+      if (b.status !== "active" || b.proxyCountryCode === null) {
+        throw new ApiError(409, "Only an active browser with a proxy carries proxy traffic");
+      }
+      addProxyTraffic(b, Math.round(toMicros(proxyMb) / 1_000));
+      return c.json(browserView(b, publicBase(c, emu), true));
     })
     .post("/clock", async (c) => {
       // Moves emulator time ahead, e.g. past the 15-minute idle timeout, without waiting.
