@@ -1,5 +1,6 @@
 import type { Logger } from "./lib/log";
 import type { EffectivePolicy } from "./policy/effective";
+import { guardD1 } from "./store/guard";
 
 /** Secrets set with `wrangler secret put` (or `--var` in local dev); not in wrangler.toml. */
 export interface Secrets {
@@ -32,6 +33,11 @@ export interface Variables {
   policy: EffectivePolicy;
   /** Set once upstream has answered the create or dispatch this request is for. */
   upstreamAnswered?: boolean;
+}
+
+/** The bindings with D1 behind the store guard: any D1 failure is a StoreUnavailable. */
+export function withGuardedStore(env: Bindings): Bindings {
+  return { ...env, DB: guardD1(env.DB) };
 }
 
 /** The one Hono environment every app and middleware in the gateway is typed with. */

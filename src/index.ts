@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { AppEnv, Bindings } from "./env";
+import { withGuardedStore } from "./env";
 import { createLogger, describeError, logLevel } from "./lib/log";
 import { reconcile } from "./reconciler/run";
 import { onError, onNotFound } from "./middleware/errors";
@@ -23,12 +24,15 @@ app.onError(onError);
 app.notFound(onNotFound(app.routes));
 
 export default {
-  fetch: app.fetch,
+  fetch: (request: Request, env: Bindings, ctx: ExecutionContext) =>
+    app.fetch(request, withGuardedStore(env), ctx),
   /** Every minute: settle what ended, stop what idles too long, find what a lost answer hid. */
   async scheduled(_controller, env, ctx) {
     const log = createLogger({ job: "reconciler", run: crypto.randomUUID() }, logLevel(env.LOG_LEVEL));
     ctx.waitUntil(
-      reconcile(env, log).catch((err: unknown) => log.error("reconcile_failed", describeError(err))),
+      reconcile(withGuardedStore(env), log).catch((err: unknown) =>
+        log.error("reconcile_failed", describeError(err)),
+      ),
     );
   },
 } satisfies ExportedHandler<Bindings>;

@@ -5,9 +5,8 @@ import { observeViews } from "../src/ledger/observe";
 import { createLogger } from "../src/lib/log";
 import { canonicalJson } from "../src/lib/canonical-json";
 import { toMicros } from "../src/lib/money";
-import { admit } from "../src/budget/admission";
+import { openHold, settleIfEnded } from "../src/budget/holds";
 import { effectivePolicy } from "../src/policy/effective";
-import { settleIfEnded } from "../src/budget/settlement";
 import { attachHoldStatement, closeHold, getCounter } from "../src/store/budgets";
 import { reconcile } from "../src/reconciler/run";
 import { SESSIONS } from "../src/upstream/kinds";
@@ -282,11 +281,11 @@ describe("settlement", () => {
       exact: false,
       addsLive: false,
     };
-    const first = await admit(env.DB, caller, policy, followUp);
+    const first = await openHold(env.DB, caller, policy, followUp);
     expect(await closeHold(env.DB, first.id, 20_000, "settled")).toBe(true);
 
     // The session sat idle and cost $0.005 more (total $0.025) before the next task was admitted.
-    const second = await admit(env.DB, caller, policy, followUp);
+    const second = await openHold(env.DB, caller, policy, followUp);
     await attachHoldStatement(env.DB, second.id, session).run();
     await settleIfEnded(
       env.DB,
@@ -395,12 +394,12 @@ describe("period roll-over", () => {
     // 23:30 UTC on 30 November is already 00:30 on 1 December in Berlin.
     const lateNovember = new Date("2026-11-30T22:30:00Z");
     const firstOfDecember = new Date("2026-11-30T23:30:00Z");
-    const november = await admit(env.DB, caller, policy, task, lateNovember);
+    const november = await openHold(env.DB, caller, policy, task, lateNovember);
     expect(november.amountMicros).toBe(80_000);
     // What is left of November (20_000, above the 10_000 floor) is held; then nothing is.
-    const rest = await admit(env.DB, caller, policy, task, lateNovember);
+    const rest = await openHold(env.DB, caller, policy, task, lateNovember);
     expect(rest.amountMicros).toBe(20_000);
-    await expect(admit(env.DB, caller, policy, task, lateNovember)).rejects.toMatchObject({
+    await expect(openHold(env.DB, caller, policy, task, lateNovember)).rejects.toMatchObject({
       code: "budget_exceeded",
     });
 
@@ -410,7 +409,7 @@ describe("period roll-over", () => {
       heldMicros: 20_000,
       spentMicros: 70_000,
     });
-    const december = await admit(env.DB, caller, policy, task, firstOfDecember);
+    const december = await openHold(env.DB, caller, policy, task, firstOfDecember);
     expect(december.amountMicros).toBe(80_000);
     expect(await getCounter(env.DB, "tenant", t.tenantId, "month:2026-12")).toMatchObject({
       heldMicros: 80_000,

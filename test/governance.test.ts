@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
-import { admit } from "../src/budget/admission";
+import { openHold } from "../src/budget/holds";
 import { GatewayError } from "../src/lib/errors";
 import { createLogger } from "../src/lib/log";
 import { toMicros } from "../src/lib/money";
@@ -330,7 +330,7 @@ describe("requests per minute", () => {
 });
 
 describe("budget store failures", () => {
-  it("admit() refuses with 503 budget_unavailable when the store cannot answer", async () => {
+  it("openHold() refuses with 503 budget_unavailable when the store cannot answer", async () => {
     const t = await newTenant();
     const db = {
       prepare: (sql: string) => env.DB.prepare(sql),
@@ -346,7 +346,7 @@ describe("budget store failures", () => {
       exact: false,
       addsLive: true,
     };
-    const err = await admit(db, t, policy, request).then(
+    const err = await openHold(db, t, policy, request).then(
       () => undefined,
       (e: unknown) => e,
     );

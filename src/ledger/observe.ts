@@ -1,4 +1,4 @@
-import { settleIfEnded } from "../budget/settlement";
+import { settleIfEnded } from "../budget/holds";
 import type { Logger } from "../lib/log";
 import { type Owner, updateViewStatement } from "../store/resources";
 import { recordUsageStatements, type UsageObservation } from "../store/usage";

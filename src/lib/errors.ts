@@ -25,7 +25,8 @@ export type ErrorCode =
   | "upstream_unauthorized"
   | "upstream_timeout"
   | "store_unavailable"
-  | "budget_unavailable";
+  | "budget_unavailable"
+  | "internal_error";
 
 const STATUS: Record<ErrorCode, number> = {
   session_not_idle: 400,
@@ -52,6 +53,7 @@ const STATUS: Record<ErrorCode, number> = {
   upstream_timeout: 504,
   store_unavailable: 503,
   budget_unavailable: 503,
+  internal_error: 500,
 };
 
 /**

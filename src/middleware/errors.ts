@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../env";
 import { GatewayError, invalidInput } from "../lib/errors";
 import { createLogger, describeError } from "../lib/log";
+import { isStoreFailure } from "../store/guard";
 import { jsonInvalidIssue } from "../v3/validation";
 
 /** Renders a GatewayError in the one error shape: `{detail, code, requestId}`. */
@@ -27,16 +28,12 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
   }
   if (err instanceof HTTPException) return errorResponse(c, fromHttpException(err));
   const log = c.get("log") ?? createLogger({});
-  if (err instanceof Error && err.message.startsWith("D1_")) {
-    // A D1 call no store guard wrapped: still the database's failure, not the client's.
+  if (isStoreFailure(err)) {
     log.error("request_failed", { code: "store_unavailable", ...describeError(err) });
     return errorResponse(c, new GatewayError("store_unavailable", "Gateway store unavailable, try again"));
   }
   log.error("unhandled_error", describeError(err));
-  return c.json(
-    { detail: "Internal gateway error", code: "internal_error", requestId: c.get("requestId") },
-    500,
-  );
+  return errorResponse(c, new GatewayError("internal_error", "Internal gateway error"));
 };
 
 /**

@@ -1,4 +1,3 @@
-import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { sha256Hex } from "../lib/crypto";
@@ -34,7 +33,7 @@ export function idempotency() {
     const { tenantId } = c.get("caller");
     const hash = await sha256Hex(`${c.req.method} ${new URL(c.req.url).pathname}\n${await c.req.text()}`);
     const db = c.env.DB;
-    const claim = await guard(c, () => claimKey(db, tenantId, key, hash));
+    const claim = await claimKey(db, tenantId, key, hash);
 
     if (!claim.claimed) {
       if (claim.requestHash !== hash) {
@@ -94,14 +93,5 @@ function errorCode(body: string): string {
     return String((JSON.parse(body) as { code?: unknown }).code ?? "");
   } catch {
     return "";
-  }
-}
-
-async function guard<T>(c: Context<AppEnv>, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    c.get("log").error("idempotency_store_failed", describeError(err));
-    throw new GatewayError("store_unavailable", "Idempotency store unavailable, try again");
   }
 }

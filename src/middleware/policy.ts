@@ -1,7 +1,5 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
-import { GatewayError } from "../lib/errors";
-import { describeError } from "../lib/log";
 import { TtlCache } from "../lib/ttl-cache";
 import { type EffectivePolicy, effectivePolicy } from "../policy/effective";
 import { getPolicies } from "../store/policies";
@@ -18,20 +16,16 @@ export function forgetPolicies(): void {
 
 /**
  * Sets `policy`, the caller's org policy narrowed by its tenant's. A policy that cannot be read
- * refuses the request (503): the gateway never serves a tenant without knowing its limits.
+ * refuses the request (503, from the store guard): the gateway never serves a tenant without
+ * knowing its limits.
  */
 export function loadPolicy() {
   return createMiddleware<AppEnv>(async function loadPolicyMiddleware(c, next) {
     const { orgId, tenantId } = c.get("caller");
     let policy = policyCache.get(tenantId);
     if (!policy) {
-      try {
-        const docs = await getPolicies(c.env.DB, orgId, tenantId);
-        policy = effectivePolicy(docs.org, docs.tenant);
-      } catch (err) {
-        c.get("log").error("policy_load_failed", describeError(err));
-        throw new GatewayError("store_unavailable", "Policy store unavailable, try again");
-      }
+      const docs = await getPolicies(c.env.DB, orgId, tenantId);
+      policy = effectivePolicy(docs.org, docs.tenant);
       policyCache.set(tenantId, policy);
     }
     c.set("policy", policy);

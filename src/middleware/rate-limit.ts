@@ -1,7 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { GatewayError } from "../lib/errors";
-import { describeError } from "../lib/log";
 
 const WINDOW_S = 60;
 
@@ -17,19 +16,13 @@ export function rateLimit() {
     if (limit === null) return next();
     const nowS = Math.floor(Date.now() / 1000);
     const windowStart = nowS - (nowS % WINDOW_S);
-    let count: number | null;
-    try {
-      count = await c.env.DB.prepare(
-        `INSERT INTO rate_windows (key_id, window_start, count) VALUES (?, ?, 1)
-         ON CONFLICT (key_id, window_start) DO UPDATE SET count = count + 1 WHERE count < ?
-         RETURNING count`,
-      )
-        .bind(c.get("caller").keyId, windowStart, limit)
-        .first<number>("count");
-    } catch (err) {
-      c.get("log").error("rate_limit_failed", describeError(err));
-      throw new GatewayError("store_unavailable", "Rate-limit store unavailable, try again");
-    }
+    const count = await c.env.DB.prepare(
+      `INSERT INTO rate_windows (key_id, window_start, count) VALUES (?, ?, 1)
+       ON CONFLICT (key_id, window_start) DO UPDATE SET count = count + 1 WHERE count < ?
+       RETURNING count`,
+    )
+      .bind(c.get("caller").keyId, windowStart, limit)
+      .first<number>("count");
     // No row back: the window was already full, and a refused request counts for nothing.
     if (count === null) {
       const retryAfter = windowStart + WINDOW_S - nowS;

@@ -2,7 +2,6 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { sha256Hex } from "../lib/crypto";
 import { GatewayError } from "../lib/errors";
-import { describeError } from "../lib/log";
 import { TtlCache } from "../lib/ttl-cache";
 import { findKeyOwner, KEY_PATTERN, type KeyOwner } from "../store/keys";
 import { bearerToken } from "./admin-auth";
@@ -35,12 +34,7 @@ export function tenantAuth() {
     const hash = await sha256Hex(key);
     let owner = keyCache.get(hash);
     if (owner === undefined) {
-      try {
-        owner = await findKeyOwner(c.env.DB, hash);
-      } catch (err) {
-        c.get("log").error("key_lookup_failed", describeError(err));
-        throw new GatewayError("store_unavailable", "Key store unavailable, try again");
-      }
+      owner = await findKeyOwner(c.env.DB, hash);
       keyCache.set(hash, owner);
     }
     if (!owner) throw new GatewayError("invalid_api_key", "Invalid API key");

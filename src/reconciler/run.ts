@@ -5,8 +5,7 @@ import { observeViews } from "../ledger/observe";
 import { describeError, type Logger } from "../lib/log";
 import { toMicros } from "../lib/money";
 import { effectivePolicy } from "../policy/effective";
-import { settleGone } from "../budget/settlement";
-import { attachHoldStatement, closeHold } from "../store/budgets";
+import { adoptOrphan, expireOrphan, settleGone } from "../budget/holds";
 import { IDEMPOTENCY_TTL_MS } from "../store/idempotency";
 import { getPolicies } from "../store/policies";
 import {
@@ -99,10 +98,7 @@ export async function reconcile(
   }
   const releaseBefore = new Date(now.getTime() - (options.releaseAfterMs ?? 15 * 60_000)).toISOString();
   for (const hold of orphans) {
-    if (
-      hold.createdAt < releaseBefore &&
-      (await closeHold(db, hold.id, 0, "released", { onlyUnattached: true }))
-    ) {
+    if (hold.createdAt < releaseBefore && (await expireOrphan(db, hold.id))) {
       report.released++;
       log.warn("orphan_hold_released", { holdId: hold.id, kind: hold.kind });
     }
@@ -212,10 +208,12 @@ async function adoptUnknown(
       const hold = certainMatch(spec, view, views, holds);
       if (hold) {
         orphans.splice(orphans.indexOf(hold), 1);
-        await db.batch([
+        await adoptOrphan(
+          db,
+          hold.id,
+          id,
           recordCreatedStatement(db, spec.kind, id, hold, view, spec.status(view)),
-          attachHoldStatement(db, hold.id, id),
-        ]);
+        );
         await observeViews(db, log, spec, hold, [view], list.sentAt);
         report.adopted++;
         log.warn("orphan_adopted", { kind: spec.kind, id, holdId: hold.id, tenantId: hold.tenantId });

@@ -3,7 +3,6 @@ import { budgetView } from "../budget/view";
 import type { AppEnv } from "../env";
 import { loadPolicy } from "../middleware/policy";
 import { tenantAuth } from "../middleware/tenant-auth";
-import { guardStore } from "../store/guard";
 
 /** /gateway/v1: a tenant's own view of the gateway, with the same key as /api/v3. */
 export const gatewayApi = new Hono<AppEnv>()
@@ -14,6 +13,6 @@ export const gatewayApi = new Hono<AppEnv>()
     return c.json({ orgId, tenantId, keyId });
   })
   .get("/budget", async (c) => {
-    const { scopes } = await guardStore(c, () => budgetView(c.env.DB, c.get("caller"), c.get("policy")));
+    const { scopes } = await budgetView(c.env.DB, c.get("caller"), c.get("policy"));
     return c.json({ scopes });
   });

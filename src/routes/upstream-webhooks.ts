@@ -10,7 +10,6 @@ import { MAX_BODY_BYTES } from "../middleware/json-body";
 import { callUpstream } from "../upstream/client";
 import { SESSIONS } from "../upstream/kinds";
 import { findOwner } from "../store/resources";
-import { guardStore } from "../store/guard";
 import { parseInput } from "../v3/validation";
 
 /** How far a webhook's timestamp may be from now, as Browser Use tells receivers to check. */
@@ -61,7 +60,7 @@ export const upstreamWebhooks = new Hono<AppEnv>().post("/browser-use", async (c
   const sessionId = parsed.data.payload?.session_id;
   if (parsed.data.type !== "agent.task.status_update" || !sessionId) return c.json({ received: true });
 
-  const owner = await guardStore(c, () => findOwner(c.env.DB, "session", sessionId));
+  const owner = await findOwner(c.env.DB, "session", sessionId);
   if (!owner) {
     c.get("log").warn("webhook_unknown_session", { sessionId });
     return c.json({ received: true });

@@ -41,6 +41,10 @@ export type Admission =
   | { admitted: false; reason: "concurrency"; scope: Scope; live: number; max: number }
   | { admitted: false; reason: "already_held" };
 
+// A follow-up may not take a second hold on a session while one is open (the unique index
+// holds_one_open_per_resource enforces it too; this check answers it without an error).
+const NOT_HELD = `NOT EXISTS (SELECT 1 FROM holds WHERE kind = ?2 AND resource_id = ?3 AND state = 'open')`;
+
 const LIVE = (column: "org_id" | "tenant_id", param: string) => `(
   (SELECT count(*) FROM resources WHERE ${column} = ${param} AND deleted_at IS NULL
      AND ((kind = 'session' AND status IN ('created', 'idle', 'running')) OR (kind = 'browser' AND status = 'active')))
@@ -63,6 +67,7 @@ const INSERT_HOLD = `INSERT INTO holds
     WHERE o.scope = 'org' AND o.scope_id = ?4 AND o.period_key = ?6
       AND t.scope = 'tenant' AND t.scope_id = ?5 AND t.period_key = ?7)
   WHERE amount >= ?12
+    AND (?3 IS NULL OR ${NOT_HELD})
     AND (?13 IS NULL OR ${LIVE("org_id", "?4")} < ?13)
     AND (?14 IS NULL OR ${LIVE("tenant_id", "?5")} < ?14)`;
 
@@ -73,6 +78,7 @@ const RESERVE = `UPDATE budget_counters
 
 const REPORT = `SELECT
     (SELECT amount_micros FROM holds WHERE id = ?1) AS amount,
+    (SELECT count(*) FROM holds WHERE kind = ?6 AND resource_id = ?7 AND state = 'open' AND id <> ?1) AS held_elsewhere,
     o.held_micros AS org_held, o.spent_micros AS org_spent,
     t.held_micros AS tenant_held, t.spent_micros AS tenant_spent,
     ${LIVE("org_id", "?2")} AS org_live, ${LIVE("tenant_id", "?4")} AS tenant_live
@@ -82,6 +88,7 @@ const REPORT = `SELECT
 
 interface ReportRow {
   amount: number | null;
+  held_elsewhere: number;
   org_held: number;
   org_spent: number;
   tenant_held: number;
@@ -98,46 +105,40 @@ interface ReportRow {
 export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admission> {
   const now = new Date().toISOString();
   const scopes = [req.orgId, req.org.periodKey, req.tenantId, req.tenant.periodKey] as const;
-  let results: D1Result[];
-  try {
-    results = await db.batch([
-      db
-        .prepare(
-          `INSERT INTO budget_counters (scope, scope_id, period_key) VALUES ('org', ?, ?), ('tenant', ?, ?)
+  const resourceId = req.resourceId?.toLowerCase() ?? null;
+  const results = await db.batch([
+    db
+      .prepare(
+        `INSERT INTO budget_counters (scope, scope_id, period_key) VALUES ('org', ?, ?), ('tenant', ?, ?)
          ON CONFLICT DO NOTHING`,
-        )
-        .bind(...scopes),
-      db
-        .prepare(INSERT_HOLD)
-        .bind(
-          req.holdId,
-          req.kind,
-          req.resourceId?.toLowerCase() ?? null,
-          req.orgId,
-          req.tenantId,
-          req.org.periodKey,
-          req.tenant.periodKey,
-          now,
-          req.wantMicros,
-          req.org.capMicros,
-          req.tenant.capMicros,
-          req.minHoldMicros,
-          req.maxLive?.org ?? null,
-          req.maxLive?.tenant ?? null,
-        ),
-      db.prepare(RESERVE).bind(req.holdId, ...scopes),
-      db.prepare(REPORT).bind(req.holdId, ...scopes),
-    ]);
-  } catch (err) {
-    // Two follow-ups racing to the same session: the second finds the first's open hold.
-    if (err instanceof Error && /UNIQUE constraint failed: holds/.test(err.message)) {
-      return { admitted: false, reason: "already_held" };
-    }
-    throw err;
-  }
+      )
+      .bind(...scopes),
+    db
+      .prepare(INSERT_HOLD)
+      .bind(
+        req.holdId,
+        req.kind,
+        resourceId,
+        req.orgId,
+        req.tenantId,
+        req.org.periodKey,
+        req.tenant.periodKey,
+        now,
+        req.wantMicros,
+        req.org.capMicros,
+        req.tenant.capMicros,
+        req.minHoldMicros,
+        req.maxLive?.org ?? null,
+        req.maxLive?.tenant ?? null,
+      ),
+    db.prepare(RESERVE).bind(req.holdId, ...scopes),
+    db.prepare(REPORT).bind(req.holdId, ...scopes, req.kind, resourceId),
+  ]);
   const row = results[3]?.results?.[0] as ReportRow | undefined;
   if (!row) throw new Error("budget counters missing after admission");
   if (row.amount !== null) return { admitted: true, amountMicros: row.amount };
+  // Two follow-ups racing to the same session: the second finds the first's open hold.
+  if (row.held_elsewhere > 0) return { admitted: false, reason: "already_held" };
 
   if (req.maxLive) {
     if (req.maxLive.tenant !== null && row.tenant_live >= req.maxLive.tenant) {

@@ -1,15 +1,54 @@
-import type { Context } from "hono";
-import type { AppEnv } from "../env";
-import { GatewayError } from "../lib/errors";
-import { describeError } from "../lib/log";
+/**
+ * The one way the gateway says "our store failed". The worker wraps its D1 binding once per
+ * request (index.ts), so every D1 call that fails, wherever it is made, rejects with
+ * StoreUnavailable: onError answers it 503 `store_unavailable`, and a path that must not answer
+ * 503 (upstream already acted) catches it by type rather than by D1's wording.
+ */
+export class StoreUnavailable extends Error {
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = "StoreUnavailable";
+  }
+}
 
-/** Runs a D1 call; a failure is a 503 for the client and a named line in the log, never a 500. */
-export async function guardStore<T>(c: Context<AppEnv>, work: () => Promise<T>): Promise<T> {
+const RAW = Symbol("raw statement");
+
+type Guarded = D1PreparedStatement & { [RAW]: D1PreparedStatement };
+
+async function guarded<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    if (err instanceof GatewayError) throw err;
-    c.get("log").error("store_failed", describeError(err));
-    throw new GatewayError("store_unavailable", "Gateway store unavailable, try again");
+    throw err instanceof StoreUnavailable ? err : new StoreUnavailable(err);
   }
 }
+
+function guardStatement(statement: D1PreparedStatement): Guarded {
+  const wrapped = {
+    [RAW]: statement,
+    bind: (...values: unknown[]) => guardStatement(statement.bind(...values)),
+    first: (column?: string) => guarded(() => (column ? statement.first(column) : statement.first())),
+    run: () => guarded(() => statement.run()),
+    all: () => guarded(() => statement.all()),
+    raw: (options?: { columnNames?: boolean }) =>
+      guarded(() => statement.raw(options as { columnNames: true })),
+  };
+  return wrapped as unknown as Guarded;
+}
+
+const unwrap = (statement: D1PreparedStatement) => (statement as Partial<Guarded>)[RAW] ?? statement;
+
+/** `db` with every failure turned into StoreUnavailable; statements stay batchable. */
+export function guardD1(db: D1Database): D1Database {
+  const wrapped = {
+    prepare: (query: string) => guardStatement(db.prepare(query)),
+    batch: (statements: D1PreparedStatement[]) => guarded(() => db.batch(statements.map(unwrap))),
+    exec: (query: string) => guarded(() => db.exec(query)),
+    withSession: () => db.withSession(),
+    dump: () => guarded(() => db.dump()),
+  };
+  return wrapped as unknown as D1Database;
+}
+
+/** Whether an error is the store's failure (as opposed to a bug or the client's input). */
+export const isStoreFailure = (err: unknown): err is StoreUnavailable => err instanceof StoreUnavailable;

@@ -1,6 +1,5 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../../env";
-import { guardStore } from "../../store/guard";
 import { getTenant } from "../../store/orgs";
 import { countActive } from "../../store/resources";
 import { budgetView } from "../../budget/view";
@@ -16,13 +15,11 @@ import { fromMicros } from "../../lib/money";
 export const billing = new Hono<AppEnv>().get("/account", async (c) => {
   const caller = c.get("caller");
   const policy = c.get("policy");
-  const [tenant, active, budget] = await guardStore(c, () =>
-    Promise.all([
-      getTenant(c.env.DB, caller.tenantId),
-      countActive(c.env.DB, caller.tenantId),
-      budgetView(c.env.DB, caller, policy),
-    ]),
-  );
+  const [tenant, active, budget] = await Promise.all([
+    getTenant(c.env.DB, caller.tenantId),
+    countActive(c.env.DB, caller.tenantId),
+    budgetView(c.env.DB, caller, policy),
+  ]);
   const balance = budget.remainingMicros === null ? 0 : Number(fromMicros(budget.remainingMicros));
   const limit = policy.maxConcurrentSessions ?? 0;
   return c.json({

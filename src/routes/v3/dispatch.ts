@@ -4,7 +4,6 @@ import { GatewayError } from "../../lib/errors";
 import { fromMicros, toMicros } from "../../lib/money";
 import { observeViews } from "../../ledger/observe";
 import { applySessionPolicy } from "../../policy/apply";
-import { guardStore } from "../../store/guard";
 import { PROFILES, SESSIONS, WORKSPACES } from "../../upstream/kinds";
 import { ERROR_DETAILS } from "../../v3/schemas";
 import type { UpstreamResponse } from "../../upstream/client";
@@ -85,9 +84,7 @@ async function idleSessionTotal(c: Ctx, sessionId: string): Promise<number | Ups
   const res = await forward(c, { method: "GET", path: SESSIONS.path(sessionId) });
   if (res.status !== 200) return res;
   const view = res.body as View;
-  await guardStore(c, () =>
-    observeViews(c.env.DB, c.get("log"), SESSIONS, c.get("caller"), [view], res.sentAt),
-  );
+  await observeViews(c.env.DB, c.get("log"), SESSIONS, c.get("caller"), [view], res.sentAt);
   if (view.status === "idle") return toMicros(String(view.totalCostUsd ?? "0"));
   throw new GatewayError(
     "session_not_idle",

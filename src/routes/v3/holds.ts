@@ -1,11 +1,10 @@
 import type { Context } from "hono";
-import { admit, type AdmissionRequest, type Hold } from "../../budget/admission";
+import type { AdmissionRequest } from "../../budget/admission";
+import { type Hold, holdAccepted, openHold, releaseHold } from "../../budget/holds";
 import { formatApplied } from "../../policy/apply";
 import type { AppEnv } from "../../env";
 import { GatewayError } from "../../lib/errors";
 import { describeError } from "../../lib/log";
-import { attachHoldStatement, closeHold, releaseUnusedHoldStatement } from "../../store/budgets";
-import { guardStore } from "../../store/guard";
 import { recordCreatedStatement } from "../../store/resources";
 import type { KindSpec } from "../../upstream/kinds";
 import type { UpstreamRequest, UpstreamResponse } from "../../upstream/client";
@@ -36,14 +35,14 @@ export interface HeldCall {
 export async function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamResponse> {
   const db = c.env.DB;
   const log = c.get("log");
-  const hold = await admit(db, c.get("caller"), c.get("policy"), call.admission);
+  const hold = await openHold(db, c.get("caller"), c.get("policy"), call.admission);
   let res: UpstreamResponse;
   try {
     res = await forward(c, call.request(hold));
   } catch (err) {
     if (err instanceof GatewayError && err.code === "upstream_unauthorized") {
       // Upstream refused the gateway's own key: it certainly did nothing.
-      await guardStore(c, () => closeHold(db, hold.id, 0, "released"));
+      await releaseHold(db, hold.id);
     } else {
       log.warn("hold_outcome_unknown", { holdId: hold.id, ...describeError(err) });
     }
@@ -59,7 +58,7 @@ export async function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamRespo
     await recordSuccess(c, call, hold, view as View & { id: string });
     remember(c, call.spec, [view], res.sentAt);
   } else if (res.status >= 400 && res.status < 500) {
-    await guardStore(c, () => closeHold(db, hold.id, 0, "released"));
+    await releaseHold(db, hold.id);
   } else {
     log.warn("hold_outcome_unknown", { holdId: hold.id, status: res.status });
   }
@@ -74,20 +73,12 @@ export async function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamRespo
  */
 async function recordSuccess(c: Ctx, call: HeldCall, hold: Hold, view: View & { id: string }): Promise<void> {
   const db = c.env.DB;
-  const record = recordCreatedStatement(
-    db,
-    call.spec.kind,
-    view.id,
-    c.get("caller"),
-    view,
-    call.spec.status(view),
-  );
-  const statements = call.admission.slotOnly
-    ? // The session now counts as live by itself; its slot-only hold (of 0) needs no counter change.
-      [record, releaseUnusedHoldStatement(db, hold.id)]
-    : [attachHoldStatement(db, hold.id, view.id), ...(call.admission.resourceId === null ? [record] : [])];
+  const isNew = call.admission.resourceId === null;
+  const record = isNew
+    ? recordCreatedStatement(db, call.spec.kind, view.id, c.get("caller"), view, call.spec.status(view))
+    : null;
   try {
-    await db.batch(statements);
+    await holdAccepted(db, hold, view.id, { record, slotOnly: call.admission.slotOnly === true });
   } catch (err) {
     c.get("log").error("record_after_upstream_accepted_failed", {
       holdId: hold.id,

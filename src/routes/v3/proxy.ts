@@ -1,13 +1,12 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../../env";
-import { settleGone } from "../../budget/settlement";
+import { settleGone } from "../../budget/holds";
 import { observeViews } from "../../ledger/observe";
 import { findOpenHold } from "../../store/budgets";
 import { afterResponse } from "../../lib/after-response";
 import { notFound } from "../../lib/errors";
 import { describeError } from "../../lib/log";
 import { TtlCache } from "../../lib/ttl-cache";
-import { guardStore } from "../../store/guard";
 import {
   findOwned,
   type ListPage,
@@ -48,7 +47,7 @@ export async function requireOwned(c: Ctx, spec: KindSpec, id: string): Promise<
   const { tenantId } = c.get("caller");
   const key = ownedKey(spec.kind, id, tenantId);
   if (ownedCache.get(key)) return;
-  const owned = await guardStore(c, () => findOwned(c.env.DB, spec.kind, id, tenantId));
+  const owned = await findOwned(c.env.DB, spec.kind, id, tenantId);
   if (!owned) throw notFound(spec.notFound);
   ownedCache.set(key, true);
 }
@@ -68,9 +67,7 @@ export async function requireOwnedIfSet(
  */
 export async function recordCreated(c: Ctx, spec: KindSpec, view: View, sentAt: string): Promise<void> {
   const caller = c.get("caller");
-  await guardStore(c, () =>
-    recordCreatedStatement(c.env.DB, spec.kind, String(view.id), caller, view, spec.status(view)).run(),
-  );
+  await recordCreatedStatement(c.env.DB, spec.kind, String(view.id), caller, view, spec.status(view)).run();
   remember(c, spec, [view], sentAt);
 }
 
@@ -130,12 +127,10 @@ export async function onOwned(c: Ctx, spec: KindSpec, id: string, call: OwnedCal
 async function readBeforeDelete(c: Ctx, spec: KindSpec, id: string): Promise<void> {
   if (spec.kind !== "session" && spec.kind !== "browser") return;
   const kind = spec.kind;
-  if (!(await guardStore(c, () => findOpenHold(c.env.DB, kind, id)))) return;
+  if (!(await findOpenHold(c.env.DB, kind, id))) return;
   const res = await forward(c, { method: "GET", path: spec.path(id) });
   if (res.status !== 200) return;
-  await guardStore(c, () =>
-    observeViews(c.env.DB, c.get("log"), spec, c.get("caller"), [res.body as View], res.sentAt),
-  );
+  await observeViews(c.env.DB, c.get("log"), spec, c.get("caller"), [res.body as View], res.sentAt);
 }
 
 /** Creates an object that costs nothing to hold (a profile, a workspace) and records it as the caller's. */
@@ -148,10 +143,9 @@ export async function createOwned(c: Ctx, spec: KindSpec, path: string): Promise
 /** Forgets an object upstream no longer has (deleted, or answered 404), settling any hold it had. */
 export async function forget(c: Ctx, spec: KindSpec, id: string): Promise<void> {
   ownedCache.delete(ownedKey(spec.kind, id, c.get("caller").tenantId));
-  await guardStore(c, () => markDeleted(c.env.DB, spec.kind, id));
+  await markDeleted(c.env.DB, spec.kind, id);
   const { kind } = spec;
-  if (kind === "session" || kind === "browser")
-    await guardStore(c, () => settleGone(c.env.DB, c.get("log"), kind, id));
+  if (kind === "session" || kind === "browser") await settleGone(c.env.DB, c.get("log"), kind, id);
 }
 
 /** A list serves an item as last seen when that was this recent, rather than asking upstream again. */
@@ -168,9 +162,7 @@ export async function listPage(
   spec: KindSpec,
   page: ListPage,
 ): Promise<{ views: View[]; total: number }> {
-  const { items, total } = await guardStore(c, () =>
-    listOwned(c.env.DB, spec.kind, c.get("caller").tenantId, page),
-  );
+  const { items, total } = await listOwned(c.env.DB, spec.kind, c.get("caller").tenantId, page);
   const refreshed: View[] = [];
   const sentAt = new Date().toISOString();
   const views = await Promise.all(

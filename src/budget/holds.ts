@@ -1,0 +1,219 @@
+/**
+ * The life of a hold, every state change in one place. A hold reserves money in an org's and a
+ * tenant's budget for one task or browser:
+ *
+ *   open ──upstream accepted──▶ open, attached to its session or browser ──it ended──▶ settled
+ *   open ──upstream certainly did nothing──▶ released (at $0)
+ *   open, unattached (the create's answer was lost) ──the reconciler found its object──▶ attached
+ *                                                 ──nothing upstream matches, long enough──▶ released
+ *
+ * Routes, the upstream webhook (through observeViews) and the reconciler all call these; nothing
+ * else writes to `holds`. Each change is one D1 batch, and the counters move exactly once however
+ * many observers race (see closeHold).
+ */
+import type { Caller } from "../env";
+import { GatewayError } from "../lib/errors";
+import type { Logger } from "../lib/log";
+import { fromMicros } from "../lib/money";
+import type { EffectivePolicy } from "../policy/effective";
+import {
+  type Admission,
+  admitHold,
+  attachHoldStatement,
+  closeHold,
+  findOpenHold,
+  type OpenHold,
+  releaseUnusedHoldStatement,
+} from "../store/budgets";
+import { getUsage, type UsageObservation } from "../store/usage";
+import { ERROR_DETAILS } from "../v3/schemas";
+import { type AdmissionRequest, holdBounds, scopeBudget } from "./admission";
+
+/** Seconds a client is told to wait when its scope has no free session slot. */
+const CONCURRENCY_RETRY_AFTER_S = 10;
+
+/** How long a dispatch whose answer was lost may still be on its way to upstream. */
+export const UNKNOWN_DISPATCH_GRACE_MS = 120_000;
+
+export interface Hold {
+  id: string;
+  /** 0 when nothing bounds the task: no ceiling is forwarded, but its spend is still booked. */
+  amountMicros: number;
+}
+
+/**
+ * Opens the hold for a task or browser in the org's and the tenant's budgets at once, or refuses:
+ * 402 `budget_exceeded` naming the scope and what remains, 429 `concurrency_limit`, 400
+ * `session_not_idle` when the session already holds a task, or 503 `budget_unavailable` when D1
+ * cannot answer (never forward unbudgeted). The hold is the smallest of holdBounds' want and what
+ * remains in each scope.
+ */
+export async function openHold(
+  db: D1Database,
+  caller: Caller,
+  policy: EffectivePolicy,
+  req: AdmissionRequest,
+  now = new Date(),
+): Promise<Hold> {
+  const { wantMicros, minHoldMicros } = holdBounds(policy, req);
+  const holdId = crypto.randomUUID();
+  let admission: Admission;
+  try {
+    admission = await admitHold(db, {
+      holdId,
+      kind: req.kind,
+      resourceId: req.resourceId,
+      orgId: caller.orgId,
+      tenantId: caller.tenantId,
+      org: scopeBudget(policy.orgBudget, now),
+      tenant: scopeBudget(policy.tenantBudget, now),
+      wantMicros,
+      minHoldMicros,
+      maxLive: req.addsLive
+        ? { org: policy.orgMaxConcurrentSessions, tenant: policy.maxConcurrentSessions }
+        : null,
+    });
+  } catch (err) {
+    const refusal = new GatewayError(
+      "budget_unavailable",
+      "Budget store unavailable; nothing was sent upstream",
+    );
+    refusal.cause = err;
+    throw refusal;
+  }
+  if (admission.admitted) return { id: holdId, amountMicros: admission.amountMicros };
+  if (admission.reason === "already_held")
+    throw new GatewayError("session_not_idle", ERROR_DETAILS.sessionBusy);
+  if (admission.reason === "concurrency") {
+    throw new GatewayError(
+      "concurrency_limit",
+      `Too many live sessions for this ${admission.scope}: ${admission.live} of ${admission.max}. Stop one or retry later.`,
+      { "Retry-After": String(CONCURRENCY_RETRY_AFTER_S) },
+      { scope: admission.scope, limit: admission.max },
+    );
+  }
+  const remaining = Number.isFinite(admission.remainingMicros) ? fromMicros(admission.remainingMicros) : null;
+  throw new GatewayError(
+    "budget_exceeded",
+    req.exact
+      ? `Budget exceeded: the ${admission.scope} budget has $${remaining} left, the browser needs $${fromMicros(wantMicros)}`
+      : `Budget exceeded: the ${admission.scope} budget has $${remaining} left, below the minimum hold of $${fromMicros(minHoldMicros)}`,
+    {},
+    { scope: admission.scope, remainingUsd: remaining, minHoldUsd: fromMicros(minHoldMicros) },
+  );
+}
+
+/**
+ * Upstream accepted: the hold is tied to the session or browser it made (or dispatched to), in one
+ * batch with `record` (the new object recorded as the caller's), so whoever sees it end can settle
+ * it. A slot-only hold (a session without a task) reserved nothing: once the recorded session
+ * counts as live by itself, the hold is released instead.
+ */
+export async function holdAccepted(
+  db: D1Database,
+  hold: Hold,
+  resourceId: string,
+  options: { record: D1PreparedStatement | null; slotOnly: boolean },
+): Promise<void> {
+  const change = options.slotOnly
+    ? releaseUnusedHoldStatement(db, hold.id)
+    : attachHoldStatement(db, hold.id, resourceId);
+  await db.batch(options.record ? [options.record, change] : [change]);
+}
+
+/** Upstream certainly did nothing (a 4xx, or it refused the gateway's key): the hold is released at $0. */
+export async function releaseHold(db: D1Database, holdId: string): Promise<boolean> {
+  return closeHold(db, holdId, 0, "released");
+}
+
+/**
+ * When the held task had certainly reached upstream: when upstream's answer came, or, for a
+ * follow-up whose answer was lost, a grace period after it was sent. An `idle` read sent before
+ * this says nothing about the task.
+ */
+function dispatchedBy(hold: OpenHold): string {
+  return hold.dispatchedAt ?? new Date(Date.parse(hold.createdAt) + UNKNOWN_DISPATCH_GRACE_MS).toISOString();
+}
+
+/**
+ * Settles a task's or browser's hold when an observation shows it has ended: a session back to
+ * `idle` after its task, or `stopped`, `timed_out`, `error`; a browser `stopped`. The task's actual
+ * cost is what the session's total added since its last booking (the hold's base). Any number of
+ * observers (responses passing through, the upstream webhook, the reconciler) may call this; one
+ * of them books it.
+ *
+ * `observedAt` is when the request that produced the observation was sent: an `idle` read sent
+ * before the task was dispatched says nothing about the task, and is ignored.
+ */
+export async function settleIfEnded(
+  db: D1Database,
+  log: Logger,
+  obs: UsageObservation,
+  observedAt: string,
+): Promise<void> {
+  const ended = obs.final || (obs.kind === "session" && obs.status === "idle");
+  if (!ended) return;
+  const hold = await findOpenHold(db, obs.kind, obs.id);
+  if (!hold) return;
+  if (!obs.final && observedAt <= dispatchedBy(hold)) return;
+  await settle(db, log, obs.kind, obs.id, hold, obs.figures.totalCostMicros);
+}
+
+/**
+ * Settles the open hold of a session or browser that is gone (deleted through the gateway, or
+ * answering 404 upstream) at the last figures the ledger saw of it: nothing later can be read.
+ */
+export async function settleGone(
+  db: D1Database,
+  log: Logger,
+  kind: "session" | "browser",
+  id: string,
+): Promise<void> {
+  const hold = await findOpenHold(db, kind, id);
+  if (!hold) return;
+  const usage = await getUsage(db, kind, id);
+  await settle(db, log, kind, id, hold, usage?.totalCostMicros ?? 0, { gone: true });
+}
+
+async function settle(
+  db: D1Database,
+  log: Logger,
+  kind: "session" | "browser",
+  id: string,
+  hold: OpenHold,
+  totalMicros: number,
+  extra: { gone?: boolean } = {},
+): Promise<void> {
+  const actual = Math.max(0, totalMicros - hold.baseTotalMicros);
+  if (!(await closeHold(db, hold.id, actual, "settled"))) return;
+  log.info("hold_settled", {
+    kind,
+    id,
+    holdId: hold.id,
+    heldMicros: hold.amountMicros,
+    actualMicros: actual,
+    ...extra,
+  });
+  if (actual > hold.amountMicros) {
+    // Upstream stops a task at its ceiling only after the step that crossed it; that step is booked too.
+    log.warn("hold_overshoot", { kind, id, holdId: hold.id, overMicros: actual - hold.amountMicros });
+  }
+}
+
+/**
+ * The reconciler found what a lost create made: the object is recorded as the hold's tenant's (in
+ * the same batch) and the hold tied to it, to settle like any other.
+ */
+export async function adoptOrphan(
+  db: D1Database,
+  holdId: string,
+  resourceId: string,
+  record: D1PreparedStatement,
+): Promise<void> {
+  await db.batch([record, attachHoldStatement(db, holdId, resourceId)]);
+}
+
+/** Nothing upstream matches a lost create's hold, for long enough: it made nothing, and is released. */
+export async function expireOrphan(db: D1Database, holdId: string): Promise<boolean> {
+  return closeHold(db, holdId, 0, "released", { onlyUnattached: true });
+}
