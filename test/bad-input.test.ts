@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { MAX_BODY_BYTES } from "../src/middleware/json-body";
-import { expectJson, gateway, newTenant, type TestTenant } from "./helpers";
+import { ADMIN_TOKEN, expectJson, gateway, newTenant, putPolicy, type TestTenant } from "./helpers";
 
 type Issue = { type: string; loc: (string | number)[]; msg: string };
 
@@ -135,5 +135,135 @@ describe("bad input is a clear 4xx in the upstream's shape and writes nothing", 
 
   it("none of the refused requests wrote anything", async () => {
     expect(await written()).toBe(0);
+  });
+});
+
+describe("input that would hold money or reach SQL or upstream as something else", () => {
+  const deep = (depth: number) => `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
+
+  /** Counts the gateway's calls upstream from here on; they still reach the emulator. */
+  function upstreamCalls(): string[] {
+    const calls: string[] = [];
+    const real = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation((input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (url.startsWith(env.UPSTREAM_URL)) calls.push(`${init?.method ?? "GET"} ${url}`);
+      return real(input, init);
+    });
+    return calls;
+  }
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("refuses JSON nested past 64 levels on every body route with 422, holding and sending nothing", async () => {
+    const capped = await newTenant();
+    await putPolicy("tenants", capped.tenantId, { budget: { capUsd: "50", period: "none" } });
+    const id = crypto.randomUUID();
+    const routes: [string, string, string][] = [
+      ["POST", "/api/v3/sessions", `{"task":"t","outputSchema":${deep(20_000)}}`],
+      ["POST", `/api/v3/sessions/${id}/stop`, deep(100)],
+      ["POST", "/api/v3/browsers", `{"metadata":${deep(70)}}`],
+      ["PATCH", `/api/v3/browsers/${id}`, deep(65)],
+      ["POST", "/api/v3/profiles", deep(65)],
+      ["PATCH", `/api/v3/profiles/${id}`, deep(65)],
+      ["POST", "/api/v3/workspaces", deep(65)],
+      ["PATCH", `/api/v3/workspaces/${id}`, deep(65)],
+      ["POST", `/api/v3/workspaces/${id}/files/upload`, deep(65)],
+    ];
+    const calls = upstreamCalls();
+    for (const [method, path, body] of routes) {
+      const res = await gateway(path, {
+        method,
+        headers: { "X-Browser-Use-API-Key": capped.key, "Content-Type": "application/json" },
+        body,
+      });
+      const refused = await expectJson<{ detail: Issue[] }>(res, 422);
+      expect(refused.detail[0], `${method} ${path}`).toMatchObject({ type: "json_invalid", loc: ["body"] });
+    }
+    const admin = { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" };
+    for (const [method, path] of [
+      ["POST", "/admin/v1/orgs"],
+      ["PUT", `/admin/v1/orgs/${capped.orgId}/policy`],
+      ["PUT", `/admin/v1/tenants/${capped.tenantId}/policy`],
+    ] as const) {
+      const res = await gateway(path, { method, headers: admin, body: deep(65) });
+      expect(res.status, `${method} ${path}`).toBe(422);
+    }
+    expect(calls).toEqual([]);
+    const holds = await env.DB.prepare("SELECT count(*) AS n FROM holds WHERE tenant_id = ?")
+      .bind(capped.tenantId)
+      .first<number>("n");
+    expect(holds).toBe(0);
+    // 64 levels is still a body like any other.
+    const fine = await send("/sessions", {
+      body: `{"task":"t","sessionId":null,"outputSchema":${deep(63)}}`,
+    });
+    expect(fine.status).not.toBe(422);
+  });
+
+  it("refuses a metadata filter without a key, or more of them than a browser carries, with 422", async () => {
+    for (const query of [
+      "metadata==",
+      "metadata=",
+      "metadata==value",
+      Array.from({ length: 60 }, (_, i) => `metadata=k${i}`).join("&"),
+    ]) {
+      const res = await send(`/browsers?${query}`, { method: "GET", contentType: null });
+      expect((await issues(res))[0]?.loc.slice(0, 2), query).toEqual(["query", "metadata"]);
+    }
+  });
+
+  it("matches metadata keys as text, whatever characters they hold", async () => {
+    const metadata = { 'odd "key".$[0]': "v=1", plain: "x" };
+    const created = await expectJson<{ id: string }>(
+      await send("/browsers", { body: JSON.stringify({ timeout: 1, metadata }) }),
+      201,
+    );
+    const list = async (...filters: string[]) => {
+      const q = filters.map((f) => `metadata=${encodeURIComponent(f)}`).join("&");
+      const res = await send(`/browsers?${q}`, { method: "GET", contentType: null });
+      return (await expectJson<{ items: { id: string }[] }>(res, 200)).items.map((b) => b.id);
+    };
+    expect(await list('odd "key".$[0]=v=1')).toEqual([created.id]);
+    expect(await list('odd "key".$[0]', "plain=x")).toEqual([created.id]);
+    expect(await list("plain=y")).toEqual([]);
+    expect(await list("$.metadata")).toEqual([]);
+    await send(`/browsers/${created.id}`, { method: "PATCH", body: JSON.stringify({ action: "stop" }) });
+  });
+
+  it("refuses workspace paths that leave the workspace with 422, sending nothing", async () => {
+    const ws = crypto.randomUUID();
+    const calls = upstreamCalls();
+    const refusals = [
+      send(`/workspaces/${ws}/files?path=../other/secret.txt`, { method: "DELETE", contentType: null }),
+      send(`/workspaces/${ws}/files?path=a/../../b`, { method: "DELETE", contentType: null }),
+      send(`/workspaces/${ws}/files?path=/etc/passwd`, { method: "DELETE", contentType: null }),
+      send(`/workspaces/${ws}/files?prefix=..`, { method: "GET", contentType: null }),
+      send(`/workspaces/${ws}/files?prefix=${encodeURIComponent("a\\b")}`, {
+        method: "GET",
+        contentType: null,
+      }),
+      send(`/workspaces/${ws}/files/upload?prefix=/abs/`, {
+        body: JSON.stringify({ files: [{ name: "a.txt", size: 1 }] }),
+      }),
+      send(`/workspaces/${ws}/files/upload`, {
+        body: JSON.stringify({ files: [{ name: "../a.txt", size: 1 }] }),
+      }),
+      send(`/workspaces/${ws}/files/upload`, {
+        body: JSON.stringify({ files: [{ name: "x\\..\\a", size: 1 }] }),
+      }),
+    ];
+    for (const res of await Promise.all(refusals)) {
+      const [issue] = await issues(res);
+      expect(issue?.msg).toMatch(/relative path inside the workspace/);
+    }
+    expect(calls).toEqual([]);
+    // A dot in a name, or a folder, is fine.
+    const fine = await send(`/workspaces/${ws}/files?prefix=uploads/v1.2/&path=x`, {
+      method: "GET",
+      contentType: null,
+    });
+    expect(fine.status).toBe(404);
   });
 });

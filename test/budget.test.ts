@@ -49,7 +49,7 @@ describe("admission", () => {
       body: { task: emuTask("x", { steps: 1, cost: "0.01" }) },
     });
     const s = await expectJson<Session>(res, 200);
-    expect(res.headers.get("X-Gateway-Applied")).toBe("maxCostUsd=0.2");
+    expect(res.headers.get("X-Gateway-Applied")).toBe("skills=false, maxCostUsd=0.2");
     expect(s.maxCostUsd).toBe("0.2");
     const asked = await asTenant(t.key, "/api/v3/sessions", {
       body: { task: emuTask("y", { steps: 1 }), maxCostUsd: 9 },
@@ -214,7 +214,7 @@ describe("settlement", () => {
     const res = await asTenant(t.key, "/api/v3/sessions", {
       body: { task: emuTask("b", { steps: 2, cost: "0.03" }), sessionId: s.id },
     });
-    expect(res.headers.get("X-Gateway-Applied")).toBe("maxCostUsd=0.52");
+    expect(res.headers.get("X-Gateway-Applied")).toBe("skills=false, maxCostUsd=0.52");
     await expectJson(res, 200);
     const done = await waitForStatus(t, s.id, ["idle"]);
     expect(done.totalCostUsd).toBe("0.08");

@@ -22,6 +22,7 @@ import {
   figuresOf,
   putPolicy,
   startSession,
+  waitForStatus,
   type SessionView as View,
 } from "./helpers";
 
@@ -95,7 +96,7 @@ describe("proxy country", () => {
       body: { task: emuTask("where", { steps: 1 }) },
     });
     const s = await expectJson<View>(res, 200);
-    expect(res.headers.get("X-Gateway-Applied")).toBe("proxyCountryCode=de");
+    expect(res.headers.get("X-Gateway-Applied")).toBe("proxyCountryCode=de, skills=false");
     expect(s.proxyCountryCode).toBe("de");
     const truth = (await emulatorTruth()).find((u) => u.id === s.id);
     expect(truth?.proxyCountryCode).toBe("de");
@@ -140,6 +141,55 @@ describe("model and keepAlive", () => {
     expect(await expectJson(res, 403)).toMatchObject({ code: "keep_alive_not_allowed" });
     expect(calls).toEqual([]);
     expect(await rowsOf(t.tenantId)).toEqual({ holds: 0, resources: 0, usage: 0 });
+  });
+});
+
+describe("features shared across the upstream account", () => {
+  /** The JSON bodies the gateway sends upstream from here on; they still reach the emulator. */
+  function upstreamBodies(): Record<string, unknown>[] {
+    const bodies: Record<string, unknown>[] = [];
+    vi.spyOn(globalThis, "fetch").mockImplementation((input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (url.startsWith(env.UPSTREAM_URL) && typeof init?.body === "string")
+        bodies.push(JSON.parse(init.body));
+      return realFetch(input, init);
+    });
+    return bodies;
+  }
+
+  it("forwards skills: false, first task and follow-up alike, and says so, unless the org allows skills", async () => {
+    const t = await newTenant();
+    const sent = upstreamBodies();
+    const res = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("learn", { steps: 1 }), skills: true, keepAlive: true },
+    });
+    const s = await expectJson<View>(res, 200);
+    expect(res.headers.get("X-Gateway-Applied")).toBe("skills=false");
+    await waitForStatus(t, s.id, ["idle"]);
+    await startSession(t, { task: emuTask("again", { steps: 1 }), sessionId: s.id });
+    expect(sent.map((b) => b.skills)).toEqual([false, false]);
+
+    const allowed = await newTenant();
+    await putPolicy("orgs", allowed.orgId, { allowSkills: true });
+    const ok = await asTenant(allowed.key, "/api/v3/sessions", {
+      body: { task: emuTask("learn", { steps: 1 }) },
+    });
+    await expectJson(ok, 200);
+    expect(ok.headers.get("X-Gateway-Applied")).toBeNull();
+    expect(sent[2]).not.toHaveProperty("skills");
+  });
+
+  it("refuses enableScheduledTasks with 403 unless the org allows scheduled tasks", async () => {
+    const t = await newTenant();
+    const calls = countUpstream();
+    const res = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: "t", enableScheduledTasks: true },
+    });
+    expect(await expectJson(res, 403)).toMatchObject({ code: "scheduled_tasks_not_allowed" });
+    expect(calls).toEqual([]);
+    expect(await rowsOf(t.tenantId)).toEqual({ holds: 0, resources: 0, usage: 0 });
+    await putPolicy("orgs", t.orgId, { allowScheduledTasks: true });
+    await startSession(t, { task: emuTask("scheduled", { steps: 1 }), enableScheduledTasks: true });
   });
 });
 

@@ -44,6 +44,8 @@ describe("effectivePolicy", () => {
       allowNoProxy: true,
       allowedModels: null,
       allowKeepAlive: true,
+      allowSkills: false,
+      allowScheduledTasks: false,
       maxIdleMinutes: null,
       maxConcurrentSessions: null,
       orgMaxConcurrentSessions: null,
@@ -221,9 +223,42 @@ describe("applySessionPolicy", () => {
     ]);
   });
 
-  it("forwards the body unchanged when nothing is restricted", () => {
-    const body = { task: "t", keepAlive: true, proxyCountryCode: null, maxCostUsd: "9" };
+  it("forwards the body unchanged when nothing is restricted but skills, which are off by default", () => {
+    const body = { task: "t", keepAlive: true, proxyCountryCode: null, maxCostUsd: "9", skills: false };
     expect(applySessionPolicy(body, policy(null))).toEqual({ body, applied: [] });
+  });
+
+  it("turns skills off and announces it unless the org allows them, and a tenant may not widen that", () => {
+    for (const sent of [{}, { skills: true }]) {
+      expect(applySessionPolicy({ task: "t", ...sent }, policy(null))).toEqual({
+        body: { task: "t", skills: false },
+        applied: ["skills=false"],
+      });
+    }
+    const allowed = policy(doc({ allowSkills: true }));
+    expect(applySessionPolicy({ task: "t", skills: true }, allowed)).toEqual({
+      body: { task: "t", skills: true },
+      applied: [],
+    });
+    expect(policy(doc({ allowSkills: true }), doc({ allowSkills: false })).allowSkills).toBe(false);
+    expect(policy(null, doc({ allowSkills: true })).allowSkills).toBe(false);
+    expect(narrowingIssues(null, doc({ allowSkills: true })).map((i) => i.loc.join("."))).toEqual([
+      "body.allowSkills",
+    ]);
+  });
+
+  it("refuses scheduled tasks with 403 unless the org allows them", () => {
+    const err = refusal(() => applySessionPolicy({ task: "t", enableScheduledTasks: true }, policy(null)));
+    expect(err).toMatchObject({ code: "scheduled_tasks_not_allowed", status: 403 });
+    const allowed = policy(doc({ allowScheduledTasks: true }));
+    expect(
+      applySessionPolicy({ task: "t", enableScheduledTasks: true, skills: false }, allowed).applied,
+    ).toEqual([]);
+    expect(
+      narrowingIssues(doc({ allowScheduledTasks: false }), doc({ allowScheduledTasks: true })).map((i) =>
+        i.loc.join("."),
+      ),
+    ).toEqual(["body.allowScheduledTasks"]);
   });
 
   it("injects the default country when none is sent, without mutating the input", () => {
@@ -232,7 +267,10 @@ describe("applySessionPolicy", () => {
       body,
       policy(doc({ allowedCountries: ["de", "fr"], defaultCountry: "de" })),
     );
-    expect(result).toEqual({ body: { task: "t", proxyCountryCode: "de" }, applied: ["proxyCountryCode=de"] });
+    expect(result).toEqual({
+      body: { task: "t", proxyCountryCode: "de", skills: false },
+      applied: ["proxyCountryCode=de", "skills=false"],
+    });
     expect(body).toEqual({ task: "t" });
     const defaultOnly = applySessionPolicy({ task: "t" }, policy(doc({ defaultCountry: "jp" })));
     expect(defaultOnly.body.proxyCountryCode).toBe("jp");
@@ -248,7 +286,10 @@ describe("applySessionPolicy", () => {
 
   it("names 'us' explicitly when the allowlist admits it and no default is set", () => {
     const result = applySessionPolicy({ task: "t" }, policy(doc({ allowedCountries: ["us", "ca"] })));
-    expect(result).toEqual({ body: { task: "t", proxyCountryCode: "us" }, applied: ["proxyCountryCode=us"] });
+    expect(result).toEqual({
+      body: { task: "t", proxyCountryCode: "us", skills: false },
+      applied: ["proxyCountryCode=us", "skills=false"],
+    });
   });
 
   it("refuses a country outside the allowlist and passes one inside it", () => {
@@ -256,14 +297,14 @@ describe("applySessionPolicy", () => {
     const err = refusal(() => applySessionPolicy({ task: "t", proxyCountryCode: "us" }, p));
     expect(err).toMatchObject({ code: "country_not_allowed", status: 403, extra: { allowed: ["de"] } });
     expect(err.detail).toContain("'us'");
-    expect(applySessionPolicy({ task: "t", proxyCountryCode: "de" }, p)).toEqual({
-      body: { task: "t", proxyCountryCode: "de" },
+    expect(applySessionPolicy({ task: "t", proxyCountryCode: "de", skills: false }, p)).toEqual({
+      body: { task: "t", proxyCountryCode: "de", skills: false },
       applied: [],
     });
   });
 
   it("passes a null proxy only where the policy allows no-proxy", () => {
-    const body = { task: "t", proxyCountryCode: null };
+    const body = { task: "t", proxyCountryCode: null, skills: false };
     // No country restriction: as upstream allows it.
     expect(applySessionPolicy(body, policy(doc({}))).body).toEqual(body);
     // Countries restricted: only when a scope says allowNoProxy: true.
@@ -287,7 +328,7 @@ describe("applySessionPolicy", () => {
       status: 403,
       extra: { allowed: ["bu-max", "bu-mini"] },
     });
-    expect(applySessionPolicy({ task: "t", model: "bu-mini" }, p).applied).toEqual([]);
+    expect(applySessionPolicy({ task: "t", model: "bu-mini", skills: false }, p).applied).toEqual([]);
   });
 
   it("refuses an absent model whose upstream default is not allowed, and does not pick one", () => {
@@ -295,10 +336,10 @@ describe("applySessionPolicy", () => {
     expect(err).toMatchObject({ code: "model_not_allowed", extra: { allowed: ["bu-mini"] } });
     expect(err.detail).toMatch(/No model was given.*claude-opus-4\.7.*set model to one of: bu-mini/);
     const allowed = applySessionPolicy(
-      { task: "t" },
+      { task: "t", skills: false },
       policy(doc({ allowedModels: [UPSTREAM_DEFAULT_MODEL] })),
     );
-    expect(allowed).toEqual({ body: { task: "t" }, applied: [] });
+    expect(allowed).toEqual({ body: { task: "t", skills: false }, applied: [] });
   });
 
   it("refuses keepAlive true where keepAlive is not allowed", () => {
@@ -307,13 +348,13 @@ describe("applySessionPolicy", () => {
       code: "keep_alive_not_allowed",
       status: 403,
     });
-    expect(applySessionPolicy({ task: "t", keepAlive: false }, p).applied).toEqual([]);
+    expect(applySessionPolicy({ task: "t", keepAlive: false, skills: false }, p).applied).toEqual([]);
   });
 
   it("leaves maxCostUsd to the budget code", () => {
     const p = policy(doc({ maxTaskCostUsd: "1", defaultTaskCostUsd: "0.5" }));
-    expect(applySessionPolicy({ task: "t", maxCostUsd: 50 }, p)).toEqual({
-      body: { task: "t", maxCostUsd: 50 },
+    expect(applySessionPolicy({ task: "t", maxCostUsd: 50, skills: false }, p)).toEqual({
+      body: { task: "t", maxCostUsd: 50, skills: false },
       applied: [],
     });
   });
@@ -540,6 +581,8 @@ describe("admin policy API", () => {
       allowNoProxy: false,
       allowedModels: ["bu-max", "bu-mini"],
       allowKeepAlive: true,
+      allowSkills: false,
+      allowScheduledTasks: false,
       maxIdleMinutes: 10,
       maxConcurrentSessions: 5,
       requestsPerMinute: 30,

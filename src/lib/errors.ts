@@ -11,6 +11,7 @@ export type ErrorCode =
   | "country_not_allowed"
   | "model_not_allowed"
   | "keep_alive_not_allowed"
+  | "scheduled_tasks_not_allowed"
   | "timeout_not_allowed"
   | "not_found"
   | "method_not_allowed"
@@ -38,6 +39,7 @@ const STATUS: Record<ErrorCode, number> = {
   country_not_allowed: 403,
   model_not_allowed: 403,
   keep_alive_not_allowed: 403,
+  scheduled_tasks_not_allowed: 403,
   timeout_not_allowed: 403,
   not_found: 404,
   method_not_allowed: 405,

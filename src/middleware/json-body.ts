@@ -1,7 +1,8 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { GatewayError, invalidInput } from "../lib/errors";
-import { bodyMissingIssue, jsonInvalidIssue } from "../v3/validation";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../lib/json-depth";
+import { bodyMissingIssue, jsonInvalidIssue, jsonTooDeepIssue } from "../v3/validation";
 
 /** Largest request body the gateway accepts; the README documents it. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -10,7 +11,9 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
 /**
  * Reads a JSON request body before validation: 413 over MAX_BODY_BYTES, 415 for a body that is
- * not declared JSON, 422 for malformed JSON or a required body that is absent. An absent optional
+ * not declared JSON, 422 for malformed JSON, JSON nested deeper than MAX_JSON_DEPTH (which would
+ * pass validation and then fail to serialise on its way upstream, after money was held) or a
+ * required body that is absent. An absent optional
  * body reads as `{}`, which is what upstream does for e.g. `POST /sessions/{id}/stop`.
  */
 export function jsonBody(options: { required: boolean }) {
@@ -29,6 +32,7 @@ export function jsonBody(options: { required: boolean }) {
       if (!JSON_TYPE.test(mediaType)) {
         throw new GatewayError("unsupported_media_type", "Content-Type must be application/json");
       }
+      if (nestsDeeperThan(text)) throw invalidInput([jsonTooDeepIssue(MAX_JSON_DEPTH)]);
       try {
         value = JSON.parse(text);
       } catch {

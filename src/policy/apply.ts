@@ -21,8 +21,10 @@ export interface PolicyResult {
 
 /**
  * Enforces the policy on a validated `POST /sessions` body (the client's raw JSON): proxy
- * country, model and keepAlive. Refuses with 403, or returns the body to forward with the
- * default country injected. maxCostUsd is the budget's business, not this function's.
+ * country, model, keepAlive and the account-wide features. Refuses with 403, or returns the body
+ * to forward with the default country injected and `skills` off unless allowed (upstream's
+ * default is on, and skills learnt in one tenant's runs would be used in every other's on the
+ * account). maxCostUsd is the budget's business, not this function's.
  */
 export function applySessionPolicy(body: Body, policy: EffectivePolicy): PolicyResult {
   const out = { ...body };
@@ -43,6 +45,16 @@ export function applySessionPolicy(body: Body, policy: EffectivePolicy): PolicyR
 
   if (out.keepAlive === true && !policy.allowKeepAlive) {
     throw new GatewayError("keep_alive_not_allowed", "keepAlive is not allowed by your policy");
+  }
+  if (out.enableScheduledTasks === true && !policy.allowScheduledTasks) {
+    throw new GatewayError(
+      "scheduled_tasks_not_allowed",
+      "enableScheduledTasks is not allowed by your policy: scheduled tasks are visible to the whole upstream account",
+    );
+  }
+  if (!policy.allowSkills && out.skills !== false) {
+    out.skills = false;
+    applied.push("skills=false");
   }
   return { body: out, applied };
 }

@@ -47,6 +47,10 @@ export const PolicyDocument = z
     allowNoProxy: z.boolean().optional(),
     allowedModels: z.array(BuModel).optional(),
     allowKeepAlive: z.boolean().optional(),
+    /** Upstream's `skills` learn from one run and help others on the same account: off unless true. */
+    allowSkills: z.boolean().optional(),
+    /** `enableScheduledTasks` makes tasks visible account-wide: refused unless true. */
+    allowScheduledTasks: z.boolean().optional(),
     maxIdleMinutes: Positive.optional(),
     maxConcurrentSessions: Positive.optional(),
     requestsPerMinute: Positive.optional(),

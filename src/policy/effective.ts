@@ -29,6 +29,9 @@ export interface EffectivePolicy {
   allowNoProxy: boolean;
   allowedModels: ReadonlySet<BuModel> | null;
   allowKeepAlive: boolean;
+  /** Account-wide upstream features, off unless the org turns them on and the tenant keeps them. */
+  allowSkills: boolean;
+  allowScheduledTasks: boolean;
   maxIdleMinutes: number | null;
   /** Live sessions and browsers per tenant (the tighter of both documents)... */
   maxConcurrentSessions: number | null;
@@ -65,6 +68,8 @@ export function effectivePolicy(org: PolicyDocument | null, tenant: PolicyDocume
     allowNoProxy: allowNoProxy(o.allowNoProxy, t.allowNoProxy, allowedCountries),
     allowedModels: intersect(o.allowedModels, t.allowedModels),
     allowKeepAlive: (o.allowKeepAlive ?? true) && (t.allowKeepAlive ?? true),
+    allowSkills: o.allowSkills === true && t.allowSkills !== false,
+    allowScheduledTasks: o.allowScheduledTasks === true && t.allowScheduledTasks !== false,
     maxIdleMinutes: minOf(o.maxIdleMinutes, t.maxIdleMinutes),
     maxConcurrentSessions: minOf(o.maxConcurrentSessions, t.maxConcurrentSessions),
     orgMaxConcurrentSessions: o.maxConcurrentSessions ?? null,
@@ -99,10 +104,16 @@ const CEILINGS = [
  * Empty when the org has no document. A tenant field the org leaves unset never widens.
  */
 export function narrowingIssues(org: PolicyDocument | null, tenant: PolicyDocument): ValidationIssue[] {
-  if (!org) return [];
   const issues: ValidationIssue[] = [];
   const widens = (loc: (string | number)[], input: unknown, msg: string) =>
     issues.push({ type: "policy_widens", loc: ["body", ...loc], msg, input });
+  // These are off unless the org turns them on, so a tenant cannot turn them on by itself.
+  for (const field of ["allowSkills", "allowScheduledTasks"] as const) {
+    if (tenant[field] === true && org?.[field] !== true) {
+      widens([field], true, `${field} cannot be true unless the org's ${field} is true`);
+    }
+  }
+  if (!org) return issues;
 
   for (const [field, orgList] of [
     ["allowedCountries", org.allowedCountries],
@@ -182,6 +193,8 @@ export function effectivePolicyView(policy: EffectivePolicy): Record<string, unk
     allowNoProxy: policy.allowNoProxy,
     allowedModels: policy.allowedModels && [...policy.allowedModels].sort(),
     allowKeepAlive: policy.allowKeepAlive,
+    allowSkills: policy.allowSkills,
+    allowScheduledTasks: policy.allowScheduledTasks,
     maxIdleMinutes: policy.maxIdleMinutes,
     maxConcurrentSessions: policy.maxConcurrentSessions,
     requestsPerMinute: policy.requestsPerMinute,

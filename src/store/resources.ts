@@ -127,14 +127,12 @@ export async function listOwned(
     args.push(...page.status);
   }
   for (const { key, value } of page.metadata ?? []) {
-    // Browsers' `metadata` filter: the key present, or present with that value.
-    if (value === undefined) {
-      filters.push("AND (view -> '$.metadata') ->> ? IS NOT NULL");
-      args.push(key);
-    } else {
-      filters.push("AND (view -> '$.metadata') ->> ? = ?");
-      args.push(key, value);
-    }
+    // Browsers' `metadata` filter: the key present, or present with that value. Keys are compared
+    // as values, never spliced into a JSON path, so any text a client sends is only text.
+    filters.push(
+      `AND EXISTS (SELECT 1 FROM json_each(view, '$.metadata') m WHERE m.key = ? AND (? IS NULL OR m.value = ?))`,
+    );
+    args.push(key, value ?? null, value ?? null);
   }
   if (page.agentSessionId) {
     filters.push("AND lower(view ->> '$.agentSessionId') = ?");

@@ -31,6 +31,11 @@ export function jsonInvalidIssue(): ValidationIssue {
   return { type: "json_invalid", loc: ["body", 0], msg: "JSON decode error", input: {} };
 }
 
+/** The gateway's refusal of a body nested deeper than it reads (FastAPI has no such limit). */
+export function jsonTooDeepIssue(max: number): ValidationIssue {
+  return { type: "json_invalid", loc: ["body"], msg: `JSON nested more than ${max} levels deep` };
+}
+
 /** The issue FastAPI reports for a required body that was not sent. */
 export function bodyMissingIssue(): ValidationIssue {
   return { type: "missing", loc: ["body"], msg: "Field required", input: null };

@@ -8,6 +8,7 @@ import { browserPriceMicros } from "../../budget/admission";
 import { applyBrowserPolicy, UPSTREAM_DEFAULT_BROWSER_TIMEOUT_MINUTES } from "../../policy/apply";
 import { BROWSERS, PROFILES } from "../../upstream/kinds";
 import {
+  BROWSER_METADATA_MAX_PAIRS,
   BrowserDownloadsQuery,
   CreateBrowserSessionRequest,
   ListBrowsersQuery,
@@ -19,6 +20,38 @@ import { clientBody, listPage, onOwned, relay, requireOwnedIfSet } from "./proxy
 
 const BrowserPath = z.object({ session_id: Uuid });
 type View = Record<string, unknown>;
+
+/** A `metadata` filter, `key` or `key=value`, as upstream takes them. */
+function metadataFilter(raw: string): { key: string; value?: string } {
+  const at = raw.indexOf("=");
+  return at < 0 ? { key: raw } : { key: raw.slice(0, at), value: raw.slice(at + 1) };
+}
+
+/**
+ * `GET /browsers` as the gateway takes it: every `metadata` filter names a key, and there are no
+ * more of them than a browser can carry pairs (a longer AND could match nothing anyway).
+ */
+const GatewayListBrowsersQuery = ListBrowsersQuery.superRefine((query, ctx) => {
+  const filters = query.metadata ?? [];
+  if (filters.length > BROWSER_METADATA_MAX_PAIRS) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["metadata"],
+      message: `At most ${BROWSER_METADATA_MAX_PAIRS} metadata filters`,
+      input: filters,
+    });
+  }
+  filters.forEach((raw, index) => {
+    if (metadataFilter(raw).key === "") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["metadata", index],
+        message: "A metadata filter is key or key=value, with a key",
+        input: raw,
+      });
+    }
+  });
+});
 
 /** /api/v3/browsers: standalone CDP browsers, billed by time. */
 export const browsers = new Hono<AppEnv>()
@@ -49,17 +82,13 @@ export const browsers = new Hono<AppEnv>()
       return relay(c, res);
     },
   )
-  .get("/", validate("query", ListBrowsersQuery), async (c) => {
+  .get("/", validate("query", GatewayListBrowsersQuery), async (c) => {
     const { pageSize, pageNumber, filterBy, metadata, agentSessionId } = c.req.valid("query");
     const { views, total } = await listPage(c, BROWSERS, {
       offset: (pageNumber - 1) * pageSize,
       limit: pageSize,
       status: filterBy ? [filterBy] : undefined,
-      // `key` or `key=value`, as upstream takes them.
-      metadata: metadata?.map((m) => {
-        const at = m.indexOf("=");
-        return at < 0 ? { key: m } : { key: m.slice(0, at), value: m.slice(at + 1) };
-      }),
+      metadata: metadata?.map(metadataFilter),
       agentSessionId: agentSessionId ?? undefined,
     });
     // Lists never carry a recording URL, as upstream's do not.
