@@ -4,7 +4,7 @@ import { periodKey } from "../src/budget/period";
 import { observeViews } from "../src/ledger/observe";
 import { createLogger } from "../src/lib/log";
 import { canonicalJson } from "../src/lib/canonical-json";
-import { toMicros } from "../src/lib/money";
+import { fromMicros, toMicros } from "../src/lib/money";
 import { openHold, settleIfEnded } from "../src/budget/holds";
 import { effectivePolicy } from "../src/policy/effective";
 import { attachHoldStatement, closeHold, getCounter } from "../src/store/budgets";
@@ -28,7 +28,7 @@ const log = createLogger({ test: "budget" });
 
 async function holds(tenantId: string) {
   const { results } = await env.DB.prepare(
-    "SELECT id, resource_id, amount_micros, state, settled_micros FROM holds WHERE tenant_id = ? ORDER BY created_at",
+    "SELECT id, resource_id, amount_micros, state, settled_micros, ceiling_tag FROM holds WHERE tenant_id = ? ORDER BY created_at",
   )
     .bind(tenantId)
     .all<{
@@ -37,6 +37,7 @@ async function holds(tenantId: string) {
       amount_micros: number;
       state: string;
       settled_micros: number | null;
+      ceiling_tag: number;
     }>();
   return results;
 }
@@ -49,13 +50,19 @@ describe("admission", () => {
       body: { task: emuTask("x", { steps: 1, cost: "0.01" }) },
     });
     const s = await expectJson<Session>(res, 200);
-    expect(res.headers.get("X-Gateway-Applied")).toBe("skills=false, maxCostUsd=0.2");
-    expect(s.maxCostUsd).toBe("0.2");
     const asked = await asTenant(t.key, "/api/v3/sessions", {
       body: { task: emuTask("y", { steps: 1 }), maxCostUsd: 9 },
     });
-    expect((await expectJson<Session>(asked, 200)).maxCostUsd).toBe("0.5");
-    expect((await holds(t.tenantId)).map((h) => h.amount_micros)).toEqual([200_000, 500_000]);
+    const [first, second] = await holds(t.tenantId);
+    expect([first?.amount_micros, second?.amount_micros]).toEqual([200_000, 500_000]);
+    // Forwarded as the hold less its tag: a few micro-USD that tell same-sized creates apart.
+    const tags = [first?.ceiling_tag ?? 0, second?.ceiling_tag ?? 0];
+    expect(tags.every((tag) => tag >= 1 && tag < 1000)).toBe(true);
+    expect(tags[0]).not.toBe(tags[1]);
+    const ceiling = fromMicros(200_000 - (tags[0] ?? 0));
+    expect(res.headers.get("X-Gateway-Applied")).toBe(`skills=false, maxCostUsd=${ceiling}`);
+    expect(s.maxCostUsd).toBe(ceiling);
+    expect((await expectJson<Session>(asked, 200)).maxCostUsd).toBe(fromMicros(500_000 - (tags[1] ?? 0)));
   });
 
   it("never lets concurrent admissions together hold more than the cap, and books what upstream billed", async () => {

@@ -20,6 +20,8 @@ export interface AdmissionRequest {
   addsLive: boolean;
   /** Only a live-session slot is wanted (a session created without a task): a hold of 0. */
   slotOnly?: boolean;
+  /** For a create: what upstream will echo of it (KindSpec.requestPrint), to find a lost answer's object. */
+  fingerprint?: string;
 }
 
 /** What an admission reserves: at most `wantMicros`, refused below `minHoldMicros`. */

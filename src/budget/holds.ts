@@ -39,6 +39,18 @@ export interface Hold {
   id: string;
   /** 0 when nothing bounds the task: no ceiling is forwarded, but its spend is still booked. */
   amountMicros: number;
+  /** A few micro-USD that tell this hold's create apart from others of the same amount. */
+  tagMicros: number;
+}
+
+/**
+ * The `maxCostUsd` a create is sent under its hold: the hold less its tag, so no two creates in
+ * flight carry the same one and upstream's echo of it names the hold exactly. Null for a hold of
+ * 0 (no ceiling is sent); a hold too small to carry its tag is sent whole.
+ */
+export function createCeilingMicros(amountMicros: number, tagMicros: number): number | null {
+  if (amountMicros === 0) return null;
+  return amountMicros > tagMicros ? amountMicros - tagMicros : amountMicros;
 }
 
 /**
@@ -72,6 +84,8 @@ export async function openHold(
       maxLive: req.addsLive
         ? { org: policy.orgMaxConcurrentSessions, tenant: policy.maxConcurrentSessions }
         : null,
+      fingerprint: req.resourceId === null ? (req.fingerprint ?? null) : null,
+      slotOnly: req.slotOnly === true,
     });
   } catch (err) {
     const refusal = new GatewayError(
@@ -81,7 +95,9 @@ export async function openHold(
     refusal.cause = err;
     throw refusal;
   }
-  if (admission.admitted) return { id: holdId, amountMicros: admission.amountMicros };
+  if (admission.admitted) {
+    return { id: holdId, amountMicros: admission.amountMicros, tagMicros: admission.tagMicros };
+  }
   if (admission.reason === "already_held")
     throw new GatewayError("session_not_idle", ERROR_DETAILS.sessionBusy);
   if (admission.reason === "concurrency") {
@@ -202,18 +218,38 @@ async function settle(
 
 /**
  * The reconciler found what a lost create made: the object is recorded as the hold's tenant's (in
- * the same batch) and the hold tied to it, to settle like any other.
+ * the same batch) and the hold tied to it, to settle like any other (a slot-only hold is released,
+ * as on a create that was answered).
  */
 export async function adoptOrphan(
   db: D1Database,
-  holdId: string,
+  hold: { id: string; slotOnly: boolean },
   resourceId: string,
   record: D1PreparedStatement,
 ): Promise<void> {
-  await db.batch([record, attachHoldStatement(db, holdId, resourceId)]);
+  const change = hold.slotOnly
+    ? releaseUnusedHoldStatement(db, hold.id)
+    : attachHoldStatement(db, hold.id, resourceId);
+  await db.batch([record, change]);
 }
 
-/** Nothing upstream matches a lost create's hold, for long enough: it made nothing, and is released. */
+/**
+ * Nothing upstream matches a lost create's hold, in listings that reached back past its time, for
+ * long enough: it made nothing, and is released.
+ */
 export async function expireOrphan(db: D1Database, holdId: string): Promise<boolean> {
   return closeHold(db, holdId, 0, "released", { onlyUnattached: true });
+}
+
+/**
+ * A lost create whose object cannot be told apart from another tenant's lost create: rather than
+ * hand either tenant an object that may be the other's, or let the work go unpaid, the hold is
+ * settled at its full amount.
+ */
+export async function chargeOrphanInFull(
+  db: D1Database,
+  holdId: string,
+  amountMicros: number,
+): Promise<boolean> {
+  return closeHold(db, holdId, amountMicros, "settled", { onlyUnattached: true });
 }

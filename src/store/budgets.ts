@@ -26,6 +26,10 @@ export interface HoldRequest {
   minHoldMicros: number;
   /** Live sessions and browsers allowed per scope; checked only when this request adds one. */
   maxLive: { org: number | null; tenant: number | null } | null;
+  /** For a create: what upstream will echo of the request, to find its object if the answer is lost. */
+  fingerprint: string | null;
+  /** A session created without a task: the hold only takes a live slot while upstream answers. */
+  slotOnly: boolean;
 }
 
 export interface CounterView {
@@ -35,8 +39,11 @@ export interface CounterView {
   overshootMicros: number;
 }
 
+/** Tags run from 1 to CEILING_TAGS - 1 micro-USD, so any 999 holds in a row carry different ones. */
+export const CEILING_TAGS = 1_000;
+
 export type Admission =
-  | { admitted: true; amountMicros: number }
+  | { admitted: true; amountMicros: number; tagMicros: number }
   | { admitted: false; reason: "budget"; scope: Scope; remainingMicros: number }
   | { admitted: false; reason: "concurrency"; scope: Scope; live: number; max: number }
   | { admitted: false; reason: "already_held" };
@@ -56,10 +63,14 @@ const BOOKED_SO_FAR = `coalesce((SELECT max(base_total_micros + settled_micros) 
   WHERE kind = ?2 AND resource_id = ?3 AND state = 'settled'), 0)`;
 
 // ?1 hold id, ?2 kind, ?3 resource id, ?4 org, ?5 tenant, ?6 org period, ?7 tenant period,
-// ?8 now, ?9 wanted, ?10 org cap, ?11 tenant cap, ?12 min hold, ?13 org live max, ?14 tenant live max.
+// ?8 now, ?9 wanted, ?10 org cap, ?11 tenant cap, ?12 min hold, ?13 org live max, ?14 tenant live max,
+// ?15 fingerprint, ?16 slot only. The tag counts holds round (from the newest rowid), so
+// consecutive holds differ.
 const INSERT_HOLD = `INSERT INTO holds
-  (id, kind, resource_id, org_id, tenant_id, org_period, tenant_period, amount_micros, base_total_micros, state, created_at)
-  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, amount, ${BOOKED_SO_FAR}, 'open', ?8 FROM (
+  (id, kind, resource_id, org_id, tenant_id, org_period, tenant_period, amount_micros, base_total_micros, state, created_at,
+   ceiling_tag, fingerprint, slot_only)
+  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, amount, ${BOOKED_SO_FAR}, 'open', ?8,
+    1 + coalesce((SELECT max(rowid) FROM holds), 0) % ${CEILING_TAGS - 1}, ?15, ?16 FROM (
     SELECT min(?9,
       CASE WHEN ?10 IS NULL THEN ?9 ELSE ?10 - o.held_micros - o.spent_micros END,
       CASE WHEN ?11 IS NULL THEN ?9 ELSE ?11 - t.held_micros - t.spent_micros END) AS amount
@@ -78,6 +89,7 @@ const RESERVE = `UPDATE budget_counters
 
 const REPORT = `SELECT
     (SELECT amount_micros FROM holds WHERE id = ?1) AS amount,
+    (SELECT ceiling_tag FROM holds WHERE id = ?1) AS tag,
     (SELECT count(*) FROM holds WHERE kind = ?6 AND resource_id = ?7 AND state = 'open' AND id <> ?1) AS held_elsewhere,
     o.held_micros AS org_held, o.spent_micros AS org_spent,
     t.held_micros AS tenant_held, t.spent_micros AS tenant_spent,
@@ -88,6 +100,7 @@ const REPORT = `SELECT
 
 interface ReportRow {
   amount: number | null;
+  tag: number | null;
   held_elsewhere: number;
   org_held: number;
   org_spent: number;
@@ -130,13 +143,15 @@ export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admis
         req.minHoldMicros,
         req.maxLive?.org ?? null,
         req.maxLive?.tenant ?? null,
+        req.fingerprint,
+        req.slotOnly ? 1 : 0,
       ),
     db.prepare(RESERVE).bind(req.holdId, ...scopes),
     db.prepare(REPORT).bind(req.holdId, ...scopes, req.kind, resourceId),
   ]);
   const row = results[3]?.results?.[0] as ReportRow | undefined;
   if (!row) throw new Error("budget counters missing after admission");
-  if (row.amount !== null) return { admitted: true, amountMicros: row.amount };
+  if (row.amount !== null) return { admitted: true, amountMicros: row.amount, tagMicros: row.tag ?? 0 };
   // Two follow-ups racing to the same session: the second finds the first's open hold.
   if (row.held_elsewhere > 0) return { admitted: false, reason: "already_held" };
 

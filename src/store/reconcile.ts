@@ -10,17 +10,17 @@ export interface Watched extends Owner {
  * whose hold is still open (even if deleted: the hold must still be settled), least recently
  * checked first.
  */
-export async function listWatched(db: D1Database, limit: number): Promise<Watched[]> {
+export async function listWatched(db: D1Database, limit: number, orgId?: string): Promise<Watched[]> {
   const { results } = await db
     .prepare(
       `SELECT r.kind, r.id, r.org_id, r.tenant_id FROM resources r
-       WHERE r.kind IN ('session', 'browser') AND (
+       WHERE r.kind IN ('session', 'browser') AND (?2 IS NULL OR r.org_id = ?2) AND (
          (r.deleted_at IS NULL AND r.kind = 'session' AND r.status IN ('created', 'idle', 'running'))
          OR (r.deleted_at IS NULL AND r.kind = 'browser' AND r.status = 'active')
          OR EXISTS (SELECT 1 FROM holds h WHERE h.kind = r.kind AND h.resource_id = r.id AND h.state = 'open'))
-       ORDER BY coalesce(r.checked_at, '') ASC, r.view_at ASC LIMIT ?`,
+       ORDER BY coalesce(r.checked_at, '') ASC, r.view_at ASC LIMIT ?1`,
     )
-    .bind(limit)
+    .bind(limit, orgId ?? null)
     .all<{ kind: "session" | "browser"; id: string; org_id: string; tenant_id: string }>();
   return results.map((r) => ({ kind: r.kind, id: r.id, orgId: r.org_id, tenantId: r.tenant_id }));
 }
@@ -29,6 +29,10 @@ export interface OrphanHold extends Owner {
   id: string;
   kind: "session" | "browser";
   amountMicros: number;
+  tagMicros: number;
+  /** What the create sent that upstream echoes (KindSpec.requestPrint); null for older holds. */
+  fingerprint: string | null;
+  slotOnly: boolean;
   createdAt: string;
 }
 
@@ -44,20 +48,24 @@ export async function markChecked(db: D1Database, items: Watched[], at: string):
     .run();
 }
 
-/** Open holds whose create never told us what upstream made, older than `before`. */
-export async function listOrphanHolds(db: D1Database, before: string): Promise<OrphanHold[]> {
+/** Open holds whose create never told us what upstream made, older than `before` (of one org, if given). */
+export async function listOrphanHolds(db: D1Database, before: string, orgId?: string): Promise<OrphanHold[]> {
   const { results } = await db
     .prepare(
-      `SELECT id, kind, org_id, tenant_id, amount_micros, created_at FROM holds
-       WHERE state = 'open' AND resource_id IS NULL AND created_at < ? ORDER BY created_at`,
+      `SELECT id, kind, org_id, tenant_id, amount_micros, ceiling_tag, fingerprint, slot_only, created_at FROM holds
+       WHERE state = 'open' AND resource_id IS NULL AND created_at < ?1 AND (?2 IS NULL OR org_id = ?2)
+       ORDER BY created_at`,
     )
-    .bind(before)
+    .bind(before, orgId ?? null)
     .all<{
       id: string;
       kind: "session" | "browser";
       org_id: string;
       tenant_id: string;
       amount_micros: number;
+      ceiling_tag: number;
+      fingerprint: string | null;
+      slot_only: number;
       created_at: string;
     }>();
   return results.map((r) => ({
@@ -66,6 +74,9 @@ export async function listOrphanHolds(db: D1Database, before: string): Promise<O
     orgId: r.org_id,
     tenantId: r.tenant_id,
     amountMicros: r.amount_micros,
+    tagMicros: r.ceiling_tag,
+    fingerprint: r.fingerprint,
+    slotOnly: r.slot_only === 1,
     createdAt: r.created_at,
   }));
 }

@@ -1,6 +1,12 @@
 import { browserObservation, FINAL_SESSION_STATUSES, sessionObservation } from "../ledger/observations";
 import type { Owner, ResourceKind } from "../store/resources";
 import type { UsageObservation } from "../store/usage";
+import { canonicalJson } from "../lib/canonical-json";
+import {
+  UPSTREAM_DEFAULT_BROWSER_TIMEOUT_MINUTES,
+  UPSTREAM_DEFAULT_COUNTRY,
+  UPSTREAM_DEFAULT_MODEL,
+} from "../policy/apply";
 import { ERROR_DETAILS } from "../v3/schemas";
 
 type View = Record<string, unknown>;
@@ -18,26 +24,94 @@ export interface KindSpec {
   isFinal: (view: View) => boolean;
   /** The ledger reading of a view, for the kinds that cost money. */
   observe?: (view: View, owner: Owner) => UsageObservation;
+  /** For the kinds created under a hold: how to find the object of a create whose answer was lost. */
+  lost?: LostCreates;
 }
 
-const status = (view: View) => (typeof view.status === "string" ? view.status : null);
+/**
+ * What a create sent that upstream echoes in the object it made, as canonical JSON from either
+ * side, and how to page through upstream's newest objects of the kind.
+ */
+export interface LostCreates {
+  /** The fingerprint of a forwarded create body (upstream's defaults filled in). */
+  requestPrint: (body: View) => string;
+  /** The same fingerprint read from an upstream view. */
+  viewPrint: (view: View) => string;
+  /** When upstream made the object, in epoch ms. */
+  createdAt: (view: View) => number;
+  /** Upstream's list of the newest objects, 100 a page, page 1 first. */
+  listPath: string;
+  listQuery: (page: number) => URLSearchParams;
+  listItems: (body: unknown) => View[];
+}
 
-export const SESSIONS: KindSpec = {
+/** The kinds that cost money and are created under a hold: sessions and browsers. */
+export type HeldKindSpec = KindSpec & {
+  kind: "session" | "browser";
+  observe: NonNullable<KindSpec["observe"]>;
+  lost: LostCreates;
+};
+
+const status = (view: View) => (typeof view.status === "string" ? view.status : null);
+const lower = (v: unknown) => (typeof v === "string" ? v.toLowerCase() : null);
+const print = (fields: Record<string, unknown>) => canonicalJson(fields);
+const orDefault = (body: View, key: string, fallback: unknown) => (key in body ? body[key] : fallback);
+
+export const SESSIONS: HeldKindSpec = {
   kind: "session",
   path: (id) => `/sessions/${id}`,
   notFound: ERROR_DETAILS.sessionNotFound,
   status,
   isFinal: (view) => FINAL_SESSION_STATUSES.has(String(view.status)),
   observe: sessionObservation,
+  lost: {
+    requestPrint: (body) =>
+      print({
+        model: orDefault(body, "model", UPSTREAM_DEFAULT_MODEL),
+        proxyCountryCode: orDefault(body, "proxyCountryCode", UPSTREAM_DEFAULT_COUNTRY),
+        profileId: lower(body.profileId),
+        workspaceId: lower(body.workspaceId),
+      }),
+    viewPrint: (view) =>
+      print({
+        model: view.model ?? null,
+        proxyCountryCode: view.proxyCountryCode ?? null,
+        profileId: lower(view.profileId),
+        workspaceId: lower(view.workspaceId),
+      }),
+    createdAt: (view) => Date.parse(String(view.createdAt)),
+    listPath: "/sessions",
+    listQuery: (page) => new URLSearchParams({ page: String(page), page_size: "100" }),
+    listItems: (body) => (body as { sessions?: View[] } | null)?.sessions ?? [],
+  },
 };
 
-export const BROWSERS: KindSpec = {
+export const BROWSERS: HeldKindSpec = {
   kind: "browser",
   path: (id) => `/browsers/${id}`,
   notFound: ERROR_DETAILS.sessionNotFound,
   status,
   isFinal: (view) => view.status === "stopped",
   observe: browserObservation,
+  lost: {
+    // A browser view echoes neither its country nor its profile; its timeout and metadata it does.
+    requestPrint: (body) =>
+      print({
+        timeout: orDefault(body, "timeout", UPSTREAM_DEFAULT_BROWSER_TIMEOUT_MINUTES),
+        metadata: body.metadata ?? {},
+      }),
+    viewPrint: (view) =>
+      print({
+        timeout: Math.round(
+          (Date.parse(String(view.timeoutAt)) - Date.parse(String(view.startedAt))) / 60_000,
+        ),
+        metadata: view.metadata ?? {},
+      }),
+    createdAt: (view) => Date.parse(String(view.startedAt)),
+    listPath: "/browsers",
+    listQuery: (page) => new URLSearchParams({ pageNumber: String(page), pageSize: "100" }),
+    listItems: (body) => (body as { items?: View[] } | null)?.items ?? [],
+  },
 };
 
 // Profiles and workspaces change upstream too (a profile's cookies and last use), so a list

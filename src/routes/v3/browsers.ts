@@ -74,6 +74,7 @@ export const browsers = new Hono<AppEnv>()
           requestedMicros: browserPriceMicros(timeout),
           exact: true,
           addsLive: true,
+          fingerprint: BROWSERS.lost.requestPrint(body),
         },
         request: () => ({ method: "POST", path: "/browsers", body }),
         success: 201,

@@ -8,6 +8,7 @@ import { PROFILES, SESSIONS, WORKSPACES } from "../../upstream/kinds";
 import { ERROR_DETAILS } from "../../v3/schemas";
 import type { UpstreamResponse } from "../../upstream/client";
 import type { RunTaskRequest } from "../../v3/schemas";
+import { createCeilingMicros } from "../../budget/holds";
 import { announceApplied, forwardHeld } from "./holds";
 import { clientBody, forward, relay, requireOwned, requireOwnedIfSet } from "./proxy";
 
@@ -39,7 +40,13 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest): Promise<Re
     // Nothing runs yet, so nothing is held; but the session is live, so it needs a slot.
     const res = await forwardHeld(c, {
       spec: SESSIONS,
-      admission: { ...NO_COST, kind: "session", addsLive: true, slotOnly: true },
+      admission: {
+        ...NO_COST,
+        kind: "session",
+        addsLive: true,
+        slotOnly: true,
+        fingerprint: SESSIONS.lost.requestPrint(out),
+      },
       request: () => ({ method: "POST", path: "/sessions", body: out }),
       success: 200,
     });
@@ -61,10 +68,16 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest): Promise<Re
       requestedMicros: body.maxCostUsd == null ? null : toMicros(body.maxCostUsd),
       exact: false,
       addsLive: !body.sessionId,
+      fingerprint: SESSIONS.lost.requestPrint(out),
     },
     request: (hold) => {
-      if (hold.amountMicros === 0) return { method: "POST", path: "/sessions", body: out };
-      const ceiling = fromMicros(baseTotalMicros + hold.amountMicros);
+      // A follow-up's ceiling is the session's total so far plus the hold; a create's carries
+      // the hold's tag, so a lost answer's session can be told apart (createCeilingMicros).
+      const heldCeiling = body.sessionId
+        ? hold.amountMicros || null
+        : createCeilingMicros(hold.amountMicros, hold.tagMicros);
+      if (heldCeiling === null) return { method: "POST", path: "/sessions", body: out };
+      const ceiling = fromMicros(baseTotalMicros + heldCeiling);
       applied.push(`maxCostUsd=${ceiling}`);
       return { method: "POST", path: "/sessions", body: { ...out, maxCostUsd: ceiling } };
     },

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../../env";
 import { loadPolicy } from "../../middleware/policy";
 import { rateLimit } from "../../middleware/rate-limit";
+import { runToCompletion } from "../../middleware/run-to-completion";
 import { tenantAuth } from "../../middleware/tenant-auth";
 import { billing } from "./billing";
 import { browsers } from "./browsers";
@@ -11,6 +12,7 @@ import { workspaces } from "./workspaces";
 
 /** /api/v3: the Browser Use v3 API, for tenants with a gateway key. */
 export const v3 = new Hono<AppEnv>()
+  .use(runToCompletion())
   .use(tenantAuth())
   .use(loadPolicy())
   .use(rateLimit())

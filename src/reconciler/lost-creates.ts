@@ -1,0 +1,209 @@
+/**
+ * Creates whose answer was lost (the client hung up, the connection dropped after upstream acted,
+ * a 504 after upstream accepted): upstream made a session or browser the gateway never recorded,
+ * and the create's hold is open with no object. This pass pages through upstream's newest
+ * objects, gives each unrecorded one to the orphaned hold it came from, and books the rest as
+ * unattributed spend; it also says how far back its listings are complete, so that a hold is only
+ * ever released when nothing upstream can be its object.
+ */
+import { adoptOrphan, chargeOrphanInFull, createCeilingMicros } from "../budget/holds";
+import type { Bindings } from "../env";
+import { observeViews } from "../ledger/observe";
+import type { Logger } from "../lib/log";
+import { toMicros } from "../lib/money";
+import type { OrphanHold } from "../store/reconcile";
+import { unknownIds } from "../store/reconcile";
+import { type Owner, recordCreatedStatement } from "../store/resources";
+import { callUpstream } from "../upstream/client";
+import type { HeldKindSpec, KindSpec, LostCreates } from "../upstream/kinds";
+
+type View = Record<string, unknown>;
+
+/** Upstream spend no tenant can be found for: booked to nobody, never lost. */
+export const UNATTRIBUTED: Owner = { orgId: "", tenantId: "" };
+
+/** How far apart upstream's creation time and the hold's may be (clocks and transit). */
+const MATCH_WINDOW_MS = 60_000;
+
+/** Whether a listing complete back to `completeSince` covered every place a hold's object could be. */
+export function listedPast(hold: OrphanHold, completeSince: number): boolean {
+  return Date.parse(hold.createdAt) - MATCH_WINDOW_MS >= completeSince;
+}
+
+/** Pages of 100 read per kind and pass at most, to stay within a run's subrequests. */
+const MAX_PAGES = 3;
+
+export interface LostCreatesReport {
+  adopted: number;
+  unattributed: number;
+  chargedInFull: number;
+}
+
+/**
+ * One kind's pass. Returns the time the listing is complete back to (every object upstream made
+ * since then was seen), or null when the listing failed: only orphans whose whole match window
+ * lies after it may be released.
+ */
+export async function findLostCreates(
+  env: Bindings,
+  log: Logger,
+  spec: HeldKindSpec,
+  orphans: OrphanHold[],
+  before: string,
+  report: LostCreatesReport,
+): Promise<number | null> {
+  const oldest = Math.min(...orphans.map((h) => Date.parse(h.createdAt)));
+  const listing = await listNewest(env, log, spec.lost, oldest - MATCH_WINDOW_MS);
+  if (!listing) return null;
+  const db = env.DB;
+  // A create younger than `before` may still be on its way back: not yet a lost one.
+  const settled = listing.views.filter((v) => spec.lost.createdAt(v) < Date.parse(before));
+  const unknown = new Set(
+    await unknownIds(
+      db,
+      spec.kind,
+      settled.map((v) => String(v.id)),
+    ),
+  );
+  const views = settled.filter((v) => unknown.has(String(v.id).toLowerCase()));
+
+  for (const group of groups(spec.lost, views, orphans)) {
+    const tenants = new Set(group.holds.map((h) => h.tenantId));
+    if (tenants.size <= 1) {
+      // One tenant's lost creates, alike: whichever object goes to whichever hold, the tenant
+      // owns them all and pays for each. Paired in the order they were made.
+      const n = Math.min(group.views.length, group.holds.length);
+      for (let i = 0; i < n; i++) {
+        const view = group.views[i] as View;
+        const hold = group.holds[i] as OrphanHold;
+        const id = String(view.id);
+        await adoptOrphan(
+          db,
+          hold,
+          id,
+          recordCreatedStatement(db, spec.kind, id, hold, view, spec.status(view)),
+        );
+        await observeViews(db, log, spec, hold, [view], listing.sentAt);
+        report.adopted++;
+        log.warn("orphan_adopted", { kind: spec.kind, id, holdId: hold.id, tenantId: hold.tenantId });
+      }
+      await bookUnattributed(env, log, spec, group.views.slice(n), listing.sentAt, report);
+      continue;
+    }
+    // Several tenants' creates that cannot be told apart: no tenant is handed an object that may
+    // be another's, and none goes unpaid. Each hold is charged in full; the objects are booked as
+    // unattributed spend and watched until they end.
+    for (const hold of group.holds) {
+      if (await chargeOrphanInFull(db, hold.id, hold.amountMicros)) {
+        report.chargedInFull++;
+        log.warn("orphan_charged_in_full", { kind: spec.kind, holdId: hold.id, tenantId: hold.tenantId });
+      }
+    }
+    await bookUnattributed(env, log, spec, group.views, listing.sentAt, report);
+  }
+  return listing.completeSince;
+}
+
+async function bookUnattributed(
+  env: Bindings,
+  log: Logger,
+  spec: KindSpec,
+  views: View[],
+  sentAt: string,
+  report: LostCreatesReport,
+): Promise<void> {
+  for (const view of views) {
+    const id = String(view.id);
+    await recordCreatedStatement(env.DB, spec.kind, id, UNATTRIBUTED, view, spec.status(view)).run();
+    await observeViews(env.DB, log, spec, UNATTRIBUTED, [view], sentAt);
+    report.unattributed++;
+    log.warn("unattributed_spend", { kind: spec.kind, id });
+  }
+}
+
+/**
+ * Upstream's newest objects, page by page, until the listing reaches back to `horizon` (or ends),
+ * at most MAX_PAGES. `completeSince` is how far back it is complete: `horizon` or earlier when it
+ * got there, else the oldest creation time it saw. Null when upstream did not answer a page.
+ */
+async function listNewest(
+  env: Bindings,
+  log: Logger,
+  lost: LostCreates,
+  horizon: number,
+): Promise<{ views: View[]; completeSince: number; sentAt: string } | null> {
+  const views: View[] = [];
+  let sentAt = new Date().toISOString();
+  for (let page = 1; page <= MAX_PAGES; page++) {
+    const res = await callUpstream(env, log, {
+      method: "GET",
+      path: lost.listPath,
+      query: lost.listQuery(page),
+    });
+    if (res.status !== 200) {
+      log.warn("reconcile_list_failed", { path: lost.listPath, page, status: res.status });
+      return null;
+    }
+    if (page === 1) sentAt = res.sentAt;
+    const items = lost.listItems(res.body);
+    views.push(...items);
+    const oldest = Math.min(...items.map(lost.createdAt));
+    if (items.length < 100) return { views, completeSince: Number.NEGATIVE_INFINITY, sentAt };
+    if (oldest < horizon) return { views, completeSince: oldest, sentAt };
+  }
+  return { views, completeSince: Math.min(...views.map(lost.createdAt)), sentAt };
+}
+
+/** Whether an unrecorded upstream object is what an orphaned hold's lost create would have made. */
+function fits(lost: LostCreates, view: View, hold: OrphanHold): boolean {
+  if (!(Math.abs(lost.createdAt(view) - Date.parse(hold.createdAt)) < MATCH_WINDOW_MS)) return false;
+  if (hold.fingerprint !== null && hold.fingerprint !== lost.viewPrint(view)) return false;
+  if (view.maxCostUsd === undefined) return true; // browsers carry no ceiling
+  const ceiling = createCeilingMicros(hold.amountMicros, hold.tagMicros);
+  // A hold of 0 sent no ceiling, so only the fingerprint and the time tie an object to it.
+  if (ceiling === null) return true;
+  return view.maxCostUsd !== null && toMicros(String(view.maxCostUsd)) === ceiling;
+}
+
+/**
+ * The objects and holds that fit each other, in connected groups: a group of one object and one
+ * hold is a certain match; a larger group holds creates that cannot be told apart. Both sides in
+ * creation order.
+ */
+function groups(
+  lost: LostCreates,
+  views: View[],
+  holds: OrphanHold[],
+): { views: View[]; holds: OrphanHold[] }[] {
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    const p = parent.get(x) ?? x;
+    if (p === x) return x;
+    const root = find(p);
+    parent.set(x, root);
+    return root;
+  };
+  const viewKey = (v: View) => `v:${String(v.id)}`;
+  const holdKey = (h: OrphanHold) => `h:${h.id}`;
+  const fitted = new Set<OrphanHold>();
+  for (const view of views) {
+    for (const hold of holds) {
+      if (!fits(lost, view, hold)) continue;
+      fitted.add(hold);
+      parent.set(find(viewKey(view)), find(holdKey(hold)));
+    }
+  }
+  const out = new Map<string, { views: View[]; holds: OrphanHold[] }>();
+  const groupOf = (key: string) => {
+    const root = find(key);
+    let group = out.get(root);
+    if (!group) out.set(root, (group = { views: [], holds: [] }));
+    return group;
+  };
+  const byTime = (a: number, b: number) => a - b;
+  for (const view of [...views].sort((a, b) => byTime(lost.createdAt(a), lost.createdAt(b))))
+    groupOf(viewKey(view)).views.push(view);
+  // A hold nothing fits is in no group: it stays an orphan, for a later pass or to expire.
+  for (const hold of holds) if (fitted.has(hold)) groupOf(holdKey(hold)).holds.push(hold);
+  return [...out.values()];
+}

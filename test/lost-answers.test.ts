@@ -1,0 +1,296 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createCeilingMicros, openHold } from "../src/budget/holds";
+import worker from "../src/index";
+import { createLogger } from "../src/lib/log";
+import { fromMicros, toMicros } from "../src/lib/money";
+import { effectivePolicy } from "../src/policy/effective";
+import { reconcile } from "../src/reconciler/run";
+import { getCounter } from "../src/store/budgets";
+import {
+  asTenant,
+  emuTask,
+  eventually,
+  expectJson,
+  GATEWAY,
+  newTenant,
+  newUpstreamAccount,
+  putPolicy,
+  type SessionView,
+  type TestTenant,
+  type UpstreamAccount,
+} from "./helpers";
+
+const log = createLogger({ test: "lost-answers" });
+const later = (minutes: number) => new Date(Date.now() + minutes * 60_000);
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+interface HoldRow {
+  id: string;
+  resource_id: string | null;
+  amount_micros: number;
+  state: string;
+  settled_micros: number | null;
+}
+
+async function holdsOf(tenantId: string): Promise<HoldRow[]> {
+  const { results } = await env.DB.prepare(
+    "SELECT id, resource_id, amount_micros, state, settled_micros FROM holds WHERE tenant_id = ? ORDER BY created_at",
+  )
+    .bind(tenantId)
+    .all<HoldRow>();
+  return results;
+}
+
+/** Everything the emulator account billed, by session id. */
+async function billed(account: UpstreamAccount): Promise<Map<string, SessionView>> {
+  const { sessions } = await account.truth();
+  return new Map(sessions.map((s) => [s.id, s]));
+}
+
+/** Runs reconciler passes for the org until `done` holds. */
+async function reconcileUntil(account: UpstreamAccount, orgId: string, done: () => Promise<boolean>) {
+  await eventually(async () => {
+    await reconcile(account.env, log, { orgId, now: later(3) });
+    return (await done()) ? true : undefined;
+  }, 15_000);
+}
+
+/** A tenant whose tasks are held at $0.30 unless they ask for less, under a $5 cap. */
+async function cappedTenant(orgId?: string): Promise<TestTenant> {
+  const t = await newTenant(orgId);
+  await putPolicy("tenants", t.tenantId, {
+    budget: { capUsd: "5", period: "none" },
+    defaultTaskCostUsd: "0.30",
+  });
+  return t;
+}
+
+describe("a client that hangs up", () => {
+  it("still has its create recorded and its hold tied to the session: the rest runs in waitUntil", async () => {
+    const account = await newUpstreamAccount();
+    const t = await cappedTenant();
+    const real = globalThis.fetch;
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let reachedUpstream = () => {};
+    const reached = new Promise<void>((resolve) => {
+      reachedUpstream = resolve;
+    });
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const res = await real(input, init);
+      if (init?.method === "POST" && String(input).endsWith("/sessions")) {
+        reachedUpstream();
+        await gate; // upstream has made the session; its answer is still on the way
+      }
+      return res;
+    });
+    const ctx = createExecutionContext();
+    const abandoned = worker.fetch(
+      new Request(`${GATEWAY}/api/v3/sessions`, {
+        method: "POST",
+        headers: { "X-Browser-Use-API-Key": t.key, "Content-Type": "application/json" },
+        body: JSON.stringify({ task: emuTask("hang up", { steps: 1, cost: "0.01" }) }),
+      }),
+      account.env,
+      ctx,
+    );
+    void Promise.resolve(abandoned).catch(() => undefined);
+    await reached;
+    // The client is gone: from here only work handed to waitUntil runs on. Let upstream's answer
+    // arrive a moment after the platform starts waiting on that work.
+    setTimeout(release, 20);
+    await waitOnExecutionContext(ctx);
+
+    const [hold] = await holdsOf(t.tenantId);
+    const [made] = (await account.truth()).sessions;
+    expect(hold).toMatchObject({ resource_id: made?.id, state: "open", amount_micros: 300_000 });
+    const owner = await env.DB.prepare("SELECT tenant_id FROM resources WHERE kind = 'session' AND id = ?")
+      .bind(made?.id)
+      .first<string>("tenant_id");
+    expect(owner).toBe(t.tenantId);
+  });
+});
+
+describe("creates whose answer was lost", () => {
+  it("charges two same-size lost creates to their own tenants, who can then reach their sessions", async () => {
+    const account = await newUpstreamAccount();
+    const a = await cappedTenant();
+    const b = await cappedTenant(a.orgId);
+    await account.control("POST", "/faults", { next: ["drop-after", "drop-after"] });
+    for (const t of [a, b]) {
+      const res = await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("lost", { steps: 2, cost: "0.01" }) },
+        env: account.env,
+      });
+      expect(await expectJson(res, 502)).toMatchObject({ code: "upstream_unreachable" });
+    }
+    expect((await holdsOf(a.tenantId)).map((h) => [h.resource_id, h.amount_micros])).toEqual([
+      [null, 300_000],
+    ]);
+
+    await reconcileUntil(
+      account,
+      a.orgId,
+      async () =>
+        (await holdsOf(a.tenantId)).every((h) => h.state === "settled") &&
+        (await holdsOf(b.tenantId)).every((h) => h.state === "settled"),
+    );
+    const truth = await billed(account);
+    expect(truth.size).toBe(2);
+    for (const [t, other] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const [hold] = await holdsOf(t.tenantId);
+      const session = truth.get(hold?.resource_id ?? "");
+      expect(session, "each hold is tied to a session upstream made").toBeDefined();
+      const mine = await asTenant(t.key, `/api/v3/sessions/${session?.id}`, { env: account.env });
+      expect((await expectJson<SessionView>(mine, 200)).id).toBe(session?.id);
+      const theirs = await asTenant(other.key, `/api/v3/sessions/${session?.id}`, { env: account.env });
+      expect(theirs.status).toBe(404);
+      expect(hold?.settled_micros).toBe(toMicros(String(session?.totalCostUsd)));
+      expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
+        heldMicros: 0,
+        spentMicros: toMicros(String(session?.totalCostUsd)),
+      });
+    }
+    const unattributed = await env.DB.prepare(
+      "SELECT count(*) AS n FROM resources WHERE tenant_id = ''",
+    ).first<number>("n");
+    expect(unattributed).toBe(0);
+  });
+
+  it("finds a lost browser and a lost session without a task by what upstream echoes", async () => {
+    const account = await newUpstreamAccount();
+    const t = await cappedTenant();
+    await account.control("POST", "/faults", { next: ["drop-after", "drop-after"] });
+    const browser = await asTenant(t.key, "/api/v3/browsers", {
+      body: { timeout: 7, metadata: { job: "lost" } },
+      env: account.env,
+    });
+    expect(browser.status).toBe(502);
+    const empty = await asTenant(t.key, "/api/v3/sessions", { body: {}, env: account.env });
+    expect(empty.status).toBe(502);
+
+    await reconcile(account.env, log, { orgId: t.orgId, now: later(3) });
+    const truth = await account.truth();
+    const holds = await holdsOf(t.tenantId);
+    const [browserHold, slotHold] = holds;
+    expect(browserHold).toMatchObject({ resource_id: truth.browsers[0]?.id, state: "open" });
+    // A session without a task held only a slot: once found, its session counts as live itself.
+    expect(slotHold).toMatchObject({ state: "released", amount_micros: 0 });
+    const session = await asTenant(t.key, `/api/v3/sessions/${truth.sessions[0]?.id}`, { env: account.env });
+    expect(session.status).toBe(200);
+    await asTenant(t.key, `/api/v3/browsers/${truth.browsers[0]?.id}`, {
+      method: "PATCH",
+      body: { action: "stop" },
+      env: account.env,
+    });
+    expect((await holdsOf(t.tenantId))[0]?.state).toBe("settled");
+  });
+
+  it("charges every hold in full when lost creates of several tenants cannot be told apart", async () => {
+    const account = await newUpstreamAccount();
+    const a = await cappedTenant();
+    const b = await cappedTenant(a.orgId);
+    const policy = effectivePolicy(null, {
+      budget: { capUsd: "5", period: "none" },
+      defaultTaskCostUsd: "0.3",
+    });
+    const request = {
+      kind: "session" as const,
+      resourceId: null,
+      requestedMicros: null,
+      exact: false,
+      addsLive: true,
+    };
+    const fingerprint = JSON.stringify({ model: "bu-mini" });
+    const holds = [
+      await openHold(env.DB, a, policy, { ...request, fingerprint }),
+      await openHold(env.DB, b, policy, { ...request, fingerprint }),
+    ];
+    // Two creates whose tags happen to be the same (the tags go round every 999 holds).
+    await env.DB.prepare("UPDATE holds SET ceiling_tag = 7, fingerprint = NULL WHERE id IN (?, ?)")
+      .bind(holds[0]?.id, holds[1]?.id)
+      .run();
+    const ceiling = fromMicros(createCeilingMicros(300_000, 7) as number);
+    for (let i = 0; i < 2; i++) {
+      await fetch(`${account.env.UPSTREAM_URL}/sessions`, {
+        method: "POST",
+        headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
+        body: JSON.stringify({ task: emuTask("twin", { steps: 1, cost: "0.01" }), maxCostUsd: ceiling }),
+      });
+    }
+    const report = await reconcile(account.env, log, { orgId: a.orgId, now: later(3) });
+    expect(report.chargedInFull).toBe(2);
+    for (const t of [a, b]) {
+      expect(await holdsOf(t.tenantId)).toEqual([
+        expect.objectContaining({ resource_id: null, state: "settled", settled_micros: 300_000 }),
+      ]);
+      expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
+        heldMicros: 0,
+        spentMicros: 300_000,
+      });
+    }
+  });
+
+  it("releases no orphaned hold after a listing that failed, or one that did not reach back to it", async () => {
+    const account = await newUpstreamAccount();
+    const t = await cappedTenant();
+    const policy = effectivePolicy(null, {
+      budget: { capUsd: "5", period: "none" },
+      defaultTaskCostUsd: "0.3",
+    });
+    await openHold(env.DB, t, policy, {
+      kind: "session",
+      resourceId: null,
+      requestedMicros: null,
+      exact: false,
+      addsLive: true,
+    });
+    // The list call and its one retry fail.
+    await account.control("POST", "/faults", { next: ["500", "500"] });
+    await reconcile(account.env, log, { orgId: t.orgId, now: later(20) });
+    expect((await holdsOf(t.tenantId)).map((h) => h.state)).toEqual(["open"]);
+
+    // 301 newer sessions push it past the three pages one pass reads.
+    await Promise.all(
+      Array.from({ length: 301 }, () =>
+        fetch(`${account.env.UPSTREAM_URL}/sessions`, {
+          method: "POST",
+          headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
+          body: "{}",
+        }),
+      ),
+    );
+    await reconcile(account.env, log, { orgId: t.orgId, now: later(20) });
+    expect((await holdsOf(t.tenantId)).map((h) => h.state)).toEqual(["open"]);
+  });
+
+  it("releases an orphaned hold once a complete listing shows nothing of it for long enough", async () => {
+    const account = await newUpstreamAccount();
+    const t = await cappedTenant();
+    const policy = effectivePolicy(null, {
+      budget: { capUsd: "5", period: "none" },
+      defaultTaskCostUsd: "0.3",
+    });
+    await openHold(env.DB, t, policy, {
+      kind: "session",
+      resourceId: null,
+      requestedMicros: null,
+      exact: false,
+      addsLive: true,
+    });
+    await reconcile(account.env, log, { orgId: t.orgId, now: later(3) });
+    expect((await holdsOf(t.tenantId)).map((h) => h.state)).toEqual(["open"]);
+    await reconcile(account.env, log, { orgId: t.orgId, now: later(20) });
+    expect((await holdsOf(t.tenantId)).map((h) => [h.state, h.settled_micros])).toEqual([["released", 0]]);
+  });
+});
