@@ -196,8 +196,8 @@ function groups(
   const out = new Map<string, { views: View[]; holds: OrphanHold[] }>();
   const groupOf = (key: string) => {
     const root = find(key);
-    let group = out.get(root);
-    if (!group) out.set(root, (group = { views: [], holds: [] }));
+    const group = out.get(root) ?? { views: [], holds: [] };
+    out.set(root, group);
     return group;
   };
   const byTime = (a: number, b: number) => a - b;
