@@ -5,9 +5,9 @@ import { observeViews } from "../src/ledger/observe";
 import { createLogger } from "../src/lib/log";
 import { canonicalJson } from "../src/lib/canonical-json";
 import { fromMicros, toMicros } from "../src/lib/money";
-import { openHold, settleIfEnded } from "../src/budget/holds";
+import { openHold } from "../src/budget/holds";
 import { effectivePolicy } from "../src/policy/effective";
-import { attachHoldStatement, closeHold, getCounter } from "../src/store/budgets";
+import { closeHold, getCounter } from "../src/store/budgets";
 import { reconcile } from "../src/reconciler/run";
 import { SESSIONS } from "../src/upstream/kinds";
 import {
@@ -271,40 +271,6 @@ describe("settlement", () => {
       [s.id, "open"],
     ]);
     await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: { strategy: "session" } });
-  });
-
-  it("books what a kept-alive session cost while idle between tasks with its next task", async () => {
-    const t = await newTenant();
-    const policy = {
-      ...effectivePolicy(null, null),
-      tenantBudget: { capMicros: 1_000_000, period: "none" as const, timeZone: "UTC" },
-    };
-    const caller = { orgId: t.orgId, tenantId: t.tenantId, keyId: t.keyId };
-    const session = crypto.randomUUID();
-    const followUp = {
-      kind: "session" as const,
-      resourceId: session,
-      requestedMicros: 100_000,
-      exact: false,
-      addsLive: false,
-    };
-    const first = await openHold(env.DB, caller, policy, followUp);
-    expect(await closeHold(env.DB, first.id, 20_000, "settled")).toBe(true);
-
-    // The session sat idle and cost $0.005 more (total $0.025) before the next task was admitted.
-    const second = await openHold(env.DB, caller, policy, followUp);
-    await attachHoldStatement(env.DB, second.id, session).run();
-    await settleIfEnded(
-      env.DB,
-      log,
-      { kind: "session", id: session, owner: t, status: "stopped", final: true, figures: figures(45_000) },
-      new Date().toISOString(),
-    );
-    expect((await holds(t.tenantId)).map((h) => h.settled_micros)).toEqual([20_000, 25_000]);
-    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
-      heldMicros: 0,
-      spentMicros: 45_000,
-    });
   });
 
   it("releases the hold at once when upstream certainly refused the create", async () => {
@@ -630,16 +596,3 @@ describe("Browser Use's status webhook", () => {
     );
   });
 });
-
-/** Cost figures whose only cost is `totalMicros` of LLM spend. */
-function figures(totalMicros: number) {
-  return {
-    inputTokens: 0,
-    outputTokens: 0,
-    proxyUsedMicroMb: 0,
-    llmCostMicros: totalMicros,
-    proxyCostMicros: 0,
-    browserCostMicros: 0,
-    totalCostMicros: totalMicros,
-  };
-}

@@ -1,4 +1,5 @@
 import type { BudgetPolicy, EffectivePolicy } from "../policy/effective";
+import { loadEffectivePolicy } from "../policy/load";
 import type { ScopeBudget } from "../store/budgets";
 import { periodKey } from "./period";
 
@@ -24,10 +25,14 @@ export interface AdmissionRequest {
   fingerprint?: string;
 }
 
-/** What an admission reserves: at most `wantMicros`, refused below `minHoldMicros`. */
+/**
+ * What an admission reserves: at most `wantMicros`, refused below `minHoldMicros`, and refused
+ * unless every capped scope has `minRemainingMicros` left.
+ */
 export interface HoldBounds {
   wantMicros: number;
   minHoldMicros: number;
+  minRemainingMicros: number;
 }
 
 /**
@@ -47,12 +52,32 @@ export function holdBounds(policy: EffectivePolicy, req: AdmissionRequest): Hold
   // A client may ask for less than the floor; the floor is for what little a scope has left.
   const floor = policy.minHoldMicros ?? DEFAULT_MIN_HOLD_MICROS;
   const minHold = unbounded ? 0 : req.exact ? want : Math.max(1, Math.min(floor, want));
-  return { wantMicros: want, minHoldMicros: minHold };
+  // A session without a task holds nothing, but its sandbox may cost money from the start: it is
+  // admitted only while its scopes could still pay for a task.
+  return { wantMicros: want, minHoldMicros: minHold, minRemainingMicros: req.slotOnly ? floor : 0 };
 }
 
 /** The price of a browser's whole timeout, rounded up to the micro-dollar as upstream's ceiling is. */
 export function browserPriceMicros(timeoutMinutes: number): number {
   return Math.ceil((timeoutMinutes * BROWSER_MICROS_PER_HOUR) / 60);
+}
+
+/**
+ * The org's and tenant's counters that spend charged now goes to: the periods `now` falls in
+ * under the owner's current policy.
+ */
+export async function currentPeriods(
+  db: D1Database,
+  owner: { orgId: string; tenantId: string },
+  now = new Date(),
+): Promise<{ orgId: string; orgPeriod: string; tenantId: string; tenantPeriod: string }> {
+  const policy = await loadEffectivePolicy(db, owner);
+  return {
+    orgId: owner.orgId,
+    orgPeriod: scopeBudget(policy.orgBudget, now).periodKey,
+    tenantId: owner.tenantId,
+    tenantPeriod: scopeBudget(policy.tenantBudget, now).periodKey,
+  };
 }
 
 /** A scope's cap and the key of the period `now` falls in. */

@@ -67,7 +67,7 @@ export async function openHold(
   req: AdmissionRequest,
   now = new Date(),
 ): Promise<Hold> {
-  const { wantMicros, minHoldMicros } = holdBounds(policy, req);
+  const { wantMicros, minHoldMicros, minRemainingMicros } = holdBounds(policy, req);
   const holdId = crypto.randomUUID();
   let admission: Admission;
   try {
@@ -81,6 +81,7 @@ export async function openHold(
       tenant: scopeBudget(policy.tenantBudget, now),
       wantMicros,
       minHoldMicros,
+      minRemainingMicros,
       maxLive: req.addsLive
         ? { org: policy.orgMaxConcurrentSessions, tenant: policy.maxConcurrentSessions }
         : null,
@@ -109,13 +110,14 @@ export async function openHold(
     );
   }
   const remaining = Number.isFinite(admission.remainingMicros) ? fromMicros(admission.remainingMicros) : null;
+  const floor = Math.max(minHoldMicros, minRemainingMicros);
   throw new GatewayError(
     "budget_exceeded",
     req.exact
       ? `Budget exceeded: the ${admission.scope} budget has $${remaining} left, the browser needs $${fromMicros(wantMicros)}`
-      : `Budget exceeded: the ${admission.scope} budget has $${remaining} left, below the minimum hold of $${fromMicros(minHoldMicros)}`,
+      : `Budget exceeded: the ${admission.scope} budget has $${remaining} left, below the minimum hold of $${fromMicros(floor)}`,
     {},
-    { scope: admission.scope, remainingUsd: remaining, minHoldUsd: fromMicros(minHoldMicros) },
+    { scope: admission.scope, remainingUsd: remaining, minHoldUsd: fromMicros(floor) },
   );
 }
 

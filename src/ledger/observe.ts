@@ -1,5 +1,7 @@
+import { currentPeriods } from "../budget/admission";
 import { settleIfEnded } from "../budget/holds";
 import type { Logger } from "../lib/log";
+import { chargeUnheldStatements } from "../store/budgets";
 import { type Owner, updateViewStatement } from "../store/resources";
 import { recordUsageStatements, type UsageObservation } from "../store/usage";
 import { TtlCache } from "../lib/ttl-cache";
@@ -17,8 +19,8 @@ const booked = new TtlCache<string>(5 * 60_000);
 /**
  * What the gateway does with every view of an owned object upstream gives it, whoever asked
  * (a tenant's request, the reconciler, the upstream webhook): keep the latest view, book its cost
- * figures, and settle the hold of whatever has ended. `sentAt` is when the upstream request that
- * returned the views was sent.
+ * figures, charge to the owner's budgets what it cost outside any hold, and settle the hold of
+ * whatever has ended. `sentAt` is when the upstream request that returned the views was sent.
  */
 export async function observeViews(
   db: D1Database,
@@ -34,6 +36,9 @@ export async function observeViews(
     return { view, obs, key: `${spec.kind}:${String(view.id).toLowerCase()}`, print: fingerprint(view, obs) };
   });
   const fresh = all.filter((o) => booked.get(o.key) !== o.print);
+  // Unattributed spend has no budget to charge.
+  const periods =
+    observe && fresh.length > 0 && owner.tenantId !== "" ? await currentPeriods(db, owner) : null;
   // A batch per few views, each view's statements together: a list of a hundred costs ten round
   // trips, not two hundred, and no batch grows past what D1 takes comfortably.
   for (let i = 0; i < fresh.length; i += VIEWS_PER_BATCH) {
@@ -42,6 +47,7 @@ export async function observeViews(
       chunk.flatMap(({ view, obs }) => [
         updateViewStatement(db, spec.kind, String(view.id), view, spec.status(view), sentAt),
         ...(obs ? recordUsageStatements(db, obs) : []),
+        ...(obs && periods ? chargeUnheldStatements(db, obs.kind, obs.id, periods) : []),
       ]),
     );
   }

@@ -3,10 +3,9 @@ import type { Bindings } from "../env";
 import { observeViews } from "../ledger/observe";
 import { describeError, type Logger } from "../lib/log";
 import { toMicros } from "../lib/money";
-import { effectivePolicy } from "../policy/effective";
+import { loadEffectivePolicy } from "../policy/load";
 import { expireOrphan, settleGone } from "../budget/holds";
 import { IDEMPOTENCY_TTL_MS } from "../store/idempotency";
-import { getPolicies } from "../store/policies";
 import { listOrphanHolds, listWatched, markChecked, type Watched } from "../store/reconcile";
 import { markDeleted, type Owner } from "../store/resources";
 import { callUpstream } from "../upstream/client";
@@ -157,7 +156,8 @@ async function refresh(
 
 /**
  * Why policy wants a session stopped now, if it does: kept alive and idle past the tenant's
- * `maxIdleMinutes`, or running in a scope whose cap an earlier task's overshoot has used up.
+ * `maxIdleMinutes`, or live (running, idle or waiting for a task) in a scope whose cap is used
+ * up: what it costs from now on no budget can pay for.
  */
 async function stopReason(
   db: D1Database,
@@ -165,13 +165,11 @@ async function stopReason(
   view: View,
   now: Date,
 ): Promise<"idle" | "budget" | null> {
-  if (view.status !== "idle" && view.status !== "running") return null;
-  const docs = await getPolicies(db, owner.orgId, owner.tenantId);
-  const policy = effectivePolicy(docs.org, docs.tenant);
-  if (view.status === "idle") {
-    const maxIdle = policy.maxIdleMinutes;
-    if (maxIdle === null || typeof view.updatedAt !== "string") return null;
-    return now.getTime() - Date.parse(view.updatedAt) > maxIdle * 60_000 ? "idle" : null;
+  if (view.status !== "idle" && view.status !== "running" && view.status !== "created") return null;
+  const policy = await loadEffectivePolicy(db, owner);
+  const maxIdle = policy.maxIdleMinutes;
+  if (view.status === "idle" && maxIdle !== null && typeof view.updatedAt === "string") {
+    if (now.getTime() - Date.parse(view.updatedAt) > maxIdle * 60_000) return "idle";
   }
   const { scopes } = await budgetView(db, owner, policy, now);
   return scopes.some((s) => s.capUsd !== null && toMicros(s.spentUsd) >= toMicros(s.capUsd))

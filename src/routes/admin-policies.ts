@@ -3,7 +3,7 @@ import * as z from "zod";
 import type { AppEnv } from "../env";
 import { invalidInput, notFound } from "../lib/errors";
 import { jsonBody } from "../middleware/json-body";
-import { forgetPolicies } from "../middleware/policy";
+import { forgetPolicies } from "../policy/load";
 import { validate } from "../middleware/validate";
 import { PolicyDocument } from "../policy/document";
 import { effectivePolicy, effectivePolicyView, narrowingIssues } from "../policy/effective";

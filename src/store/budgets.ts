@@ -24,6 +24,8 @@ export interface HoldRequest {
   wantMicros: number;
   /** Below this, refuse rather than admit a task that can hardly run. */
   minHoldMicros: number;
+  /** What every capped scope must have left, whatever is held (for a hold of 0 that still costs). */
+  minRemainingMicros: number;
   /** Live sessions and browsers allowed per scope; checked only when this request adds one. */
   maxLive: { org: number | null; tenant: number | null } | null;
   /** For a create: what upstream will echo of the request, to find its object if the answer is lost. */
@@ -57,27 +59,25 @@ const LIVE = (column: "org_id" | "tenant_id", param: string) => `(
      AND ((kind = 'session' AND status IN ('created', 'idle', 'running')) OR (kind = 'browser' AND status = 'active')))
   + (SELECT count(*) FROM holds WHERE ${column} = ${param} AND state = 'open' AND resource_id IS NULL))`;
 
-// A task's base is where the session's last booking left off (0 for a new one), so what a kept-alive
-// session cost while idle between tasks is booked with the next task rather than lost.
-const BOOKED_SO_FAR = `coalesce((SELECT max(base_total_micros + settled_micros) FROM holds
-  WHERE kind = ?2 AND resource_id = ?3 AND state = 'settled'), 0)`;
+// A task's base is where the charges to budgets of its session left off (0 for a new one): what
+// the session cost before was charged already, by an earlier hold or directly (chargeUnheld).
+const CHARGED_SO_FAR = `coalesce((SELECT charged_micros FROM usage WHERE kind = ?2 AND id = ?3), 0)`;
 
 // ?1 hold id, ?2 kind, ?3 resource id, ?4 org, ?5 tenant, ?6 org period, ?7 tenant period,
 // ?8 now, ?9 wanted, ?10 org cap, ?11 tenant cap, ?12 min hold, ?13 org live max, ?14 tenant live max,
-// ?15 fingerprint, ?16 slot only. The tag counts holds round (from the newest rowid), so
-// consecutive holds differ.
+// ?15 fingerprint, ?16 slot only, ?17 min remaining. A null cap leaves nothing (NULL) to compare.
+// The tag counts holds round (from the newest rowid), so consecutive holds differ.
 const INSERT_HOLD = `INSERT INTO holds
   (id, kind, resource_id, org_id, tenant_id, org_period, tenant_period, amount_micros, base_total_micros, state, created_at,
    ceiling_tag, fingerprint, slot_only)
-  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, amount, ${BOOKED_SO_FAR}, 'open', ?8,
+  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, amount, ${CHARGED_SO_FAR}, 'open', ?8,
     1 + coalesce((SELECT max(rowid) FROM holds), 0) % ${CEILING_TAGS - 1}, ?15, ?16 FROM (
-    SELECT min(?9,
-      CASE WHEN ?10 IS NULL THEN ?9 ELSE ?10 - o.held_micros - o.spent_micros END,
-      CASE WHEN ?11 IS NULL THEN ?9 ELSE ?11 - t.held_micros - t.spent_micros END) AS amount
-    FROM budget_counters o, budget_counters t
-    WHERE o.scope = 'org' AND o.scope_id = ?4 AND o.period_key = ?6
-      AND t.scope = 'tenant' AND t.scope_id = ?5 AND t.period_key = ?7)
-  WHERE amount >= ?12
+    SELECT min(?9, coalesce(org_left, ?9), coalesce(tenant_left, ?9)) AS amount, org_left, tenant_left FROM (
+      SELECT ?10 - o.held_micros - o.spent_micros AS org_left, ?11 - t.held_micros - t.spent_micros AS tenant_left
+      FROM budget_counters o, budget_counters t
+      WHERE o.scope = 'org' AND o.scope_id = ?4 AND o.period_key = ?6
+        AND t.scope = 'tenant' AND t.scope_id = ?5 AND t.period_key = ?7))
+  WHERE amount >= ?12 AND coalesce(org_left, ?17) >= ?17 AND coalesce(tenant_left, ?17) >= ?17
     AND (?3 IS NULL OR ${NOT_HELD})
     AND (?13 IS NULL OR ${LIVE("org_id", "?4")} < ?13)
     AND (?14 IS NULL OR ${LIVE("tenant_id", "?5")} < ?14)`;
@@ -145,6 +145,7 @@ export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admis
         req.maxLive?.tenant ?? null,
         req.fingerprint,
         req.slotOnly ? 1 : 0,
+        req.minRemainingMicros,
       ),
     db.prepare(RESERVE).bind(req.holdId, ...scopes),
     db.prepare(REPORT).bind(req.holdId, ...scopes, req.kind, resourceId),
@@ -254,6 +255,11 @@ const BOOK = `UPDATE budget_counters
     AND ((budget_counters.scope = 'org' AND budget_counters.scope_id = h.org_id AND budget_counters.period_key = h.org_period)
       OR (budget_counters.scope = 'tenant' AND budget_counters.scope_id = h.tenant_id AND budget_counters.period_key = h.tenant_period))`;
 
+// What the closed hold charged is charged of its object's total: where the next hold starts.
+const MARK_CHARGED = `UPDATE usage SET charged_micros = max(charged_micros, h.base_total_micros + h.settled_micros)
+  FROM holds h WHERE h.id = ?1 AND h.settle_token = ?2 AND h.resource_id IS NOT NULL
+    AND usage.kind = h.kind AND usage.id = h.resource_id`;
+
 /**
  * Closes a hold, releasing what it reserved and booking `actualMicros` as spent in both scopes.
  * Exactly once: only the caller whose token closed the hold moves the counters, whatever the number
@@ -277,8 +283,54 @@ export async function closeHold(
       )
       .bind(state, Math.max(0, actualMicros), token, new Date().toISOString(), holdId),
     db.prepare(BOOK).bind(holdId, token),
+    db.prepare(MARK_CHARGED).bind(holdId, token),
   ]);
   return (claim?.meta.changes ?? 0) > 0;
+}
+
+// The part of an object's booked total no hold has charged, while no hold is open for it.
+const UNHELD = `SELECT u.total_cost_micros - u.charged_micros AS delta FROM usage u
+  WHERE u.kind = ?1 AND u.id = ?2 AND u.total_cost_micros > u.charged_micros
+    AND NOT EXISTS (SELECT 1 FROM holds WHERE kind = ?1 AND resource_id = ?2 AND state = 'open')`;
+
+/**
+ * The statements that charge what an object cost outside any hold (a session without a task, idle
+ * time after a kept-alive session's last task, a final view's last figures) to its org's and
+ * tenant's budgets in the given periods, as spend past any hold (so also as overshoot). Meant for
+ * the same batch as the booking of the view, after it: the delta is read from the booked usage
+ * row and the watermark moved in the same transaction, so nothing is charged twice, and nothing
+ * while a hold is open (its settlement charges the task).
+ */
+export function chargeUnheldStatements(
+  db: D1Database,
+  kind: "session" | "browser",
+  id: string,
+  scopes: { orgId: string; orgPeriod: string; tenantId: string; tenantPeriod: string },
+): D1PreparedStatement[] {
+  const key = [kind, id.toLowerCase()] as const;
+  const periods = [scopes.orgId, scopes.orgPeriod, scopes.tenantId, scopes.tenantPeriod] as const;
+  return [
+    db
+      .prepare(
+        `INSERT INTO budget_counters (scope, scope_id, period_key) VALUES ('org', ?, ?), ('tenant', ?, ?)
+         ON CONFLICT DO NOTHING`,
+      )
+      .bind(...periods),
+    db
+      .prepare(
+        `UPDATE budget_counters SET spent_micros = spent_micros + d.delta, overshoot_micros = overshoot_micros + d.delta
+         FROM (${UNHELD}) d
+         WHERE (scope = 'org' AND scope_id = ?3 AND period_key = ?4) OR (scope = 'tenant' AND scope_id = ?5 AND period_key = ?6)`,
+      )
+      .bind(...key, ...periods),
+    db
+      .prepare(
+        `UPDATE usage SET charged_micros = total_cost_micros WHERE kind = ?1 AND id = ?2
+           AND total_cost_micros > charged_micros
+           AND NOT EXISTS (SELECT 1 FROM holds WHERE kind = ?1 AND resource_id = ?2 AND state = 'open')`,
+      )
+      .bind(...key),
+  ];
 }
 
 /** A scope's counter for one period. */

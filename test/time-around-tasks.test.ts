@@ -1,0 +1,144 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { createLogger } from "../src/lib/log";
+import { toMicros } from "../src/lib/money";
+import { reconcile } from "../src/reconciler/run";
+import { getCounter } from "../src/store/budgets";
+import {
+  asTenant,
+  emuTask,
+  eventually,
+  expectJson,
+  newTenant,
+  newUpstreamAccount,
+  putPolicy,
+  type SessionView,
+  type TestTenant,
+  type UpstreamAccount,
+} from "./helpers";
+
+// What a session costs while no task runs (created without one, idle between tasks, after its last
+// task) is charged to the org's and the tenant's budgets too, whether or not upstream bills it.
+const log = createLogger({ test: "time-around-tasks" });
+
+async function tenantWithBudget(): Promise<TestTenant> {
+  const t = await newTenant();
+  await putPolicy("orgs", t.orgId, { budget: { capUsd: "20", period: "month" } });
+  await putPolicy("tenants", t.tenantId, {
+    budget: { capUsd: "10", period: "none" },
+    defaultTaskCostUsd: "0.20",
+  });
+  return t;
+}
+
+function call(t: TestTenant, account: UpstreamAccount, path: string, body?: unknown) {
+  return asTenant(t.key, path, { body, env: account.env });
+}
+
+async function spentOf(t: TestTenant) {
+  const { scopes } = await expectJson<{
+    scopes: { scope: string; spentUsd: string; heldUsd: string; overshootUsd: string }[];
+  }>(await asTenant(t.key, "/gateway/v1/budget"), 200);
+  return scopes;
+}
+
+/** A kept-alive session's whole life: no task for half an hour, a task, an hour idle, then stop. */
+async function aSessionsLife(t: TestTenant, account: UpstreamAccount): Promise<SessionView> {
+  const created = await expectJson<SessionView>(
+    await call(t, account, "/api/v3/sessions", { keepAlive: true }),
+    200,
+  );
+  await account.control("POST", "/clock", { advanceMs: 30 * 60_000 });
+  await expectJson(await call(t, account, `/api/v3/sessions/${created.id}`), 200);
+  const dispatched = await call(t, account, "/api/v3/sessions", {
+    sessionId: created.id,
+    task: emuTask("a task", { steps: 2, cost: "0.01" }),
+  });
+  await expectJson(dispatched, 200);
+  await eventually(async () => {
+    const s = await expectJson<SessionView>(await call(t, account, `/api/v3/sessions/${created.id}`), 200);
+    return s.status === "idle" && Number(s.stepCount) === 2 ? s : undefined;
+  });
+  await account.control("POST", "/clock", { advanceMs: 60 * 60_000 });
+  return expectJson<SessionView>(
+    await call(t, account, `/api/v3/sessions/${created.id}/stop`, { strategy: "session" }),
+    200,
+  );
+}
+
+describe("time around tasks", () => {
+  for (const idleBrowserBilling of [true, false]) {
+    it(`charges a session's whole bill to both budgets when upstream ${idleBrowserBilling ? "bills" : "does not bill"} idle time`, async () => {
+      const account = await newUpstreamAccount({ idleBrowserBilling, idleTimeoutMs: 24 * 60 * 60_000 });
+      const t = await tenantWithBudget();
+      const stopped = await aSessionsLife(t, account);
+      const [truth] = (await account.truth()).sessions;
+      expect(truth?.totalCostUsd).toBe(stopped.totalCostUsd);
+      const bill = toMicros(String(truth?.totalCostUsd));
+      // The task cost 0.02; idle billing adds an hour and a half at $0.06 an hour.
+      if (idleBrowserBilling) expect(bill).toBeGreaterThan(20_000 + 89_000);
+      else expect(bill).toBe(20_000);
+
+      const scopes = await spentOf(t);
+      expect(scopes.map((s) => [s.scope, toMicros(s.spentUsd), toMicros(s.heldUsd)])).toEqual([
+        ["org", bill, 0],
+        ["tenant", bill, 0],
+      ]);
+      // Spend outside the task's hold went past what was held: it shows as overshoot.
+      const task = await env.DB.prepare(
+        "SELECT settled_micros FROM holds WHERE tenant_id = ? AND state = 'settled' AND amount_micros > 0",
+      )
+        .bind(t.tenantId)
+        .first<number>("settled_micros");
+      expect(task).toBeGreaterThanOrEqual(20_000);
+      expect(toMicros(scopes[1]?.overshootUsd ?? "x")).toBe(bill - (task ?? 0));
+      // Seeing the same figures again charges nothing more.
+      await reconcile(account.env, log, { orgId: t.orgId });
+      await expectJson(await call(t, account, `/api/v3/sessions/${stopped.id}`), 200);
+      expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({ spentMicros: bill });
+    });
+  }
+
+  it("charges a session's time after its last task when the reconciler sees it end", async () => {
+    const account = await newUpstreamAccount({ idleBrowserBilling: true, idleTimeoutMs: 60 * 60_000 });
+    const t = await tenantWithBudget();
+    const s = await expectJson<SessionView>(
+      await call(t, account, "/api/v3/sessions", {
+        task: emuTask("once", { steps: 1, cost: "0.01" }),
+        keepAlive: true,
+      }),
+      200,
+    );
+    await eventually(async () => {
+      const v = await expectJson<SessionView>(await call(t, account, `/api/v3/sessions/${s.id}`), 200);
+      return v.status === "idle" ? v : undefined;
+    });
+    // Nobody reads it again; upstream times it out after an hour idle.
+    await account.control("POST", "/clock", { advanceMs: 61 * 60_000 });
+    await reconcile(account.env, log, { orgId: t.orgId });
+    const [truth] = (await account.truth()).sessions;
+    expect(truth?.status).toBe("timed_out");
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
+      heldMicros: 0,
+      spentMicros: toMicros(String(truth?.totalCostUsd)),
+    });
+  });
+
+  it("admits a session without a task only while the budget could still pay for one", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "0.005", period: "none" } });
+    const refused = await asTenant(t.key, "/api/v3/sessions", { body: {} });
+    expect(await expectJson(refused, 402)).toMatchObject({
+      code: "budget_exceeded",
+      scope: "tenant",
+      remainingUsd: "0.005",
+      minHoldUsd: "0.01",
+    });
+    const holds = await env.DB.prepare("SELECT count(*) AS n FROM holds WHERE tenant_id = ?")
+      .bind(t.tenantId)
+      .first<number>("n");
+    expect(holds).toBe(0);
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "0.01", period: "none" } });
+    await expectJson(await asTenant(t.key, "/api/v3/sessions", { body: {} }), 200);
+  });
+});
