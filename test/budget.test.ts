@@ -151,7 +151,7 @@ describe("admission", () => {
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "1", period: "none" } });
     const b = await expectJson<{ id: string }>(
-      await asTenant(t.key, "/api/v3/browsers", { body: { timeout: 30 } }),
+      await asTenant(t.key, "/api/v3/browsers", { body: { timeout: 30, proxyCountryCode: null } }),
       201,
     );
     expect((await holds(t.tenantId))[0]?.amount_micros).toBe(10_000);

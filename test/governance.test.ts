@@ -225,8 +225,8 @@ describe("browser timeout", () => {
       expect(res.headers.get("X-Gateway-Applied")).toBe("timeout=15");
       const minutes = (Date.parse(String(b.timeoutAt)) - Date.parse(String(b.startedAt))) / 60_000;
       expect(minutes).toBeCloseTo(15, 3);
-      // 15 minutes at $0.02 an hour.
-      expect((await holdsOf(t.tenantId)).map((h) => h.amount_micros)).toEqual([5_000]);
+      // 15 minutes at $0.02 an hour, and the default proxy allowance for upstream's proxy.
+      expect((await holdsOf(t.tenantId)).map((h) => h.amount_micros)).toEqual([5_000 + 100_000]);
     } finally {
       await asTenant(t.key, `/api/v3/browsers/${b.id}`, { method: "PATCH", body: { action: "stop" } });
     }

@@ -51,6 +51,7 @@ describe("effectivePolicy", () => {
       orgMaxConcurrentSessions: null,
       requestsPerMinute: null,
       maxBrowserTimeoutMinutes: null,
+      browserProxyAllowanceMicros: 100_000,
     });
   });
 
@@ -72,12 +73,14 @@ describe("effectivePolicy", () => {
       maxConcurrentSessions: 5,
       requestsPerMinute: 120,
       maxBrowserTimeoutMinutes: 60,
+      browserProxyAllowanceUsd: "0.50",
     });
     const tenant = doc({
       maxTaskCostUsd: "2.5",
       minHoldUsd: "0.05",
       requestsPerMinute: 30,
       maxIdleMinutes: 20,
+      browserProxyAllowanceUsd: "0.2",
     });
     expect(policy(org, tenant)).toMatchObject({
       maxTaskCostMicros: 2_500_000,
@@ -86,7 +89,11 @@ describe("effectivePolicy", () => {
       maxConcurrentSessions: 5,
       requestsPerMinute: 30,
       maxBrowserTimeoutMinutes: 60,
+      browserProxyAllowanceMicros: 200_000,
     });
+    expect(narrowingIssues(org, doc({ browserProxyAllowanceUsd: "1" })).map((i) => i.loc.join("."))).toEqual([
+      "body.browserProxyAllowanceUsd",
+    ]);
   });
 
   it("allows keepAlive and no-proxy unless either scope says false", () => {
@@ -587,6 +594,7 @@ describe("admin policy API", () => {
       maxConcurrentSessions: 5,
       requestsPerMinute: 30,
       maxBrowserTimeoutMinutes: 60,
+      browserProxyAllowanceUsd: "0.1",
     });
   });
 });

@@ -63,6 +63,19 @@ export function browserPriceMicros(timeoutMinutes: number): number {
 }
 
 /**
+ * What a browser holds: its whole timeout's price (charged up front upstream) and, when it goes
+ * through upstream's proxy, the policy's proxy allowance, since proxy bandwidth is billed on top.
+ * A browser on no proxy or on the client's own proxy runs up no proxy bill upstream.
+ */
+export function browserHoldMicros(
+  body: { timeout: number; proxyCountryCode?: unknown; customProxy?: unknown },
+  policy: EffectivePolicy,
+): number {
+  const proxied = body.proxyCountryCode !== null && body.customProxy == null;
+  return browserPriceMicros(body.timeout) + (proxied ? policy.browserProxyAllowanceMicros : 0);
+}
+
+/**
  * The org's and tenant's counters that spend charged now goes to: the periods `now` falls in
  * under the owner's current policy.
  */

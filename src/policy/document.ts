@@ -55,6 +55,8 @@ export const PolicyDocument = z
     maxConcurrentSessions: Positive.optional(),
     requestsPerMinute: Positive.optional(),
     maxBrowserTimeoutMinutes: Positive.max(BROWSER_TIMEOUT_MAX_MINUTES).optional(),
+    /** Proxy spend a browser may run up on top of its time, held with it (default $0.10). */
+    browserProxyAllowanceUsd: PolicyMoney.optional(),
   })
   .superRefine((doc, ctx) => {
     const { allowedCountries, defaultCountry, defaultTaskCostUsd, maxTaskCostUsd } = doc;

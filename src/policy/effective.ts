@@ -39,7 +39,12 @@ export interface EffectivePolicy {
   orgMaxConcurrentSessions: number | null;
   requestsPerMinute: number | null;
   maxBrowserTimeoutMinutes: number | null;
+  /** Proxy spend held for a proxied browser on top of its time; past it the browser is stopped. */
+  browserProxyAllowanceMicros: number;
 }
+
+/** A proxied browser's proxy allowance when no document sets one: $0.10, about 10 MB at $10/GB. */
+export const DEFAULT_BROWSER_PROXY_ALLOWANCE_MICROS = 100_000;
 
 /**
  * Combines the org's and the tenant's documents. The tenant can only narrow: allowlists
@@ -75,6 +80,9 @@ export function effectivePolicy(org: PolicyDocument | null, tenant: PolicyDocume
     orgMaxConcurrentSessions: o.maxConcurrentSessions ?? null,
     requestsPerMinute: minOf(o.requestsPerMinute, t.requestsPerMinute),
     maxBrowserTimeoutMinutes: minOf(o.maxBrowserTimeoutMinutes, t.maxBrowserTimeoutMinutes),
+    browserProxyAllowanceMicros:
+      minOf(micros(o.browserProxyAllowanceUsd), micros(t.browserProxyAllowanceUsd)) ??
+      DEFAULT_BROWSER_PROXY_ALLOWANCE_MICROS,
   };
 }
 
@@ -143,6 +151,15 @@ export function narrowingIssues(org: PolicyDocument | null, tenant: PolicyDocume
       widens([field], tenant[field], `${field} is above the org's maxTaskCostUsd (${org.maxTaskCostUsd})`);
     }
   }
+  const orgAllowance = micros(org.browserProxyAllowanceUsd);
+  const allowance = micros(tenant.browserProxyAllowanceUsd);
+  if (orgAllowance !== null && allowance !== null && allowance > orgAllowance) {
+    widens(
+      ["browserProxyAllowanceUsd"],
+      tenant.browserProxyAllowanceUsd,
+      `browserProxyAllowanceUsd is above the org's (${org.browserProxyAllowanceUsd})`,
+    );
+  }
   const orgMinHold = micros(org.minHoldUsd);
   const minHold = micros(tenant.minHoldUsd);
   if (orgMinHold !== null && minHold !== null && minHold < orgMinHold) {
@@ -199,6 +216,7 @@ export function effectivePolicyView(policy: EffectivePolicy): Record<string, unk
     maxConcurrentSessions: policy.maxConcurrentSessions,
     requestsPerMinute: policy.requestsPerMinute,
     maxBrowserTimeoutMinutes: policy.maxBrowserTimeoutMinutes,
+    browserProxyAllowanceUsd: fromMicros(policy.browserProxyAllowanceMicros),
   };
 }
 

@@ -7,9 +7,10 @@ import { loadEffectivePolicy } from "../policy/load";
 import { expireOrphan, settleGone } from "../budget/holds";
 import { IDEMPOTENCY_TTL_MS } from "../store/idempotency";
 import { listOrphanHolds, listWatched, markChecked, type Watched } from "../store/reconcile";
-import { markDeleted, type Owner } from "../store/resources";
+import { findOpenHold } from "../store/budgets";
+import { markDeleted } from "../store/resources";
 import { callUpstream } from "../upstream/client";
-import { BROWSERS, type KindSpec, SESSIONS } from "../upstream/kinds";
+import { BROWSERS, type HeldKindSpec, SESSIONS } from "../upstream/kinds";
 import { findLostCreates, listedPast } from "./lost-creates";
 
 export { UNATTRIBUTED } from "./lost-creates";
@@ -34,6 +35,8 @@ export interface ReconcileReport {
   gone: number;
   stoppedIdle: number;
   stoppedOverBudget: number;
+  /** Browsers whose proxy spend passed what they hold. */
+  stoppedOverHold: number;
   adopted: number;
   unattributed: number;
   /** Lost creates of several tenants that could not be told apart, each hold charged in full. */
@@ -42,15 +45,16 @@ export interface ReconcileReport {
   failures: number;
 }
 
-const SPECS: Record<"session" | "browser", KindSpec> = { session: SESSIONS, browser: BROWSERS };
+const SPECS: Record<"session" | "browser", HeldKindSpec> = { session: SESSIONS, browser: BROWSERS };
 type View = Record<string, unknown>;
 
 /**
  * One reconciler pass (the cron runs it every minute). Every step is idempotent and every write
  * goes through the same exactly-once paths as a tenant's requests, so passes may overlap.
  * 1. Asks upstream about each session and browser that is not final or still holds money, books
- *    its figures and settles what ended; stops kept-alive sessions idle longer than policy allows
- *    and running sessions of a scope whose cap an overshoot has used up.
+ *    its figures and settles what ended; stops kept-alive sessions idle longer than policy allows,
+ *    browsers whose proxy spend passed their hold, and anything live in a scope whose cap is used
+ *    up.
  * 2. Finds the sessions and browsers of creates whose answer was lost (lost-creates.ts): gives
  *    each one the gateway never recorded to the orphaned hold it came from, or books it as
  *    unattributed spend; releases an orphaned hold only once listings that reached back past its
@@ -68,6 +72,7 @@ export async function reconcile(
     gone: 0,
     stoppedIdle: 0,
     stoppedOverBudget: 0,
+    stoppedOverHold: 0,
     adopted: 0,
     unattributed: 0,
     chargedInFull: 0,
@@ -138,40 +143,43 @@ async function refresh(
   const view = res.body as View;
   await observeViews(env.DB, log, spec, item, [view], res.sentAt);
   report.refreshed++;
-  if (item.kind !== "session") return;
 
   const reason = await stopReason(env.DB, item, view, now);
   if (!reason) return;
-  const stopped = await callUpstream(env, log, {
-    method: "POST",
-    path: `${spec.path(item.id)}/stop`,
-    body: { strategy: "session" },
-  });
+  const stopped = await callUpstream(env, log, spec.stop(item.id));
   if (stopped.status !== 200) throw new Error(`stop answered ${stopped.status}`);
   await observeViews(env.DB, log, spec, item, [stopped.body as View], stopped.sentAt);
   if (reason === "idle") report.stoppedIdle++;
+  else if (reason === "over_hold") report.stoppedOverHold++;
   else report.stoppedOverBudget++;
-  log.warn("session_stopped_by_policy", { id: item.id, tenantId: item.tenantId, reason });
+  log.warn("stopped_by_policy", { kind: item.kind, id: item.id, tenantId: item.tenantId, reason });
 }
 
 /**
- * Why policy wants a session stopped now, if it does: kept alive and idle past the tenant's
- * `maxIdleMinutes`, or live (running, idle or waiting for a task) in a scope whose cap is used
- * up: what it costs from now on no budget can pay for.
+ * Why policy wants a session or browser stopped now, if it does: a session kept alive and idle
+ * past the tenant's `maxIdleMinutes`; a browser whose spend (its proxy traffic, billed on top of
+ * its time) has passed what it holds; or anything live in a scope whose cap is used up, since
+ * what it costs from now on no budget can pay for.
  */
 async function stopReason(
   db: D1Database,
-  owner: Owner,
+  item: Watched,
   view: View,
   now: Date,
-): Promise<"idle" | "budget" | null> {
-  if (view.status !== "idle" && view.status !== "running" && view.status !== "created") return null;
-  const policy = await loadEffectivePolicy(db, owner);
+): Promise<"idle" | "over_hold" | "budget" | null> {
+  const live = item.kind === "session" ? ["created", "idle", "running"] : ["active"];
+  if (!live.includes(String(view.status))) return null;
+  const policy = await loadEffectivePolicy(db, item);
   const maxIdle = policy.maxIdleMinutes;
   if (view.status === "idle" && maxIdle !== null && typeof view.updatedAt === "string") {
     if (now.getTime() - Date.parse(view.updatedAt) > maxIdle * 60_000) return "idle";
   }
-  const { scopes } = await budgetView(db, owner, policy, now);
+  if (item.kind === "browser") {
+    const hold = await findOpenHold(db, "browser", item.id);
+    const spent = BROWSERS.observe(view, item).figures.totalCostMicros - (hold?.baseTotalMicros ?? 0);
+    if (hold && spent > hold.amountMicros) return "over_hold";
+  }
+  const { scopes } = await budgetView(db, item, policy, now);
   return scopes.some((s) => s.capUsd !== null && toMicros(s.spentUsd) >= toMicros(s.capUsd))
     ? "budget"
     : null;

@@ -8,6 +8,7 @@ import {
   UPSTREAM_DEFAULT_MODEL,
 } from "../policy/apply";
 import { ERROR_DETAILS } from "../v3/schemas";
+import type { UpstreamRequest } from "./client";
 
 type View = Record<string, unknown>;
 
@@ -50,6 +51,8 @@ export type HeldKindSpec = KindSpec & {
   kind: "session" | "browser";
   observe: NonNullable<KindSpec["observe"]>;
   lost: LostCreates;
+  /** The upstream call that stops one, answering 200 with its final view. */
+  stop: (id: string) => UpstreamRequest;
 };
 
 const status = (view: View) => (typeof view.status === "string" ? view.status : null);
@@ -64,6 +67,7 @@ export const SESSIONS: HeldKindSpec = {
   status,
   isFinal: (view) => FINAL_SESSION_STATUSES.has(String(view.status)),
   observe: sessionObservation,
+  stop: (id) => ({ method: "POST", path: `/sessions/${id}/stop`, body: { strategy: "session" } }),
   lost: {
     requestPrint: (body) =>
       print({
@@ -93,6 +97,7 @@ export const BROWSERS: HeldKindSpec = {
   status,
   isFinal: (view) => view.status === "stopped",
   observe: browserObservation,
+  stop: (id) => ({ method: "PATCH", path: `/browsers/${id}`, body: { action: "stop" } }),
   lost: {
     // A browser view echoes neither its country nor its profile; its timeout and metadata it does.
     requestPrint: (body) =>

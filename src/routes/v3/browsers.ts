@@ -4,8 +4,12 @@ import type { AppEnv } from "../../env";
 import { idempotency } from "../../middleware/idempotency";
 import { jsonBody } from "../../middleware/json-body";
 import { validate } from "../../middleware/validate";
-import { browserPriceMicros } from "../../budget/admission";
-import { applyBrowserPolicy, UPSTREAM_DEFAULT_BROWSER_TIMEOUT_MINUTES } from "../../policy/apply";
+import { browserHoldMicros } from "../../budget/admission";
+import {
+  applyBrowserPolicy,
+  UPSTREAM_DEFAULT_BROWSER_TIMEOUT_MINUTES,
+  UPSTREAM_DEFAULT_COUNTRY,
+} from "../../policy/apply";
 import { BROWSERS, PROFILES } from "../../upstream/kinds";
 import {
   BROWSER_METADATA_MAX_PAIRS,
@@ -62,16 +66,20 @@ export const browsers = new Hono<AppEnv>()
     idempotency(),
     async (c) => {
       await requireOwnedIfSet(c, PROFILES, c.req.valid("json").profileId);
-      // Upstream charges a browser's whole timeout up front, so that is exactly what is held.
+      // Upstream charges a browser's whole timeout up front, so that is held, with its proxy allowance.
       const { body, applied } = applyBrowserPolicy((await clientBody(c)) as View, c.get("policy"));
       const timeout =
         typeof body.timeout === "number" ? body.timeout : UPSTREAM_DEFAULT_BROWSER_TIMEOUT_MINUTES;
+      const proxyCountryCode = "proxyCountryCode" in body ? body.proxyCountryCode : UPSTREAM_DEFAULT_COUNTRY;
       const res = await forwardHeld(c, {
         spec: BROWSERS,
         admission: {
           kind: "browser",
           resourceId: null,
-          requestedMicros: browserPriceMicros(timeout),
+          requestedMicros: browserHoldMicros(
+            { timeout, proxyCountryCode, customProxy: body.customProxy },
+            c.get("policy"),
+          ),
           exact: true,
           addsLive: true,
           fingerprint: BROWSERS.lost.requestPrint(body),

@@ -17,9 +17,10 @@ import {
   type UpstreamAccount,
 } from "./helpers";
 
-// What a session costs while no task runs (created without one, idle between tasks, after its last
-// task) is charged to the org's and the tenant's budgets too, whether or not upstream bills it.
-const log = createLogger({ test: "time-around-tasks" });
+// Spend no task's hold covers is charged and bounded too: what a session costs while no task runs
+// (created without one, idle between tasks, after its last task), whether or not upstream bills
+// it, and a browser's proxy traffic, billed on top of its time.
+const log = createLogger({ test: "unheld-spend" });
 
 async function tenantWithBudget(): Promise<TestTenant> {
   const t = await newTenant();
@@ -140,5 +141,78 @@ describe("time around tasks", () => {
     expect(holds).toBe(0);
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "0.01", period: "none" } });
     await expectJson(await asTenant(t.key, "/api/v3/sessions", { body: {} }), 200);
+  });
+});
+
+describe("a browser's proxy traffic", () => {
+  async function browserHold(tenantId: string) {
+    return env.DB.prepare("SELECT amount_micros, state, settled_micros FROM holds WHERE tenant_id = ?")
+      .bind(tenantId)
+      .first<{ amount_micros: number; state: string; settled_micros: number | null }>();
+  }
+
+  it("holds the proxy allowance with the browser's time, and stops the browser once its spend passes the hold", async () => {
+    const account = await newUpstreamAccount();
+    const t = await tenantWithBudget();
+    await putPolicy("orgs", t.orgId, {
+      budget: { capUsd: "20", period: "month" },
+      browserProxyAllowanceUsd: "0.05",
+    });
+    const b = await expectJson<SessionView>(
+      await call(t, account, "/api/v3/browsers", { timeout: 10, proxyCountryCode: "de" }),
+      201,
+    );
+    // Ten minutes at $0.02 an hour, plus $0.05 of proxy traffic.
+    expect(await browserHold(t.tenantId)).toMatchObject({ amount_micros: 3_334 + 50_000, state: "open" });
+
+    await account.control("POST", `/browsers/${b.id}/traffic`, { proxyMb: "3" });
+    let report = await reconcile(account.env, log, { orgId: t.orgId });
+    expect(report.stoppedOverHold).toBe(0);
+    expect((await account.truth()).browsers[0]?.status).toBe("active");
+
+    await account.control("POST", `/browsers/${b.id}/traffic`, { proxyMb: "3" });
+    report = await reconcile(account.env, log, { orgId: t.orgId });
+    expect(report.stoppedOverHold).toBe(1);
+    const [stopped] = (await account.truth()).browsers;
+    expect(stopped).toMatchObject({ status: "stopped", proxyCost: "0.06" });
+    const final = toMicros(String(stopped?.browserCost)) + toMicros(String(stopped?.proxyCost));
+    expect(await browserHold(t.tenantId)).toMatchObject({ state: "settled", settled_micros: final });
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
+      heldMicros: 0,
+      spentMicros: final,
+    });
+  });
+
+  it("holds no proxy allowance for a browser on no proxy, and $0.10 by default for one on a proxy", async () => {
+    const account = await newUpstreamAccount();
+    const t = await tenantWithBudget();
+    const direct = await expectJson<SessionView>(
+      await call(t, account, "/api/v3/browsers", { timeout: 6, proxyCountryCode: null }),
+      201,
+    );
+    expect(await browserHold(t.tenantId)).toMatchObject({ amount_micros: 2_000 });
+    await call(t, account, `/api/v3/browsers/${direct.id}`, { action: "stop" });
+    const proxied = await call(t, account, "/api/v3/browsers", { timeout: 6 });
+    expect(proxied.status).toBe(201);
+    const { results } = await env.DB.prepare(
+      "SELECT amount_micros FROM holds WHERE tenant_id = ? ORDER BY created_at",
+    )
+      .bind(t.tenantId)
+      .all<{ amount_micros: number }>();
+    expect(results.map((r) => r.amount_micros)).toEqual([2_000, 2_000 + 100_000]);
+  });
+
+  it("stops a running browser in a scope whose cap is used up", async () => {
+    const account = await newUpstreamAccount();
+    const t = await tenantWithBudget();
+    const b = await expectJson<SessionView>(await call(t, account, "/api/v3/browsers", { timeout: 30 }), 201);
+    await env.DB.prepare(
+      "UPDATE budget_counters SET spent_micros = 10000000 WHERE scope = 'tenant' AND scope_id = ? AND period_key = 'none'",
+    )
+      .bind(t.tenantId)
+      .run();
+    const report = await reconcile(account.env, log, { orgId: t.orgId });
+    expect(report.stoppedOverBudget).toBe(1);
+    expect((await account.truth()).browsers.find((x) => x.id === b.id)?.status).toBe("stopped");
   });
 });
