@@ -23,6 +23,14 @@ export interface AdmissionRequest {
   slotOnly?: boolean;
   /** For a create: what upstream will echo of it (KindSpec.requestPrint), to find a lost answer's object. */
   fingerprint?: string;
+  /** For a follow-up: where its session stood just before the dispatch (see Progress). */
+  baseline?: Progress;
+}
+
+/** How far a session has got: its step count and its last update, as upstream reports them. */
+export interface Progress {
+  stepCount: number;
+  updatedAt: string | null;
 }
 
 /**

@@ -87,6 +87,7 @@ export async function openHold(
         : null,
       fingerprint: req.resourceId === null ? (req.fingerprint ?? null) : null,
       slotOnly: req.slotOnly === true,
+      baseline: req.baseline ?? { stepCount: 0, updatedAt: null },
     });
   } catch (err) {
     const refusal = new GatewayError(
@@ -145,23 +146,29 @@ export async function releaseHold(db: D1Database, holdId: string): Promise<boole
 }
 
 /**
- * When the held task had certainly reached upstream: when upstream's answer came, or, for a
- * follow-up whose answer was lost, a grace period after it was sent. An `idle` read sent before
- * this says nothing about the task.
+ * Whether an `idle` view shows the held task over: the session has moved past where it stood at
+ * the dispatch (more steps, or a later update). A read that shows it as it was, however late it
+ * was sent (a stale replica, a read sent before the dispatch), says nothing about the task. A
+ * follow-up whose answer was lost and that shows no progress a grace period later never reached
+ * upstream: its session is idle because nothing ran.
  */
-function dispatchedBy(hold: OpenHold): string {
-  return hold.dispatchedAt ?? new Date(Date.parse(hold.createdAt) + UNKNOWN_DISPATCH_GRACE_MS).toISOString();
+function taskOver(hold: OpenHold, obs: UsageObservation, observedAt: string): boolean {
+  const progress = obs.progress;
+  if (progress) {
+    if (progress.stepCount > hold.baseStepCount) return true;
+    const updated = progress.updatedAt === null ? Number.NaN : Date.parse(progress.updatedAt);
+    if (hold.baseUpdatedAt !== null && updated > Date.parse(hold.baseUpdatedAt)) return true;
+  }
+  const lostFor = Date.parse(observedAt) - Date.parse(hold.createdAt);
+  return hold.dispatchedAt === null && lostFor > UNKNOWN_DISPATCH_GRACE_MS;
 }
 
 /**
  * Settles a task's or browser's hold when an observation shows it has ended: a session back to
- * `idle` after its task, or `stopped`, `timed_out`, `error`; a browser `stopped`. The task's actual
- * cost is what the session's total added since its last booking (the hold's base). Any number of
+ * `idle` past its task (see taskOver), or `stopped`, `timed_out`, `error`; a browser `stopped`.
+ * The task's actual cost is what the session's total added since the hold's base. Any number of
  * observers (responses passing through, the upstream webhook, the reconciler) may call this; one
- * of them books it.
- *
- * `observedAt` is when the request that produced the observation was sent: an `idle` read sent
- * before the task was dispatched says nothing about the task, and is ignored.
+ * of them books it. `observedAt` is when the request that produced the observation was sent.
  */
 export async function settleIfEnded(
   db: D1Database,
@@ -173,7 +180,7 @@ export async function settleIfEnded(
   if (!ended) return;
   const hold = await findOpenHold(db, obs.kind, obs.id);
   if (!hold) return;
-  if (!obs.final && observedAt <= dispatchedBy(hold)) return;
+  if (!obs.final && !taskOver(hold, obs, observedAt)) return;
   await settle(db, log, obs.kind, obs.id, hold, obs.figures.totalCostMicros);
 }
 

@@ -32,6 +32,7 @@ export function sessionObservation(view: View, owner: Owner): UsageObservation {
     model: str(view.model),
     proxyCountry: str(view.proxyCountryCode),
     figures,
+    progress: { stepCount: int(view.stepCount), updatedAt: str(view.updatedAt) },
   };
 }
 

@@ -2,9 +2,10 @@ import { Hono } from "hono";
 import * as z from "zod";
 import type { AppEnv } from "../env";
 import { afterResponse } from "../lib/after-response";
-import { canonicalJson } from "../lib/canonical-json";
+import { readCanonical } from "../lib/canonical-json";
 import { hmacSha256Hex, secretsEqual } from "../lib/crypto";
 import { GatewayError, invalidInput, notFound } from "../lib/errors";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../lib/json-depth";
 import { observeViews } from "../ledger/observe";
 import { MAX_BODY_BYTES } from "../middleware/json-body";
 import { callUpstream } from "../upstream/client";
@@ -31,30 +32,33 @@ const StatusUpdate = z.object({
 /**
  * POST /webhooks/browser-use: Browser Use's own signed `agent.task.status_update` events, so a task
  * settles the moment it ends rather than at the next read or reconciler pass. The signature is hex
- * HMAC-SHA256 of `"{X-Browser-Use-Timestamp}.{canonical JSON of the body}"` under
- * BROWSER_USE_WEBHOOK_SECRET; stale or unsigned events are 401. The event is only a hint: the
- * session is read from upstream and observed like any other view, so a replayed or reordered event
- * can book nothing twice. Without the secret configured the endpoint does not exist (404).
+ * HMAC-SHA256 of `"{X-Browser-Use-Timestamp}.{signed}"` under BROWSER_USE_WEBHOOK_SECRET (see
+ * signedForms); stale or unsigned events are 401, and nothing of an unsigned body is parsed. The
+ * event is only a hint: the session is read from upstream and observed like any other view, so a
+ * replayed or reordered event can book nothing twice. Without the secret configured the endpoint
+ * does not exist (404).
  */
 export const upstreamWebhooks = new Hono<AppEnv>().post("/browser-use", async (c) => {
   const secret = c.env.BROWSER_USE_WEBHOOK_SECRET;
   if (!secret) throw notFound();
-  const tooLarge = () => new GatewayError("body_too_large", `Webhook body exceeds ${MAX_BODY_BYTES} bytes`);
+  const tooLarge = (why = `exceeds ${MAX_BODY_BYTES} bytes`) =>
+    new GatewayError("body_too_large", `Webhook body ${why}`);
   if (Number(c.req.header("Content-Length") ?? "0") > MAX_BODY_BYTES) throw tooLarge();
   const raw = await c.req.text();
   if (new TextEncoder().encode(raw).byteLength > MAX_BODY_BYTES) throw tooLarge();
+  await verifySignature(
+    secret,
+    c.req.header("X-Browser-Use-Timestamp"),
+    c.req.header("X-Browser-Use-Signature"),
+    raw,
+  );
+  if (nestsDeeperThan(raw)) throw tooLarge(`nests more than ${MAX_JSON_DEPTH} levels deep`);
   let body: unknown;
   try {
     body = JSON.parse(raw);
   } catch {
     throw invalidInput([{ type: "json_invalid", loc: ["body", 0], msg: "JSON decode error" }]);
   }
-  await verifySignature(
-    secret,
-    c.req.header("X-Browser-Use-Timestamp"),
-    c.req.header("X-Browser-Use-Signature"),
-    body,
-  );
   const parsed = parseInput(StatusUpdate, "body", body);
   if (!parsed.ok) throw invalidInput(parsed.issues);
   const sessionId = parsed.data.payload?.session_id;
@@ -75,19 +79,46 @@ export const upstreamWebhooks = new Hono<AppEnv>().post("/browser-use", async (c
   return c.json({ received: true });
 });
 
-async function verifySignature(
+/**
+ * What a Browser Use signature may have been computed over, in the order they are tried: the body
+ * exactly as sent; the body as Python's `json.dumps(sort_keys=True, separators=(",", ":"))` writes
+ * it, which is what Browser Use documents; and, for older deliveries, only its `payload` in that
+ * form. A body nested too deeply to be an event is never parsed.
+ */
+function* signedForms(raw: string): Generator<string> {
+  yield raw;
+  if (nestsDeeperThan(raw)) return;
+  let canonical: ReturnType<typeof readCanonical>;
+  try {
+    canonical = readCanonical(raw);
+  } catch {
+    return;
+  }
+  yield canonical.whole;
+  const payload = canonical.members.get("payload");
+  if (payload !== undefined) yield payload;
+}
+
+/**
+ * Checks a Browser Use signature over `raw` (see signedForms) and its timestamp's freshness;
+ * 401 `invalid_signature` otherwise. Comparisons are constant-time.
+ */
+export async function verifySignature(
   secret: string,
   timestamp: string | undefined,
   signature: string | undefined,
-  body: unknown,
+  raw: string,
+  nowMs = Date.now(),
 ): Promise<void> {
   const refuse = (detail: string) => new GatewayError("invalid_signature", detail);
   if (!timestamp || !signature) throw refuse("Missing X-Browser-Use-Timestamp or X-Browser-Use-Signature");
   const ts = Number(timestamp);
-  if (!/^\d{1,12}$/.test(timestamp) || Math.abs(Date.now() / 1000 - ts) > WEBHOOK_WINDOW_S) {
+  if (!/^\d{1,12}$/.test(timestamp) || Math.abs(nowMs / 1000 - ts) > WEBHOOK_WINDOW_S) {
     throw refuse("Webhook timestamp is outside the five-minute window");
   }
-  const expected = await hmacSha256Hex(secret, `${timestamp}.${canonicalJson(body)}`);
-  if (!(await secretsEqual(signature.trim().toLowerCase(), expected)))
-    throw refuse("Webhook signature does not match");
+  const given = signature.trim().toLowerCase();
+  for (const signed of signedForms(raw)) {
+    if (await secretsEqual(given, await hmacSha256Hex(secret, `${timestamp}.${signed}`))) return;
+  }
+  throw refuse("Webhook signature does not match");
 }

@@ -32,6 +32,8 @@ export interface HoldRequest {
   fingerprint: string | null;
   /** A session created without a task: the hold only takes a live slot while upstream answers. */
   slotOnly: boolean;
+  /** Where the session stood before the dispatch (a create starts from no steps). */
+  baseline: { stepCount: number; updatedAt: string | null };
 }
 
 export interface CounterView {
@@ -65,13 +67,13 @@ const CHARGED_SO_FAR = `coalesce((SELECT charged_micros FROM usage WHERE kind = 
 
 // ?1 hold id, ?2 kind, ?3 resource id, ?4 org, ?5 tenant, ?6 org period, ?7 tenant period,
 // ?8 now, ?9 wanted, ?10 org cap, ?11 tenant cap, ?12 min hold, ?13 org live max, ?14 tenant live max,
-// ?15 fingerprint, ?16 slot only, ?17 min remaining. A null cap leaves nothing (NULL) to compare.
+// ?15 fingerprint, ?16 slot only, ?17 min remaining, ?18 base step count, ?19 base updatedAt. A null cap leaves nothing (NULL) to compare.
 // The tag counts holds round (from the newest rowid), so consecutive holds differ.
 const INSERT_HOLD = `INSERT INTO holds
   (id, kind, resource_id, org_id, tenant_id, org_period, tenant_period, amount_micros, base_total_micros, state, created_at,
-   ceiling_tag, fingerprint, slot_only)
+   ceiling_tag, fingerprint, slot_only, base_step_count, base_updated_at)
   SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, amount, ${CHARGED_SO_FAR}, 'open', ?8,
-    1 + coalesce((SELECT max(rowid) FROM holds), 0) % ${CEILING_TAGS - 1}, ?15, ?16 FROM (
+    1 + coalesce((SELECT max(rowid) FROM holds), 0) % ${CEILING_TAGS - 1}, ?15, ?16, ?18, ?19 FROM (
     SELECT min(?9, coalesce(org_left, ?9), coalesce(tenant_left, ?9)) AS amount, org_left, tenant_left FROM (
       SELECT ?10 - o.held_micros - o.spent_micros AS org_left, ?11 - t.held_micros - t.spent_micros AS tenant_left
       FROM budget_counters o, budget_counters t
@@ -146,6 +148,8 @@ export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admis
         req.fingerprint,
         req.slotOnly ? 1 : 0,
         req.minRemainingMicros,
+        req.baseline.stepCount,
+        req.baseline.updatedAt,
       ),
     db.prepare(RESERVE).bind(req.holdId, ...scopes),
     db.prepare(REPORT).bind(req.holdId, ...scopes, req.kind, resourceId),
@@ -212,6 +216,8 @@ export interface OpenHold {
   id: string;
   amountMicros: number;
   baseTotalMicros: number;
+  baseStepCount: number;
+  baseUpdatedAt: string | null;
   dispatchedAt: string | null;
   createdAt: string;
 }
@@ -224,7 +230,7 @@ export async function findOpenHold(
 ): Promise<OpenHold | null> {
   const row = await db
     .prepare(
-      `SELECT id, amount_micros, base_total_micros, dispatched_at, created_at FROM holds
+      `SELECT id, amount_micros, base_total_micros, base_step_count, base_updated_at, dispatched_at, created_at FROM holds
        WHERE kind = ? AND resource_id = ? AND state = 'open'`,
     )
     .bind(kind, resourceId.toLowerCase())
@@ -232,6 +238,8 @@ export async function findOpenHold(
       id: string;
       amount_micros: number;
       base_total_micros: number;
+      base_step_count: number;
+      base_updated_at: string | null;
       dispatched_at: string | null;
       created_at: string;
     }>();
@@ -240,6 +248,8 @@ export async function findOpenHold(
         id: row.id,
         amountMicros: row.amount_micros,
         baseTotalMicros: row.base_total_micros,
+        baseStepCount: row.base_step_count,
+        baseUpdatedAt: row.base_updated_at,
         dispatchedAt: row.dispatched_at,
         createdAt: row.created_at,
       }

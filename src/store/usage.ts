@@ -22,6 +22,8 @@ export interface UsageObservation {
   model?: string | null;
   proxyCountry?: string | null;
   figures: CostFigures;
+  /** A session's step count and last update: whether a task has moved past its dispatch. */
+  progress?: { stepCount: number; updatedAt: string | null };
 }
 
 const COLUMNS: [keyof CostFigures, string][] = [

@@ -8,6 +8,7 @@ import { PROFILES, SESSIONS, WORKSPACES } from "../../upstream/kinds";
 import { ERROR_DETAILS } from "../../v3/schemas";
 import type { UpstreamResponse } from "../../upstream/client";
 import type { RunTaskRequest } from "../../v3/schemas";
+import type { Progress } from "../../budget/admission";
 import { createCeilingMicros } from "../../budget/holds";
 import { announceApplied, forwardHeld } from "./holds";
 import { clientBody, forward, relay, requireOwned, requireOwnedIfSet } from "./proxy";
@@ -55,10 +56,12 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest): Promise<Re
   }
 
   let baseTotalMicros = 0;
+  let baseline: Progress | undefined;
   if (body.sessionId) {
-    const before = await idleSessionTotal(c, body.sessionId);
-    if (typeof before !== "number") return relay(c, before);
-    baseTotalMicros = before;
+    const before = await idleSession(c, body.sessionId);
+    if (!("totalMicros" in before)) return relay(c, before);
+    baseTotalMicros = before.totalMicros;
+    baseline = before.progress;
   }
   const res = await forwardHeld(c, {
     spec: SESSIONS,
@@ -69,6 +72,7 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest): Promise<Re
       exact: false,
       addsLive: !body.sessionId,
       fingerprint: SESSIONS.lost.requestPrint(out),
+      baseline,
     },
     request: (hold) => {
       // A follow-up's ceiling is the session's total so far plus the hold; a create's carries
@@ -88,17 +92,23 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest): Promise<Re
 }
 
 /**
- * The total a session has cost so far, read fresh from upstream before a follow-up is admitted;
- * observing it also settles the previous task if it just ended. A session that is not idle
- * cannot take a task: refused here, in upstream's words, before any money is held. Upstream's
- * own refusal of the read is returned, to be relayed as it came.
+ * The total a session has cost so far and where it stands, read fresh from upstream before a
+ * follow-up is admitted; observing it also settles the previous task if it just ended. A session
+ * that is not idle cannot take a task: refused here, in upstream's words, before any money is
+ * held. Upstream's own refusal of the read is returned, to be relayed as it came.
  */
-async function idleSessionTotal(c: Ctx, sessionId: string): Promise<number | UpstreamResponse> {
+async function idleSession(
+  c: Ctx,
+  sessionId: string,
+): Promise<{ totalMicros: number; progress: Progress } | UpstreamResponse> {
   const res = await forward(c, { method: "GET", path: SESSIONS.path(sessionId) });
   if (res.status !== 200) return res;
   const view = res.body as View;
   await observeViews(c.env.DB, c.get("log"), SESSIONS, c.get("caller"), [view], res.sentAt);
-  if (view.status === "idle") return toMicros(String(view.totalCostUsd ?? "0"));
+  if (view.status === "idle") {
+    const { figures, progress } = SESSIONS.observe(view, c.get("caller"));
+    return { totalMicros: figures.totalCostMicros, progress: progress ?? { stepCount: 0, updatedAt: null } };
+  }
   throw new GatewayError(
     "session_not_idle",
     SESSIONS.isFinal(view) ? ERROR_DETAILS.sessionStopped : ERROR_DETAILS.sessionBusy,

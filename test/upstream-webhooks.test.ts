@@ -1,0 +1,173 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { canonicalJson, pythonCanonicalJson, readCanonical } from "../src/lib/canonical-json";
+import { toMicros } from "../src/lib/money";
+import { verifySignature } from "../src/routes/upstream-webhooks";
+import { getCounter } from "../src/store/budgets";
+import vectors from "./fixtures/webhook-signatures.json";
+import {
+  emulatorTruth,
+  emuTask,
+  eventually,
+  expectJson,
+  gateway,
+  newTenant,
+  putPolicy,
+  startSession,
+  type TestTenant,
+} from "./helpers";
+
+const secret = env.BROWSER_USE_WEBHOOK_SECRET as string;
+
+async function hmacHex(key: string, message: string): Promise<string> {
+  const k = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(key),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(message)));
+  return [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Posts `body` signed as Browser Use does, with WebCrypto here rather than the gateway's helpers. */
+async function deliver(body: string, options: { timestamp?: number; secret?: string; signed?: string } = {}) {
+  const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
+  const signature = await hmacHex(options.secret ?? secret, `${timestamp}.${options.signed ?? body}`);
+  return gateway("/webhooks/browser-use", {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      "X-Browser-Use-Timestamp": timestamp,
+      "X-Browser-Use-Signature": signature,
+    },
+    body,
+  });
+}
+
+const statusUpdate = (sessionId: string, status: string) =>
+  JSON.stringify({
+    payload: { metadata: {}, session_id: sessionId, status, task_id: crypto.randomUUID() },
+    timestamp: new Date().toISOString(),
+    type: "agent.task.status_update",
+  });
+
+async function holdStates(t: TestTenant): Promise<string[]> {
+  const { results } = await env.DB.prepare("SELECT state FROM holds WHERE tenant_id = ?")
+    .bind(t.tenantId)
+    .all<{ state: string }>();
+  return results.map((r) => r.state);
+}
+
+/** A tenant whose task has ended upstream (read there, not through the gateway) and still holds. */
+async function endedButHeld(): Promise<{ t: TestTenant; id: string; billed: number }> {
+  const t = await newTenant();
+  await putPolicy("tenants", t.tenantId, { budget: { capUsd: "1", period: "none" }, maxTaskCostUsd: "0.2" });
+  const s = await startSession(t, { task: emuTask("hooked", { steps: 1, cost: "0.01" }) });
+  const billed = await eventually(async () => {
+    const truth = (await emulatorTruth()).find((x) => x.id === s.id);
+    return truth?.status === "stopped" ? toMicros(String(truth.totalCostUsd)) : undefined;
+  });
+  expect(await holdStates(t)).toEqual(["open"]);
+  return { t, id: s.id, billed };
+}
+
+describe("Browser Use's status webhook", () => {
+  it("settles a task the moment upstream says it ended, once however often it says so", async () => {
+    const { t, id, billed } = await endedButHeld();
+    expect(await expectJson(await deliver(statusUpdate(id, "stopped")), 200)).toEqual({ received: true });
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
+      heldMicros: 0,
+      spentMicros: billed,
+    });
+    await expectJson(await deliver(statusUpdate(id, "stopped")), 200);
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
+      heldMicros: 0,
+      spentMicros: billed,
+    });
+  });
+
+  it("refuses a wrong secret, a stale timestamp, a changed byte or no signature with 401, and acts on none", async () => {
+    const { t, id } = await endedButHeld();
+    const event = statusUpdate(id, "stopped");
+    const refusals = [
+      await deliver(event, { secret: "not-the-secret" }),
+      await deliver(event, { timestamp: Math.floor(Date.now() / 1000) - 301 }),
+      await deliver(event.replace('"stopped"', '"stoppee"'), { signed: event }),
+      await gateway("/webhooks/browser-use", { method: "POST", body: event }),
+    ];
+    for (const res of refusals)
+      expect(await expectJson(res, 401)).toMatchObject({ code: "invalid_signature" });
+    expect(await holdStates(t)).toEqual(["open"]);
+  });
+
+  it("refuses a body nested 20,000 deep with 401 before parsing it, and a signed one too deep with 413", async () => {
+    const deep = `${'{"a":'.repeat(20_000)}1${"}".repeat(20_000)}`;
+    const unsigned = await gateway("/webhooks/browser-use", {
+      method: "POST",
+      headers: {
+        "X-Browser-Use-Timestamp": String(Math.floor(Date.now() / 1000)),
+        "X-Browser-Use-Signature": "00",
+      },
+      body: deep,
+    });
+    expect(await expectJson(unsigned, 401)).toMatchObject({ code: "invalid_signature" });
+    expect(await expectJson(await deliver(deep), 413)).toMatchObject({ code: "body_too_large" });
+  });
+
+  it("accepts what Browser Use signs: the raw body, Python's canonical JSON, or only the payload", async () => {
+    const { t, id, billed } = await endedButHeld();
+    const event = statusUpdate(id, "stopped");
+    // Sent with Python's default spacing and an é, signed over the canonical form of only its payload.
+    const spaced = JSON.stringify(JSON.parse(event), null, 1).replace(
+      '"metadata": {}',
+      '"metadata": {"note": "caf\\u00e9"}',
+    );
+    const payload = readCanonical(spaced).members.get("payload") as string;
+    expect(await expectJson(await deliver(spaced, { signed: payload }), 200)).toEqual({ received: true });
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
+      heldMicros: 0,
+      spentMicros: billed,
+    });
+  });
+});
+
+describe("signatures against vectors from Python's json module", () => {
+  const nowMs = Number(vectors.timestamp) * 1000;
+
+  it.each(vectors.cases.map((c) => [c.name, c] as const))("verifies %s", async (_, vector) => {
+    await expect(
+      verifySignature(vectors.secret, vectors.timestamp, vector.signature, vector.body, nowMs),
+    ).resolves.toBeUndefined();
+    // One byte of what was signed changed, or of the signature, and it no longer verifies.
+    const changed = vector.body.replace("3f2e1d0c", "3f2e1d0d");
+    expect(changed).not.toBe(vector.body);
+    await expect(
+      verifySignature(vectors.secret, vectors.timestamp, vector.signature, changed, nowMs),
+    ).rejects.toMatchObject({
+      code: "invalid_signature",
+    });
+    const flipped = (vector.signature[0] === "0" ? "1" : "0") + vector.signature.slice(1);
+    await expect(
+      verifySignature(vectors.secret, vectors.timestamp, flipped, vector.body, nowMs),
+    ).rejects.toMatchObject({
+      code: "invalid_signature",
+    });
+  });
+
+  it("writes the canonical form exactly as Python does: floats, escapes and code point order", () => {
+    for (const vector of vectors.cases.filter(
+      (c) => !c.name.startsWith("payload") && !c.name.startsWith("raw"),
+    )) {
+      expect(pythonCanonicalJson(vector.body), vector.name).toBe(vector.canonical);
+    }
+  });
+
+  it("signs JavaScript values the same way (the emulator's side)", () => {
+    // Python 3 prints this for {"b":1,"a":{"d":"é","c":[1,2]},"z":None,"y":True}.
+    expect(canonicalJson({ b: 1, a: { d: "é", c: [1, 2] }, z: null, y: true })).toBe(
+      '{"a":{"c":[1,2],"d":"\\u00e9"},"b":1,"y":true,"z":null}',
+    );
+  });
+});
