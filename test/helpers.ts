@@ -194,3 +194,39 @@ export async function figuresOf(kind: "session" | "browser", id: string): Promis
   const { status: _, ...figures } = usage;
   return figures;
 }
+
+/**
+ * The gateway's env with a D1 that fails every statement whose SQL matches `pattern` (alone or in
+ * a batch), as D1 does when it is unreachable; the rest reach the real database.
+ */
+export function storeFailingOn(pattern: RegExp, bindings: Bindings = env): Bindings {
+  const real = bindings.DB;
+  const failure = () => Promise.reject(new Error("D1_ERROR: Network connection lost."));
+  class Statement {
+    constructor(
+      readonly inner: D1PreparedStatement,
+      readonly fails: boolean,
+    ) {}
+    bind(...values: unknown[]) {
+      return new Statement(this.inner.bind(...values), this.fails);
+    }
+    first(column?: string) {
+      return this.fails ? failure() : column ? this.inner.first(column) : this.inner.first();
+    }
+    run() {
+      return this.fails ? failure() : this.inner.run();
+    }
+    all() {
+      return this.fails ? failure() : this.inner.all();
+    }
+    raw() {
+      return this.fails ? failure() : this.inner.raw();
+    }
+  }
+  const db = {
+    prepare: (sql: string) => new Statement(real.prepare(sql), pattern.test(sql)),
+    batch: (statements: Statement[]) =>
+      statements.some((s) => s.fails) ? failure() : real.batch(statements.map((s) => s.inner)),
+  };
+  return { ...bindings, DB: db as unknown as D1Database };
+}

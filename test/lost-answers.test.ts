@@ -18,6 +18,7 @@ import {
   newUpstreamAccount,
   putPolicy,
   type SessionView,
+  storeFailingOn,
   type TestTenant,
   type UpstreamAccount,
 } from "./helpers";
@@ -292,5 +293,60 @@ describe("creates whose answer was lost", () => {
     expect((await holdsOf(t.tenantId)).map((h) => h.state)).toEqual(["open"]);
     await reconcile(account.env, log, { orgId: t.orgId, now: later(20) });
     expect((await holdsOf(t.tenantId)).map((h) => [h.state, h.settled_micros])).toEqual([["released", 0]]);
+  });
+});
+
+describe("a store that fails after upstream answered", () => {
+  it("answers the profile or workspace upstream made, and the reconciler records it as the tenant's", async () => {
+    const account = await newUpstreamAccount();
+    const t = await cappedTenant();
+    const broken = storeFailingOn(/INSERT INTO resources/, account.env);
+    for (const [path, body] of [
+      ["/api/v3/profiles", { name: "made but not recorded" }],
+      ["/api/v3/workspaces", { name: "made but not recorded" }],
+    ] as const) {
+      const made = await expectJson<{ id: string }>(await asTenant(t.key, path, { body, env: broken }), 201);
+      expect((await asTenant(t.key, `${path}/${made.id}`, { env: account.env })).status).toBe(404);
+      await reconcile(account.env, log, { orgId: t.orgId, now: later(3) });
+      const mine = await asTenant(t.key, `${path}/${made.id}`, { env: account.env });
+      expect((await expectJson<{ id: string }>(mine, 200)).id).toBe(made.id);
+    }
+    const intents = await env.DB.prepare("SELECT count(*) AS n FROM create_intents WHERE tenant_id = ?")
+      .bind(t.tenantId)
+      .first<number>("n");
+    expect(intents).toBe(0);
+  });
+
+  it("answers upstream's refusal, not 503, when its hold cannot be released; the reconciler releases it", async () => {
+    const account = await newUpstreamAccount();
+    const t = await cappedTenant();
+    await account.control("POST", "/faults", { next: ["429"] });
+    const res = await asTenant(t.key, "/api/v3/browsers", {
+      body: { timeout: 5 },
+      env: storeFailingOn(/UPDATE holds SET state/, account.env),
+    });
+    expect(await expectJson(res, 429)).toEqual({
+      detail:
+        "Too many concurrent active sessions. Please wait for one to finish, kill one, or upgrade your plan.",
+    });
+    expect((await holdsOf(t.tenantId)).map((h) => h.state)).toEqual(["open"]);
+    await reconcile(account.env, log, { orgId: t.orgId, now: later(20) });
+    expect((await holdsOf(t.tenantId)).map((h) => [h.state, h.settled_micros])).toEqual([["released", 0]]);
+  });
+
+  it("answers a delete upstream did with 204, whatever the store does", async () => {
+    const account = await newUpstreamAccount();
+    const t = await cappedTenant();
+    const ws = await expectJson<{ id: string }>(
+      await asTenant(t.key, "/api/v3/workspaces", { body: { name: "gone" }, env: account.env }),
+      201,
+    );
+    const res = await asTenant(t.key, `/api/v3/workspaces/${ws.id}`, {
+      method: "DELETE",
+      env: storeFailingOn(/UPDATE resources SET deleted_at/, account.env),
+    });
+    expect(res.status).toBe(204);
+    // The next read finds it gone upstream and forgets it then.
+    expect((await asTenant(t.key, `/api/v3/workspaces/${ws.id}`, { env: account.env })).status).toBe(404);
   });
 });

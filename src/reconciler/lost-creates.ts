@@ -11,11 +11,12 @@ import type { Bindings } from "../env";
 import { observeViews } from "../ledger/observe";
 import type { Logger } from "../lib/log";
 import { toMicros } from "../lib/money";
+import { type CreateIntent, forgetIntentStatement } from "../store/intents";
 import type { OrphanHold } from "../store/reconcile";
 import { unknownIds } from "../store/reconcile";
 import { type Owner, recordCreatedStatement } from "../store/resources";
 import { callUpstream } from "../upstream/client";
-import type { HeldKindSpec, KindSpec, LostCreates } from "../upstream/kinds";
+import type { FindableKindSpec, HeldKindSpec, KindSpec, LostCreates } from "../upstream/kinds";
 
 type View = Record<string, unknown>;
 
@@ -25,9 +26,18 @@ export const UNATTRIBUTED: Owner = { orgId: "", tenantId: "" };
 /** How far apart upstream's creation time and the hold's may be (clocks and transit). */
 const MATCH_WINDOW_MS = 60_000;
 
-/** Whether a listing complete back to `completeSince` covered every place a hold's object could be. */
-export function listedPast(hold: OrphanHold, completeSince: number): boolean {
-  return Date.parse(hold.createdAt) - MATCH_WINDOW_MS >= completeSince;
+/** What a lost create left behind: an orphaned hold, or a profile's or workspace's intent. */
+interface Claim {
+  id: string;
+  tenantId: string;
+  createdAt: string;
+  /** What the create sent that upstream echoes; null for holds older than fingerprints. */
+  fingerprint: string | null;
+}
+
+/** Whether a listing complete back to `completeSince` covered every place a claim's object could be. */
+export function listedPast(claim: Claim, completeSince: number): boolean {
+  return Date.parse(claim.createdAt) - MATCH_WINDOW_MS >= completeSince;
 }
 
 /** Pages of 100 read per kind and pass at most, to stay within a run's subrequests. */
@@ -52,22 +62,11 @@ export async function findLostCreates(
   before: string,
   report: LostCreatesReport,
 ): Promise<number | null> {
-  const oldest = Math.min(...orphans.map((h) => Date.parse(h.createdAt)));
-  const listing = await listNewest(env, log, spec.lost, oldest - MATCH_WINDOW_MS);
-  if (!listing) return null;
+  const found = await unrecordedObjects(env, log, spec, orphans, before);
+  if (!found) return null;
+  const { views, listing } = found;
   const db = env.DB;
-  // A create younger than `before` may still be on its way back: not yet a lost one.
-  const settled = listing.views.filter((v) => spec.lost.createdAt(v) < Date.parse(before));
-  const unknown = new Set(
-    await unknownIds(
-      db,
-      spec.kind,
-      settled.map((v) => String(v.id)),
-    ),
-  );
-  const views = settled.filter((v) => unknown.has(String(v.id).toLowerCase()));
-
-  for (const group of groups(spec.lost, views, orphans)) {
+  for (const group of groups(spec.lost, views, orphans, fitsHold)) {
     const tenants = new Set(group.holds.map((h) => h.tenantId));
     if (tenants.size <= 1) {
       // One tenant's lost creates, alike: whichever object goes to whichever hold, the tenant
@@ -104,6 +103,67 @@ export async function findLostCreates(
   return listing.completeSince;
 }
 
+/**
+ * The same for profiles and workspaces, which cost nothing and are created under no hold but
+ * under an intent: each unrecorded object one tenant's intents fit is recorded as that tenant's.
+ * One that several tenants' intents fit is left to nobody rather than to the wrong one.
+ */
+export async function findLostFreeCreates(
+  env: Bindings,
+  log: Logger,
+  spec: FindableKindSpec,
+  intents: CreateIntent[],
+  before: string,
+  report: LostCreatesReport,
+): Promise<number | null> {
+  const found = await unrecordedObjects(env, log, spec, intents, before);
+  if (!found) return null;
+  const db = env.DB;
+  for (const group of groups(spec.lost, found.views, intents, fitsIntent)) {
+    if (group.holds.length === 0) continue;
+    if (new Set(group.holds.map((i) => i.tenantId)).size > 1) {
+      log.warn("lost_create_ambiguous", { kind: spec.kind, intents: group.holds.length });
+      continue;
+    }
+    const n = Math.min(group.views.length, group.holds.length);
+    for (let i = 0; i < n; i++) {
+      const view = group.views[i] as View;
+      const intent = group.holds[i] as CreateIntent;
+      const id = String(view.id);
+      await db.batch([
+        recordCreatedStatement(db, spec.kind, id, intent, view, spec.status(view)),
+        forgetIntentStatement(db, intent.id),
+      ]);
+      report.adopted++;
+      log.warn("lost_create_adopted", { kind: spec.kind, id, tenantId: intent.tenantId });
+    }
+  }
+  return found.listing.completeSince;
+}
+
+/** Upstream's newest objects of a kind the gateway never recorded, listed back past `claims`. */
+async function unrecordedObjects(
+  env: Bindings,
+  log: Logger,
+  spec: FindableKindSpec,
+  claims: Claim[],
+  before: string,
+): Promise<{ views: View[]; listing: Listing } | null> {
+  const oldest = Math.min(...claims.map((h) => Date.parse(h.createdAt)));
+  const listing = await listNewest(env, log, spec.lost, oldest - MATCH_WINDOW_MS);
+  if (!listing) return null;
+  // A create younger than `before` may still be on its way back: not yet a lost one.
+  const settled = listing.views.filter((v) => spec.lost.createdAt(v) < Date.parse(before));
+  const unknown = new Set(
+    await unknownIds(
+      env.DB,
+      spec.kind,
+      settled.map((v) => String(v.id)),
+    ),
+  );
+  return { views: settled.filter((v) => unknown.has(String(v.id).toLowerCase())), listing };
+}
+
 async function bookUnattributed(
   env: Bindings,
   log: Logger,
@@ -126,12 +186,18 @@ async function bookUnattributed(
  * at most MAX_PAGES. `completeSince` is how far back it is complete: `horizon` or earlier when it
  * got there, else the oldest creation time it saw. Null when upstream did not answer a page.
  */
+interface Listing {
+  views: View[];
+  completeSince: number;
+  sentAt: string;
+}
+
 async function listNewest(
   env: Bindings,
   log: Logger,
   lost: LostCreates,
   horizon: number,
-): Promise<{ views: View[]; completeSince: number; sentAt: string } | null> {
+): Promise<Listing | null> {
   const views: View[] = [];
   let sentAt = new Date().toISOString();
   for (let page = 1; page <= MAX_PAGES; page++) {
@@ -154,10 +220,15 @@ async function listNewest(
   return { views, completeSince: Math.min(...views.map(lost.createdAt)), sentAt };
 }
 
-/** Whether an unrecorded upstream object is what an orphaned hold's lost create would have made. */
-function fits(lost: LostCreates, view: View, hold: OrphanHold): boolean {
-  if (!(Math.abs(lost.createdAt(view) - Date.parse(hold.createdAt)) < MATCH_WINDOW_MS)) return false;
-  if (hold.fingerprint !== null && hold.fingerprint !== lost.viewPrint(view)) return false;
+/** Whether an unrecorded upstream object is what a claim's create would have made: same time and echo. */
+function fitsIntent(lost: LostCreates, view: View, claim: Claim): boolean {
+  if (!(Math.abs(lost.createdAt(view) - Date.parse(claim.createdAt)) < MATCH_WINDOW_MS)) return false;
+  return claim.fingerprint === null || claim.fingerprint === lost.viewPrint(view);
+}
+
+/** The same for an orphaned hold's create, whose session also carries its tagged ceiling. */
+function fitsHold(lost: LostCreates, view: View, hold: OrphanHold): boolean {
+  if (!fitsIntent(lost, view, hold)) return false;
   if (view.maxCostUsd === undefined) return true; // browsers carry no ceiling
   const ceiling = createCeilingMicros(hold.amountMicros, hold.tagMicros);
   // A hold of 0 sent no ceiling, so only the fingerprint and the time tie an object to it.
@@ -170,11 +241,12 @@ function fits(lost: LostCreates, view: View, hold: OrphanHold): boolean {
  * hold is a certain match; a larger group holds creates that cannot be told apart. Both sides in
  * creation order.
  */
-function groups(
+function groups<C extends Claim>(
   lost: LostCreates,
   views: View[],
-  holds: OrphanHold[],
-): { views: View[]; holds: OrphanHold[] }[] {
+  holds: C[],
+  fits: (lost: LostCreates, view: View, claim: C) => boolean,
+): { views: View[]; holds: C[] }[] {
   const parent = new Map<string, string>();
   const find = (x: string): string => {
     const p = parent.get(x) ?? x;
@@ -184,8 +256,8 @@ function groups(
     return root;
   };
   const viewKey = (v: View) => `v:${String(v.id)}`;
-  const holdKey = (h: OrphanHold) => `h:${h.id}`;
-  const fitted = new Set<OrphanHold>();
+  const holdKey = (h: C) => `h:${h.id}`;
+  const fitted = new Set<C>();
   for (const view of views) {
     for (const hold of holds) {
       if (!fits(lost, view, hold)) continue;
@@ -193,7 +265,7 @@ function groups(
       parent.set(find(viewKey(view)), find(holdKey(hold)));
     }
   }
-  const out = new Map<string, { views: View[]; holds: OrphanHold[] }>();
+  const out = new Map<string, { views: View[]; holds: C[] }>();
   const groupOf = (key: string) => {
     const root = find(key);
     const group = out.get(root) ?? { views: [], holds: [] };

@@ -10,8 +10,9 @@ import { listOrphanHolds, listWatched, markChecked, type Watched } from "../stor
 import { findOpenHold } from "../store/budgets";
 import { markDeleted } from "../store/resources";
 import { callUpstream } from "../upstream/client";
-import { BROWSERS, type HeldKindSpec, SESSIONS } from "../upstream/kinds";
-import { findLostCreates, listedPast } from "./lost-creates";
+import { BROWSERS, type HeldKindSpec, PROFILES, SESSIONS, WORKSPACES } from "../upstream/kinds";
+import { forgetIntentStatement, listStaleIntents } from "../store/intents";
+import { findLostCreates, findLostFreeCreates, listedPast } from "./lost-creates";
 
 export { UNATTRIBUTED } from "./lost-creates";
 
@@ -118,9 +119,40 @@ export async function reconcile(
       }
     }
   }
+  await findLostProfilesAndWorkspaces(env, log, orphanBefore, releaseBefore, options.orgId, report);
   await forgetExpired(db, now);
   log.info("reconciled", { ...report });
   return report;
+}
+
+/**
+ * Profiles and workspaces whose create was sent but never recorded (D1 failed after upstream made
+ * them): found by their intents and recorded as their tenant's; an intent nothing matched in a
+ * complete listing, for long enough, is dropped.
+ */
+async function findLostProfilesAndWorkspaces(
+  env: Bindings,
+  log: Logger,
+  before: string,
+  releaseBefore: string,
+  orgId: string | undefined,
+  report: ReconcileReport,
+): Promise<void> {
+  const intents = await listStaleIntents(env.DB, before, orgId);
+  for (const spec of [PROFILES, WORKSPACES]) {
+    const mine = intents.filter((i) => i.kind === spec.kind);
+    if (mine.length === 0) continue;
+    let completeSince: number | null = null;
+    try {
+      completeSince = await findLostFreeCreates(env, log, spec, mine, before, report);
+    } catch (err) {
+      report.failures++;
+      log.error("reconcile_lost_creates_failed", { kind: spec.kind, ...describeError(err) });
+    }
+    if (completeSince === null) continue;
+    const expired = mine.filter((i) => listedPast(i, completeSince) && i.createdAt < releaseBefore);
+    if (expired.length > 0) await env.DB.batch(expired.map((i) => forgetIntentStatement(env.DB, i.id)));
+  }
 }
 
 async function refresh(

@@ -1,3 +1,5 @@
+import { describeError, type LogFields, type Logger } from "../lib/log";
+
 /**
  * The one way the gateway says "our store failed". The worker wraps its D1 binding once per
  * request (index.ts), so every D1 call that fails, wherever it is made, rejects with
@@ -48,6 +50,25 @@ export function guardD1(db: D1Database): D1Database {
     dump: () => guarded(() => db.dump()),
   };
   return wrapped as unknown as D1Database;
+}
+
+/**
+ * Runs a write that follows something upstream already did (a create, a refusal, a delete). Should
+ * the store fail now, the client must still get upstream's answer: a 503 would invite a retry
+ * that repeats the upstream action. The failure is logged by name and left to the reconciler.
+ */
+export async function afterUpstreamActed(
+  log: Logger,
+  event: string,
+  fields: LogFields,
+  work: () => Promise<unknown>,
+): Promise<void> {
+  try {
+    await work();
+  } catch (err) {
+    if (!isStoreFailure(err)) throw err;
+    log.error(event, { ...fields, ...describeError(err) });
+  }
 }
 
 /** Whether an error is the store's failure (as opposed to a bug or the client's input). */

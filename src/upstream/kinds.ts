@@ -46,6 +46,9 @@ export interface LostCreates {
   listItems: (body: unknown) => View[];
 }
 
+/** The kinds a lost create's object can be found of: all four. */
+export type FindableKindSpec = KindSpec & { lost: LostCreates };
+
 /** The kinds that cost money and are created under a hold: sessions and browsers. */
 export type HeldKindSpec = KindSpec & {
   kind: "session" | "browser";
@@ -119,20 +122,38 @@ export const BROWSERS: HeldKindSpec = {
   },
 };
 
+/** Profiles and workspaces are listed the same way: newest first, `items`, 100 a page. */
+const itemsList = (listPath: string) => ({
+  createdAt: (view: View) => Date.parse(String(view.createdAt)),
+  listPath,
+  listQuery: (page: number) => new URLSearchParams({ pageNumber: String(page), pageSize: "100" }),
+  listItems: (body: unknown) => (body as { items?: View[] } | null)?.items ?? [],
+});
+
 // Profiles and workspaces change upstream too (a profile's cookies and last use), so a list
 // always refreshes them; they carry no status.
-export const PROFILES: KindSpec = {
+export const PROFILES: FindableKindSpec = {
   kind: "profile",
   path: (id) => `/profiles/${id}`,
   notFound: ERROR_DETAILS.profileNotFound,
   status: () => null,
   isFinal: () => false,
+  lost: {
+    requestPrint: (body) => print({ name: body.name ?? null, userId: body.userId ?? null }),
+    viewPrint: (view) => print({ name: view.name ?? null, userId: view.userId ?? null }),
+    ...itemsList("/profiles"),
+  },
 };
 
-export const WORKSPACES: KindSpec = {
+export const WORKSPACES: FindableKindSpec = {
   kind: "workspace",
   path: (id) => `/workspaces/${id}`,
   notFound: ERROR_DETAILS.workspaceNotFound,
   status: () => null,
   isFinal: () => false,
+  lost: {
+    requestPrint: (body) => print({ name: body.name ?? null }),
+    viewPrint: (view) => print({ name: view.name ?? null }),
+    ...itemsList("/workspaces"),
+  },
 };

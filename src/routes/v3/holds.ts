@@ -5,12 +5,20 @@ import { formatApplied } from "../../policy/apply";
 import type { AppEnv } from "../../env";
 import { GatewayError } from "../../lib/errors";
 import { describeError } from "../../lib/log";
+import { afterUpstreamActed } from "../../store/guard";
 import { recordCreatedStatement } from "../../store/resources";
 import type { KindSpec } from "../../upstream/kinds";
 import type { UpstreamRequest, UpstreamResponse } from "../../upstream/client";
 import { forward, remember } from "./proxy";
 
 type Ctx = Context<AppEnv>;
+
+/** Failures after which upstream may or may not have acted: the hold waits for the reconciler. */
+const OUTCOME_UNKNOWN: ReadonlySet<string> = new Set([
+  "upstream_timeout",
+  "upstream_unreachable",
+  "upstream_bad_response",
+]);
 type View = Record<string, unknown>;
 
 export interface HeldCall {
@@ -28,23 +36,26 @@ export interface HeldCall {
  * - success: the hold is tied to the session or browser (and a new one recorded as the caller's)
  *   before the client hears of it, so whoever sees it end can settle it; a slot-only hold (a
  *   session without a task) is released instead, once the recorded session itself counts as live;
- * - a 4xx: upstream certainly did nothing, so the hold is released at once;
+ * - a 4xx, upstream refusing the gateway's key, or any error before the request left: upstream
+ *   certainly did nothing, so the hold is released at once;
  * - a 5xx, a timeout, a dropped connection or a garbled answer: the outcome is unknown, so the
  *   hold stays open until the reconciler finds out what upstream did.
+ * After upstream answered, a failing store never replaces its answer (afterUpstreamActed).
  */
 export async function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamResponse> {
   const db = c.env.DB;
   const log = c.get("log");
   const hold = await openHold(db, c.get("caller"), c.get("policy"), call.admission);
+  const release = (why: string) =>
+    afterUpstreamActed(log, "hold_release_failed", { holdId: hold.id, why }, () => releaseHold(db, hold.id));
   let res: UpstreamResponse;
   try {
     res = await forward(c, call.request(hold));
   } catch (err) {
-    if (err instanceof GatewayError && err.code === "upstream_unauthorized") {
-      // Upstream refused the gateway's own key: it certainly did nothing.
-      await releaseHold(db, hold.id);
-    } else {
+    if (err instanceof GatewayError && OUTCOME_UNKNOWN.has(err.code)) {
       log.warn("hold_outcome_unknown", { holdId: hold.id, ...describeError(err) });
+    } else {
+      await release(err instanceof GatewayError ? err.code : "not_sent");
     }
     throw err;
   }
@@ -58,7 +69,7 @@ export async function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamRespo
     await recordSuccess(c, call, hold, view as View & { id: string });
     remember(c, call.spec, [view], res.sentAt);
   } else if (res.status >= 400 && res.status < 500) {
-    await releaseHold(db, hold.id);
+    await release(`upstream_${res.status}`);
   } else {
     log.warn("hold_outcome_unknown", { holdId: hold.id, status: res.status });
   }
@@ -77,15 +88,12 @@ async function recordSuccess(c: Ctx, call: HeldCall, hold: Hold, view: View & { 
   const record = isNew
     ? recordCreatedStatement(db, call.spec.kind, view.id, c.get("caller"), view, call.spec.status(view))
     : null;
-  try {
-    await holdAccepted(db, hold, view.id, { record, slotOnly: call.admission.slotOnly === true });
-  } catch (err) {
-    c.get("log").error("record_after_upstream_accepted_failed", {
-      holdId: hold.id,
-      id: view.id,
-      ...describeError(err),
-    });
-  }
+  await afterUpstreamActed(
+    c.get("log"),
+    "record_after_upstream_accepted_failed",
+    { holdId: hold.id, id: view.id },
+    () => holdAccepted(db, hold, view.id, { record, slotOnly: call.admission.slotOnly === true }),
+  );
 }
 
 /** Adds the gateway's changes to a request body to the response, as `X-Gateway-Applied`. */

@@ -15,7 +15,9 @@ import {
   recordCreatedStatement,
 } from "../../store/resources";
 import { callUpstream, type UpstreamRequest, type UpstreamResponse } from "../../upstream/client";
-import type { KindSpec } from "../../upstream/kinds";
+import type { FindableKindSpec, KindSpec } from "../../upstream/kinds";
+import { afterUpstreamActed } from "../../store/guard";
+import { forgetIntentStatement, recordIntent } from "../../store/intents";
 
 type Ctx = Context<AppEnv>;
 type View = Record<string, unknown>;
@@ -61,16 +63,6 @@ export async function requireOwnedIfSet(
   if (id) await requireOwned(c, spec, id);
 }
 
-/**
- * Records a just-created object as the caller's before the client hears of it: a client that
- * got an id must be able to use it. Its costs are booked after the response.
- */
-export async function recordCreated(c: Ctx, spec: KindSpec, view: View, sentAt: string): Promise<void> {
-  const caller = c.get("caller");
-  await recordCreatedStatement(c.env.DB, spec.kind, String(view.id), caller, view, spec.status(view)).run();
-  remember(c, spec, [view], sentAt);
-}
-
 /** Observes views (see observeViews) after the response; `sentAt` is when upstream was asked. */
 export function remember(c: Ctx, spec: KindSpec, views: View[], sentAt: string): void {
   if (views.length === 0) return;
@@ -109,11 +101,11 @@ export async function onOwned(c: Ctx, spec: KindSpec, id: string, call: OwnedCal
   });
   if (onObject && res.status === 404) {
     // Gone upstream (deleted elsewhere): from now on it is unknown here too, with the same answer.
-    await forget(c, spec, id);
+    await forgetAfterUpstream(c, spec, id);
     throw notFound(spec.notFound);
   }
   if (onObject && call.method === "DELETE") {
-    if (res.status === 204) await forget(c, spec, id);
+    if (res.status === 204) await forgetAfterUpstream(c, spec, id);
   } else if (res.status === 200 && (call.returnsView ?? onObject)) {
     remember(c, spec, [res.body as View], res.sentAt);
   }
@@ -133,11 +125,46 @@ async function readBeforeDelete(c: Ctx, spec: KindSpec, id: string): Promise<voi
   await observeViews(c.env.DB, c.get("log"), spec, c.get("caller"), [res.body as View], res.sentAt);
 }
 
-/** Creates an object that costs nothing to hold (a profile, a workspace) and records it as the caller's. */
-export async function createOwned(c: Ctx, spec: KindSpec, path: string): Promise<Response> {
-  const res = await forward(c, { method: "POST", path, body: await clientBody(c) });
-  if (res.status === 201) await recordCreated(c, spec, res.body as View, res.sentAt);
+/**
+ * Creates an object that costs nothing to hold (a profile, a workspace) and records it as the
+ * caller's. An intent is written before the create is sent (a store that fails then refuses the
+ * request, 503, with nothing sent) and removed with the record; should the record fail after
+ * upstream made the object, the client still gets it, and the intent leads the reconciler to it.
+ */
+export async function createOwned(c: Ctx, spec: FindableKindSpec, path: string): Promise<Response> {
+  const db = c.env.DB;
+  const caller = c.get("caller");
+  const body = (await clientBody(c)) as View;
+  const intent = { id: crypto.randomUUID(), kind: spec.kind as "profile" | "workspace", ...caller };
+  await recordIntent(db, {
+    ...intent,
+    fingerprint: spec.lost.requestPrint(body),
+    createdAt: new Date().toISOString(),
+  });
+  const res = await forward(c, { method: "POST", path, body });
+  const log = c.get("log");
+  if (res.status === 201) {
+    const view = res.body as View;
+    await afterUpstreamActed(log, "record_after_upstream_created_failed", { kind: spec.kind }, () =>
+      db.batch([
+        recordCreatedStatement(db, spec.kind, String(view.id), caller, view, spec.status(view)),
+        forgetIntentStatement(db, intent.id),
+      ]),
+    );
+    remember(c, spec, [view], res.sentAt);
+  } else {
+    await afterUpstreamActed(log, "intent_cleanup_failed", { kind: spec.kind }, () =>
+      forgetIntentStatement(db, intent.id).run(),
+    );
+  }
   return relay(c, res);
+}
+
+/** forget, after upstream deleted the object or answered 404: a failing store is left to the reconciler. */
+async function forgetAfterUpstream(c: Ctx, spec: KindSpec, id: string): Promise<void> {
+  await afterUpstreamActed(c.get("log"), "forget_after_upstream_failed", { kind: spec.kind }, () =>
+    forget(c, spec, id),
+  );
 }
 
 /** Forgets an object upstream no longer has (deleted, or answered 404), settling any hold it had. */

@@ -1,0 +1,53 @@
+import type { Owner } from "./resources";
+
+/** A profile or workspace create that was sent upstream and not yet recorded. */
+export interface CreateIntent extends Owner {
+  id: string;
+  kind: "profile" | "workspace";
+  fingerprint: string;
+  createdAt: string;
+}
+
+/** Notes a create about to be sent; its id is what forgetIntentStatement removes. */
+export async function recordIntent(db: D1Database, intent: CreateIntent): Promise<void> {
+  await db
+    .prepare(
+      "INSERT INTO create_intents (id, kind, org_id, tenant_id, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(intent.id, intent.kind, intent.orgId, intent.tenantId, intent.fingerprint, intent.createdAt)
+    .run();
+}
+
+export function forgetIntentStatement(db: D1Database, id: string): D1PreparedStatement {
+  return db.prepare("DELETE FROM create_intents WHERE id = ?").bind(id);
+}
+
+/** Intents older than `before` (their create's answer is long due), of one org if given, oldest first. */
+export async function listStaleIntents(
+  db: D1Database,
+  before: string,
+  orgId?: string,
+): Promise<CreateIntent[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT id, kind, org_id, tenant_id, fingerprint, created_at FROM create_intents
+       WHERE created_at < ?1 AND (?2 IS NULL OR org_id = ?2) ORDER BY created_at`,
+    )
+    .bind(before, orgId ?? null)
+    .all<{
+      id: string;
+      kind: "profile" | "workspace";
+      org_id: string;
+      tenant_id: string;
+      fingerprint: string;
+      created_at: string;
+    }>();
+  return results.map((r) => ({
+    id: r.id,
+    kind: r.kind,
+    orgId: r.org_id,
+    tenantId: r.tenant_id,
+    fingerprint: r.fingerprint,
+    createdAt: r.created_at,
+  }));
+}
