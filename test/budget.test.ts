@@ -16,6 +16,7 @@ import {
   eventually,
   expectJson,
   newTenant,
+  newUpstreamAccount,
   putPolicy,
   waitForStatus,
   startSession,
@@ -221,10 +222,24 @@ describe("settlement", () => {
   });
 
   it("settles a task whose session timed out", async () => {
+    const account = await newUpstreamAccount();
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });
-    const s = await startSession(t, { task: emuTask("t", { steps: 1, cost: "0.01" }), keepAlive: true });
-    const done = await waitForStatus(t, s.id, ["timed_out"]);
+    const s = await expectJson<Session>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("t", { steps: 1, cost: "0.01" }), keepAlive: true },
+        env: account.env,
+      }),
+      200,
+    );
+    // Read upstream itself, so nothing settles the task at its idle; then let it time out there.
+    await eventually(async () => ((await account.truth()).sessions[0]?.status === "idle" ? true : undefined));
+    await account.control("POST", "/clock", { advanceMs: 16 * 60_000 });
+    const done = await expectJson<Session>(
+      await asTenant(t.key, `/api/v3/sessions/${s.id}`, { env: account.env }),
+      200,
+    );
+    expect(done.status).toBe("timed_out");
     expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
       heldMicros: 0,
       spentMicros: toMicros(String(done.totalCostUsd)),

@@ -7,8 +7,6 @@ export default async function setup(project: TestProject) {
     port: 0,
     apiKey: project.config.provide?.emulatorKey as string,
     stepMs: 20,
-    // Long enough for a test to dispatch a follow-up to an idle session, short enough to see one time out.
-    idleTimeoutMs: 4_000,
     // Many test files share this one upstream account; it must not run dry.
     creditsUsd: "1000000",
     concurrencyLimit: 100_000,

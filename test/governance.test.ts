@@ -22,6 +22,8 @@ import {
   figuresOf,
   putPolicy,
   startSession,
+  newUpstreamAccount,
+  type UpstreamAccount,
   waitForStatus,
   type SessionView as View,
 } from "./helpers";
@@ -433,15 +435,27 @@ describe("budget store failures", () => {
 
 describe("reconciler", () => {
   const inMinutes = (m: number) => new Date(Date.now() + m * 60_000);
+  // Each test reconciles only its own org, against an upstream account of its own, so a pass
+  // looks at this test's sessions and no one else's.
+  const on = (account: UpstreamAccount) => ({ env: account.env });
 
   it("stops a kept-alive session idle longer than the tenant's maxIdleMinutes and settles its hold", async () => {
+    const account = await newUpstreamAccount();
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { maxIdleMinutes: 1 });
-    const s = await startSession(t, { task: emuTask("idle", { steps: 1, cost: "0.01" }), keepAlive: true });
-    const idle = await upstreamStatus(s.id, ["idle"]);
-    const report = await reconcile(env, log, { now: inMinutes(3) });
-    expect(report.stoppedIdle).toBeGreaterThanOrEqual(1);
-    const after = await expectJson<View>(await asTenant(t.key, `/api/v3/sessions/${s.id}`), 200);
+    const s = await expectJson<View>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("idle", { steps: 1, cost: "0.01" }), keepAlive: true },
+        ...on(account),
+      }),
+      200,
+    );
+    const idle = await eventually(async () =>
+      (await account.truth()).sessions.find((u) => u.status === "idle"),
+    );
+    const report = await reconcile(account.env, log, { orgId: t.orgId, now: inMinutes(3) });
+    expect(report.stoppedIdle).toBe(1);
+    const after = await expectJson<View>(await asTenant(t.key, `/api/v3/sessions/${s.id}`, on(account)), 200);
     expect(after.status).toBe("stopped");
     expect(await holdsOf(t.tenantId)).toEqual([
       {
@@ -454,47 +468,53 @@ describe("reconciler", () => {
   });
 
   it("leaves a kept-alive session alone while it is within maxIdleMinutes", async () => {
+    const account = await newUpstreamAccount();
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { maxIdleMinutes: 10 });
-    const s = await startSession(t, { task: emuTask("idle", { steps: 1 }), keepAlive: true });
-    try {
-      await upstreamStatus(s.id, ["idle"]);
-      await reconcile(env, log, { now: inMinutes(3) });
-      expect((await emulatorTruth()).find((u) => u.id === s.id)?.status).toBe("idle");
-    } finally {
-      await stopAll(t, [s.id]);
-    }
+    await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("idle", { steps: 1 }), keepAlive: true },
+      ...on(account),
+    });
+    await eventually(async () => ((await account.truth()).sessions[0]?.status === "idle" ? true : undefined));
+    const report = await reconcile(account.env, log, { orgId: t.orgId, now: inMinutes(3) });
+    expect(report).toMatchObject({ refreshed: 1, stoppedIdle: 0 });
+    expect((await account.truth()).sessions[0]?.status).toBe("idle");
   });
 
   it("stops a running session of a scope whose cap an overshoot has used up", async () => {
+    const account = await newUpstreamAccount();
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, {
       budget: { capUsd: "1", period: "none" },
       maxTaskCostUsd: "0.1",
     });
-    const s = await startSession(t, hangTask("runaway"));
+    await asTenant(t.key, "/api/v3/sessions", { body: hangTask("runaway"), ...on(account) });
     // An earlier task's overshoot: what the tenant has spent now reaches its cap.
     await env.DB.prepare(
       "UPDATE budget_counters SET spent_micros = 1000000 WHERE scope = 'tenant' AND scope_id = ? AND period_key = 'none'",
     )
       .bind(t.tenantId)
       .run();
-    const report = await reconcile(env, log);
-    expect(report.stoppedOverBudget).toBeGreaterThanOrEqual(1);
-    expect((await upstreamStatus(s.id, ["stopped"])).status).toBe("stopped");
+    const report = await reconcile(account.env, log, { orgId: t.orgId });
+    expect(report.stoppedOverBudget).toBe(1);
+    expect((await account.truth()).sessions[0]?.status).toBe("stopped");
     expect((await holdsOf(t.tenantId)).map((h) => h.state)).toEqual(["settled"]);
   });
 
   it("books an upstream session the gateway never saw as unattributed spend", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
     const res = await fetch(`${env.UPSTREAM_URL}/sessions`, {
       method: "POST",
-      headers: { "X-Browser-Use-API-Key": env.BROWSER_USE_API_KEY, "Content-Type": "application/json" },
+      headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
       body: JSON.stringify({ task: emuTask("behind the gateway's back", { steps: 1, cost: "0.01" }) }),
     });
     const stray = await expectJson<View>(res, 200);
-    const done = await upstreamStatus(stray.id, ["stopped"]);
-    const report = await reconcile(env, log, { now: inMinutes(3) });
-    expect(report.unattributed).toBeGreaterThanOrEqual(1);
+    const done = await eventually(async () =>
+      (await account.truth()).sessions.find((u) => u.status === "stopped"),
+    );
+    const report = await reconcile(account.env, log, { orgId: t.orgId, now: inMinutes(3) });
+    expect(report.unattributed).toBe(1);
     const row = await env.DB.prepare(
       "SELECT org_id, tenant_id, total_cost_micros FROM usage WHERE kind = 'session' AND id = ?",
     )
@@ -508,49 +528,65 @@ describe("reconciler", () => {
   });
 
   it("leaves an unknown upstream session alone inside the grace period", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
     const res = await fetch(`${env.UPSTREAM_URL}/sessions`, {
       method: "POST",
-      headers: { "X-Browser-Use-API-Key": env.BROWSER_USE_API_KEY, "Content-Type": "application/json" },
+      headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
       body: JSON.stringify({ task: emuTask("just created", { steps: 1 }) }),
     });
     const fresh = await expectJson<View>(res, 200);
-    await reconcile(env, log);
+    const report = await reconcile(account.env, log, { orgId: t.orgId });
+    expect(report.unattributed).toBe(0);
     expect(await getUsage(env.DB, "session", fresh.id)).toBeNull();
   });
 
   it("books one settlement when two passes run at once", async () => {
+    const account = await newUpstreamAccount();
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" }, maxTaskCostUsd: "1" });
-    const s = await startSession(t, { task: emuTask("twice", { steps: 2, cost: "0.01" }) });
+    const s = await expectJson<View>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("twice", { steps: 2, cost: "0.01" }) },
+        ...on(account),
+      }),
+      200,
+    );
     const strayRes = await fetch(`${env.UPSTREAM_URL}/sessions`, {
       method: "POST",
-      headers: { "X-Browser-Use-API-Key": env.BROWSER_USE_API_KEY, "Content-Type": "application/json" },
+      headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
       body: JSON.stringify({ task: emuTask("stray", { steps: 2, cost: "0.01" }) }),
     });
     const stray = await expectJson<View>(strayRes, 200);
-    const done = await upstreamStatus(s.id, ["stopped"]);
-    const strayDone = await upstreamStatus(stray.id, ["stopped"]);
+    await eventually(async () =>
+      (await account.truth()).sessions.every((u) => u.status === "stopped") ? true : undefined,
+    );
 
     await Promise.all([
-      reconcile(env, log, { now: inMinutes(3) }),
-      reconcile(env, log, { now: inMinutes(3) }),
+      reconcile(account.env, log, { orgId: t.orgId, now: inMinutes(3) }),
+      reconcile(account.env, log, { orgId: t.orgId, now: inMinutes(3) }),
     ]);
 
-    const billed = toMicros(String(done.totalCostUsd));
+    const truth = new Map(
+      (await account.truth()).sessions.map((u) => [u.id, toMicros(String(u.totalCostUsd))]),
+    );
+    const billed = truth.get(s.id);
     expect(billed).toBe(20_000);
     expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
       heldMicros: 0,
       spentMicros: billed,
     });
     expect(await holdsOf(t.tenantId)).toEqual([
-      { resource_id: s.id, amount_micros: 1_000_000, state: "settled", settled_micros: billed },
+      expect.objectContaining({
+        resource_id: s.id,
+        amount_micros: 1_000_000,
+        state: "settled",
+        settled_micros: billed,
+      }),
     ]);
-    for (const [id, total] of [
-      [s.id, billed],
-      [stray.id, toMicros(String(strayDone.totalCostUsd))],
-    ] as const) {
+    for (const id of [s.id, stray.id]) {
       const figures = await figuresOf("session", id);
-      expect(figures.totalCostMicros, id).toBe(total);
+      expect(figures.totalCostMicros, id).toBe(truth.get(id));
       expect(await sumCostEvents(env.DB, "session", id), id).toEqual(figures);
     }
   });

@@ -87,10 +87,21 @@ describe("sessions through the gateway", () => {
   it("passes upstream refusals through with their status and body", async () => {
     const t = await newTenant();
     const s = await startSession(t, { task: emuTask("x", { steps: 1 }) });
+    // Upstream refuses a cursor it never issued; the gateway has no opinion on cursors.
+    const res = await asTenant(t.key, `/api/v3/sessions/${s.id}/messages?after=${crypto.randomUUID()}`);
+    // Upstream's own body, exactly: no gateway code or request id in it.
+    expect(await expectJson(res, 404)).toEqual({ detail: "Message not found" });
+  });
+
+  it("refuses a task for a session that has ended, in upstream's words", async () => {
+    const t = await newTenant();
+    const s = await startSession(t, { task: emuTask("x", { steps: 1 }) });
     await waitForStatus(t, s.id, ["stopped"]);
     const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: "again", sessionId: s.id } });
-    const body = await expectJson(res, 400);
-    expect(body.detail).toEqual(expect.stringContaining("stopped"));
+    expect(await expectJson(res, 400)).toMatchObject({
+      code: "session_not_idle",
+      detail: expect.stringContaining("stopped"),
+    });
   });
 
   it("pages messages with the upstream cursors", async () => {
