@@ -331,6 +331,7 @@ describe("settlement", () => {
   });
 
   it("keeps the hold of a create whose answer was lost, and the reconciler finds the session and settles it", async () => {
+    const account = await newUpstreamAccount();
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, {
       budget: { capUsd: "1", period: "none" },
@@ -344,6 +345,7 @@ describe("settlement", () => {
     try {
       const res = await asTenant(t.key, "/api/v3/sessions", {
         body: { task: emuTask("lost", { steps: 1, cost: "0.02" }) },
+        env: account.env,
       });
       expect(await expectJson(res, 502)).toMatchObject({ code: "upstream_unreachable" });
     } finally {
@@ -353,7 +355,11 @@ describe("settlement", () => {
     expect(orphan).toMatchObject({ state: "open", resource_id: null, amount_micros: 250_000 });
 
     await eventually(async () => {
-      const report = await reconcile(env, log, { orphanAfterMs: 0, now: new Date(Date.now() + 1000) });
+      const report = await reconcile(account.env, log, {
+        orgId: t.orgId,
+        orphanAfterMs: 0,
+        now: new Date(Date.now() + 1000),
+      });
       return report.adopted + (await holds(t.tenantId)).filter((h) => h.resource_id).length > 0
         ? report
         : undefined;
@@ -361,11 +367,11 @@ describe("settlement", () => {
     const [adopted] = await holds(t.tenantId);
     expect(adopted?.resource_id).toEqual(expect.any(String));
     const list = await expectJson<{ sessions: Session[]; total: number }>(
-      await asTenant(t.key, "/api/v3/sessions"),
+      await asTenant(t.key, "/api/v3/sessions", { env: account.env }),
       200,
     );
     expect(list.total).toBe(1);
-    const done = await waitForStatus(t, list.sessions[0]?.id as string, ["stopped"]);
+    const done = await waitForStatus(t, list.sessions[0]?.id as string, ["stopped"], account.env);
     expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
       heldMicros: 0,
       spentMicros: toMicros(String(done.totalCostUsd)),

@@ -161,10 +161,14 @@ export async function waitForStatus(
   t: { key: string },
   id: string,
   statuses = ["stopped", "idle", "error", "timed_out"],
+  bindings?: Bindings,
 ): Promise<SessionView> {
   return eventually(
     async () => {
-      const s = await expectJson<SessionView>(await asTenant(t.key, `/api/v3/sessions/${id}`), 200);
+      const s = await expectJson<SessionView>(
+        await asTenant(t.key, `/api/v3/sessions/${id}`, { env: bindings }),
+        200,
+      );
       return statuses.includes(s.status) ? s : undefined;
     },
     15_000,

@@ -196,21 +196,23 @@ describe("faults", () => {
   it("answers 504 upstream_timeout when upstream does not answer within UPSTREAM_TIMEOUT_MS", async () => {
     const t = await newTenant();
     const s = await newSession(t);
+    let abortedBy: unknown;
     const calls = fakeUpstream([
       (init) =>
         new Promise<Response>((_, reject) => {
           const signal = init?.signal;
-          signal?.addEventListener("abort", () => reject(signal.reason));
+          signal?.addEventListener("abort", () => {
+            abortedBy = signal.reason;
+            reject(signal.reason);
+          });
         }),
     ]);
-    const started = Date.now();
     const res = await gatewayWith({ UPSTREAM_TIMEOUT_MS: "200" }, t.key, `/api/v3/sessions/${s.id}`);
-    const elapsed = Date.now() - started;
     expect(await expectJson(res, 504)).toMatchObject({ code: "upstream_timeout" });
+    // It was the attempt's own timeout that gave up, not anything else.
+    expect(abortedBy).toMatchObject({ name: "TimeoutError" });
     // The budget is per attempt and its expiry is the client's 504: a timed-out read is not retried.
     expect(calls).toHaveLength(1);
-    expect(elapsed).toBeGreaterThanOrEqual(190);
-    expect(elapsed).toBeLessThan(5_000);
   });
 
   // The per-attempt timeout covers the body: headers in time and a body that stalls is still a 504.
