@@ -84,7 +84,8 @@ export const browsers = new Hono<AppEnv>()
           addsLive: true,
           fingerprint: BROWSERS.lost.requestPrint(body),
         },
-        request: () => ({ method: "POST", path: "/browsers", body }),
+        path: "/browsers",
+        body,
         success: 201,
       });
       announceApplied(c, applied);

@@ -48,7 +48,8 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest): Promise<Re
         slotOnly: true,
         fingerprint: SESSIONS.lost.requestPrint(out),
       },
-      request: () => ({ method: "POST", path: "/sessions", body: out }),
+      path: "/sessions",
+      body: out,
       success: 200,
     });
     announceApplied(c, applied);
@@ -74,16 +75,18 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest): Promise<Re
       fingerprint: SESSIONS.lost.requestPrint(out),
       baseline,
     },
-    request: (hold) => {
+    path: "/sessions",
+    body: out,
+    ceiling: (hold) => {
       // A follow-up's ceiling is the session's total so far plus the hold; a create's carries
       // the hold's tag, so a lost answer's session can be told apart (createCeilingMicros).
       const heldCeiling = body.sessionId
         ? hold.amountMicros || null
         : createCeilingMicros(hold.amountMicros, hold.tagMicros);
-      if (heldCeiling === null) return { method: "POST", path: "/sessions", body: out };
+      if (heldCeiling === null) return null;
       const ceiling = fromMicros(baseTotalMicros + heldCeiling);
       applied.push(`maxCostUsd=${ceiling}`);
-      return { method: "POST", path: "/sessions", body: { ...out, maxCostUsd: ceiling } };
+      return ceiling;
     },
     success: 200,
   });

@@ -8,7 +8,7 @@ import { describeError } from "../../lib/log";
 import { afterUpstreamActed } from "../../store/guard";
 import { recordCreatedStatement } from "../../store/resources";
 import type { KindSpec } from "../../upstream/kinds";
-import type { UpstreamRequest, UpstreamResponse } from "../../upstream/client";
+import type { UpstreamResponse } from "../../upstream/client";
 import { forward, remember } from "./proxy";
 
 type Ctx = Context<AppEnv>;
@@ -24,8 +24,11 @@ type View = Record<string, unknown>;
 export interface HeldCall {
   spec: KindSpec;
   admission: AdmissionRequest;
-  /** Builds the upstream request once the hold is known (to set its ceiling). */
-  request: (hold: Hold) => UpstreamRequest;
+  /** The create's path upstream (`/sessions`, `/browsers`) and the body to send, after policy. */
+  path: string;
+  body: Record<string, unknown>;
+  /** The `maxCostUsd` to send once the hold is known, if any. */
+  ceiling?: (hold: Hold) => string | null;
   /** The status upstream answers a success with (200 for sessions, 201 for browsers). */
   success: number;
 }
@@ -45,12 +48,16 @@ export interface HeldCall {
 export async function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamResponse> {
   const db = c.env.DB;
   const log = c.get("log");
+  // Serialised before anything is held: a body that could not be sent must hold nothing.
+  JSON.stringify(call.body);
   const hold = await openHold(db, c.get("caller"), c.get("policy"), call.admission);
   const release = (why: string) =>
     afterUpstreamActed(log, "hold_release_failed", { holdId: hold.id, why }, () => releaseHold(db, hold.id));
   let res: UpstreamResponse;
   try {
-    res = await forward(c, call.request(hold));
+    const ceiling = call.ceiling?.(hold) ?? null;
+    const body = ceiling === null ? call.body : { ...call.body, maxCostUsd: ceiling };
+    res = await forward(c, { method: "POST", path: call.path, body });
   } catch (err) {
     if (err instanceof GatewayError && OUTCOME_UNKNOWN.has(err.code)) {
       log.warn("hold_outcome_unknown", { holdId: hold.id, ...describeError(err) });

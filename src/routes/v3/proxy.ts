@@ -2,7 +2,6 @@ import type { Context } from "hono";
 import type { AppEnv } from "../../env";
 import { settleGone } from "../../budget/holds";
 import { observeViews } from "../../ledger/observe";
-import { findOpenHold } from "../../store/budgets";
 import { afterResponse } from "../../lib/after-response";
 import { notFound } from "../../lib/errors";
 import { describeError } from "../../lib/log";
@@ -15,7 +14,7 @@ import {
   recordCreatedStatement,
 } from "../../store/resources";
 import { callUpstream, type UpstreamRequest, type UpstreamResponse } from "../../upstream/client";
-import type { FindableKindSpec, KindSpec } from "../../upstream/kinds";
+import { type FindableKindSpec, type KindSpec, SESSIONS } from "../../upstream/kinds";
 import { afterUpstreamActed } from "../../store/guard";
 import { forgetIntentStatement, recordIntent } from "../../store/intents";
 
@@ -92,7 +91,7 @@ export interface OwnedCall {
 export async function onOwned(c: Ctx, spec: KindSpec, id: string, call: OwnedCall): Promise<Response> {
   await requireOwned(c, spec, id);
   const onObject = call.suffix === undefined;
-  if (onObject && call.method === "DELETE") await readBeforeDelete(c, spec, id);
+  if (onObject && call.method === "DELETE") await stopBeforeDelete(c, spec, id);
   const res = await forward(c, {
     method: call.method,
     path: spec.path(id) + (call.suffix ?? ""),
@@ -113,14 +112,13 @@ export async function onOwned(c: Ctx, spec: KindSpec, id: string, call: OwnedCal
 }
 
 /**
- * A session deleted while its task holds money can never be read again, so its latest figures
- * are booked first; `forget` then settles the hold at them.
+ * A deleted session can never be read again, and upstream stops it as it deletes it: what it cost
+ * between a last read and the delete would go unbooked. So it is stopped first, as upstream's
+ * delete would, and that final view is booked (settling any hold at it) before the delete is sent.
  */
-async function readBeforeDelete(c: Ctx, spec: KindSpec, id: string): Promise<void> {
-  if (spec.kind !== "session" && spec.kind !== "browser") return;
-  const kind = spec.kind;
-  if (!(await findOpenHold(c.env.DB, kind, id))) return;
-  const res = await forward(c, { method: "GET", path: spec.path(id) });
+async function stopBeforeDelete(c: Ctx, spec: KindSpec, id: string): Promise<void> {
+  if (spec.kind !== "session") return;
+  const res = await forward(c, SESSIONS.stop(id));
   if (res.status !== 200) return;
   await observeViews(c.env.DB, c.get("log"), spec, c.get("caller"), [res.body as View], res.sentAt);
 }
