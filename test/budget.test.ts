@@ -4,7 +4,7 @@ import { periodKey } from "../src/budget/period";
 import { observeViews } from "../src/ledger/observe";
 import { createLogger } from "../src/lib/log";
 import { fromMicros, toMicros } from "../src/lib/money";
-import { openHold } from "../src/budget/holds";
+import { openHold, settleIfEnded } from "../src/budget/holds";
 import { effectivePolicy } from "../src/policy/effective";
 import { closeHold, getCounter } from "../src/store/budgets";
 import { reconcile } from "../src/reconciler/run";
@@ -168,6 +168,36 @@ describe("admission", () => {
 });
 
 describe("settlement", () => {
+  it("settles at the latest figures booked, even when the view that ended it is older", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "1", period: "none" },
+      maxTaskCostUsd: "0.2",
+    });
+    const s = await startSession(t, { task: emuTask("racing", { steps: 1, cost: "0.01", outcome: "hang" }) });
+    const running = await eventually(async () => {
+      const truth = (await emulatorTruth()).find((x) => x.id === s.id);
+      return Number(truth?.stepCount) === 1 ? (truth as Session) : undefined;
+    });
+    // Two observers: one books a later view (a cent more, still running) while the other, holding
+    // an older view that shows the session stopped, settles.
+    const more = {
+      ...running,
+      llmCostUsd: "0.017",
+      totalCostUsd: "0.02",
+      updatedAt: new Date().toISOString(),
+    };
+    await observeViews(env.DB, log, SESSIONS, t, [more], new Date().toISOString());
+    await settleIfEnded(
+      env.DB,
+      log,
+      SESSIONS.observe({ ...running, status: "stopped" }, t),
+      new Date().toISOString(),
+    );
+    expect((await holds(t.tenantId)).map((h) => [h.state, h.settled_micros])).toEqual([["settled", 20_000]]);
+    await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: { strategy: "session" } });
+  });
+
   it("does not settle a follow-up on a stale idle read sent after its dispatch", async () => {
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, {
@@ -428,7 +458,7 @@ describe("period roll-over", () => {
     });
 
     // The November hold settles after midnight in Berlin; it still books into November.
-    expect(await closeHold(env.DB, november.id, 70_000, "settled")).toBe(true);
+    expect(await closeHold(env.DB, november.id, { amountMicros: 70_000 }, "settled")).toBe(70_000);
     expect(await getCounter(env.DB, "tenant", t.tenantId, "month:2026-11")).toMatchObject({
       heldMicros: 20_000,
       spentMicros: 70_000,

@@ -261,7 +261,7 @@ describe("creates whose answer was lost", () => {
     await reconcile(account.env, log, { orgId: t.orgId, now: later(20) });
     expect((await holdsOf(t.tenantId)).map((h) => h.state)).toEqual(["open"]);
 
-    // 301 newer sessions push it past the three pages one pass reads.
+    // 301 newer sessions push it past the three pages this pass may read.
     await Promise.all(
       Array.from({ length: 301 }, () =>
         fetch(`${account.env.UPSTREAM_URL}/sessions`, {
@@ -271,7 +271,7 @@ describe("creates whose answer was lost", () => {
         }),
       ),
     );
-    await reconcile(account.env, log, { orgId: t.orgId, now: later(20) });
+    await reconcile(account.env, log, { orgId: t.orgId, now: later(20), maxListPages: 3 });
     expect((await holdsOf(t.tenantId)).map((h) => h.state)).toEqual(["open"]);
   });
 
@@ -348,5 +348,51 @@ describe("a store that fails after upstream answered", () => {
     expect(res.status).toBe(204);
     // The next read finds it gone upstream and forgets it then.
     expect((await asTenant(t.key, `/api/v3/workspaces/${ws.id}`, { env: account.env })).status).toBe(404);
+  });
+});
+
+describe("findings of a review of the above", () => {
+  it("charges a browser once when its record failed and the reconciler adopted it later", async () => {
+    const account = await newUpstreamAccount();
+    const t = await cappedTenant();
+    const made = await expectJson<{ id: string }>(
+      await asTenant(t.key, "/api/v3/browsers", {
+        body: { timeout: 240, proxyCountryCode: null },
+        env: storeFailingOn(/INSERT INTO resources/, account.env),
+      }),
+      201,
+    );
+    await reconcile(account.env, log, { orgId: t.orgId, now: later(3) });
+    await asTenant(t.key, `/api/v3/browsers/${made.id}`, {
+      method: "PATCH",
+      body: { action: "stop" },
+      env: account.env,
+    });
+    const [stopped] = (await account.truth()).browsers;
+    // Charged the minute it ran, not also the four hours it showed while running.
+    expect(stopped?.browserCost).toBe("0.000334");
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
+      heldMicros: 0,
+      spentMicros: 334,
+    });
+  });
+
+  it("adopts a tagged create and a create without a task lost at the same moment, each by its own tenant", async () => {
+    const account = await newUpstreamAccount();
+    const a = await cappedTenant();
+    const b = await cappedTenant(a.orgId);
+    await account.control("POST", "/faults", { next: ["drop-after", "drop-after"] });
+    expect((await asTenant(a.key, "/api/v3/sessions", { body: {}, env: account.env })).status).toBe(502);
+    const task = { task: emuTask("tagged", { steps: 1, cost: "0.01" }) };
+    expect((await asTenant(b.key, "/api/v3/sessions", { body: task, env: account.env })).status).toBe(502);
+    const report = await reconcile(account.env, log, { orgId: a.orgId, now: later(3) });
+    expect(report).toMatchObject({ adopted: 2, chargedInFull: 0, unattributed: 0 });
+    const truth = await account.truth();
+    const owner = async (id: string) =>
+      env.DB.prepare("SELECT tenant_id FROM resources WHERE id = ?").bind(id).first<string>("tenant_id");
+    const withTask = truth.sessions.find((s) => s.title !== null);
+    const without = truth.sessions.find((s) => s.title === null);
+    expect(await owner(String(withTask?.id))).toBe(b.tenantId);
+    expect(await owner(String(without?.id))).toBe(a.tenantId);
   });
 });

@@ -25,7 +25,7 @@ import {
   type OpenHold,
   releaseUnusedHoldStatement,
 } from "../store/budgets";
-import { getUsage, type UsageObservation } from "../store/usage";
+import type { UsageObservation } from "../store/usage";
 import { ERROR_DETAILS } from "../v3/schemas";
 import { type AdmissionRequest, holdBounds, scopeBudget } from "./admission";
 
@@ -112,11 +112,16 @@ export async function openHold(
   }
   const remaining = Number.isFinite(admission.remainingMicros) ? fromMicros(admission.remainingMicros) : null;
   const floor = Math.max(minHoldMicros, minRemainingMicros);
+  // No cap refused it: what the task asked for itself is below the floor.
+  const why =
+    remaining === null
+      ? `the task may cost at most $${fromMicros(wantMicros)}`
+      : `the ${admission.scope} budget has $${remaining} left`;
   throw new GatewayError(
     "budget_exceeded",
     req.exact
-      ? `Budget exceeded: the ${admission.scope} budget has $${remaining} left, the browser needs $${fromMicros(wantMicros)}`
-      : `Budget exceeded: the ${admission.scope} budget has $${remaining} left, below the minimum hold of $${fromMicros(floor)}`,
+      ? `Budget exceeded: ${why}, the browser needs $${fromMicros(wantMicros)}`
+      : `Budget exceeded: ${why}, below the minimum hold of $${fromMicros(floor)}`,
     {},
     { scope: admission.scope, remainingUsd: remaining, minHoldUsd: fromMicros(floor) },
   );
@@ -142,7 +147,7 @@ export async function holdAccepted(
 
 /** Upstream certainly did nothing (a 4xx, or it refused the gateway's key): the hold is released at $0. */
 export async function releaseHold(db: D1Database, holdId: string): Promise<boolean> {
-  return closeHold(db, holdId, 0, "released");
+  return (await closeHold(db, holdId, { amountMicros: 0 }, "released")) !== null;
 }
 
 /**
@@ -196,8 +201,8 @@ export async function settleGone(
 ): Promise<void> {
   const hold = await findOpenHold(db, kind, id);
   if (!hold) return;
-  const usage = await getUsage(db, kind, id);
-  await settle(db, log, kind, id, hold, usage?.totalCostMicros ?? 0, { gone: true });
+  // The closing statement reads the last figures the ledger booked of it.
+  await settle(db, log, kind, id, hold, 0, { gone: true });
 }
 
 async function settle(
@@ -209,8 +214,8 @@ async function settle(
   totalMicros: number,
   extra: { gone?: boolean } = {},
 ): Promise<void> {
-  const actual = Math.max(0, totalMicros - hold.baseTotalMicros);
-  if (!(await closeHold(db, hold.id, actual, "settled"))) return;
+  const actual = await closeHold(db, hold.id, { observedTotalMicros: totalMicros }, "settled");
+  if (actual === null) return;
   log.info("hold_settled", {
     kind,
     id,
@@ -247,7 +252,7 @@ export async function adoptOrphan(
  * long enough: it made nothing, and is released.
  */
 export async function expireOrphan(db: D1Database, holdId: string): Promise<boolean> {
-  return closeHold(db, holdId, 0, "released", { onlyUnattached: true });
+  return (await closeHold(db, holdId, { amountMicros: 0 }, "released", { onlyUnattached: true })) !== null;
 }
 
 /**
@@ -260,5 +265,5 @@ export async function chargeOrphanInFull(
   holdId: string,
   amountMicros: number,
 ): Promise<boolean> {
-  return closeHold(db, holdId, amountMicros, "settled", { onlyUnattached: true });
+  return (await closeHold(db, holdId, { amountMicros }, "settled", { onlyUnattached: true })) !== null;
 }

@@ -40,8 +40,14 @@ export function listedPast(claim: Claim, completeSince: number): boolean {
   return Date.parse(claim.createdAt) - MATCH_WINDOW_MS >= completeSince;
 }
 
-/** Pages of 100 read per kind and pass at most, to stay within a run's subrequests. */
-const MAX_PAGES = 3;
+/** Pages of 100 read per kind and pass at most (only while an orphan needs them), to stay within a run's subrequests. */
+export const DEFAULT_MAX_LIST_PAGES = 10;
+
+/** Which upstream objects a pass considers: made before `before` (older ones' answers are long due), from at most `maxPages` pages. */
+export interface ListingWindow {
+  before: string;
+  maxPages: number;
+}
 
 export interface LostCreatesReport {
   adopted: number;
@@ -59,33 +65,45 @@ export async function findLostCreates(
   log: Logger,
   spec: HeldKindSpec,
   orphans: OrphanHold[],
-  before: string,
+  window: ListingWindow,
   report: LostCreatesReport,
 ): Promise<number | null> {
-  const found = await unrecordedObjects(env, log, spec, orphans, before);
+  const found = await unrecordedObjects(env, log, spec, orphans, window);
   if (!found) return null;
-  const { views, listing } = found;
+  const { listing } = found;
   const db = env.DB;
-  for (const group of groups(spec.lost, views, orphans, fitsHold)) {
+  const adopt = async (view: View, hold: OrphanHold) => {
+    const id = String(view.id);
+    await adoptOrphan(db, hold, id, recordCreatedStatement(db, spec.kind, id, hold, view, spec.status(view)));
+    await observeViews(db, log, spec, hold, [view], listing.sentAt);
+    report.adopted++;
+    log.warn("orphan_adopted", { kind: spec.kind, id, holdId: hold.id, tenantId: hold.tenantId });
+  };
+  // First the certain matches: a session carrying exactly one tagged hold's ceiling, the only
+  // one that does. Only what they leave is grouped, so a hold that sent no ceiling (a session
+  // without a task, a hold of 0) cannot blur a match the tags make certain.
+  let views = found.views;
+  let holds = orphans;
+  if (spec.kind === "session") {
+    const tagged = orphans.filter((h) => ceilingOf(h) !== null);
+    for (const hold of tagged) {
+      const carrying = views.filter((v) => fitsHold(spec, v, hold));
+      const [only] = carrying;
+      if (!only || carrying.length > 1) continue;
+      // Tags go round every 999 holds: another tagged hold carrying the same ceiling is no match.
+      if (tagged.some((other) => other !== hold && fitsHold(spec, only, other))) continue;
+      await adopt(only, hold);
+      views = views.filter((v) => v !== only);
+      holds = holds.filter((h) => h !== hold);
+    }
+  }
+  for (const group of groups(views, holds, (view, hold) => fitsHold(spec, view, hold), spec.lost.createdAt)) {
     const tenants = new Set(group.holds.map((h) => h.tenantId));
     if (tenants.size <= 1) {
       // One tenant's lost creates, alike: whichever object goes to whichever hold, the tenant
       // owns them all and pays for each. Paired in the order they were made.
       const n = Math.min(group.views.length, group.holds.length);
-      for (let i = 0; i < n; i++) {
-        const view = group.views[i] as View;
-        const hold = group.holds[i] as OrphanHold;
-        const id = String(view.id);
-        await adoptOrphan(
-          db,
-          hold,
-          id,
-          recordCreatedStatement(db, spec.kind, id, hold, view, spec.status(view)),
-        );
-        await observeViews(db, log, spec, hold, [view], listing.sentAt);
-        report.adopted++;
-        log.warn("orphan_adopted", { kind: spec.kind, id, holdId: hold.id, tenantId: hold.tenantId });
-      }
+      for (let i = 0; i < n; i++) await adopt(group.views[i] as View, group.holds[i] as OrphanHold);
       await bookUnattributed(env, log, spec, group.views.slice(n), listing.sentAt, report);
       continue;
     }
@@ -113,13 +131,18 @@ export async function findLostFreeCreates(
   log: Logger,
   spec: FindableKindSpec,
   intents: CreateIntent[],
-  before: string,
+  window: ListingWindow,
   report: LostCreatesReport,
 ): Promise<number | null> {
-  const found = await unrecordedObjects(env, log, spec, intents, before);
+  const found = await unrecordedObjects(env, log, spec, intents, window);
   if (!found) return null;
   const db = env.DB;
-  for (const group of groups(spec.lost, found.views, intents, fitsIntent)) {
+  for (const group of groups(
+    found.views,
+    intents,
+    (view, intent) => fitsIntent(spec.lost, view, intent),
+    spec.lost.createdAt,
+  )) {
     if (group.holds.length === 0) continue;
     if (new Set(group.holds.map((i) => i.tenantId)).size > 1) {
       log.warn("lost_create_ambiguous", { kind: spec.kind, intents: group.holds.length });
@@ -147,13 +170,13 @@ async function unrecordedObjects(
   log: Logger,
   spec: FindableKindSpec,
   claims: Claim[],
-  before: string,
+  window: ListingWindow,
 ): Promise<{ views: View[]; listing: Listing } | null> {
   const oldest = Math.min(...claims.map((h) => Date.parse(h.createdAt)));
-  const listing = await listNewest(env, log, spec.lost, oldest - MATCH_WINDOW_MS);
+  const listing = await listNewest(env, log, spec.lost, oldest - MATCH_WINDOW_MS, window.maxPages);
   if (!listing) return null;
   // A create younger than `before` may still be on its way back: not yet a lost one.
-  const settled = listing.views.filter((v) => spec.lost.createdAt(v) < Date.parse(before));
+  const settled = listing.views.filter((v) => spec.lost.createdAt(v) < Date.parse(window.before));
   const unknown = new Set(
     await unknownIds(
       env.DB,
@@ -183,7 +206,7 @@ async function bookUnattributed(
 
 /**
  * Upstream's newest objects, page by page, until the listing reaches back to `horizon` (or ends),
- * at most MAX_PAGES. `completeSince` is how far back it is complete: `horizon` or earlier when it
+ * at most `maxPages`. `completeSince` is how far back it is complete: `horizon` or earlier when it
  * got there, else the oldest creation time it saw. Null when upstream did not answer a page.
  */
 interface Listing {
@@ -197,10 +220,12 @@ async function listNewest(
   log: Logger,
   lost: LostCreates,
   horizon: number,
+  maxPages: number,
 ): Promise<Listing | null> {
   const views: View[] = [];
+  const seen = new Set<string>();
   let sentAt = new Date().toISOString();
-  for (let page = 1; page <= MAX_PAGES; page++) {
+  for (let page = 1; page <= maxPages; page++) {
     const res = await callUpstream(env, log, {
       method: "GET",
       path: lost.listPath,
@@ -212,7 +237,13 @@ async function listNewest(
     }
     if (page === 1) sentAt = res.sentAt;
     const items = lost.listItems(res.body);
-    views.push(...items);
+    // An object a new create pushed onto the next page shows up twice: keep it once.
+    for (const item of items) {
+      const id = String(item.id);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      views.push(item);
+    }
     const oldest = Math.min(...items.map(lost.createdAt));
     if (items.length < 100) return { views, completeSince: Number.NEGATIVE_INFINITY, sentAt };
     if (oldest < horizon) return { views, completeSince: oldest, sentAt };
@@ -226,14 +257,22 @@ function fitsIntent(lost: LostCreates, view: View, claim: Claim): boolean {
   return claim.fingerprint === null || claim.fingerprint === lost.viewPrint(view);
 }
 
-/** The same for an orphaned hold's create, whose session also carries its tagged ceiling. */
-function fitsHold(lost: LostCreates, view: View, hold: OrphanHold): boolean {
-  if (!fitsIntent(lost, view, hold)) return false;
-  if (view.maxCostUsd === undefined) return true; // browsers carry no ceiling
-  const ceiling = createCeilingMicros(hold.amountMicros, hold.tagMicros);
+/** The ceiling an orphaned hold's create was sent with, if it was sent one (sessions only). */
+const ceilingOf = (hold: OrphanHold) =>
+  hold.slotOnly ? null : createCeilingMicros(hold.amountMicros, hold.tagMicros);
+
+/**
+ * The same for an orphaned hold's create: a session also carries the hold's tagged ceiling, or,
+ * for a hold that sent none, is one no task has run in yet if the create had no task.
+ */
+function fitsHold(spec: HeldKindSpec, view: View, hold: OrphanHold): boolean {
+  if (!fitsIntent(spec.lost, view, hold)) return false;
+  if (spec.kind === "browser") return true;
+  if (hold.slotOnly) return Number(view.stepCount ?? 0) === 0;
+  const ceiling = ceilingOf(hold);
   // A hold of 0 sent no ceiling, so only the fingerprint and the time tie an object to it.
   if (ceiling === null) return true;
-  return view.maxCostUsd !== null && toMicros(String(view.maxCostUsd)) === ceiling;
+  return view.maxCostUsd != null && toMicros(String(view.maxCostUsd)) === ceiling;
 }
 
 /**
@@ -242,10 +281,10 @@ function fitsHold(lost: LostCreates, view: View, hold: OrphanHold): boolean {
  * creation order.
  */
 function groups<C extends Claim>(
-  lost: LostCreates,
   views: View[],
   holds: C[],
-  fits: (lost: LostCreates, view: View, claim: C) => boolean,
+  fits: (view: View, claim: C) => boolean,
+  createdAt: (view: View) => number,
 ): { views: View[]; holds: C[] }[] {
   const parent = new Map<string, string>();
   const find = (x: string): string => {
@@ -260,7 +299,7 @@ function groups<C extends Claim>(
   const fitted = new Set<C>();
   for (const view of views) {
     for (const hold of holds) {
-      if (!fits(lost, view, hold)) continue;
+      if (!fits(view, hold)) continue;
       fitted.add(hold);
       parent.set(find(viewKey(view)), find(holdKey(hold)));
     }
@@ -273,7 +312,7 @@ function groups<C extends Claim>(
     return group;
   };
   const byTime = (a: number, b: number) => a - b;
-  for (const view of [...views].sort((a, b) => byTime(lost.createdAt(a), lost.createdAt(b))))
+  for (const view of [...views].sort((a, b) => byTime(createdAt(a), createdAt(b))))
     groupOf(viewKey(view)).views.push(view);
   // A hold nothing fits is in no group: it stays an orphan, for a later pass or to expire.
   for (const hold of holds) if (fitted.has(hold)) groupOf(holdKey(hold)).holds.push(hold);

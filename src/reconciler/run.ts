@@ -4,7 +4,7 @@ import { observeViews } from "../ledger/observe";
 import { describeError, type Logger } from "../lib/log";
 import { toMicros } from "../lib/money";
 import { loadEffectivePolicy } from "../policy/load";
-import { expireOrphan, settleGone } from "../budget/holds";
+import { chargeOrphanInFull, expireOrphan, settleGone } from "../budget/holds";
 import { IDEMPOTENCY_TTL_MS } from "../store/idempotency";
 import { listOrphanHolds, listWatched, markChecked, type Watched } from "../store/reconcile";
 import { findOpenHold } from "../store/budgets";
@@ -12,7 +12,13 @@ import { markDeleted } from "../store/resources";
 import { callUpstream } from "../upstream/client";
 import { BROWSERS, type HeldKindSpec, PROFILES, SESSIONS, WORKSPACES } from "../upstream/kinds";
 import { forgetIntentStatement, listStaleIntents } from "../store/intents";
-import { findLostCreates, findLostFreeCreates, listedPast } from "./lost-creates";
+import {
+  DEFAULT_MAX_LIST_PAGES,
+  findLostCreates,
+  findLostFreeCreates,
+  type ListingWindow,
+  listedPast,
+} from "./lost-creates";
 
 export { UNATTRIBUTED } from "./lost-creates";
 
@@ -24,6 +30,8 @@ export interface ReconcileOptions {
   /** How old it must be, still unmatched, before it is released. */
   releaseAfterMs?: number;
   now?: Date;
+  /** Most pages of 100 a listing of upstream's newest objects reads per kind and pass. */
+  maxListPages?: number;
   /**
    * Only this org's sessions, browsers and holds, as when the org has an upstream account of its
    * own: every object that account's listing shows is the org's concern.
@@ -45,6 +53,9 @@ export interface ReconcileReport {
   released: number;
   failures: number;
 }
+
+/** How long a lost create may stay unresolved before its hold is charged in full. */
+const ORPHAN_GIVE_UP_MS = 24 * 60 * 60_000;
 
 const SPECS: Record<"session" | "browser", HeldKindSpec> = { session: SESSIONS, browser: BROWSERS };
 type View = Record<string, unknown>;
@@ -96,15 +107,25 @@ export async function reconcile(
 
   const orphanBefore = new Date(now.getTime() - (options.orphanAfterMs ?? 120_000)).toISOString();
   const releaseBefore = new Date(now.getTime() - (options.releaseAfterMs ?? 15 * 60_000)).toISOString();
+  const giveUpBefore = new Date(now.getTime() - ORPHAN_GIVE_UP_MS).toISOString();
   const orphans = await listOrphanHolds(db, orphanBefore, options.orgId);
+  const window = { before: orphanBefore, maxPages: options.maxListPages ?? DEFAULT_MAX_LIST_PAGES };
   for (const spec of [SESSIONS, BROWSERS] as const) {
     const mine = orphans.filter((h) => h.kind === spec.kind);
     let completeSince: number | null = null;
     try {
-      completeSince = await findLostCreates(env, log, spec, mine, orphanBefore, report);
+      completeSince = await findLostCreates(env, log, spec, mine, window, report);
     } catch (err) {
       report.failures++;
       log.error("reconcile_lost_creates_failed", { kind: spec.kind, ...describeError(err) });
+    }
+    // A lost create nothing could be found of in a day (listings that kept failing, or never
+    // reached back that far) is charged, never released: whatever it made has been paid for.
+    for (const hold of mine.filter((h) => h.createdAt < giveUpBefore)) {
+      if (await chargeOrphanInFull(db, hold.id, hold.amountMicros)) {
+        report.chargedInFull++;
+        log.error("orphan_unresolved_charged", { kind: hold.kind, holdId: hold.id, tenantId: hold.tenantId });
+      }
     }
     // Released only when a listing that did not fail reached back past the hold's whole window.
     if (completeSince === null) continue;
@@ -119,7 +140,7 @@ export async function reconcile(
       }
     }
   }
-  await findLostProfilesAndWorkspaces(env, log, orphanBefore, releaseBefore, options.orgId, report);
+  await findLostProfilesAndWorkspaces(env, log, window, releaseBefore, options.orgId, report);
   await forgetExpired(db, now);
   log.info("reconciled", { ...report });
   return report;
@@ -133,18 +154,18 @@ export async function reconcile(
 async function findLostProfilesAndWorkspaces(
   env: Bindings,
   log: Logger,
-  before: string,
+  window: ListingWindow,
   releaseBefore: string,
   orgId: string | undefined,
   report: ReconcileReport,
 ): Promise<void> {
-  const intents = await listStaleIntents(env.DB, before, orgId);
+  const intents = await listStaleIntents(env.DB, window.before, orgId);
   for (const spec of [PROFILES, WORKSPACES]) {
     const mine = intents.filter((i) => i.kind === spec.kind);
     if (mine.length === 0) continue;
     let completeSince: number | null = null;
     try {
-      completeSince = await findLostFreeCreates(env, log, spec, mine, before, report);
+      completeSince = await findLostFreeCreates(env, log, spec, mine, window, report);
     } catch (err) {
       report.failures++;
       log.error("reconcile_lost_creates_failed", { kind: spec.kind, ...describeError(err) });

@@ -194,8 +194,17 @@ export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admis
  * accepted the task: a later `idle` means the task is over.
  */
 export function attachHoldStatement(db: D1Database, holdId: string, resourceId: string): D1PreparedStatement {
+  // Only to its own object, or to one no other open hold has (an adoption two passes race for);
+  // and from where the object's charges stand, should any have been made before it was tied.
   return db
-    .prepare("UPDATE holds SET resource_id = ?, dispatched_at = ? WHERE id = ? AND state = 'open'")
+    .prepare(
+      `UPDATE holds SET resource_id = ?1, dispatched_at = ?2,
+         base_total_micros = max(base_total_micros,
+           coalesce((SELECT charged_micros FROM usage WHERE kind = holds.kind AND id = ?1), 0))
+       WHERE id = ?3 AND state = 'open' AND (resource_id IS NULL OR resource_id = ?1)
+         AND NOT EXISTS (SELECT 1 FROM holds o WHERE o.kind = holds.kind AND o.resource_id = ?1
+           AND o.state = 'open' AND o.id <> ?3)`,
+    )
     .bind(resourceId.toLowerCase(), new Date().toISOString(), holdId);
 }
 
@@ -271,31 +280,47 @@ const MARK_CHARGED = `UPDATE usage SET charged_micros = max(charged_micros, h.ba
     AND usage.kind = h.kind AND usage.id = h.resource_id`;
 
 /**
- * Closes a hold, releasing what it reserved and booking `actualMicros` as spent in both scopes.
+ * What a closing hold charges: a fixed amount (0 for a release, the whole hold when charged in
+ * full), or, for a task that ended, what its object's total added past the hold's base. That total
+ * is the booked one (`usage`), read in the closing statement itself, so a later view another
+ * observer booked while this one was deciding is charged too; `observedTotalMicros` stands in only
+ * where the ledger has no row.
+ */
+export type HoldCharge = { amountMicros: number } | { observedTotalMicros: number };
+
+/**
+ * Closes a hold, releasing what it reserved and booking its charge as spent in both scopes.
  * Exactly once: only the caller whose token closed the hold moves the counters, whatever the number
- * of observers racing. Returns whether this call did it.
+ * of observers racing. Returns what it charged, or null when another caller had closed it.
  */
 export async function closeHold(
   db: D1Database,
   holdId: string,
-  actualMicros: number,
+  charge: HoldCharge,
   state: "settled" | "released",
   options: { onlyUnattached?: boolean } = {},
-): Promise<boolean> {
+): Promise<number | null> {
   const token = crypto.randomUUID();
   // An orphan is released only while still unattached: a concurrent pass may have just adopted it.
   const unattached = options.onlyUnattached ? "AND resource_id IS NULL" : "";
-  const [claim] = await db.batch([
+  const observed = "observedTotalMicros" in charge ? charge.observedTotalMicros : null;
+  const amount = "amountMicros" in charge ? Math.max(0, charge.amountMicros) : null;
+  const [claim, , , read] = await db.batch([
     db
       .prepare(
-        `UPDATE holds SET state = ?, settled_micros = ?, settle_token = ?, settled_at = ?
-         WHERE id = ? AND state = 'open' ${unattached}`,
+        `UPDATE holds SET state = ?1, settle_token = ?2, settled_at = ?3,
+           settled_micros = coalesce(?4, max(0, coalesce(
+             (SELECT u.total_cost_micros FROM usage u WHERE u.kind = holds.kind AND u.id = holds.resource_id),
+             ?5) - base_total_micros))
+         WHERE id = ?6 AND state = 'open' ${unattached}`,
       )
-      .bind(state, Math.max(0, actualMicros), token, new Date().toISOString(), holdId),
+      .bind(state, token, new Date().toISOString(), amount, observed, holdId),
     db.prepare(BOOK).bind(holdId, token),
     db.prepare(MARK_CHARGED).bind(holdId, token),
+    db.prepare("SELECT settled_micros FROM holds WHERE id = ? AND settle_token = ?").bind(holdId, token),
   ]);
-  return (claim?.meta.changes ?? 0) > 0;
+  if ((claim?.meta.changes ?? 0) === 0) return null;
+  return (read?.results?.[0] as { settled_micros: number } | undefined)?.settled_micros ?? 0;
 }
 
 // The part of an object's booked total no hold has charged, while no hold is open for it.

@@ -56,18 +56,21 @@ export function guardD1(db: D1Database): D1Database {
  * Runs a write that follows something upstream already did (a create, a refusal, a delete). Should
  * the store fail now, the client must still get upstream's answer: a 503 would invite a retry
  * that repeats the upstream action. The failure is logged by name and left to the reconciler.
+ * Returns whether the write was made.
  */
 export async function afterUpstreamActed(
   log: Logger,
   event: string,
   fields: LogFields,
   work: () => Promise<unknown>,
-): Promise<void> {
+): Promise<boolean> {
   try {
     await work();
+    return true;
   } catch (err) {
     if (!isStoreFailure(err)) throw err;
     log.error(event, { ...fields, ...describeError(err) });
+    return false;
   }
 }
 

@@ -73,8 +73,10 @@ export async function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamRespo
       log.error("hold_outcome_unknown", { holdId: hold.id, reason: "success without an id" });
       throw new GatewayError("upstream_bad_response", "Browser Use answered a create without an id");
     }
-    await recordSuccess(c, call, hold, view as View & { id: string });
-    remember(c, call.spec, [view], res.sentAt);
+    // Booked only once recorded: an object nobody owns yet is the reconciler's to adopt, and its
+    // costs are charged through the hold it will be tied to.
+    if (await recordSuccess(c, call, hold, view as View & { id: string }))
+      remember(c, call.spec, [view], res.sentAt);
   } else if (res.status >= 400 && res.status < 500) {
     await release(`upstream_${res.status}`);
   } else {
@@ -89,13 +91,18 @@ export async function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamRespo
  * "try again" would start a second paid task), and the open, unattached hold leads the reconciler
  * to the object and records it as the caller's.
  */
-async function recordSuccess(c: Ctx, call: HeldCall, hold: Hold, view: View & { id: string }): Promise<void> {
+async function recordSuccess(
+  c: Ctx,
+  call: HeldCall,
+  hold: Hold,
+  view: View & { id: string },
+): Promise<boolean> {
   const db = c.env.DB;
   const isNew = call.admission.resourceId === null;
   const record = isNew
     ? recordCreatedStatement(db, call.spec.kind, view.id, c.get("caller"), view, call.spec.status(view))
     : null;
-  await afterUpstreamActed(
+  return afterUpstreamActed(
     c.get("log"),
     "record_after_upstream_accepted_failed",
     { holdId: hold.id, id: view.id },

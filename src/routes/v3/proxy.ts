@@ -143,13 +143,17 @@ export async function createOwned(c: Ctx, spec: FindableKindSpec, path: string):
   const log = c.get("log");
   if (res.status === 201) {
     const view = res.body as View;
-    await afterUpstreamActed(log, "record_after_upstream_created_failed", { kind: spec.kind }, () =>
-      db.batch([
-        recordCreatedStatement(db, spec.kind, String(view.id), caller, view, spec.status(view)),
-        forgetIntentStatement(db, intent.id),
-      ]),
+    const recorded = await afterUpstreamActed(
+      log,
+      "record_after_upstream_created_failed",
+      { kind: spec.kind },
+      () =>
+        db.batch([
+          recordCreatedStatement(db, spec.kind, String(view.id), caller, view, spec.status(view)),
+          forgetIntentStatement(db, intent.id),
+        ]),
     );
-    remember(c, spec, [view], res.sentAt);
+    if (recorded) remember(c, spec, [view], res.sentAt);
   } else {
     await afterUpstreamActed(log, "intent_cleanup_failed", { kind: spec.kind }, () =>
       forgetIntentStatement(db, intent.id).run(),
