@@ -28,6 +28,8 @@ export default defineConfig({
                 BROWSER_USE_API_KEY: EMULATOR_KEY,
                 ADMIN_TOKEN: "test-admin-token",
                 BROWSER_USE_WEBHOOK_SECRET: "test-webhook-secret",
+                // Callbacks go to receivers on this machine in tests.
+                ALLOW_PRIVATE_CALLBACKS: "true",
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },
             },

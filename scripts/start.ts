@@ -41,7 +41,7 @@ async function main() {
     emulator,
     adminToken,
     logLevel: process.env.WRANGLER_LOG_LEVEL,
-    vars: { BROWSER_USE_WEBHOOK_SECRET: webhookSecret },
+    vars: { BROWSER_USE_WEBHOOK_SECRET: webhookSecret, ALLOW_PRIVATE_CALLBACKS: "true" },
   });
   const shutdown = (code: number) => stack.stop().finally(() => process.exit(code));
   process.on("SIGINT", () => shutdown(0));

@@ -1,5 +1,6 @@
 import type { Logger } from "./lib/log";
 import type { EffectivePolicy } from "./policy/effective";
+import type { HookWithSecrets } from "./store/hooks";
 import { guardD1 } from "./store/guard";
 
 /** Secrets set with `wrangler secret put` (or `--var` in local dev); not in wrangler.toml. */
@@ -14,6 +15,8 @@ export interface Secrets {
   UPSTREAM_TIMEOUT_MS?: string;
   /** `info` (default), `warn` or `error`: the lowest level logged. */
   LOG_LEVEL?: string;
+  /** `true` lets hook callbacks go to http and private addresses (local development only). */
+  ALLOW_PRIVATE_CALLBACKS?: string;
 }
 
 export type Bindings = Env & Secrets;
@@ -33,6 +36,9 @@ export interface Variables {
   policy: EffectivePolicy;
   /** Set once upstream has answered the create or dispatch this request is for. */
   upstreamAnswered?: boolean;
+  /** Set for a delivery to /hooks/{hookId}: its hook, and its body exactly as signed. */
+  hook?: HookWithSecrets;
+  rawBody?: string;
 }
 
 /** The bindings with D1 behind the store guard: any D1 failure is a StoreUnavailable. */

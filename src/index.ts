@@ -8,6 +8,7 @@ import { requestId } from "./middleware/request-id";
 import { admin } from "./routes/admin";
 import { gatewayApi } from "./routes/gateway";
 import { health } from "./routes/health";
+import { hookDeliveries } from "./routes/hooks";
 import { upstreamWebhooks } from "./routes/upstream-webhooks";
 import { v3 } from "./routes/v3";
 
@@ -17,6 +18,7 @@ const app = new Hono<AppEnv>()
   .route("/", health)
   .route("/api/v3", v3)
   .route("/gateway/v1", gatewayApi)
+  .route("/hooks", hookDeliveries)
   .route("/webhooks", upstreamWebhooks)
   .route("/admin/v1", admin);
 

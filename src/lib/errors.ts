@@ -19,6 +19,7 @@ export type ErrorCode =
   | "body_too_large"
   | "unsupported_media_type"
   | "validation_error"
+  | "template_value_missing"
   | "concurrency_limit"
   | "rate_limited"
   | "upstream_unreachable"
@@ -47,6 +48,7 @@ const STATUS: Record<ErrorCode, number> = {
   body_too_large: 413,
   unsupported_media_type: 415,
   validation_error: 422,
+  template_value_missing: 422,
   concurrency_limit: 429,
   rate_limited: 429,
   upstream_unreachable: 502,

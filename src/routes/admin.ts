@@ -8,6 +8,7 @@ import { forgetKey } from "../middleware/tenant-auth";
 import { validate } from "../middleware/validate";
 import { issueKey, revokeKey } from "../store/keys";
 import { createOrg, createTenant } from "../store/orgs";
+import { adminHooks } from "./admin-hooks";
 import { adminPolicies } from "./admin-policies";
 
 const NameBody = z.strictObject({ name: z.string().trim().min(1).max(200) });
@@ -64,4 +65,5 @@ export const admin = new Hono<AppEnv>()
     forgetKey(hash);
     return c.body(null, 204);
   })
-  .route("/", adminPolicies);
+  .route("/", adminPolicies)
+  .route("/", adminHooks);

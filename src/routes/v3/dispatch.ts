@@ -11,7 +11,7 @@ import type { RunTaskRequest } from "../../v3/schemas";
 import type { Progress } from "../../budget/admission";
 import { createCeilingMicros } from "../../budget/holds";
 import { announceApplied, forwardHeld } from "./holds";
-import { clientBody, forward, relay, requireOwned, requireOwnedIfSet } from "./proxy";
+import { forward, relay, requireOwned, requireOwnedIfSet } from "./proxy";
 
 type Ctx = Context<AppEnv>;
 const NO_COST = { resourceId: null, requestedMicros: null, exact: false };
@@ -28,12 +28,12 @@ type View = Record<string, unknown>;
  * - A session without a task costs nothing until a task is dispatched, but takes a live-session
  *   slot like any other.
  */
-export async function createOrDispatch(c: Ctx, body: RunTaskRequest): Promise<Response> {
+export async function createOrDispatch(c: Ctx, body: RunTaskRequest, raw: View): Promise<Response> {
   await requireOwnedIfSet(c, PROFILES, body.profileId);
   await requireOwnedIfSet(c, WORKSPACES, body.workspaceId);
   if (body.sessionId) await requireOwned(c, SESSIONS, body.sessionId);
 
-  const policed = applySessionPolicy((await clientBody(c)) as View, c.get("policy"));
+  const policed = applySessionPolicy(raw, c.get("policy"));
   const out = policed.body;
   const applied = [...policed.applied];
 

@@ -14,7 +14,7 @@ import {
   Uuid,
 } from "../../v3/schemas";
 import { createOrDispatch } from "./dispatch";
-import { listPage, onOwned } from "./proxy";
+import { clientBody, listPage, onOwned } from "./proxy";
 
 const SessionPath = z.object({ session_id: Uuid });
 
@@ -25,7 +25,7 @@ const MAX_COST_MICROS = 1_000_000 * 1_000_000;
  * `RunTaskRequest` as the gateway takes it: no unknown fields (policy cannot judge what it does not
  * know) and a `maxCostUsd` that is an amount the ledger can hold, 0 to $1,000,000.
  */
-const GatewayRunTaskRequest = RunTaskRequest.strict().superRefine((body, ctx) => {
+export const GatewayRunTaskRequest = RunTaskRequest.strict().superRefine((body, ctx) => {
   if (body.maxCostUsd != null && microsWithin(body.maxCostUsd, MAX_COST_MICROS) === null) {
     ctx.addIssue({
       code: "custom",
@@ -38,8 +38,12 @@ const GatewayRunTaskRequest = RunTaskRequest.strict().superRefine((body, ctx) =>
 
 /** /api/v3/sessions: agent sessions, their tasks, messages and stop. */
 export const sessions = new Hono<AppEnv>()
-  .post("/", jsonBody({ required: true }), validate("json", GatewayRunTaskRequest), idempotency(), (c) =>
-    createOrDispatch(c, c.req.valid("json")),
+  .post(
+    "/",
+    jsonBody({ required: true }),
+    validate("json", GatewayRunTaskRequest),
+    idempotency(),
+    async (c) => createOrDispatch(c, c.req.valid("json"), (await clientBody(c)) as Record<string, unknown>),
   )
   .get("/", validate("query", ListSessionsQuery), async (c) => {
     const { page, page_size } = c.req.valid("query");

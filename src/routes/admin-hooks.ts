@@ -1,0 +1,178 @@
+import type { Context } from "hono";
+import { Hono } from "hono";
+import * as z from "zod";
+import type { AppEnv } from "../env";
+import { GatewayError, invalidInput, notFound } from "../lib/errors";
+import { callbackUrlProblem } from "../hooks/callback-url";
+import { newSigningSecret } from "../hooks/signatures";
+import { jsonBody } from "../middleware/json-body";
+import { validate } from "../middleware/validate";
+import { findOwned } from "../store/resources";
+import {
+  createHook,
+  deleteHook,
+  getHook,
+  type Hook,
+  listHooks,
+  rotateHookSecret,
+  updateHook,
+} from "../store/hooks";
+import { getTenant } from "../store/orgs";
+import { parseInput } from "../v3/validation";
+import { GatewayRunTaskRequest } from "./v3/sessions";
+
+const TenantParam = z.object({ tenantId: z.uuid() });
+const HookParam = z.object({ hookId: z.uuid() });
+
+/** The `RunTaskRequest` fields a hook fixes for every task it starts. */
+export const HOOK_OPTION_FIELDS = [
+  "model",
+  "maxCostUsd",
+  "proxyCountryCode",
+  "outputSchema",
+  "profileId",
+  "workspaceId",
+];
+
+const HookFields = {
+  name: z.string().trim().min(1).max(200),
+  task: z.string().min(1).max(20_000),
+  options: z.record(z.string(), z.unknown()),
+  callbackUrl: z.string().max(2_000).nullable(),
+};
+const NewHook = z.strictObject({
+  ...HookFields,
+  options: HookFields.options.optional(),
+  callbackUrl: HookFields.callbackUrl.optional(),
+});
+const HookPatch = z.strictObject(HookFields).partial();
+
+/** A hook as the admin API shows it: never its secret, except once (see withSecret). */
+function hookView(hook: Hook) {
+  return {
+    id: hook.id,
+    orgId: hook.orgId,
+    tenantId: hook.tenantId,
+    name: hook.name,
+    task: hook.task,
+    options: hook.options,
+    callbackUrl: hook.callbackUrl,
+    createdAt: hook.createdAt,
+    updatedAt: hook.updatedAt,
+  };
+}
+
+/**
+ * A hook's options, checked like the body of the task they will be part of: only the fields a
+ * hook may fix, valid as `RunTaskRequest` fields, and a profile or workspace of the hook's tenant
+ * (404 otherwise, as for any body). Returned as given, so upstream's defaults are judged by policy
+ * when a task runs, not frozen in here.
+ */
+async function checkOptions(
+  c: Context<AppEnv>,
+  tenantId: string,
+  options: Record<string, unknown>,
+): Promise<void> {
+  const extra = Object.keys(options).filter((k) => !HOOK_OPTION_FIELDS.includes(k));
+  if (extra.length > 0) {
+    throw invalidInput(
+      extra.map((key) => ({
+        type: "extra_forbidden",
+        loc: ["body", "options", key],
+        msg: "Extra inputs are not permitted",
+      })),
+    );
+  }
+  const parsed = parseInput(GatewayRunTaskRequest, "body", { task: "t", ...options });
+  if (!parsed.ok) {
+    throw invalidInput(parsed.issues.map((i) => ({ ...i, loc: ["body", "options", ...i.loc.slice(1)] })));
+  }
+  for (const [kind, id, detail] of [
+    ["profile", options.profileId, "Profile not found"],
+    ["workspace", options.workspaceId, "Workspace not found"],
+  ] as const) {
+    if (typeof id === "string" && !(await findOwned(c.env.DB, kind, id, tenantId))) throw notFound(detail);
+  }
+}
+
+function checkCallbackUrl(c: Context<AppEnv>, url: string | null | undefined): void {
+  if (url == null) return;
+  const problem = callbackUrlProblem(url, c.env.ALLOW_PRIVATE_CALLBACKS === "true");
+  if (problem) {
+    throw invalidInput([{ type: "url_not_allowed", loc: ["body", "callbackUrl"], msg: problem, input: url }]);
+  }
+}
+
+/**
+ * /admin/v1 hooks: create, list, read, change, delete, and rotate a hook's signing secret. The
+ * secret is shown only on creation and rotation. Mounted inside the admin app, which applies
+ * adminAuth.
+ */
+export const adminHooks = new Hono<AppEnv>()
+  .post(
+    "/tenants/:tenantId/hooks",
+    validate("param", TenantParam),
+    jsonBody({ required: true }),
+    validate("json", NewHook),
+    async (c) => {
+      const { tenantId } = c.req.valid("param");
+      const body = c.req.valid("json");
+      if (!(await getTenant(c.env.DB, tenantId))) throw notFound("Tenant not found");
+      await checkOptions(c, tenantId, body.options ?? {});
+      checkCallbackUrl(c, body.callbackUrl);
+      const secret = newSigningSecret();
+      const hook = await createHook(
+        c.env.DB,
+        tenantId,
+        {
+          name: body.name,
+          task: body.task,
+          options: body.options ?? {},
+          callbackUrl: body.callbackUrl ?? null,
+        },
+        secret,
+      );
+      if (!hook) throw notFound("Tenant not found");
+      c.header("Cache-Control", "no-store");
+      return c.json({ ...hookView(hook), secret }, 201);
+    },
+  )
+  .get("/tenants/:tenantId/hooks", validate("param", TenantParam), async (c) => {
+    const { tenantId } = c.req.valid("param");
+    if (!(await getTenant(c.env.DB, tenantId))) throw notFound("Tenant not found");
+    return c.json({ hooks: (await listHooks(c.env.DB, tenantId)).map(hookView) });
+  })
+  .get("/hooks/:hookId", validate("param", HookParam), async (c) => {
+    const hook = await getHook(c.env.DB, c.req.valid("param").hookId);
+    if (!hook) throw notFound("Hook not found");
+    return c.json(hookView(hook));
+  })
+  .patch(
+    "/hooks/:hookId",
+    validate("param", HookParam),
+    jsonBody({ required: true }),
+    validate("json", HookPatch),
+    async (c) => {
+      const { hookId } = c.req.valid("param");
+      const patch = c.req.valid("json");
+      const hook = await getHook(c.env.DB, hookId);
+      if (!hook) throw notFound("Hook not found");
+      if (patch.options) await checkOptions(c, hook.tenantId, patch.options);
+      checkCallbackUrl(c, patch.callbackUrl);
+      const updated = await updateHook(c.env.DB, hookId, patch);
+      if (!updated) throw notFound("Hook not found");
+      return c.json(hookView(updated));
+    },
+  )
+  .delete("/hooks/:hookId", validate("param", HookParam), async (c) => {
+    if (!(await deleteHook(c.env.DB, c.req.valid("param").hookId))) throw notFound("Hook not found");
+    return c.body(null, 204);
+  })
+  .post("/hooks/:hookId/rotate-secret", validate("param", HookParam), async (c) => {
+    const secret = newSigningSecret();
+    if (!(await rotateHookSecret(c.env.DB, c.req.valid("param").hookId, secret))) {
+      throw new GatewayError("not_found", "Hook not found");
+    }
+    c.header("Cache-Control", "no-store");
+    return c.json({ secret });
+  });

@@ -1,0 +1,240 @@
+import type { Owner } from "./resources";
+
+/** How long an old secret keeps verifying after a rotation. */
+export const SECRET_GRACE_MS = 24 * 60 * 60_000;
+
+/** How long a delivery's webhook-id is remembered, so a repeat starts nothing. */
+export const DELIVERY_TTL_MS = 24 * 60 * 60_000;
+
+/** A hook: a task template its tenant runs when a signed delivery arrives. */
+export interface Hook extends Owner {
+  id: string;
+  name: string;
+  task: string;
+  options: Record<string, unknown>;
+  callbackUrl: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A hook with the secrets that verify its deliveries (and sign its callbacks: the first). */
+export interface HookWithSecrets extends Hook {
+  secrets: string[];
+}
+
+interface HookRow {
+  id: string;
+  org_id: string;
+  tenant_id: string;
+  name: string;
+  task: string;
+  options: string;
+  callback_url: string | null;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_until: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+const toHook = (row: HookRow): Hook => ({
+  id: row.id,
+  orgId: row.org_id,
+  tenantId: row.tenant_id,
+  name: row.name,
+  task: row.task,
+  options: JSON.parse(row.options) as Record<string, unknown>,
+  callbackUrl: row.callback_url,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+export interface HookFields {
+  name: string;
+  task: string;
+  options: Record<string, unknown>;
+  callbackUrl: string | null;
+}
+
+/** Creates a hook for an existing tenant (null when there is none), with its first secret. */
+export async function createHook(
+  db: D1Database,
+  tenantId: string,
+  fields: HookFields,
+  secret: string,
+): Promise<Hook | null> {
+  const now = new Date().toISOString();
+  const row = await db
+    .prepare(
+      `INSERT INTO hooks (id, org_id, tenant_id, name, task, options, callback_url, secret, created_at, updated_at)
+       SELECT ?, org_id, id, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE id = ? RETURNING *`,
+    )
+    .bind(
+      crypto.randomUUID(),
+      fields.name,
+      fields.task,
+      JSON.stringify(fields.options),
+      fields.callbackUrl,
+      secret,
+      now,
+      now,
+      tenantId,
+    )
+    .first<HookRow>();
+  return row ? toHook(row) : null;
+}
+
+/** A hook that is not deleted, with its verifying secrets (the old one only inside its grace). */
+export async function getHook(db: D1Database, id: string, now = new Date()): Promise<HookWithSecrets | null> {
+  const row = await db
+    .prepare("SELECT * FROM hooks WHERE id = ? AND deleted_at IS NULL")
+    .bind(id)
+    .first<HookRow>();
+  if (!row) return null;
+  const graced =
+    row.previous_secret && row.previous_secret_until && row.previous_secret_until > now.toISOString();
+  return { ...toHook(row), secrets: graced ? [row.secret, row.previous_secret as string] : [row.secret] };
+}
+
+/** A tenant's hooks, newest first. */
+export async function listHooks(db: D1Database, tenantId: string): Promise<Hook[]> {
+  const { results } = await db
+    .prepare(
+      "SELECT * FROM hooks WHERE tenant_id = ? AND deleted_at IS NULL ORDER BY created_at DESC, id DESC",
+    )
+    .bind(tenantId)
+    .all<HookRow>();
+  return results.map(toHook);
+}
+
+/** Replaces the fields given; null when the hook does not exist. */
+export async function updateHook(
+  db: D1Database,
+  id: string,
+  fields: Partial<HookFields>,
+): Promise<Hook | null> {
+  const row = await db
+    .prepare(
+      `UPDATE hooks SET name = coalesce(?1, name), task = coalesce(?2, task), options = coalesce(?3, options),
+         callback_url = CASE WHEN ?4 = 1 THEN ?5 ELSE callback_url END, updated_at = ?6
+       WHERE id = ?7 AND deleted_at IS NULL RETURNING *`,
+    )
+    .bind(
+      fields.name ?? null,
+      fields.task ?? null,
+      fields.options === undefined ? null : JSON.stringify(fields.options),
+      fields.callbackUrl === undefined ? 0 : 1,
+      fields.callbackUrl ?? null,
+      new Date().toISOString(),
+      id,
+    )
+    .first<HookRow>();
+  return row ? toHook(row) : null;
+}
+
+/** Deletes a hook: deliveries to it are 404 from now on. False when there was none. */
+export async function deleteHook(db: D1Database, id: string): Promise<boolean> {
+  const res = await db
+    .prepare("UPDATE hooks SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
+    .bind(new Date().toISOString(), id)
+    .run();
+  return res.meta.changes > 0;
+}
+
+/** Puts a new secret in place; the current one keeps verifying for SECRET_GRACE_MS. */
+export async function rotateHookSecret(
+  db: D1Database,
+  id: string,
+  secret: string,
+  now = new Date(),
+): Promise<boolean> {
+  const res = await db
+    .prepare(
+      `UPDATE hooks SET previous_secret = secret, previous_secret_until = ?, secret = ?, updated_at = ?
+       WHERE id = ? AND deleted_at IS NULL`,
+    )
+    .bind(new Date(now.getTime() + SECRET_GRACE_MS).toISOString(), secret, now.toISOString(), id)
+    .run();
+  return res.meta.changes > 0;
+}
+
+export type DeliveryClaim =
+  | { claimed: true; token: string }
+  | { claimed: false; state: "pending" | "unknown" }
+  | { claimed: false; state: "done"; status: number; body: string };
+
+/**
+ * Claims a delivery's webhook-id for this hook, in one transaction: one older than DELIVERY_TTL_MS
+ * is forgotten first; then either this request claims it or the earlier one's row comes back.
+ */
+export async function claimDelivery(
+  db: D1Database,
+  hook: { id: string; tenantId: string },
+  deliveryId: string,
+  now = new Date(),
+): Promise<DeliveryClaim> {
+  const token = crypto.randomUUID();
+  const [, , read] = await db.batch([
+    db
+      .prepare("DELETE FROM hook_deliveries WHERE hook_id = ? AND delivery_id = ? AND created_at < ?")
+      .bind(hook.id, deliveryId, new Date(now.getTime() - DELIVERY_TTL_MS).toISOString()),
+    db
+      .prepare(
+        `INSERT INTO hook_deliveries (hook_id, delivery_id, tenant_id, claim_token, state, created_at)
+         VALUES (?, ?, ?, ?, 'pending', ?) ON CONFLICT DO NOTHING`,
+      )
+      .bind(hook.id, deliveryId, hook.tenantId, token, now.toISOString()),
+    db
+      .prepare(
+        "SELECT claim_token, state, status, body FROM hook_deliveries WHERE hook_id = ? AND delivery_id = ?",
+      )
+      .bind(hook.id, deliveryId),
+  ]);
+  const row = read?.results?.[0] as
+    | {
+        claim_token: string;
+        state: "pending" | "done" | "unknown";
+        status: number | null;
+        body: string | null;
+      }
+    | undefined;
+  if (!row) throw new Error("hook delivery vanished during its claim");
+  if (row.claim_token === token) return { claimed: true, token };
+  if (row.state === "done")
+    return { claimed: false, state: "done", status: row.status ?? 500, body: row.body ?? "" };
+  return { claimed: false, state: row.state };
+}
+
+/** Stores the answer a delivery got (and the session it started), for repeats of it to get too. */
+export async function completeDelivery(
+  db: D1Database,
+  hookId: string,
+  deliveryId: string,
+  answer: { status: number; body: string; sessionId: string | null },
+): Promise<void> {
+  await db
+    .prepare(
+      `UPDATE hook_deliveries SET state = 'done', status = ?, body = ?, session_id = ?
+       WHERE hook_id = ? AND delivery_id = ? AND state = 'pending'`,
+    )
+    .bind(answer.status, answer.body, answer.sessionId, hookId, deliveryId)
+    .run();
+}
+
+/** Marks a delivery whose task's outcome upstream is unknown: a repeat is refused, never run again. */
+export async function markDeliveryUnknown(db: D1Database, hookId: string, deliveryId: string): Promise<void> {
+  await db
+    .prepare(
+      "UPDATE hook_deliveries SET state = 'unknown' WHERE hook_id = ? AND delivery_id = ? AND state = 'pending'",
+    )
+    .bind(hookId, deliveryId)
+    .run();
+}
+
+/** Forgets a delivery that started nothing (refused), so the sender may retry it. */
+export async function releaseDelivery(db: D1Database, hookId: string, deliveryId: string): Promise<void> {
+  await db
+    .prepare("DELETE FROM hook_deliveries WHERE hook_id = ? AND delivery_id = ? AND state = 'pending'")
+    .bind(hookId, deliveryId)
+    .run();
+}

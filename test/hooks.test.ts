@@ -1,0 +1,327 @@
+import { env } from "cloudflare:workers";
+import { Webhook } from "standardwebhooks";
+import { describe, expect, it } from "vitest";
+import { callbackUrlProblem } from "../src/hooks/callback-url";
+import { renderTask } from "../src/hooks/template";
+import {
+  ADMIN_TOKEN,
+  asTenant,
+  emulatorTruth,
+  emuTask,
+  eventually,
+  expectJson,
+  gateway,
+  newTenant,
+  putPolicy,
+  type SessionView,
+  type TestTenant,
+} from "./helpers";
+
+interface HookView {
+  id: string;
+  tenantId: string;
+  name: string;
+  task: string;
+  options: Record<string, unknown>;
+  callbackUrl: string | null;
+  secret?: string;
+}
+
+const admin = (path: string, method = "GET", body?: unknown, bindings = env) =>
+  gateway(
+    `/admin/v1${path}`,
+    {
+      method,
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    },
+    bindings,
+  );
+
+async function newHook(
+  t: TestTenant,
+  fields: Partial<HookView> = {},
+): Promise<HookView & { secret: string }> {
+  const res = await admin(`/tenants/${t.tenantId}/hooks`, "POST", {
+    name: "orders",
+    task: emuTask("Check order {{order.id}} for {{customer.name}}", { steps: 1, cost: "0.01" }),
+    ...fields,
+  });
+  return expectJson<HookView & { secret: string }>(res, 201);
+}
+
+/** Posts `payload` to a hook, signed with `secret` by the standardwebhooks library (the sender's side). */
+async function deliver(
+  hookId: string,
+  secret: string,
+  payload: unknown,
+  options: { id?: string; at?: Date; raw?: string; headers?: Record<string, string> } = {},
+) {
+  const body = options.raw ?? JSON.stringify(payload);
+  const id = options.id ?? `msg_${crypto.randomUUID()}`;
+  const at = options.at ?? new Date();
+  const signature = new Webhook(secret).sign(id, at, body);
+  return gateway(`/hooks/${hookId}`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      "webhook-id": id,
+      "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+      "webhook-signature": signature,
+      ...options.headers,
+    },
+    body,
+  });
+}
+
+const order = { order: { id: "A-1001" }, customer: { name: "Ada" } };
+
+async function holdCount(tenantId: string): Promise<number> {
+  return (
+    (await env.DB.prepare("SELECT count(*) AS n FROM holds WHERE tenant_id = ?")
+      .bind(tenantId)
+      .first<number>("n")) ?? -1
+  );
+}
+
+describe("hooks through the admin API", () => {
+  it("creates a hook with its secret shown once, lists, reads, changes and deletes it", async () => {
+    const t = await newTenant();
+    const hook = await newHook(t, { options: { model: "bu-mini" }, callbackUrl: "https://example.com/done" });
+    expect(hook.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(hook).toMatchObject({
+      tenantId: t.tenantId,
+      options: { model: "bu-mini" },
+      callbackUrl: "https://example.com/done",
+    });
+    const read = await expectJson<HookView>(await admin(`/hooks/${hook.id}`), 200);
+    expect(read).not.toHaveProperty("secret");
+    const listed = await expectJson<{ hooks: HookView[] }>(await admin(`/tenants/${t.tenantId}/hooks`), 200);
+    expect(listed.hooks.map((h) => h.id)).toEqual([hook.id]);
+    expect(JSON.stringify(listed)).not.toContain(hook.secret);
+    const changed = await expectJson<HookView>(
+      await admin(`/hooks/${hook.id}`, "PATCH", { name: "renamed" }),
+      200,
+    );
+    expect(changed).toMatchObject({ name: "renamed", task: hook.task });
+    expect((await admin(`/hooks/${hook.id}`, "DELETE")).status).toBe(204);
+    expect((await admin(`/hooks/${hook.id}`)).status).toBe(404);
+    expect(await expectJson(await deliver(hook.id, hook.secret, order), 404)).toMatchObject({
+      code: "not_found",
+    });
+  });
+
+  it("refuses options a hook may not fix, a profile of another tenant, and callbacks to private places", async () => {
+    const t = await newTenant();
+    const other = await newTenant();
+    const profile = await expectJson<{ id: string }>(
+      await asTenant(other.key, "/api/v3/profiles", { body: {} }),
+      201,
+    );
+    const create = (fields: Record<string, unknown>, bindings = env) =>
+      admin(`/tenants/${t.tenantId}/hooks`, "POST", { name: "x", task: "t", ...fields }, bindings);
+    expect((await create({ options: { keepAlive: true } })).status).toBe(422);
+    expect((await create({ options: { maxCostUsd: -1 } })).status).toBe(422);
+    expect(await expectJson(await create({ options: { profileId: profile.id } }), 404)).toMatchObject({
+      detail: "Profile not found",
+    });
+    const production = { ...env, ALLOW_PRIVATE_CALLBACKS: "false" };
+    for (const url of ["http://example.com/x", "https://127.0.0.1/x", "https://localhost/x"]) {
+      expect((await create({ callbackUrl: url }, production)).status, url).toBe(422);
+    }
+    expect((await create({ callbackUrl: "https://hooks.example.com/x" }, production)).status).toBe(201);
+  });
+});
+
+describe("a signed delivery", () => {
+  it("starts the hook's task as its tenant and answers 202 with the session and delivery ids", async () => {
+    const t = await newTenant();
+    const hook = await newHook(t, { options: { model: "bu-mini" } });
+    const res = await deliver(hook.id, hook.secret, order, { id: "msg_first" });
+    const answer = await expectJson<{ sessionId: string; deliveryId: string }>(res, 202);
+    expect(answer.deliveryId).toBe("msg_first");
+    const upstream = await eventually(async () => {
+      const s = (await emulatorTruth()).find((x) => x.id === answer.sessionId);
+      return s?.status === "stopped" ? s : undefined;
+    });
+    expect(upstream).toMatchObject({ model: "bu-mini", title: "Check order A-1001 for Ada" });
+    // It is the tenant's session like any other.
+    expect(
+      (await expectJson<SessionView>(await asTenant(t.key, `/api/v3/sessions/${answer.sessionId}`), 200)).id,
+    ).toBe(answer.sessionId);
+  });
+
+  it("starts one session for the same webhook-id sent twice, one after the other or at once", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "5", period: "none" },
+      defaultTaskCostUsd: "0.1",
+    });
+    const hook = await newHook(t);
+    const first = await expectJson(await deliver(hook.id, hook.secret, order, { id: "msg_twice" }), 202);
+    const again = await deliver(hook.id, hook.secret, order, { id: "msg_twice" });
+    expect(await expectJson(again, 200)).toEqual(first);
+    const [a, b] = await Promise.all([
+      deliver(hook.id, hook.secret, order, { id: "msg_at_once" }),
+      deliver(hook.id, hook.secret, order, { id: "msg_at_once" }),
+    ]);
+    const answers = [await a.json(), await b.json()];
+    expect([a.status, b.status].sort()).toEqual([200, 202]);
+    expect(answers[0]).toEqual(answers[1]);
+    expect(await holdCount(t.tenantId)).toBe(2);
+  });
+
+  it("is admitted as the tenant would be: the same refusals, holding nothing", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "0.005", period: "none" } });
+    const hook = await newHook(t);
+    expect(await expectJson(await deliver(hook.id, hook.secret, order), 402)).toMatchObject({
+      code: "budget_exceeded",
+      scope: "tenant",
+    });
+    await putPolicy("tenants", t.tenantId, { allowedModels: ["bu-mini"] });
+    expect(await expectJson(await deliver(hook.id, hook.secret, order), 403)).toMatchObject({
+      code: "model_not_allowed",
+    });
+    expect(await holdCount(t.tenantId)).toBe(0);
+    // A refused delivery may be sent again once the policy allows it.
+    await putPolicy("tenants", t.tenantId, {});
+    const id = "msg_retried";
+    await putPolicy("tenants", t.tenantId, { allowedModels: ["bu-mini"] });
+    expect((await deliver(hook.id, hook.secret, order, { id })).status).toBe(403);
+    await putPolicy("tenants", t.tenantId, {});
+    expect((await deliver(hook.id, hook.secret, order, { id })).status).toBe(202);
+  });
+
+  it("answers 422 template_value_missing when the body lacks a placeholder's scalar value", async () => {
+    const t = await newTenant();
+    const hook = await newHook(t);
+    for (const payload of [
+      { order: { id: "A" } },
+      { order: { id: { nested: true } }, customer: { name: "x" } },
+    ]) {
+      const res = await deliver(hook.id, hook.secret, payload);
+      expect(await expectJson(res, 422), JSON.stringify(payload)).toMatchObject({
+        code: "template_value_missing",
+      });
+    }
+    expect(await holdCount(t.tenantId)).toBe(0);
+  });
+
+  it("refuses bodies as elsewhere: too large 413, not JSON 415, too deep or malformed 422", async () => {
+    const t = await newTenant();
+    const hook = await newHook(t);
+    expect(
+      (await deliver(hook.id, hook.secret, null, { raw: JSON.stringify({ x: "y".repeat(300_000) }) })).status,
+    ).toBe(413);
+    const typed = await deliver(hook.id, hook.secret, order, { headers: { "Content-Type": "text/plain" } });
+    expect(typed.status).toBe(415);
+    expect(
+      (await deliver(hook.id, hook.secret, null, { raw: `${"[".repeat(100)}${"]".repeat(100)}` })).status,
+    ).toBe(422);
+    expect((await deliver(hook.id, hook.secret, null, { raw: "{not json" })).status).toBe(422);
+  });
+});
+
+describe("delivery signatures", () => {
+  it("refuses a missing, malformed, wrong, stale, future, truncated or changed signature with 401", async () => {
+    const t = await newTenant();
+    const hook = await newHook(t);
+    const body = JSON.stringify(order);
+    const now = new Date();
+    const good = new Webhook(hook.secret).sign("msg_sig", now, body);
+    const post = (headers: Record<string, string>, sent = body) =>
+      gateway(`/hooks/${hook.id}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...headers },
+        body: sent,
+      });
+    const base = { "webhook-id": "msg_sig", "webhook-timestamp": String(Math.floor(now.getTime() / 1000)) };
+    const wrong = new Webhook(`whsec_${btoa("another secret entirely")}`).sign("msg_sig", now, body);
+    const refusals: [string, Promise<Response>][] = [
+      ["missing", post({ ...base })],
+      ["malformed", post({ ...base, "webhook-signature": "not a signature" })],
+      ["wrong secret", post({ ...base, "webhook-signature": wrong })],
+      ["stale", deliver(hook.id, hook.secret, order, { at: new Date(now.getTime() - 301_000) })],
+      ["future", deliver(hook.id, hook.secret, order, { at: new Date(now.getTime() + 301_000) })],
+      ["truncated", post({ ...base, "webhook-signature": good.slice(0, -4) })],
+      ["body changed by one byte", post({ ...base, "webhook-signature": good }, body.replace("Ada", "Adb"))],
+      ["another id", post({ ...base, "webhook-id": "msg_other", "webhook-signature": good })],
+    ];
+    for (const [what, res] of refusals) {
+      expect(await expectJson(await res, 401), what).toMatchObject({ code: "invalid_signature" });
+    }
+    expect(await holdCount(t.tenantId)).toBe(0);
+    // Several signatures in the header: one that verifies is enough.
+    const several = await post({ ...base, "webhook-signature": `v1,bm9wZQ== ${wrong} ${good}` });
+    expect(several.status).toBe(202);
+  });
+
+  it("keeps verifying a rotated secret for its grace period, then no longer", async () => {
+    const t = await newTenant();
+    const hook = await newHook(t);
+    const { secret } = await expectJson<{ secret: string }>(
+      await admin(`/hooks/${hook.id}/rotate-secret`, "POST"),
+      200,
+    );
+    expect(secret).not.toBe(hook.secret);
+    expect((await deliver(hook.id, secret, order)).status).toBe(202);
+    expect((await deliver(hook.id, hook.secret, order)).status).toBe(202);
+    await env.DB.prepare("UPDATE hooks SET previous_secret_until = ? WHERE id = ?")
+      .bind(new Date(Date.now() - 1000).toISOString(), hook.id)
+      .run();
+    expect((await deliver(hook.id, hook.secret, order)).status).toBe(401);
+    expect((await deliver(hook.id, secret, order)).status).toBe(202);
+  });
+});
+
+describe("templates", () => {
+  it("inserts values as text in one pass, by own properties only", () => {
+    expect(renderTask("{{a.b}} and {{ n }} and {{flag}}", { a: { b: "{{n}}" }, n: 5, flag: false })).toEqual({
+      task: "{{n}} and 5 and false",
+    });
+    expect(renderTask("{{items.1.sku}}", { items: [{ sku: "x" }, { sku: "y" }] })).toEqual({ task: "y" });
+    expect(renderTask("{{__proto__.polluted}} {{constructor.name}}", {})).toEqual({
+      missing: ["__proto__.polluted", "constructor.name"],
+    });
+    expect(renderTask("{{a}}", { a: null })).toEqual({ missing: ["a"] });
+  });
+});
+
+describe("callback URLs", () => {
+  it("refuses every private, loopback, link-local and metadata address form", () => {
+    const refused = [
+      "http://example.com/x",
+      "https://localhost/x",
+      "https://api.localhost/x",
+      "https://printer.local/x",
+      "https://metadata.google.internal/x",
+      "https://intranet/x",
+      "https://127.0.0.1/x",
+      "https://127.1/x",
+      "https://2130706433/x",
+      "https://0x7f000001/x",
+      "https://0177.0.0.1/x",
+      "https://10.1.2.3/x",
+      "https://172.20.0.1/x",
+      "https://192.168.1.1/x",
+      "https://169.254.169.254/latest/meta-data",
+      "https://100.64.0.1/x",
+      "https://0.0.0.0/x",
+      "https://[::1]/x",
+      "https://[::]/x",
+      "https://[fd00::1]/x",
+      "https://[fe80::1]/x",
+      "https://[::ffff:127.0.0.1]/x",
+      "https://[::ffff:a9fe:a9fe]/x",
+      "https://user:pass@example.com/x",
+      "ftp://example.com/x",
+      "not a url",
+    ];
+    for (const url of refused) expect(callbackUrlProblem(url, false), url).not.toBeNull();
+    for (const url of ["https://example.com/hook", "https://8.8.8.8/x", "https://[2606:4700::1111]/x"]) {
+      expect(callbackUrlProblem(url, false), url).toBeNull();
+    }
+    expect(callbackUrlProblem("http://127.0.0.1:9000/x", true)).toBeNull();
+  });
+});
