@@ -30,6 +30,8 @@ export default defineConfig({
                 BROWSER_USE_WEBHOOK_SECRET: "test-webhook-secret",
                 // Callbacks go to receivers on this machine in tests.
                 ALLOW_PRIVATE_CALLBACKS: "true",
+                // Retries a second apart, so a test sees a receiver's third attempt.
+                EVENT_RETRY_SCHEDULE_S: "1,1,1",
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },
             },

@@ -17,6 +17,8 @@ export interface Secrets {
   LOG_LEVEL?: string;
   /** `true` lets hook callbacks go to http and private addresses (local development only). */
   ALLOW_PRIVATE_CALLBACKS?: string;
+  /** Seconds before each retry of an event's delivery, comma-separated (see events/deliver.ts). */
+  EVENT_RETRY_SCHEDULE_S?: string;
 }
 
 export type Bindings = Env & Secrets;

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv, Bindings } from "./env";
 import { withGuardedStore } from "./env";
+import { deliverBatch, type EventMessage } from "./events/deliver";
 import { createLogger, describeError, logLevel } from "./lib/log";
 import { reconcile } from "./reconciler/run";
 import { onError, onNotFound } from "./middleware/errors";
@@ -36,5 +37,10 @@ export default {
         log.error("reconcile_failed", describeError(err)),
       ),
     );
+  },
+  /** Hook callbacks and budget alerts: one attempt per message, retried on a schedule. */
+  async queue(batch, env) {
+    const log = createLogger({ job: "events" }, logLevel(env.LOG_LEVEL));
+    await deliverBatch(batch as MessageBatch<EventMessage>, withGuardedStore(env), log);
   },
 } satisfies ExportedHandler<Bindings>;

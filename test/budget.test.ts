@@ -187,7 +187,7 @@ describe("settlement", () => {
       totalCostUsd: "0.02",
       updatedAt: new Date().toISOString(),
     };
-    await observeViews(env.DB, log, SESSIONS, t, [more], new Date().toISOString());
+    await observeViews(env, log, SESSIONS, t, [more], new Date().toISOString());
     await settleIfEnded(
       env.DB,
       log,
@@ -208,7 +208,7 @@ describe("settlement", () => {
     const before = await waitForStatus(t, s.id, ["idle"]);
     await startSession(t, { task: emuTask("second", { steps: 1, outcome: "hang" }), sessionId: s.id });
     // A replica that has not seen the dispatch yet answers a read sent now with the old idle view.
-    await observeViews(env.DB, log, SESSIONS, t, [before], new Date().toISOString());
+    await observeViews(env, log, SESSIONS, t, [before], new Date().toISOString());
     expect((await holds(t.tenantId)).map((h) => h.state)).toEqual(["settled", "open"]);
     const stopped = await expectJson<Session>(
       await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: { strategy: "session" } }),
@@ -241,7 +241,7 @@ describe("settlement", () => {
     });
     // Observed again, in any order, by anyone: nothing more is booked.
     await observeViews(
-      env.DB,
+      env,
       log,
       SESSIONS,
       t,

@@ -360,7 +360,7 @@ describe("ledger", () => {
       expect(later.status).toBe("running");
       const events = await costEventCount(s.id);
       // The create's own view, older and lower, arrives late (a slow reader, a delayed webhook).
-      await observeViews(env.DB, log, SESSIONS, t, [s], new Date().toISOString());
+      await observeViews(env, log, SESSIONS, t, [s], new Date().toISOString());
       expect(await getUsage(env.DB, "session", s.id)).toMatchObject({
         status: "running",
         totalCostMicros: 20_000,
@@ -388,7 +388,7 @@ describe("ledger", () => {
     expect(refunded?.status).toBe("stopped");
     expect(refunded?.totalCostMicros).toBeLessThan(10_000);
     // The create's view, higher but not final, arrives late: it must not undo the refund.
-    await observeViews(env.DB, log, BROWSERS, t, [active], new Date().toISOString());
+    await observeViews(env, log, BROWSERS, t, [active], new Date().toISOString());
     expect(await getUsage(env.DB, "browser", active.id)).toEqual(refunded);
     expect(await sumCostEvents(env.DB, "browser", active.id)).toEqual(await figuresOf("browser", active.id));
   });

@@ -14,6 +14,7 @@ import type { EmulatorOptions } from "./config";
 import { Emulator } from "./emulator";
 import { ApiError } from "./errors";
 import { type EmuEnv, parse, readBody } from "./http";
+import { inboxRoutes } from "./inbox";
 import { ConfigPatch, applyConfig } from "./routes/control";
 
 const KEY_HEADER = "X-Browser-Use-API-Key";
@@ -37,6 +38,9 @@ export class Projects {
   constructor(private readonly options: EmulatorOptions) {
     this.main = this.add(options);
   }
+
+  /** Where the emulator prints (inbox deliveries told to print, among others). */
+  readonly log = (line: string) => (this.options.log ?? console.log)(line);
 
   /** A new project with the main one's options except its key (and webhook, off until set). */
   create(apiKey: string): Project {
@@ -86,6 +90,7 @@ export function buildFrontDoor(projects: Projects) {
     emulator.startSettings = { ...emulator.settings };
     return c.json({ apiKey }, 201);
   });
+  app.route("/_emulator", inboxRoutes(projects.log));
   app.on(["PUT", "GET"], "/_emulator/:store{uploads|files}/:token", (c) =>
     projects.forGrant(c.req.param("token")).app.fetch(c.req.raw, c.env),
   );

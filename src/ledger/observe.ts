@@ -1,6 +1,9 @@
 import { currentPeriods } from "../budget/admission";
 import { settleIfEnded } from "../budget/holds";
+import type { Bindings } from "../env";
+import { enqueueEvents } from "../events/deliver";
 import type { Logger } from "../lib/log";
+import { sessionFinishedStatement } from "../store/events";
 import { chargeUnheldStatements } from "../store/budgets";
 import { type Owner, updateViewStatement } from "../store/resources";
 import { recordUsageStatements, type UsageObservation } from "../store/usage";
@@ -19,17 +22,19 @@ const booked = new TtlCache<string>(5 * 60_000);
 /**
  * What the gateway does with every view of an owned object upstream gives it, whoever asked
  * (a tenant's request, the reconciler, the upstream webhook): keep the latest view, book its cost
- * figures, charge to the owner's budgets what it cost outside any hold, and settle the hold of
- * whatever has ended. `sentAt` is when the upstream request that returned the views was sent.
+ * figures, charge to the owner's budgets what it cost outside any hold, settle the hold of
+ * whatever has ended, and, for a session a hook started, make its `session.finished` callback
+ * from its final view. `sentAt` is when the upstream request that returned the views was sent.
  */
 export async function observeViews(
-  db: D1Database,
+  stores: Pick<Bindings, "DB" | "EVENTS">,
   log: Logger,
   spec: KindSpec,
   owner: Owner,
   views: View[],
   sentAt: string,
 ): Promise<void> {
+  const db = stores.DB;
   const { observe } = spec;
   const all = views.map((view) => {
     const obs = observe?.(view, owner);
@@ -41,16 +46,24 @@ export async function observeViews(
     observe && fresh.length > 0 && owner.tenantId !== "" ? await currentPeriods(db, owner) : null;
   // A batch per few views, each view's statements together: a list of a hundred costs ten round
   // trips, not two hundred, and no batch grows past what D1 takes comfortably.
+  const events: string[] = [];
   for (let i = 0; i < fresh.length; i += VIEWS_PER_BATCH) {
     const chunk = fresh.slice(i, i + VIEWS_PER_BATCH);
-    await db.batch(
-      chunk.flatMap(({ view, obs }) => [
-        updateViewStatement(db, spec.kind, String(view.id), view, spec.status(view), sentAt),
-        ...(obs ? recordUsageStatements(db, obs) : []),
-        ...(obs && periods ? chargeUnheldStatements(db, obs.kind, obs.id, periods) : []),
-      ]),
-    );
+    const statements = chunk.flatMap(({ view, obs }) => [
+      updateViewStatement(db, spec.kind, String(view.id), view, spec.status(view), sentAt),
+      ...(obs ? recordUsageStatements(db, obs) : []),
+      ...(obs && periods ? chargeUnheldStatements(db, obs.kind, obs.id, periods) : []),
+    ]);
+    const finished = chunk.filter(({ obs }) => obs?.kind === "session" && obs.final && owner.tenantId !== "");
+    const results = await db.batch([
+      ...statements,
+      ...finished.map(({ view }) => sessionFinishedStatement(db, view, sentAt)),
+    ]);
+    for (const result of results.slice(statements.length)) {
+      for (const row of (result.results ?? []) as { id: string }[]) events.push(row.id);
+    }
   }
+  await enqueueEvents(stores, log, events);
   // Settling is checked for every view, booked or not: an unchanged view may still be the first
   // sent after its task was dispatched.
   for (const { obs } of all) if (obs) await settleIfEnded(db, log, obs, sentAt);

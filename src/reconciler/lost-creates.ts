@@ -75,7 +75,7 @@ export async function findLostCreates(
   const adopt = async (view: View, hold: OrphanHold) => {
     const id = String(view.id);
     await adoptOrphan(db, hold, id, recordCreatedStatement(db, spec.kind, id, hold, view, spec.status(view)));
-    await observeViews(db, log, spec, hold, [view], listing.sentAt);
+    await observeViews(env, log, spec, hold, [view], listing.sentAt);
     report.adopted++;
     log.warn("orphan_adopted", { kind: spec.kind, id, holdId: hold.id, tenantId: hold.tenantId });
   };
@@ -198,7 +198,7 @@ async function bookUnattributed(
   for (const view of views) {
     const id = String(view.id);
     await recordCreatedStatement(env.DB, spec.kind, id, UNATTRIBUTED, view, spec.status(view)).run();
-    await observeViews(env.DB, log, spec, UNATTRIBUTED, [view], sentAt);
+    await observeViews(env, log, spec, UNATTRIBUTED, [view], sentAt);
     report.unattributed++;
     log.warn("unattributed_spend", { kind: spec.kind, id });
   }

@@ -12,6 +12,8 @@ import { markDeleted } from "../store/resources";
 import { callUpstream } from "../upstream/client";
 import { BROWSERS, type HeldKindSpec, PROFILES, SESSIONS, WORKSPACES } from "../upstream/kinds";
 import { forgetIntentStatement, listStaleIntents } from "../store/intents";
+import { enqueueEvents } from "../events/deliver";
+import { listOverdue } from "../store/events";
 import {
   DEFAULT_MAX_LIST_PAGES,
   findLostCreates,
@@ -141,6 +143,8 @@ export async function reconcile(
     }
   }
   await findLostProfilesAndWorkspaces(env, log, window, releaseBefore, options.orgId, report);
+  // Events whose attempt is long overdue lost their message: send it again.
+  await enqueueEvents(env, log, await listOverdue(db, new Date(now.getTime() - 60_000).toISOString(), 50));
   await forgetExpired(db, now);
   log.info("reconciled", { ...report });
   return report;
@@ -194,14 +198,14 @@ async function refresh(
   }
   if (res.status !== 200) throw new Error(`upstream answered ${res.status}`);
   const view = res.body as View;
-  await observeViews(env.DB, log, spec, item, [view], res.sentAt);
+  await observeViews(env, log, spec, item, [view], res.sentAt);
   report.refreshed++;
 
   const reason = await stopReason(env.DB, item, view, now);
   if (!reason) return;
   const stopped = await callUpstream(env, log, spec.stop(item.id));
   if (stopped.status !== 200) throw new Error(`stop answered ${stopped.status}`);
-  await observeViews(env.DB, log, spec, item, [stopped.body as View], stopped.sentAt);
+  await observeViews(env, log, spec, item, [stopped.body as View], stopped.sentAt);
   if (reason === "idle") report.stoppedIdle++;
   else if (reason === "over_hold") report.stoppedOverHold++;
   else report.stoppedOverBudget++;

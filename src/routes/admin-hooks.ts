@@ -18,6 +18,9 @@ import {
   updateHook,
 } from "../store/hooks";
 import { getTenant } from "../store/orgs";
+import { enqueueEvents } from "../events/deliver";
+import { type EventRow, findEvents, listAttempts, listHookDeliveries, requeueEvent } from "../store/events";
+import { PageQuery } from "../v3/schemas";
 import { parseInput } from "../v3/validation";
 import { GatewayRunTaskRequest } from "./v3/sessions";
 
@@ -167,6 +170,49 @@ export const adminHooks = new Hono<AppEnv>()
   .delete("/hooks/:hookId", validate("param", HookParam), async (c) => {
     if (!(await deleteHook(c.env.DB, c.req.valid("param").hookId))) throw notFound("Hook not found");
     return c.body(null, 204);
+  })
+  .get("/hooks/:hookId/deliveries", validate("param", HookParam), validate("query", PageQuery), async (c) => {
+    const { hookId } = c.req.valid("param");
+    const { pageNumber, pageSize } = c.req.valid("query");
+    if (!(await getHook(c.env.DB, hookId))) throw notFound("Hook not found");
+    const { rows, total } = await listHookDeliveries(c.env.DB, hookId, {
+      offset: (pageNumber - 1) * pageSize,
+      limit: pageSize,
+    });
+    const attempts = await listAttempts(
+      c.env.DB,
+      rows.flatMap((r) => (r.event_id ? [r.event_id] : [])),
+    );
+    const deliveries = rows.map((r) => ({
+      deliveryId: r.delivery_id,
+      state: r.state,
+      sessionId: r.session_id,
+      createdAt: r.created_at,
+      callback: r.event_id
+        ? {
+            eventId: r.event_id,
+            state: r.event_state,
+            attempts: attempts
+              .filter((a) => a.event_id === r.event_id)
+              .map((a) => ({ attempt: a.attempt, at: a.at, status: a.status, error: a.error })),
+          }
+        : null,
+    }));
+    return c.json({ deliveries, totalItems: total, pageNumber, pageSize });
+  })
+  .post("/deliveries/:deliveryId/redeliver", async (c) => {
+    const found = await findEvents(c.env.DB, c.req.param("deliveryId"));
+    if (found.length === 0) throw notFound("No callback or alert of that id");
+    if (found.length > 1) {
+      throw new GatewayError(
+        "idempotency_conflict",
+        "Several hooks had a delivery of that webhook-id; redeliver by its eventId",
+      );
+    }
+    const [event] = found as [EventRow];
+    await requeueEvent(c.env.DB, event.id, new Date());
+    await enqueueEvents(c.env, c.get("log"), [event.id]);
+    return c.json({ eventId: event.id, state: "pending" }, 202);
   })
   .post("/hooks/:hookId/rotate-secret", validate("param", HookParam), async (c) => {
     const secret = newSigningSecret();

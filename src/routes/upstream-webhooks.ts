@@ -74,7 +74,7 @@ export const upstreamWebhooks = new Hono<AppEnv>().post("/browser-use", async (c
   afterResponse(c, "webhook_refresh", async () => {
     const res = await callUpstream(env, log, { method: "GET", path: SESSIONS.path(sessionId) });
     if (res.status === 200)
-      await observeViews(env.DB, log, SESSIONS, owner, [res.body as Record<string, unknown>], res.sentAt);
+      await observeViews(env, log, SESSIONS, owner, [res.body as Record<string, unknown>], res.sentAt);
   });
   return c.json({ received: true });
 });

@@ -107,7 +107,7 @@ async function idleSession(
   const res = await forward(c, { method: "GET", path: SESSIONS.path(sessionId) });
   if (res.status !== 200) return res;
   const view = res.body as View;
-  await observeViews(c.env.DB, c.get("log"), SESSIONS, c.get("caller"), [view], res.sentAt);
+  await observeViews(c.env, c.get("log"), SESSIONS, c.get("caller"), [view], res.sentAt);
   if (view.status === "idle") {
     const { figures, progress } = SESSIONS.observe(view, c.get("caller"));
     return { totalMicros: figures.totalCostMicros, progress: progress ?? { stepCount: 0, updatedAt: null } };

@@ -65,10 +65,10 @@ export async function requireOwnedIfSet(
 /** Observes views (see observeViews) after the response; `sentAt` is when upstream was asked. */
 export function remember(c: Ctx, spec: KindSpec, views: View[], sentAt: string): void {
   if (views.length === 0) return;
-  const { DB } = c.env;
+  const { env } = c;
   const log = c.get("log");
   const caller = c.get("caller");
-  afterResponse(c, `remember_${spec.kind}`, () => observeViews(DB, log, spec, caller, views, sentAt));
+  afterResponse(c, `remember_${spec.kind}`, () => observeViews(env, log, spec, caller, views, sentAt));
 }
 
 export interface OwnedCall {
@@ -120,7 +120,7 @@ async function stopBeforeDelete(c: Ctx, spec: KindSpec, id: string): Promise<voi
   if (spec.kind !== "session") return;
   const res = await forward(c, SESSIONS.stop(id));
   if (res.status !== 200) return;
-  await observeViews(c.env.DB, c.get("log"), spec, c.get("caller"), [res.body as View], res.sentAt);
+  await observeViews(c.env, c.get("log"), spec, c.get("caller"), [res.body as View], res.sentAt);
 }
 
 /**

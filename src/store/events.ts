@@ -1,0 +1,189 @@
+/**
+ * The outbox of events the gateway posts out (hook callbacks, budget alerts): made once, with a
+ * body fixed then, attempted until delivered or out of retries, every attempt recorded.
+ */
+
+export interface EventRow {
+  id: string;
+  type: string;
+  org_id: string;
+  tenant_id: string | null;
+  hook_id: string | null;
+  delivery_id: string | null;
+  url: string;
+  body: string;
+  state: "pending" | "delivered" | "failed";
+  attempts: number;
+  next_attempt_at: string;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+export interface AttemptRow {
+  event_id: string;
+  attempt: number;
+  at: string;
+  status: number | null;
+  error: string | null;
+}
+
+/**
+ * The `session.finished` event of a hook's session, made from its final view: one statement that
+ * makes nothing unless the session was started by a hook with a callback URL, and nothing a second
+ * time (one event per delivery), so it can ride along in the batch that books the view. Its
+ * figures are the view's, exactly as upstream wrote them. Returns the new event's id, if any.
+ */
+export function sessionFinishedStatement(
+  db: D1Database,
+  view: Record<string, unknown>,
+  at: string,
+): D1PreparedStatement {
+  const text = (v: unknown) => (v === undefined || v === null ? null : String(v));
+  const int = (v: unknown) => (typeof v === "number" ? v : 0);
+  return db
+    .prepare(
+      `INSERT INTO events (id, type, org_id, tenant_id, hook_id, delivery_id, url, body, state, attempts, next_attempt_at, created_at)
+       SELECT 'evt_' || lower(hex(randomblob(16))), 'session.finished', h.org_id, h.tenant_id, h.id, d.delivery_id, h.callback_url,
+         json_object('type', 'session.finished', 'timestamp', ?2, 'data', json_object(
+           'hookId', h.id, 'deliveryId', d.delivery_id, 'sessionId', ?1, 'status', ?3,
+           'isTaskSuccessful', json(?4), 'output', json(?5),
+           'totalCostUsd', ?6, 'llmCostUsd', ?7, 'proxyCostUsd', ?8, 'browserCostUsd', ?9,
+           'totalInputTokens', ?10, 'totalOutputTokens', ?11, 'proxyUsedMb', ?12)),
+         'pending', 0, ?2, ?2
+       FROM hook_deliveries d JOIN hooks h ON h.id = d.hook_id
+       WHERE d.session_id = ?1 AND h.callback_url IS NOT NULL
+       ON CONFLICT DO NOTHING
+       RETURNING id`,
+    )
+    .bind(
+      String(view.id).toLowerCase(),
+      at,
+      text(view.status),
+      JSON.stringify(typeof view.isTaskSuccessful === "boolean" ? view.isTaskSuccessful : null),
+      JSON.stringify(view.output ?? null),
+      text(view.totalCostUsd),
+      text(view.llmCostUsd),
+      text(view.proxyCostUsd),
+      text(view.browserCostUsd),
+      int(view.totalInputTokens),
+      int(view.totalOutputTokens),
+      text(view.proxyUsedMb),
+    );
+}
+
+/**
+ * Claims the next attempt of a pending event that is due (or nearly: a retry may wake a moment
+ * early), leasing it for `leaseMs` so another copy of its message finds nothing to do. Returns the
+ * event with its attempt count raised, or null.
+ */
+export async function claimAttempt(
+  db: D1Database,
+  id: string,
+  now: Date,
+  leaseMs: number,
+): Promise<EventRow | null> {
+  return db
+    .prepare(
+      `UPDATE events SET attempts = attempts + 1, next_attempt_at = ?
+       WHERE id = ? AND state = 'pending' AND next_attempt_at <= ? RETURNING *`,
+    )
+    .bind(new Date(now.getTime() + leaseMs).toISOString(), id, new Date(now.getTime() + 5_000).toISOString())
+    .first<EventRow>();
+}
+
+/** Records an attempt and what follows it: delivered, failed for good, or pending until `retryAt`. */
+export async function recordAttempt(
+  db: D1Database,
+  event: EventRow,
+  result: { at: string; status: number | null; error: string | null },
+  next: { state: "delivered" | "failed" } | { state: "pending"; retryAt: string },
+): Promise<void> {
+  await db.batch([
+    db
+      .prepare(
+        "INSERT INTO event_attempts (event_id, attempt, at, status, error) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      )
+      .bind(event.id, event.attempts, result.at, result.status, result.error),
+    db
+      .prepare(
+        `UPDATE events SET state = ?, next_attempt_at = coalesce(?, next_attempt_at),
+           delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END
+         WHERE id = ? AND state = 'pending'`,
+      )
+      .bind(next.state, next.state === "pending" ? next.retryAt : null, next.state, result.at, event.id),
+  ]);
+}
+
+/** Pending events whose time has long passed: their message was lost, and is sent again. */
+export async function listOverdue(db: D1Database, before: string, limit: number): Promise<string[]> {
+  const { results } = await db
+    .prepare(
+      "SELECT id FROM events WHERE state = 'pending' AND next_attempt_at < ? ORDER BY next_attempt_at LIMIT ?",
+    )
+    .bind(before, limit)
+    .all<{ id: string }>();
+  return results.map((r) => r.id);
+}
+
+/** The events a redelivery of `id` (an event id, or a hook delivery's webhook-id) names. */
+export async function findEvents(db: D1Database, id: string): Promise<EventRow[]> {
+  const { results } = await db
+    .prepare("SELECT * FROM events WHERE id = ?1 OR delivery_id = ?1 LIMIT 2")
+    .bind(id)
+    .all<EventRow>();
+  return results;
+}
+
+/** Puts an event back in line, due now, whatever became of it. */
+export async function requeueEvent(db: D1Database, id: string, now: Date): Promise<void> {
+  await db
+    .prepare("UPDATE events SET state = 'pending', next_attempt_at = ? WHERE id = ?")
+    .bind(now.toISOString(), id)
+    .run();
+}
+
+/** The attempts of some events, oldest first. */
+export async function listAttempts(db: D1Database, eventIds: string[]): Promise<AttemptRow[]> {
+  if (eventIds.length === 0) return [];
+  const { results } = await db
+    .prepare(
+      "SELECT * FROM event_attempts WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY event_id, attempt",
+    )
+    .bind(JSON.stringify(eventIds))
+    .all<AttemptRow>();
+  return results;
+}
+
+export interface DeliveryRow {
+  delivery_id: string;
+  state: string;
+  status: number | null;
+  session_id: string | null;
+  created_at: string;
+  event_id: string | null;
+  event_state: string | null;
+  event_attempts: number | null;
+}
+
+/** One page of a hook's inbound deliveries, newest first, with their callback events, and the total. */
+export async function listHookDeliveries(
+  db: D1Database,
+  hookId: string,
+  page: { offset: number; limit: number },
+): Promise<{ rows: DeliveryRow[]; total: number }> {
+  const [rows, count] = await db.batch([
+    db
+      .prepare(
+        `SELECT d.delivery_id, d.state, d.status, d.session_id, d.created_at,
+           e.id AS event_id, e.state AS event_state, e.attempts AS event_attempts
+         FROM hook_deliveries d LEFT JOIN events e ON e.hook_id = d.hook_id AND e.delivery_id = d.delivery_id
+         WHERE d.hook_id = ? ORDER BY d.created_at DESC, d.delivery_id DESC LIMIT ? OFFSET ?`,
+      )
+      .bind(hookId, page.limit, page.offset),
+    db.prepare("SELECT count(*) AS total FROM hook_deliveries WHERE hook_id = ?").bind(hookId),
+  ]);
+  return {
+    rows: (rows?.results ?? []) as DeliveryRow[],
+    total: ((count?.results ?? [])[0] as { total: number } | undefined)?.total ?? 0,
+  };
+}

@@ -1,0 +1,220 @@
+import { env } from "cloudflare:workers";
+import { Webhook } from "standardwebhooks";
+import { describe, expect, it } from "vitest";
+import { createLogger } from "../src/lib/log";
+import { reconcile } from "../src/reconciler/run";
+import {
+  ADMIN_TOKEN,
+  asTenant,
+  EMULATOR,
+  emulatorTruth,
+  emuTask,
+  eventually,
+  expectJson,
+  gateway,
+  newTenant,
+  type SessionView,
+  type TestTenant,
+} from "./helpers";
+
+interface Received {
+  at: string;
+  headers: Record<string, string>;
+  body: string;
+  status: number;
+}
+
+/** A receiver of the test's own: an emulator inbox. */
+function inbox(name = `cb-${crypto.randomUUID()}`) {
+  const url = `${EMULATOR}/_emulator/inbox/${name}`;
+  return {
+    url,
+    configure: (config: Record<string, unknown>) =>
+      fetch(`${url}/config`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(config),
+      }),
+    received: async () => ((await (await fetch(url)).json()) as { requests: Received[] }).requests,
+  };
+}
+
+const admin = (path: string, method = "GET", body?: unknown) =>
+  gateway(`/admin/v1${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+async function hookWithCallback(t: TestTenant, callbackUrl: string) {
+  return expectJson<{ id: string; secret: string }>(
+    await admin(`/tenants/${t.tenantId}/hooks`, "POST", {
+      name: "cb",
+      task: emuTask("Look up {{ref}}", { steps: 2, cost: "0.01" }),
+      callbackUrl,
+    }),
+    201,
+  );
+}
+
+async function deliver(
+  hook: { id: string; secret: string },
+  payload: unknown,
+  id = `msg_${crypto.randomUUID()}`,
+) {
+  const body = JSON.stringify(payload);
+  const now = new Date();
+  return gateway(`/hooks/${hook.id}`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      "webhook-id": id,
+      "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+      "webhook-signature": new Webhook(hook.secret).sign(id, now, body),
+    },
+    body,
+  });
+}
+
+/** Runs a delivery to its end: the tenant reads its session until it has ended (which books it). */
+async function runToEnd(t: TestTenant, hook: { id: string; secret: string }, deliveryId: string) {
+  const { sessionId } = await expectJson<{ sessionId: string }>(
+    await deliver(hook, { ref: "R-7" }, deliveryId),
+    202,
+  );
+  return eventually(async () => {
+    const s = await expectJson<SessionView>(await asTenant(t.key, `/api/v3/sessions/${sessionId}`), 200);
+    return s.status === "stopped" ? s : undefined;
+  });
+}
+
+describe("result callbacks", () => {
+  it("posts session.finished, signed with the hook's secret, with the final figures", async () => {
+    const t = await newTenant();
+    const box = inbox();
+    const hook = await hookWithCallback(t, box.url);
+    const done = await runToEnd(t, hook, "msg_cb_one");
+    const [got] = await eventually(async () => {
+      const r = await box.received();
+      return r.length > 0 ? r : undefined;
+    });
+    // A receiver verifies it with the published library.
+    const event = new Webhook(hook.secret).verify(
+      got?.body as string,
+      got?.headers as Record<string, string>,
+    ) as {
+      type: string;
+      timestamp: string;
+      data: Record<string, unknown>;
+    };
+    const truth = (await emulatorTruth()).find((s) => s.id === done.id) as SessionView;
+    expect(event).toEqual({
+      type: "session.finished",
+      timestamp: expect.any(String),
+      data: {
+        hookId: hook.id,
+        deliveryId: "msg_cb_one",
+        sessionId: done.id,
+        status: "stopped",
+        isTaskSuccessful: true,
+        output: truth.output,
+        totalCostUsd: truth.totalCostUsd,
+        llmCostUsd: truth.llmCostUsd,
+        proxyCostUsd: truth.proxyCostUsd,
+        browserCostUsd: truth.browserCostUsd,
+        totalInputTokens: truth.totalInputTokens,
+        totalOutputTokens: truth.totalOutputTokens,
+        proxyUsedMb: truth.proxyUsedMb,
+      },
+    });
+    expect(got?.headers["webhook-id"]).toMatch(/^evt_[0-9a-f]{32}$/);
+  });
+
+  it("retries a receiver that fails twice, with the same webhook-id, and records all three attempts", async () => {
+    const t = await newTenant();
+    const box = inbox();
+    await box.configure({ failFirst: 2, status: 503 });
+    const hook = await hookWithCallback(t, box.url);
+    await runToEnd(t, hook, "msg_cb_retry");
+    const received = await eventually(async () => {
+      const r = await box.received();
+      return r.some((x) => x.status === 200) ? r : undefined;
+    }, 15_000);
+    expect(received.map((r) => r.status)).toEqual([503, 503, 200]);
+    expect(new Set(received.map((r) => r.headers["webhook-id"])).size).toBe(1);
+    const page = await expectJson<{
+      deliveries: { deliveryId: string; callback: { state: string; attempts: { status: number }[] } }[];
+    }>(await admin(`/hooks/${hook.id}/deliveries`), 200);
+    expect(page.deliveries).toHaveLength(1);
+    expect(page.deliveries[0]).toMatchObject({
+      deliveryId: "msg_cb_retry",
+      callback: { state: "delivered", attempts: [{ status: 503 }, { status: 503 }, { status: 200 }] },
+    });
+  });
+
+  it("redelivers a callback on request, with the same webhook-id", async () => {
+    const t = await newTenant();
+    const box = inbox();
+    const hook = await hookWithCallback(t, box.url);
+    await runToEnd(t, hook, "msg_cb_again");
+    await eventually(async () => ((await box.received()).length === 1 ? true : undefined));
+    expect(await expectJson(await admin("/deliveries/msg_cb_again/redeliver", "POST"), 202)).toMatchObject({
+      state: "pending",
+    });
+    const received = await eventually(async () => {
+      const r = await box.received();
+      return r.length === 2 ? r : undefined;
+    });
+    expect(received[1]?.headers["webhook-id"]).toBe(received[0]?.headers["webhook-id"]);
+    expect((await admin("/deliveries/no-such-delivery/redeliver", "POST")).status).toBe(404);
+  });
+
+  it("gives up on a callback URL that stopped being allowed, and records why", async () => {
+    const t = await newTenant();
+    const box = inbox();
+    const hook = await hookWithCallback(t, box.url);
+    // The URL was allowed when saved; on the attempt it no longer is.
+    await env.DB.prepare("UPDATE hooks SET callback_url = 'ftp://127.0.0.1/x' WHERE id = ?")
+      .bind(hook.id)
+      .run();
+    await runToEnd(t, hook, "msg_cb_private");
+    const page = await eventually(async () => {
+      const p = await expectJson<{
+        deliveries: { callback: { state: string; attempts: { error: string }[] } | null }[];
+      }>(await admin(`/hooks/${hook.id}/deliveries`), 200);
+      return p.deliveries[0]?.callback?.state === "failed" ? p : undefined;
+    });
+    expect(page.deliveries[0]?.callback?.attempts[0]?.error).toMatch(/must be https/);
+    expect(await box.received()).toEqual([]);
+  });
+});
+
+describe("a callback whose message was lost", () => {
+  it("is sent again by the reconciler, and arrives", async () => {
+    const t = await newTenant();
+    const box = inbox();
+    const hook = await hookWithCallback(t, box.url);
+    const { sessionId } = await expectJson<{ sessionId: string }>(await deliver(hook, { ref: "lost" }), 202);
+    // The queue refuses the message when the session's end is booked.
+    const queueDown = {
+      ...env,
+      EVENTS: { sendBatch: () => Promise.reject(new Error("queue unavailable")) } as unknown as Queue,
+    };
+    await eventually(async () => {
+      const s = await expectJson<SessionView>(
+        await asTenant(t.key, `/api/v3/sessions/${sessionId}`, { env: queueDown }),
+        200,
+      );
+      return s.status === "stopped" ? s : undefined;
+    });
+    const pending = await env.DB.prepare("SELECT state, attempts FROM events WHERE hook_id = ?")
+      .bind(hook.id)
+      .first();
+    expect(pending).toEqual({ state: "pending", attempts: 0 });
+    await reconcile(env, createLogger({ test: "callbacks" }), {
+      orgId: t.orgId,
+      now: new Date(Date.now() + 120_000),
+    });
+    await eventually(async () => ((await box.received()).length === 1 ? true : undefined));
+  });
+});
