@@ -26,6 +26,7 @@ import {
   releaseUnusedHoldStatement,
 } from "../store/budgets";
 import type { UsageObservation } from "../store/usage";
+import type { MovedScopes } from "./alerts";
 import { ERROR_DETAILS } from "../v3/schemas";
 import { type AdmissionRequest, holdBounds, scopeBudget } from "./admission";
 
@@ -180,13 +181,13 @@ export async function settleIfEnded(
   log: Logger,
   obs: UsageObservation,
   observedAt: string,
-): Promise<void> {
+): Promise<MovedScopes | null> {
   const ended = obs.final || (obs.kind === "session" && obs.status === "idle");
-  if (!ended) return;
+  if (!ended) return null;
   const hold = await findOpenHold(db, obs.kind, obs.id);
-  if (!hold) return;
-  if (!obs.final && !taskOver(hold, obs, observedAt)) return;
-  await settle(db, log, obs.kind, obs.id, hold, obs.figures.totalCostMicros);
+  if (!hold) return null;
+  if (!obs.final && !taskOver(hold, obs, observedAt)) return null;
+  return settle(db, log, obs.kind, obs.id, hold, obs.figures.totalCostMicros);
 }
 
 /**
@@ -198,11 +199,11 @@ export async function settleGone(
   log: Logger,
   kind: "session" | "browser",
   id: string,
-): Promise<void> {
+): Promise<MovedScopes | null> {
   const hold = await findOpenHold(db, kind, id);
-  if (!hold) return;
+  if (!hold) return null;
   // The closing statement reads the last figures the ledger booked of it.
-  await settle(db, log, kind, id, hold, 0, { gone: true });
+  return settle(db, log, kind, id, hold, 0, { gone: true });
 }
 
 async function settle(
@@ -213,9 +214,9 @@ async function settle(
   hold: OpenHold,
   totalMicros: number,
   extra: { gone?: boolean } = {},
-): Promise<void> {
+): Promise<MovedScopes | null> {
   const actual = await closeHold(db, hold.id, { observedTotalMicros: totalMicros }, "settled");
-  if (actual === null) return;
+  if (actual === null) return null;
   log.info("hold_settled", {
     kind,
     id,
@@ -228,6 +229,12 @@ async function settle(
     // Upstream stops a task at its ceiling only after the step that crossed it; that step is booked too.
     log.warn("hold_overshoot", { kind, id, holdId: hold.id, overMicros: actual - hold.amountMicros });
   }
+  return {
+    orgId: hold.orgId,
+    orgPeriod: hold.orgPeriod,
+    tenantId: hold.tenantId,
+    tenantPeriod: hold.tenantPeriod,
+  };
 }
 
 /**

@@ -10,6 +10,7 @@ import { callbackUrlProblem } from "../hooks/callback-url";
 import { signedHeaders } from "../hooks/signatures";
 import { describeError, type Logger } from "../lib/log";
 import { claimAttempt, type EventRow, recordAttempt } from "../store/events";
+import { alertSecret } from "../store/alerts";
 import { getHook } from "../store/hooks";
 
 /**
@@ -106,9 +107,10 @@ export async function deliverBatch(
   }
 }
 
-/** The secret an event is signed with: its hook's current one. */
+/** The secret an event is signed with: its hook's current one, or its org's alert secret. */
 async function signingSecret(env: Bindings, event: EventRow): Promise<string | null> {
   if (event.hook_id) return (await getHook(env.DB, event.hook_id))?.secrets[0] ?? null;
+  if (event.type === "budget.threshold_crossed") return alertSecret(env.DB, event.org_id);
   return null;
 }
 

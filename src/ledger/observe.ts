@@ -1,4 +1,5 @@
 import { currentPeriods } from "../budget/admission";
+import { announceCrossings, crossingStatements, madeEvents } from "../budget/alerts";
 import { settleIfEnded } from "../budget/holds";
 import type { Bindings } from "../env";
 import { enqueueEvents } from "../events/deliver";
@@ -55,18 +56,19 @@ export async function observeViews(
       ...(obs && periods ? chargeUnheldStatements(db, obs.kind, obs.id, periods) : []),
     ]);
     const finished = chunk.filter(({ obs }) => obs?.kind === "session" && obs.final && owner.tenantId !== "");
-    const results = await db.batch([
-      ...statements,
-      ...finished.map(({ view }) => sessionFinishedStatement(db, view, sentAt)),
-    ]);
-    for (const result of results.slice(statements.length)) {
-      for (const row of (result.results ?? []) as { id: string }[]) events.push(row.id);
-    }
+    // After the spend they may have charged: the thresholds it crossed.
+    const crossings = periods ? await crossingStatements(db, periods, sentAt) : [];
+    const extra = [...finished.map(({ view }) => sessionFinishedStatement(db, view, sentAt)), ...crossings];
+    const results = await db.batch([...statements, ...extra]);
+    events.push(...madeEvents(results, extra.length));
   }
   await enqueueEvents(stores, log, events);
   // Settling is checked for every view, booked or not: an unchanged view may still be the first
   // sent after its task was dispatched.
-  for (const { obs } of all) if (obs) await settleIfEnded(db, log, obs, sentAt);
+  for (const { obs } of all) {
+    const moved = obs ? await settleIfEnded(db, log, obs, sentAt) : null;
+    if (moved) await announceCrossings(stores, log, moved);
+  }
   for (const { key, print } of fresh) booked.set(key, print);
 }
 

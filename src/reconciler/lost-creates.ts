@@ -6,6 +6,7 @@
  * unattributed spend; it also says how far back its listings are complete, so that a hold is only
  * ever released when nothing upstream can be its object.
  */
+import { announceCrossings } from "../budget/alerts";
 import { adoptOrphan, chargeOrphanInFull, createCeilingMicros } from "../budget/holds";
 import type { Bindings } from "../env";
 import { observeViews } from "../ledger/observe";
@@ -114,6 +115,7 @@ export async function findLostCreates(
       if (await chargeOrphanInFull(db, hold.id, hold.amountMicros)) {
         report.chargedInFull++;
         log.warn("orphan_charged_in_full", { kind: spec.kind, holdId: hold.id, tenantId: hold.tenantId });
+        await announceCrossings(env, log, hold);
       }
     }
     await bookUnattributed(env, log, spec, group.views, listing.sentAt, report);

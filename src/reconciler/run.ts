@@ -1,3 +1,4 @@
+import { announceCrossings } from "../budget/alerts";
 import { budgetView } from "../budget/view";
 import type { Bindings } from "../env";
 import { observeViews } from "../ledger/observe";
@@ -127,6 +128,7 @@ export async function reconcile(
       if (await chargeOrphanInFull(db, hold.id, hold.amountMicros)) {
         report.chargedInFull++;
         log.error("orphan_unresolved_charged", { kind: hold.kind, holdId: hold.id, tenantId: hold.tenantId });
+        await announceCrossings(env, log, hold);
       }
     }
     // Released only when a listing that did not fail reached back past the hold's whole window.
@@ -192,7 +194,8 @@ async function refresh(
   if (res.status === 404) {
     // Gone upstream (deleted outside the gateway): what it cost is what was last seen.
     await markDeleted(env.DB, item.kind, item.id);
-    await settleGone(env.DB, log, item.kind, item.id);
+    const moved = await settleGone(env.DB, log, item.kind, item.id);
+    if (moved) await announceCrossings(env, log, moved);
     report.gone++;
     return;
   }

@@ -8,6 +8,7 @@ import { forgetKey } from "../middleware/tenant-auth";
 import { validate } from "../middleware/validate";
 import { issueKey, revokeKey } from "../store/keys";
 import { createOrg, createTenant } from "../store/orgs";
+import { adminAlerts } from "./admin-alerts";
 import { adminHooks } from "./admin-hooks";
 import { adminPolicies } from "./admin-policies";
 
@@ -66,4 +67,5 @@ export const admin = new Hono<AppEnv>()
     return c.body(null, 204);
   })
   .route("/", adminPolicies)
-  .route("/", adminHooks);
+  .route("/", adminHooks)
+  .route("/", adminAlerts);

@@ -223,6 +223,11 @@ export function releaseUnusedHoldStatement(db: D1Database, holdId: string): D1Pr
 
 export interface OpenHold {
   id: string;
+  orgId: string;
+  tenantId: string;
+  /** The periods its counters are in (those of its admission). */
+  orgPeriod: string;
+  tenantPeriod: string;
   amountMicros: number;
   baseTotalMicros: number;
   baseStepCount: number;
@@ -239,12 +244,17 @@ export async function findOpenHold(
 ): Promise<OpenHold | null> {
   const row = await db
     .prepare(
-      `SELECT id, amount_micros, base_total_micros, base_step_count, base_updated_at, dispatched_at, created_at FROM holds
+      `SELECT id, org_id, tenant_id, org_period, tenant_period, amount_micros, base_total_micros, base_step_count,
+         base_updated_at, dispatched_at, created_at FROM holds
        WHERE kind = ? AND resource_id = ? AND state = 'open'`,
     )
     .bind(kind, resourceId.toLowerCase())
     .first<{
       id: string;
+      org_id: string;
+      tenant_id: string;
+      org_period: string;
+      tenant_period: string;
       amount_micros: number;
       base_total_micros: number;
       base_step_count: number;
@@ -255,6 +265,10 @@ export async function findOpenHold(
   return row
     ? {
         id: row.id,
+        orgId: row.org_id,
+        tenantId: row.tenant_id,
+        orgPeriod: row.org_period,
+        tenantPeriod: row.tenant_period,
         amountMicros: row.amount_micros,
         baseTotalMicros: row.base_total_micros,
         baseStepCount: row.base_step_count,

@@ -187,3 +187,26 @@ export async function listHookDeliveries(
     total: ((count?.results ?? [])[0] as { total: number } | undefined)?.total ?? 0,
   };
 }
+
+/** One page of an org's alert events, newest first, and the total. */
+export async function listAlertEvents(
+  db: D1Database,
+  orgId: string,
+  page: { offset: number; limit: number },
+): Promise<{ rows: EventRow[]; total: number }> {
+  const [rows, count] = await db.batch([
+    db
+      .prepare(
+        `SELECT * FROM events WHERE org_id = ? AND type = 'budget.threshold_crossed'
+         ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+      )
+      .bind(orgId, page.limit, page.offset),
+    db
+      .prepare("SELECT count(*) AS total FROM events WHERE org_id = ? AND type = 'budget.threshold_crossed'")
+      .bind(orgId),
+  ]);
+  return {
+    rows: (rows?.results ?? []) as EventRow[],
+    total: ((count?.results ?? [])[0] as { total: number } | undefined)?.total ?? 0,
+  };
+}

@@ -27,6 +27,8 @@ export async function listWatched(db: D1Database, limit: number, orgId?: string)
 
 export interface OrphanHold extends Owner {
   id: string;
+  orgPeriod: string;
+  tenantPeriod: string;
   kind: "session" | "browser";
   amountMicros: number;
   tagMicros: number;
@@ -52,7 +54,8 @@ export async function markChecked(db: D1Database, items: Watched[], at: string):
 export async function listOrphanHolds(db: D1Database, before: string, orgId?: string): Promise<OrphanHold[]> {
   const { results } = await db
     .prepare(
-      `SELECT id, kind, org_id, tenant_id, amount_micros, ceiling_tag, fingerprint, slot_only, created_at FROM holds
+      `SELECT id, kind, org_id, tenant_id, org_period, tenant_period, amount_micros, ceiling_tag, fingerprint,
+         slot_only, created_at FROM holds
        WHERE state = 'open' AND resource_id IS NULL AND created_at < ?1 AND (?2 IS NULL OR org_id = ?2)
        ORDER BY created_at`,
     )
@@ -62,6 +65,8 @@ export async function listOrphanHolds(db: D1Database, before: string, orgId?: st
       kind: "session" | "browser";
       org_id: string;
       tenant_id: string;
+      org_period: string;
+      tenant_period: string;
       amount_micros: number;
       ceiling_tag: number;
       fingerprint: string | null;
@@ -73,6 +78,8 @@ export async function listOrphanHolds(db: D1Database, before: string, orgId?: st
     kind: r.kind,
     orgId: r.org_id,
     tenantId: r.tenant_id,
+    orgPeriod: r.org_period,
+    tenantPeriod: r.tenant_period,
     amountMicros: r.amount_micros,
     tagMicros: r.ceiling_tag,
     fingerprint: r.fingerprint,

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../../env";
+import { announceCrossings } from "../../budget/alerts";
 import { settleGone } from "../../budget/holds";
 import { observeViews } from "../../ledger/observe";
 import { afterResponse } from "../../lib/after-response";
@@ -174,7 +175,9 @@ export async function forget(c: Ctx, spec: KindSpec, id: string): Promise<void> 
   ownedCache.delete(ownedKey(spec.kind, id, c.get("caller").tenantId));
   await markDeleted(c.env.DB, spec.kind, id);
   const { kind } = spec;
-  if (kind === "session" || kind === "browser") await settleGone(c.env.DB, c.get("log"), kind, id);
+  if (kind !== "session" && kind !== "browser") return;
+  const moved = await settleGone(c.env.DB, c.get("log"), kind, id);
+  if (moved) await announceCrossings(c.env, c.get("log"), moved);
 }
 
 /** A list serves an item as last seen when that was this recent, rather than asking upstream again. */

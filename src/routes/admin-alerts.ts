@@ -1,0 +1,117 @@
+import type { Context } from "hono";
+import { Hono } from "hono";
+import * as z from "zod";
+import type { AppEnv } from "../env";
+import { callbackUrlProblem } from "../hooks/callback-url";
+import { newSigningSecret } from "../hooks/signatures";
+import { invalidInput, notFound } from "../lib/errors";
+import { jsonBody } from "../middleware/json-body";
+import { validate } from "../middleware/validate";
+import {
+  type AlertTarget,
+  deleteAlertTarget,
+  getAlertTarget,
+  putAlertTarget,
+  rotateAlertSecret,
+} from "../store/alerts";
+import { listAlertEvents, listAttempts } from "../store/events";
+import { PageQuery } from "../v3/schemas";
+
+const OrgParam = z.object({ orgId: z.uuid() });
+
+/** Percent of a scope's cap at which an alert fires, when a PUT names none. */
+export const DEFAULT_THRESHOLDS = [50, 80, 100];
+
+const AlertBody = z.strictObject({
+  url: z.string().max(2_000),
+  thresholds: z
+    .array(z.int().min(1).max(1_000))
+    .min(1)
+    .max(20)
+    .refine((t) => new Set(t).size === t.length, { message: "thresholds must be different" })
+    .optional(),
+});
+
+const targetView = (target: AlertTarget) => ({
+  orgId: target.orgId,
+  url: target.url,
+  thresholds: target.thresholds,
+  createdAt: target.createdAt,
+  updatedAt: target.updatedAt,
+});
+
+function checkUrl(c: Context<AppEnv>, url: string): void {
+  const problem = callbackUrlProblem(url, c.env.ALLOW_PRIVATE_CALLBACKS === "true");
+  if (problem)
+    throw invalidInput([{ type: "url_not_allowed", loc: ["body", "url"], msg: problem, input: url }]);
+}
+
+/**
+ * /admin/v1 budget alerts of an org: where `budget.threshold_crossed` events go and at which
+ * thresholds (percent of each capped scope's cap: the org's and each of its tenants'), the
+ * secret they are signed with (shown on the first PUT and on rotation only), and their deliveries.
+ */
+export const adminAlerts = new Hono<AppEnv>()
+  .put(
+    "/orgs/:orgId/alerts",
+    validate("param", OrgParam),
+    jsonBody({ required: true }),
+    validate("json", AlertBody),
+    async (c) => {
+      const { orgId } = c.req.valid("param");
+      const body = c.req.valid("json");
+      checkUrl(c, body.url);
+      const thresholds = [...(body.thresholds ?? DEFAULT_THRESHOLDS)].sort((a, b) => a - b);
+      const secret = newSigningSecret();
+      const put = await putAlertTarget(c.env.DB, orgId, { url: body.url, thresholds }, secret);
+      if (!put) throw notFound("Org not found");
+      if (!put.created) return c.json(targetView(put.target));
+      c.header("Cache-Control", "no-store");
+      return c.json({ ...targetView(put.target), secret });
+    },
+  )
+  .get("/orgs/:orgId/alerts", validate("param", OrgParam), async (c) => {
+    const target = await getAlertTarget(c.env.DB, c.req.valid("param").orgId);
+    if (!target) throw notFound("No alerts for this org");
+    return c.json(targetView(target));
+  })
+  .delete("/orgs/:orgId/alerts", validate("param", OrgParam), async (c) => {
+    if (!(await deleteAlertTarget(c.env.DB, c.req.valid("param").orgId)))
+      throw notFound("No alerts for this org");
+    return c.body(null, 204);
+  })
+  .post("/orgs/:orgId/alerts/rotate-secret", validate("param", OrgParam), async (c) => {
+    const secret = newSigningSecret();
+    if (!(await rotateAlertSecret(c.env.DB, c.req.valid("param").orgId, secret))) {
+      throw notFound("No alerts for this org");
+    }
+    c.header("Cache-Control", "no-store");
+    return c.json({ secret });
+  })
+  .get(
+    "/orgs/:orgId/alerts/deliveries",
+    validate("param", OrgParam),
+    validate("query", PageQuery),
+    async (c) => {
+      const { orgId } = c.req.valid("param");
+      const { pageNumber, pageSize } = c.req.valid("query");
+      const { rows, total } = await listAlertEvents(c.env.DB, orgId, {
+        offset: (pageNumber - 1) * pageSize,
+        limit: pageSize,
+      });
+      const attempts = await listAttempts(
+        c.env.DB,
+        rows.map((r) => r.id),
+      );
+      const deliveries = rows.map((r) => ({
+        eventId: r.id,
+        state: r.state,
+        createdAt: r.created_at,
+        event: JSON.parse(r.body) as unknown,
+        attempts: attempts
+          .filter((a) => a.event_id === r.id)
+          .map((a) => ({ attempt: a.attempt, at: a.at, status: a.status, error: a.error })),
+      }));
+      return c.json({ deliveries, totalItems: total, pageNumber, pageSize });
+    },
+  );
