@@ -22,6 +22,7 @@ export interface StackOptions {
 export interface Stack {
   gatewayUrl: string;
   emulatorUrl: string;
+  adminToken: string;
   /** A JSON call to the admin API; throws unless it succeeds. */
   admin<T>(path: string, body: unknown, method?: string): Promise<T>;
   stop(): Promise<void>;
@@ -90,6 +91,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   return {
     gatewayUrl,
     emulatorUrl: emulator.url,
+    adminToken: options.adminToken,
     exited,
     stop,
     async admin<T>(path: string, body: unknown, method = "POST"): Promise<T> {

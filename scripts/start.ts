@@ -5,13 +5,15 @@
  * 3. the gateway under `wrangler dev` on PORT (8787), its upstream pointed at the emulator,
  * 4. a demo org, tenant and key, created through the admin API (reused on the next start),
  * 5. the reconciler's cron fired every minute, which wrangler dev does not do by itself,
- * 6. the emulator's status webhooks sent to the gateway, so tasks settle as soon as they end.
+ * 6. the emulator's status webhooks sent to the gateway, so tasks settle as soon as they end,
+ * 7. a demo hook for the demo tenant, whose callbacks go to an emulator inbox that prints them,
+ *    and a signed curl that starts its task.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { emulatorOptionsFromEnv } from "../emulator/src/env-options";
+import { DEMO_FILE, type Demo, readDemo, signedDelivery } from "./demo";
 import { createTenant, type Stack, startStack } from "./local-stack";
 
-const DEMO_FILE = ".wrangler/demo-tenant.json";
 // A budget to see holds at work: every task is held and capped at $0.50 unless it asks for less.
 const DEMO_POLICY = {
   budget: { capUsd: "25.00", period: "month" },
@@ -19,11 +21,11 @@ const DEMO_POLICY = {
   defaultTaskCostUsd: "0.50",
 };
 
-interface Demo {
-  orgId: string;
-  tenantId: string;
-  key: string;
-}
+/** The demo hook's task: an order number from the delivery, three emulated steps. */
+const DEMO_HOOK = {
+  name: "Demo: check an order",
+  task: "Check the status of order {{order.id}} [emu steps=3]",
+};
 
 async function main() {
   const port = Number(process.env.PORT ?? 8787);
@@ -54,6 +56,8 @@ async function main() {
   }, 60_000).unref();
 
   const demo = await demoTenant(stack);
+  const hook = await demoHook(stack, demo);
+  const delivery = signedDelivery(hook.secret, { order: { id: "A-1001" } });
   console.log(`
 emulator  ${stack.emulatorUrl}/api/v3   (key ${emulator.apiKey})
 gateway   ${stack.gatewayUrl}   (GET /healthz)
@@ -64,13 +68,45 @@ demo key  ${demo.key}
 Try it:
   curl -s ${stack.gatewayUrl}/api/v3/sessions -H 'X-Browser-Use-API-Key: ${demo.key}' \\
     -H 'Content-Type: application/json' -d '{"task": "Find the top story on Hacker News"}'
+
+A signed webhook starts a task (signed now, good for five minutes; \`npm run demo:hook\` sends a fresh one),
+and its result callback is printed here as "inbox demo-callbacks" when the task ends:
+  curl -s ${stack.gatewayUrl}/hooks/${hook.id} -H 'Content-Type: application/json' \\
+    -H 'webhook-id: ${delivery.headers["webhook-id"]}' -H 'webhook-timestamp: ${delivery.headers["webhook-timestamp"]}' \\
+    -H 'webhook-signature: ${delivery.headers["webhook-signature"]}' -d '${delivery.body}'
 `);
+}
+
+/** The demo hook from the last start if it still exists, else a new one (saved with the tenant). */
+async function demoHook(stack: Stack, demo: Demo): Promise<{ id: string; secret: string }> {
+  const callbackUrl = `${stack.emulatorUrl}/_emulator/inbox/demo-callbacks`;
+  await fetch(`${callbackUrl}/config`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ print: true }),
+  });
+  if (demo.hook) {
+    const probe = await fetch(`${stack.gatewayUrl}/admin/v1/hooks/${demo.hook.id}`, {
+      headers: { Authorization: `Bearer ${stack.adminToken}` },
+    });
+    if (probe.ok) return demo.hook;
+  }
+  const created = await stack.admin<{ id: string; secret: string }>(
+    `/admin/v1/tenants/${demo.tenantId}/hooks`,
+    {
+      ...DEMO_HOOK,
+      callbackUrl,
+    },
+  );
+  demo.hook = { id: created.id, secret: created.secret };
+  writeFileSync(DEMO_FILE, JSON.stringify(demo, null, 2), { mode: 0o600 });
+  return demo.hook;
 }
 
 /** The demo tenant from the last start if its key still works, else a new one. */
 async function demoTenant(stack: Stack): Promise<Demo> {
-  if (existsSync(DEMO_FILE)) {
-    const saved = JSON.parse(readFileSync(DEMO_FILE, "utf8")) as Demo;
+  const saved = readDemo();
+  if (saved) {
     const probe = await fetch(`${stack.gatewayUrl}/api/v3/billing/account`, {
       headers: { "X-Browser-Use-API-Key": saved.key },
     });

@@ -112,6 +112,7 @@ describe("budget alerts", () => {
     const alerts = (await box.received()).map((r) => new Webhook(secret).verify(r.body, r.headers) as Alert);
     expect(alerts.map((a) => a.data.thresholdPercent).sort((a, b) => a - b)).toEqual([50, 80, 100]);
     expect(received.length).toBe(3);
+    expect(received.every((r) => /"thresholdPercent":\d+,/.test(r.body))).toBe(true);
     const last = alerts.find((a) => a.data.thresholdPercent === 100);
     expect(last).toMatchObject({
       type: "budget.threshold_crossed",

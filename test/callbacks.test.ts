@@ -128,6 +128,8 @@ describe("result callbacks", () => {
       },
     });
     expect(got?.headers["webhook-id"]).toMatch(/^evt_[0-9a-f]{32}$/);
+    // Counts are JSON integers, as upstream writes them, not floats.
+    expect(got?.body).toMatch(/"totalInputTokens":\d+,/);
   });
 
   it("retries a receiver that fails twice, with the same webhook-id, and records all three attempts", async () => {

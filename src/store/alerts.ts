@@ -100,9 +100,9 @@ export function thresholdCrossingStatement(
          ?3 || ':' || ?4 || ':' || c.period_key || ':' || t.value, a.url,
          json_object('type', 'budget.threshold_crossed', 'timestamp', ?7, 'data', json_object(
            'orgId', a.org_id, 'tenantId', ?2, 'scope', ?3, 'periodKey', c.period_key,
-           'thresholdPercent', t.value, 'capUsd', ${usd("?6")},
+           'thresholdPercent', t.value, 'capUsd', ${usd("CAST(?6 AS INTEGER)")},
            'spentUsd', ${usd("c.spent_micros")}, 'heldUsd', ${usd("c.held_micros")},
-           'remainingUsd', ${usd("max(0, ?6 - c.spent_micros - c.held_micros)")})),
+           'remainingUsd', ${usd("max(0, CAST(?6 AS INTEGER) - c.spent_micros - c.held_micros)")})),
          'pending', 0, ?7, ?7
        FROM budget_counters c JOIN alert_targets a ON a.org_id = ?1, json_each(a.thresholds) t
        WHERE c.scope = ?3 AND c.scope_id = ?4 AND c.period_key = ?5 AND c.spent_micros * 100 >= ?6 * t.value

@@ -48,7 +48,7 @@ export function sessionFinishedStatement(
            'hookId', h.id, 'deliveryId', d.delivery_id, 'sessionId', ?1, 'status', ?3,
            'isTaskSuccessful', json(?4), 'output', json(?5),
            'totalCostUsd', ?6, 'llmCostUsd', ?7, 'proxyCostUsd', ?8, 'browserCostUsd', ?9,
-           'totalInputTokens', ?10, 'totalOutputTokens', ?11, 'proxyUsedMb', ?12)),
+           'totalInputTokens', CAST(?10 AS INTEGER), 'totalOutputTokens', CAST(?11 AS INTEGER), 'proxyUsedMb', ?12)),
          'pending', 0, ?2, ?2
        FROM hook_deliveries d JOIN hooks h ON h.id = d.hook_id
        WHERE d.session_id = ?1 AND h.callback_url IS NOT NULL
