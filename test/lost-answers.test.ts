@@ -390,8 +390,9 @@ describe("findings of a review of the above", () => {
     const truth = await account.truth();
     const owner = async (id: string) =>
       env.DB.prepare("SELECT tenant_id FROM resources WHERE id = ?").bind(id).first<string>("tenant_id");
-    const withTask = truth.sessions.find((s) => s.title !== null);
-    const without = truth.sessions.find((s) => s.title === null);
+    // The tagged create carries its hold's ceiling; the one without a task, upstream's default.
+    const withTask = truth.sessions.find((s) => s.maxCostUsd !== "10");
+    const without = truth.sessions.find((s) => s.maxCostUsd === "10");
     expect(await owner(String(withTask?.id))).toBe(b.tenantId);
     expect(await owner(String(without?.id))).toBe(a.tenantId);
   });
