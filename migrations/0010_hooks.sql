@@ -14,6 +14,8 @@ CREATE TABLE hooks (
   previous_secret_until TEXT,
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL,
+  -- A suspended hook answers deliveries 404, as a deleted one does, until it is resumed.
+  suspended_at TEXT,
   deleted_at TEXT
 );
 CREATE INDEX hooks_by_tenant ON hooks (tenant_id, created_at) WHERE deleted_at IS NULL;

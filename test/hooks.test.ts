@@ -103,7 +103,12 @@ describe("hooks through the admin API", () => {
       await admin(`/hooks/${hook.id}`, "PATCH", { name: "renamed" }),
       200,
     );
-    expect(changed).toMatchObject({ name: "renamed", task: hook.task });
+    expect(changed).toMatchObject({ name: "renamed", task: hook.task, suspended: false });
+    // Suspended, it answers deliveries as an unknown hook does, until resumed.
+    await expectJson(await admin(`/hooks/${hook.id}`, "PATCH", { suspended: true }), 200);
+    expect((await deliver(hook.id, hook.secret, order)).status).toBe(404);
+    await expectJson(await admin(`/hooks/${hook.id}`, "PATCH", { suspended: false }), 200);
+    expect((await deliver(hook.id, hook.secret, order)).status).toBe(202);
     expect((await admin(`/hooks/${hook.id}`, "DELETE")).status).toBe(204);
     expect((await admin(`/hooks/${hook.id}`)).status).toBe(404);
     expect(await expectJson(await deliver(hook.id, hook.secret, order), 404)).toMatchObject({

@@ -9,7 +9,7 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
 /**
  * Authenticates a delivery to `/hooks/{hookId}` by its Standard Webhooks signature, as
- * tenantAuth does a key: 404 for an unknown or deleted hook, 413 for a body over MAX_BODY_BYTES,
+ * tenantAuth does a key: 404 for an unknown, deleted or suspended hook, 413 for a body over MAX_BODY_BYTES,
  * 415 for one not declared JSON, 401 `invalid_signature` for a missing, malformed, wrong or stale
  * signature (nothing of an unsigned body is parsed). Sets `caller` to the hook's tenant (its key
  * id is `hook:<id>`, which rate limits count by) and `hook`; the raw body is in `rawBody`.
@@ -17,7 +17,7 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 export function hookAuth() {
   return createMiddleware<AppEnv>(async function hookAuthMiddleware(c, next) {
     const hook = await getHook(c.env.DB, c.req.param("hookId") ?? "");
-    if (!hook) throw notFound("Hook not found");
+    if (!hook || hook.suspended) throw notFound("Hook not found");
     if (Number(c.req.header("Content-Length") ?? "0") > MAX_BODY_BYTES) throw tooLarge();
     const raw = await c.req.text();
     if (new TextEncoder().encode(raw).byteLength > MAX_BODY_BYTES) throw tooLarge();

@@ -48,7 +48,7 @@ const NewHook = z.strictObject({
   options: HookFields.options.optional(),
   callbackUrl: HookFields.callbackUrl.optional(),
 });
-const HookPatch = z.strictObject(HookFields).partial();
+const HookPatch = z.strictObject({ ...HookFields, suspended: z.boolean() }).partial();
 
 /** A hook as the admin API shows it: never its secret, except once (see withSecret). */
 function hookView(hook: Hook) {
@@ -60,6 +60,7 @@ function hookView(hook: Hook) {
     task: hook.task,
     options: hook.options,
     callbackUrl: hook.callbackUrl,
+    suspended: hook.suspended,
     createdAt: hook.createdAt,
     updatedAt: hook.updatedAt,
   };

@@ -13,6 +13,7 @@ export interface Hook extends Owner {
   task: string;
   options: Record<string, unknown>;
   callbackUrl: string | null;
+  suspended: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -33,6 +34,7 @@ interface HookRow {
   secret: string;
   previous_secret: string | null;
   previous_secret_until: string | null;
+  suspended_at: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -45,6 +47,7 @@ const toHook = (row: HookRow): Hook => ({
   task: row.task,
   options: JSON.parse(row.options) as Record<string, unknown>,
   callbackUrl: row.callback_url,
+  suspended: row.suspended_at !== null,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
 });
@@ -54,6 +57,8 @@ export interface HookFields {
   task: string;
   options: Record<string, unknown>;
   callbackUrl: string | null;
+  /** Only when changing a hook. */
+  suspended?: boolean;
 }
 
 /** Creates a hook for an existing tenant (null when there is none), with its first secret. */
@@ -116,7 +121,8 @@ export async function updateHook(
   const row = await db
     .prepare(
       `UPDATE hooks SET name = coalesce(?1, name), task = coalesce(?2, task), options = coalesce(?3, options),
-         callback_url = CASE WHEN ?4 = 1 THEN ?5 ELSE callback_url END, updated_at = ?6
+         callback_url = CASE WHEN ?4 = 1 THEN ?5 ELSE callback_url END, updated_at = ?6,
+         suspended_at = CASE WHEN ?8 = 1 THEN coalesce(suspended_at, ?6) WHEN ?8 = 0 THEN NULL ELSE suspended_at END
        WHERE id = ?7 AND deleted_at IS NULL RETURNING *`,
     )
     .bind(
@@ -127,6 +133,7 @@ export async function updateHook(
       fields.callbackUrl ?? null,
       new Date().toISOString(),
       id,
+      fields.suspended === undefined ? null : fields.suspended ? 1 : 0,
     )
     .first<HookRow>();
   return row ? toHook(row) : null;
