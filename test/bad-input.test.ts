@@ -267,3 +267,13 @@ describe("input that would hold money or reach SQL or upstream as something else
     expect(fine.status).toBe(404);
   });
 });
+
+describe("optional bodies", () => {
+  it("reads an empty or null optional body as none, whatever its Content-Type says", async () => {
+    const s = await expectJson<{ id: string }>(await send("/sessions", { body: "{}" }), 200);
+    for (const body of ["", "null"]) {
+      const res = await send(`/sessions/${s.id}/stop`, { body });
+      expect(res.status, JSON.stringify(body)).toBe(200);
+    }
+  });
+});

@@ -5,17 +5,21 @@ export type ErrorCode =
   | "session_not_idle"
   | "missing_api_key"
   | "invalid_api_key"
+  | "key_expired"
   | "admin_unauthorized"
   | "invalid_signature"
   | "budget_exceeded"
   | "country_not_allowed"
   | "model_not_allowed"
   | "keep_alive_not_allowed"
+  | "suspended"
+  | "read_only_key"
   | "scheduled_tasks_not_allowed"
   | "timeout_not_allowed"
   | "not_found"
   | "method_not_allowed"
   | "idempotency_conflict"
+  | "conflict"
   | "body_too_large"
   | "unsupported_media_type"
   | "validation_error"
@@ -34,17 +38,21 @@ const STATUS: Record<ErrorCode, number> = {
   session_not_idle: 400,
   missing_api_key: 401,
   invalid_api_key: 401,
+  key_expired: 401,
   admin_unauthorized: 401,
   invalid_signature: 401,
   budget_exceeded: 402,
   country_not_allowed: 403,
   model_not_allowed: 403,
   keep_alive_not_allowed: 403,
+  suspended: 403,
+  read_only_key: 403,
   scheduled_tasks_not_allowed: 403,
   timeout_not_allowed: 403,
   not_found: 404,
   method_not_allowed: 405,
   idempotency_conflict: 409,
+  conflict: 409,
   body_too_large: 413,
   unsupported_media_type: 415,
   validation_error: 422,

@@ -28,6 +28,7 @@ export function hookAuth() {
     if (!verifiedBy(hook.secrets, raw, c.req.raw.headers)) {
       throw new GatewayError("invalid_signature", "Missing, invalid or stale webhook signature");
     }
+    if (hook.ownerSuspended) throw new GatewayError("suspended", "This hook's tenant is suspended");
     c.set("hook", hook);
     c.set("rawBody", raw);
     c.set("caller", { orgId: hook.orgId, tenantId: hook.tenantId, keyId: `hook:${hook.id}` });

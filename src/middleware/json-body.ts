@@ -41,7 +41,9 @@ export function jsonBody(options: { required: boolean }) {
       // `null` is how a client says "no body" to FastAPI for optional bodies.
       if (value === null && !options.required) value = {};
     }
-    // zValidator reads the body through c.req.json(); hand it the parsed value.
+    // zValidator reads the body through c.req.json(), which parses the cached text: hand it the
+    // value as read here (an absent or `null` optional body as `{}`), and clientBody the value.
+    c.req.bodyCache.text = Promise.resolve(JSON.stringify(value));
     c.req.bodyCache.json = Promise.resolve(value);
     await next();
   });

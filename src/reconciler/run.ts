@@ -49,6 +49,8 @@ export interface ReconcileReport {
   stoppedOverBudget: number;
   /** Browsers whose proxy spend passed what they hold. */
   stoppedOverHold: number;
+  /** Sessions and browsers of a suspended tenant or org, still live. */
+  stoppedSuspended: number;
   adopted: number;
   unattributed: number;
   /** Lost creates of several tenants that could not be told apart, each hold charged in full. */
@@ -88,6 +90,7 @@ export async function reconcile(
     stoppedIdle: 0,
     stoppedOverBudget: 0,
     stoppedOverHold: 0,
+    stoppedSuspended: 0,
     adopted: 0,
     unattributed: 0,
     chargedInFull: 0,
@@ -211,6 +214,7 @@ async function refresh(
   await observeViews(env, log, spec, item, [stopped.body as View], stopped.sentAt);
   if (reason === "idle") report.stoppedIdle++;
   else if (reason === "over_hold") report.stoppedOverHold++;
+  else if (reason === "suspended") report.stoppedSuspended++;
   else report.stoppedOverBudget++;
   log.warn("stopped_by_policy", { kind: item.kind, id: item.id, tenantId: item.tenantId, reason });
 }
@@ -226,9 +230,10 @@ async function stopReason(
   item: Watched,
   view: View,
   now: Date,
-): Promise<"idle" | "over_hold" | "budget" | null> {
+): Promise<"idle" | "over_hold" | "budget" | "suspended" | null> {
   const live = item.kind === "session" ? ["created", "idle", "running"] : ["active"];
   if (!live.includes(String(view.status))) return null;
+  if (item.suspended) return "suspended";
   const policy = await loadEffectivePolicy(db, item);
   const maxIdle = policy.maxIdleMinutes;
   if (view.status === "idle" && maxIdle !== null && typeof view.updatedAt === "string") {

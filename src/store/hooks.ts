@@ -21,6 +21,8 @@ export interface Hook extends Owner {
 /** A hook with the secrets that verify its deliveries (and sign its callbacks: the first). */
 export interface HookWithSecrets extends Hook {
   secrets: string[];
+  /** Its tenant or org is suspended. */
+  ownerSuspended: boolean;
 }
 
 interface HookRow {
@@ -91,14 +93,23 @@ export async function createHook(
 
 /** A hook that is not deleted, with its verifying secrets (the old one only inside its grace). */
 export async function getHook(db: D1Database, id: string, now = new Date()): Promise<HookWithSecrets | null> {
+  // A hook of a deleted tenant or org is as gone as a deleted hook.
   const row = await db
-    .prepare("SELECT * FROM hooks WHERE id = ? AND deleted_at IS NULL")
+    .prepare(
+      `SELECT h.*, (t.suspended_at IS NOT NULL OR o.suspended_at IS NOT NULL) AS owner_suspended
+       FROM hooks h JOIN tenants t ON t.id = h.tenant_id JOIN orgs o ON o.id = t.org_id
+       WHERE h.id = ? AND h.deleted_at IS NULL AND t.deleted_at IS NULL AND o.deleted_at IS NULL`,
+    )
     .bind(id)
-    .first<HookRow>();
+    .first<HookRow & { owner_suspended: number }>();
   if (!row) return null;
   const graced =
     row.previous_secret && row.previous_secret_until && row.previous_secret_until > now.toISOString();
-  return { ...toHook(row), secrets: graced ? [row.secret, row.previous_secret as string] : [row.secret] };
+  return {
+    ...toHook(row),
+    secrets: graced ? [row.secret, row.previous_secret as string] : [row.secret],
+    ownerSuspended: row.owner_suspended === 1,
+  };
 }
 
 /** A tenant's hooks, newest first. */

@@ -2,32 +2,34 @@ export interface Org {
   id: string;
   name: string;
   createdAt: string;
+  suspended: boolean;
 }
 
-export interface Tenant {
-  id: string;
+export interface Tenant extends Org {
   orgId: string;
-  name: string;
-  createdAt: string;
 }
+
+/** Orgs and tenants share the lifecycle columns; `table` is one of two fixed names, never input. */
+export type OwnerTable = "orgs" | "tenants";
 
 interface OrgRow {
   id: string;
   name: string;
   created_at: string;
+  suspended_at: string | null;
 }
 
 interface TenantRow extends OrgRow {
   org_id: string;
 }
 
-const toOrg = (row: OrgRow): Org => ({ id: row.id, name: row.name, createdAt: row.created_at });
-const toTenant = (row: TenantRow): Tenant => ({
+const toOrg = (row: OrgRow): Org => ({
   id: row.id,
-  orgId: row.org_id,
   name: row.name,
   createdAt: row.created_at,
+  suspended: row.suspended_at !== null,
 });
+const toTenant = (row: TenantRow): Tenant => ({ ...toOrg(row), orgId: row.org_id });
 
 export async function createOrg(db: D1Database, name: string): Promise<Org> {
   const row = await db
@@ -37,24 +39,135 @@ export async function createOrg(db: D1Database, name: string): Promise<Org> {
   return toOrg(row as OrgRow);
 }
 
+/** An org that is not deleted. */
 export async function getOrg(db: D1Database, id: string): Promise<Org | null> {
-  const row = await db.prepare("SELECT * FROM orgs WHERE id = ?").bind(id).first<OrgRow>();
+  const row = await db
+    .prepare("SELECT * FROM orgs WHERE id = ? AND deleted_at IS NULL")
+    .bind(id)
+    .first<OrgRow>();
   return row ? toOrg(row) : null;
 }
 
-/** Creates a tenant under an existing org; null when the org does not exist. */
+/** Creates a tenant under an existing org that is not deleted; null when there is none. */
 export async function createTenant(db: D1Database, orgId: string, name: string): Promise<Tenant | null> {
   const row = await db
     .prepare(
       `INSERT INTO tenants (id, org_id, name, created_at)
-       SELECT ?, id, ?, ? FROM orgs WHERE id = ? RETURNING *`,
+       SELECT ?, id, ?, ? FROM orgs WHERE id = ? AND deleted_at IS NULL RETURNING *`,
     )
     .bind(crypto.randomUUID(), name, new Date().toISOString(), orgId)
     .first<TenantRow>();
   return row ? toTenant(row) : null;
 }
 
+/** A tenant that is not deleted (nor its org). */
 export async function getTenant(db: D1Database, id: string): Promise<Tenant | null> {
-  const row = await db.prepare("SELECT * FROM tenants WHERE id = ?").bind(id).first<TenantRow>();
+  const row = await db
+    .prepare(
+      `SELECT t.* FROM tenants t JOIN orgs o ON o.id = t.org_id
+       WHERE t.id = ? AND t.deleted_at IS NULL AND o.deleted_at IS NULL`,
+    )
+    .bind(id)
+    .first<TenantRow>();
   return row ? toTenant(row) : null;
+}
+
+export interface Page {
+  offset: number;
+  limit: number;
+  /** Only those whose name contains this, case-insensitively. */
+  name?: string;
+}
+
+/** One page of the orgs that are not deleted, by name, and how many there are. */
+export async function listOrgs(db: D1Database, page: Page): Promise<{ items: Org[]; total: number }> {
+  const where = "WHERE deleted_at IS NULL AND (?1 IS NULL OR instr(lower(name), lower(?1)) > 0)";
+  const [rows, count] = await db.batch([
+    db
+      .prepare(`SELECT * FROM orgs ${where} ORDER BY name COLLATE NOCASE, id LIMIT ?2 OFFSET ?3`)
+      .bind(page.name ?? null, page.limit, page.offset),
+    db.prepare(`SELECT count(*) AS total FROM orgs ${where}`).bind(page.name ?? null),
+  ]);
+  return {
+    items: ((rows?.results ?? []) as OrgRow[]).map(toOrg),
+    total: ((count?.results ?? [])[0] as { total: number } | undefined)?.total ?? 0,
+  };
+}
+
+/** One page of an org's tenants that are not deleted, by name, and how many there are. */
+export async function listTenants(
+  db: D1Database,
+  orgId: string,
+  page: Page,
+): Promise<{ items: Tenant[]; total: number }> {
+  const where =
+    "WHERE org_id = ?1 AND deleted_at IS NULL AND (?2 IS NULL OR instr(lower(name), lower(?2)) > 0)";
+  const [rows, count] = await db.batch([
+    db
+      .prepare(`SELECT * FROM tenants ${where} ORDER BY name COLLATE NOCASE, id LIMIT ?3 OFFSET ?4`)
+      .bind(orgId, page.name ?? null, page.limit, page.offset),
+    db.prepare(`SELECT count(*) AS total FROM tenants ${where}`).bind(orgId, page.name ?? null),
+  ]);
+  return {
+    items: ((rows?.results ?? []) as TenantRow[]).map(toTenant),
+    total: ((count?.results ?? [])[0] as { total: number } | undefined)?.total ?? 0,
+  };
+}
+
+/** Renames an org or tenant that is not deleted; false when there is none. */
+export async function rename(db: D1Database, table: OwnerTable, id: string, name: string): Promise<boolean> {
+  const res = await db
+    .prepare(`UPDATE ${table} SET name = ? WHERE id = ? AND deleted_at IS NULL`)
+    .bind(name, id)
+    .run();
+  return res.meta.changes > 0;
+}
+
+/**
+ * Suspends (with `stops`: as a kill switch, whose live sessions and browsers the reconciler stops)
+ * or resumes an org or tenant that is not deleted; false when there is none.
+ */
+export async function setSuspended(
+  db: D1Database,
+  table: OwnerTable,
+  id: string,
+  suspension: { suspended: boolean; stops: boolean },
+): Promise<boolean> {
+  const res = await db
+    .prepare(
+      `UPDATE ${table} SET suspended_at = CASE WHEN ?1 = 1 THEN coalesce(suspended_at, ?2) ELSE NULL END,
+         suspension_stops = CASE WHEN ?1 = 1 THEN max(suspension_stops, ?4) ELSE 0 END
+       WHERE id = ?3 AND deleted_at IS NULL`,
+    )
+    .bind(suspension.suspended ? 1 : 0, new Date().toISOString(), id, suspension.stops ? 1 : 0)
+    .run();
+  return res.meta.changes > 0;
+}
+
+// Live: a session or browser that may still cost money, or a hold still open.
+const LIVE = (column: "org_id" | "tenant_id") => `
+  EXISTS (SELECT 1 FROM resources WHERE ${column} = ?1 AND deleted_at IS NULL
+    AND ((kind = 'session' AND status IN ('created', 'idle', 'running')) OR (kind = 'browser' AND status = 'active')))
+  OR EXISTS (SELECT 1 FROM holds WHERE ${column} = ?1 AND state = 'open')`;
+
+/**
+ * Deletes an org or tenant (softly: its ledger stays for reports) unless anything of it is live.
+ * "gone" when there was none to delete.
+ */
+export async function deleteOwner(
+  db: D1Database,
+  table: OwnerTable,
+  id: string,
+): Promise<"deleted" | "live" | "gone"> {
+  const column = table === "orgs" ? "org_id" : "tenant_id";
+  const [update, exists] = await db.batch([
+    db
+      .prepare(
+        `UPDATE ${table} SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL AND NOT (${LIVE(column)})`,
+      )
+      .bind(id, new Date().toISOString()),
+    db.prepare(`SELECT 1 AS found FROM ${table} WHERE id = ? AND deleted_at IS NULL`).bind(id),
+  ]);
+  if ((update?.meta.changes ?? 0) > 0) return "deleted";
+  return (exists?.results ?? []).length > 0 ? "live" : "gone";
 }

@@ -3,6 +3,8 @@ import type { Owner, ResourceKind } from "./resources";
 export interface Watched extends Owner {
   kind: "session" | "browser";
   id: string;
+  /** Its tenant or org is suspended as a kill switch: anything of it still live is stopped. */
+  suspended: boolean;
 }
 
 /**
@@ -13,7 +15,9 @@ export interface Watched extends Owner {
 export async function listWatched(db: D1Database, limit: number, orgId?: string): Promise<Watched[]> {
   const { results } = await db
     .prepare(
-      `SELECT r.kind, r.id, r.org_id, r.tenant_id FROM resources r
+      `SELECT r.kind, r.id, r.org_id, r.tenant_id,
+         (t.suspension_stops = 1 OR o.suspension_stops = 1) AS suspended
+       FROM resources r LEFT JOIN tenants t ON t.id = r.tenant_id LEFT JOIN orgs o ON o.id = r.org_id
        WHERE r.kind IN ('session', 'browser') AND (?2 IS NULL OR r.org_id = ?2) AND (
          (r.deleted_at IS NULL AND r.kind = 'session' AND r.status IN ('created', 'idle', 'running'))
          OR (r.deleted_at IS NULL AND r.kind = 'browser' AND r.status = 'active')
@@ -21,8 +25,14 @@ export async function listWatched(db: D1Database, limit: number, orgId?: string)
        ORDER BY coalesce(r.checked_at, '') ASC, r.view_at ASC LIMIT ?1`,
     )
     .bind(limit, orgId ?? null)
-    .all<{ kind: "session" | "browser"; id: string; org_id: string; tenant_id: string }>();
-  return results.map((r) => ({ kind: r.kind, id: r.id, orgId: r.org_id, tenantId: r.tenant_id }));
+    .all<{ kind: "session" | "browser"; id: string; org_id: string; tenant_id: string; suspended: number }>();
+  return results.map((r) => ({
+    kind: r.kind,
+    id: r.id,
+    orgId: r.org_id,
+    tenantId: r.tenant_id,
+    suspended: r.suspended === 1,
+  }));
 }
 
 export interface OrphanHold extends Owner {

@@ -171,3 +171,20 @@ export async function countActive(db: D1Database, tenantId: string): Promise<num
     .first<{ n: number }>();
   return row?.n ?? 0;
 }
+
+/** Up to `limit` of the live sessions and browsers of an org or a tenant (for a kill switch). */
+export async function listLive(
+  db: D1Database,
+  owner: { column: "org_id" | "tenant_id"; id: string },
+  limit: number,
+): Promise<{ kind: "session" | "browser"; id: string; orgId: string; tenantId: string }[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT kind, id, org_id, tenant_id FROM resources WHERE ${owner.column} = ? AND deleted_at IS NULL
+         AND ((kind = 'session' AND status IN ('created', 'idle', 'running')) OR (kind = 'browser' AND status = 'active'))
+       LIMIT ?`,
+    )
+    .bind(owner.id, limit)
+    .all<{ kind: "session" | "browser"; id: string; org_id: string; tenant_id: string }>();
+  return results.map((r) => ({ kind: r.kind, id: r.id, orgId: r.org_id, tenantId: r.tenant_id }));
+}

@@ -1,0 +1,198 @@
+import type { Context } from "hono";
+import { Hono } from "hono";
+import * as z from "zod";
+import type { AppEnv } from "../env";
+import { GatewayError, notFound } from "../lib/errors";
+import { describeError } from "../lib/log";
+import { observeViews } from "../ledger/observe";
+import { jsonBody } from "../middleware/json-body";
+import { forgetKeys } from "../middleware/tenant-auth";
+import { validate } from "../middleware/validate";
+import {
+  createOrg,
+  createTenant,
+  deleteOwner,
+  getOrg,
+  getTenant,
+  listOrgs,
+  listTenants,
+  type Org,
+  type OwnerTable,
+  rename,
+  setSuspended,
+  type Tenant,
+} from "../store/orgs";
+import { listLive } from "../store/resources";
+import { callUpstream } from "../upstream/client";
+import { BROWSERS, SESSIONS } from "../upstream/kinds";
+import { PageQuery } from "../v3/schemas";
+import { queryScalar } from "../v3/schemas/common";
+
+const NameBody = z.strictObject({ name: z.string().trim().min(1).max(200) });
+const OrgParam = z.object({ orgId: z.uuid() });
+const TenantParam = z.object({ tenantId: z.uuid() });
+const ListQuery = PageQuery.extend({ name: queryScalar(z.string().max(200)).optional() });
+const SuspendBody = z.strictObject({ stopSessions: z.boolean().default(false) });
+
+/** Most live sessions and browsers a suspension stops in its own request; the reconciler does the rest. */
+const STOP_NOW = 40;
+
+const orgView = (org: Org) => ({
+  id: org.id,
+  name: org.name,
+  createdAt: org.createdAt,
+  suspended: org.suspended,
+  upstream: "deployment" as const,
+});
+const tenantView = (t: Tenant) => ({
+  id: t.id,
+  orgId: t.orgId,
+  name: t.name,
+  createdAt: t.createdAt,
+  suspended: t.suspended,
+});
+
+/**
+ * Suspends or resumes an org or tenant: its keys and hooks are refused (403 `suspended`) at once on
+ * this isolate and within the key cache's 30 s everywhere. With `stopSessions`, its live sessions
+ * and browsers are stopped too (a kill switch): up to STOP_NOW here, the rest by the reconciler.
+ * Without it, what runs runs on (and is charged as ever) but nothing new starts.
+ */
+async function suspend(
+  c: Context<AppEnv>,
+  table: OwnerTable,
+  id: string,
+  suspended: boolean,
+  stopSessions: boolean,
+) {
+  if (!(await setSuspended(c.env.DB, table, id, { suspended, stops: stopSessions })))
+    throw notFound(table === "orgs" ? "Org not found" : "Tenant not found");
+  forgetKeys();
+  let stopped = 0;
+  if (suspended && stopSessions) {
+    const live = await listLive(
+      c.env.DB,
+      { column: table === "orgs" ? "org_id" : "tenant_id", id },
+      STOP_NOW,
+    );
+    const log = c.get("log");
+    await Promise.all(
+      live.map(async (item) => {
+        const spec = item.kind === "session" ? SESSIONS : BROWSERS;
+        try {
+          const res = await callUpstream(c.env, log, spec.stop(item.id));
+          if (res.status !== 200) return;
+          await observeViews(c.env, log, spec, item, [res.body as Record<string, unknown>], res.sentAt);
+          stopped++;
+        } catch (err) {
+          log.warn("suspend_stop_failed", { kind: item.kind, id: item.id, ...describeError(err) });
+        }
+      }),
+    );
+  }
+  return c.json({ id, suspended, stopped });
+}
+
+async function remove(c: Context<AppEnv>, table: OwnerTable, id: string) {
+  const outcome = await deleteOwner(c.env.DB, table, id);
+  if (outcome === "gone") throw notFound(table === "orgs" ? "Org not found" : "Tenant not found");
+  if (outcome === "live") {
+    throw new GatewayError("conflict", "Sessions, browsers or holds of it are still live: stop them first");
+  }
+  forgetKeys();
+  return c.body(null, 204);
+}
+
+/** /admin/v1 orgs and tenants: create, list, read, rename, suspend, resume, delete. */
+export const adminOrgs = new Hono<AppEnv>()
+  .post("/orgs", jsonBody({ required: true }), validate("json", NameBody), async (c) => {
+    return c.json(orgView(await createOrg(c.env.DB, c.req.valid("json").name)), 201);
+  })
+  .get("/orgs", validate("query", ListQuery), async (c) => {
+    const { pageNumber, pageSize, name } = c.req.valid("query");
+    const { items, total } = await listOrgs(c.env.DB, {
+      offset: (pageNumber - 1) * pageSize,
+      limit: pageSize,
+      name,
+    });
+    return c.json({ items: items.map(orgView), totalItems: total, pageNumber, pageSize });
+  })
+  .get("/orgs/:orgId", validate("param", OrgParam), async (c) => {
+    const org = await getOrg(c.env.DB, c.req.valid("param").orgId);
+    if (!org) throw notFound("Org not found");
+    return c.json(orgView(org));
+  })
+  .patch(
+    "/orgs/:orgId",
+    validate("param", OrgParam),
+    jsonBody({ required: true }),
+    validate("json", NameBody),
+    async (c) => {
+      const { orgId } = c.req.valid("param");
+      if (!(await rename(c.env.DB, "orgs", orgId, c.req.valid("json").name))) throw notFound("Org not found");
+      return c.json(orgView((await getOrg(c.env.DB, orgId)) as Org));
+    },
+  )
+  .delete("/orgs/:orgId", validate("param", OrgParam), (c) => remove(c, "orgs", c.req.valid("param").orgId))
+  .post(
+    "/orgs/:orgId/suspend",
+    validate("param", OrgParam),
+    jsonBody({ required: false }),
+    validate("json", SuspendBody),
+    (c) => suspend(c, "orgs", c.req.valid("param").orgId, true, c.req.valid("json").stopSessions),
+  )
+  .post("/orgs/:orgId/resume", validate("param", OrgParam), (c) =>
+    suspend(c, "orgs", c.req.valid("param").orgId, false, false),
+  )
+  .post(
+    "/orgs/:orgId/tenants",
+    validate("param", OrgParam),
+    jsonBody({ required: true }),
+    validate("json", NameBody),
+    async (c) => {
+      const tenant = await createTenant(c.env.DB, c.req.valid("param").orgId, c.req.valid("json").name);
+      if (!tenant) throw notFound("Org not found");
+      return c.json(tenantView(tenant), 201);
+    },
+  )
+  .get("/orgs/:orgId/tenants", validate("param", OrgParam), validate("query", ListQuery), async (c) => {
+    const { orgId } = c.req.valid("param");
+    if (!(await getOrg(c.env.DB, orgId))) throw notFound("Org not found");
+    const { pageNumber, pageSize, name } = c.req.valid("query");
+    const { items, total } = await listTenants(c.env.DB, orgId, {
+      offset: (pageNumber - 1) * pageSize,
+      limit: pageSize,
+      name,
+    });
+    return c.json({ items: items.map(tenantView), totalItems: total, pageNumber, pageSize });
+  })
+  .get("/tenants/:tenantId", validate("param", TenantParam), async (c) => {
+    const tenant = await getTenant(c.env.DB, c.req.valid("param").tenantId);
+    if (!tenant) throw notFound("Tenant not found");
+    return c.json(tenantView(tenant));
+  })
+  .patch(
+    "/tenants/:tenantId",
+    validate("param", TenantParam),
+    jsonBody({ required: true }),
+    validate("json", NameBody),
+    async (c) => {
+      const { tenantId } = c.req.valid("param");
+      if (!(await rename(c.env.DB, "tenants", tenantId, c.req.valid("json").name)))
+        throw notFound("Tenant not found");
+      return c.json(tenantView((await getTenant(c.env.DB, tenantId)) as Tenant));
+    },
+  )
+  .delete("/tenants/:tenantId", validate("param", TenantParam), (c) =>
+    remove(c, "tenants", c.req.valid("param").tenantId),
+  )
+  .post(
+    "/tenants/:tenantId/suspend",
+    validate("param", TenantParam),
+    jsonBody({ required: false }),
+    validate("json", SuspendBody),
+    (c) => suspend(c, "tenants", c.req.valid("param").tenantId, true, c.req.valid("json").stopSessions),
+  )
+  .post("/tenants/:tenantId/resume", validate("param", TenantParam), (c) =>
+    suspend(c, "tenants", c.req.valid("param").tenantId, false, false),
+  );
