@@ -32,8 +32,11 @@ CREATE TABLE hook_deliveries (
   status INTEGER,
   body TEXT,
   session_id TEXT,
+  -- The hold of a delivery whose outcome was lost: the reconciler ties its session back here.
+  hold_id TEXT,
   created_at TEXT NOT NULL,
   PRIMARY KEY (hook_id, delivery_id)
 );
 CREATE INDEX hook_deliveries_by_session ON hook_deliveries (session_id) WHERE session_id IS NOT NULL;
 CREATE INDEX hook_deliveries_by_time ON hook_deliveries (hook_id, created_at);
+CREATE INDEX hook_deliveries_by_hold ON hook_deliveries (hold_id) WHERE hold_id IS NOT NULL;

@@ -15,6 +15,8 @@ CREATE TABLE events (
   body TEXT NOT NULL,
   state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
   attempts INTEGER NOT NULL DEFAULT 0,
+  -- The attempts made before the latest redelivery: its retries count from there.
+  retry_base INTEGER NOT NULL DEFAULT 0,
   next_attempt_at TEXT NOT NULL,
   created_at TEXT NOT NULL,
   delivered_at TEXT

@@ -38,6 +38,8 @@ export interface Variables {
   policy: EffectivePolicy;
   /** Set once upstream has answered the create or dispatch this request is for. */
   upstreamAnswered?: boolean;
+  /** The hold a call under a hold opened, once it did (for a hook delivery to remember). */
+  holdId?: string;
   /** Set for a delivery to /hooks/{hookId}: its hook, and its body exactly as signed. */
   hook?: HookWithSecrets;
   rawBody?: string;

@@ -220,3 +220,55 @@ describe("a callback whose message was lost", () => {
     await eventually(async () => ((await box.received()).length === 1 ? true : undefined));
   });
 });
+
+describe("callbacks across a change", () => {
+  it("signs with both secrets while a rotation's grace lasts, and still sends a deleted hook's callback", async () => {
+    const t = await newTenant();
+    const box = inbox();
+    const hook = await hookWithCallback(t, box.url);
+    const { secret } = await expectJson<{ secret: string }>(
+      await admin(`/hooks/${hook.id}/rotate-secret`, "POST"),
+      200,
+    );
+    const { sessionId } = await expectJson<{ sessionId: string }>(
+      await deliver({ ...hook, secret }, { ref: "R" }),
+      202,
+    );
+    // Deleted after its delivery: what it owes is still delivered.
+    expect((await admin(`/hooks/${hook.id}`, "DELETE")).status).toBe(204);
+    await eventually(async () => {
+      const s = await expectJson<SessionView>(await asTenant(t.key, `/api/v3/sessions/${sessionId}`), 200);
+      return s.status === "stopped" ? s : undefined;
+    });
+    const [got] = await eventually(async () => {
+      const r = await box.received();
+      return r.length > 0 ? r : undefined;
+    });
+    for (const key of [secret, hook.secret]) {
+      expect(
+        new Webhook(key).verify(got?.body as string, got?.headers as Record<string, string>),
+      ).toMatchObject({
+        type: "session.finished",
+      });
+    }
+  });
+
+  it("gives a redelivered callback that had run out of retries a fresh run of them", async () => {
+    const t = await newTenant();
+    const box = inbox();
+    await box.configure({ failFirst: 100, status: 500 });
+    const hook = await hookWithCallback(t, box.url);
+    await runToEnd(t, hook, "msg_cb_spent");
+    // Three retries a second apart (the test schedule): four attempts, then it fails.
+    const failed = await eventually(async () => {
+      const row = await env.DB.prepare("SELECT state, attempts FROM events WHERE hook_id = ?")
+        .bind(hook.id)
+        .first();
+      return row?.state === "failed" ? row : undefined;
+    }, 15_000);
+    expect(failed).toEqual({ state: "failed", attempts: 4 });
+    await admin("/deliveries/msg_cb_spent/redeliver", "POST");
+    // It fails again, and is retried again rather than given up at once.
+    await eventually(async () => ((await box.received()).length >= 6 ? true : undefined), 15_000);
+  });
+});

@@ -3,6 +3,8 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { callbackUrlProblem } from "../src/hooks/callback-url";
 import { renderTask } from "../src/hooks/template";
+import { createLogger } from "../src/lib/log";
+import { reconcile } from "../src/reconciler/run";
 import {
   ADMIN_TOKEN,
   asTenant,
@@ -12,6 +14,7 @@ import {
   expectJson,
   gateway,
   newTenant,
+  newUpstreamAccount,
   putPolicy,
   type SessionView,
   type TestTenant,
@@ -319,14 +322,106 @@ describe("callback URLs", () => {
       "https://[fe80::1]/x",
       "https://[::ffff:127.0.0.1]/x",
       "https://[::ffff:a9fe:a9fe]/x",
+      "https://localhost./x",
+      "https://metadata.google.internal./x",
+      "https://[::ffff:0:127.0.0.1]/x",
+      "https://[2002:7f00:1::]/x",
+      "https://[64:ff9b::a9fe:a9fe]/x",
+      "https://[fec0::1]/x",
       "https://user:pass@example.com/x",
       "ftp://example.com/x",
       "not a url",
     ];
     for (const url of refused) expect(callbackUrlProblem(url, false), url).not.toBeNull();
-    for (const url of ["https://example.com/hook", "https://8.8.8.8/x", "https://[2606:4700::1111]/x"]) {
+    for (const url of [
+      "https://example.com/hook",
+      "https://8.8.8.8/x",
+      "https://[2606:4700::1111]/x",
+      "https://[2002:808:808::]/x",
+    ]) {
       expect(callbackUrlProblem(url, false), url).toBeNull();
     }
     expect(callbackUrlProblem("http://127.0.0.1:9000/x", true)).toBeNull();
   });
 });
+
+describe("deliveries, as a sender sees them", () => {
+  it("answers a repeat of an answered delivery with its answer, even past a rate limit", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { requestsPerMinute: 1 });
+    const hook = await newHook(t);
+    const first = await expectJson(await deliver(hook.id, hook.secret, order, { id: "msg_rated" }), 202);
+    expect(await expectJson(await deliver(hook.id, hook.secret, order, { id: "msg_rated" }), 200)).toEqual(
+      first,
+    );
+    expect(await expectJson(await deliver(hook.id, hook.secret, order), 429)).toMatchObject({
+      code: "rate_limited",
+    });
+  });
+
+  it("refuses a task that comes out empty, an unknown hook id of any form, and a timestamp written oddly", async () => {
+    const t = await newTenant();
+    const hook = await newHook(t, { task: "{{note}}" });
+    expect(await expectJson(await deliver(hook.id, hook.secret, { note: "  " }), 422)).toMatchObject({
+      code: "template_value_missing",
+    });
+    expect((await deliver("not-a-uuid", hook.secret, order)).status).toBe(404);
+    const body = JSON.stringify({ note: "x" });
+    const now = new Date();
+    const ts = String(Math.floor(now.getTime() / 1000));
+    const signature = new Webhook(hook.secret).sign("msg_ts", now, body);
+    const res = await gateway(`/hooks/${hook.id}`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "webhook-id": "msg_ts",
+        "webhook-timestamp": `0${ts}`,
+        "webhook-signature": signature,
+      },
+      body,
+    });
+    expect(await expectJson(res, 401)).toMatchObject({ code: "invalid_signature" });
+    expect(await holdCount(t.tenantId)).toBe(0);
+  });
+
+  it("never starts a second session for a delivery whose answer was lost, and ties it to its session once found", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "5", period: "none" },
+      defaultTaskCostUsd: "0.2",
+    });
+    const hook = await newHook(t);
+    await account.control("POST", "/faults", { next: ["drop-after"] });
+    const sendLost = () => deliverTo(account.env, hook, "msg_lost");
+    expect((await sendLost()).status).toBe(502);
+    expect(await expectJson(await sendLost(), 409)).toMatchObject({ code: "idempotency_conflict" });
+    await reconcile(account.env, createLogger({ test: "hooks" }), {
+      orgId: t.orgId,
+      now: new Date(Date.now() + 180_000),
+    });
+    const [made] = (await account.truth()).sessions;
+    expect(await expectJson(await sendLost(), 200)).toEqual({ sessionId: made?.id, deliveryId: "msg_lost" });
+    expect((await account.truth()).sessions).toHaveLength(1);
+  });
+});
+
+/** A delivery to a hook through a gateway with other bindings (another upstream account). */
+function deliverTo(bindings: typeof env, hook: { id: string; secret: string }, id: string) {
+  const body = JSON.stringify(order);
+  const now = new Date();
+  return gateway(
+    `/hooks/${hook.id}`,
+    {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "webhook-id": id,
+        "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+        "webhook-signature": new Webhook(hook.secret).sign(id, now, body),
+      },
+      body,
+    },
+    bindings,
+  );
+}

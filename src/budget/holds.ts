@@ -239,19 +239,19 @@ async function settle(
 
 /**
  * The reconciler found what a lost create made: the object is recorded as the hold's tenant's (in
- * the same batch) and the hold tied to it, to settle like any other (a slot-only hold is released,
+ * the same batch as `records`) and the hold tied to it, to settle like any other (a slot-only hold is released,
  * as on a create that was answered).
  */
 export async function adoptOrphan(
   db: D1Database,
   hold: { id: string; slotOnly: boolean },
   resourceId: string,
-  record: D1PreparedStatement,
+  records: D1PreparedStatement[],
 ): Promise<void> {
   const change = hold.slotOnly
     ? releaseUnusedHoldStatement(db, hold.id)
     : attachHoldStatement(db, hold.id, resourceId);
-  await db.batch([record, change]);
+  await db.batch([...records, change]);
 }
 
 /**

@@ -10,8 +10,8 @@ import { callbackUrlProblem } from "../hooks/callback-url";
 import { signedHeaders } from "../hooks/signatures";
 import { describeError, type Logger } from "../lib/log";
 import { claimAttempt, type EventRow, recordAttempt } from "../store/events";
-import { alertSecret } from "../store/alerts";
-import { getHook } from "../store/hooks";
+import { alertSecrets } from "../store/alerts";
+import { hookSigningSecrets } from "../store/hooks";
 
 /**
  * Seconds to wait before each retry after a failed attempt: 30 s, 2 min, 10 min, 30 min, 1 h, 2 h,
@@ -63,22 +63,23 @@ export async function deliverEvent(
   const event = await claimAttempt(db, id, now, LEASE_MS);
   if (!event) return { done: true }; // delivered, failed, or not due: another message carries it
   const at = now.toISOString();
-  const secret = await signingSecret(env, event);
-  const problem = secret
-    ? callbackUrlProblem(event.url, env.ALLOW_PRIVATE_CALLBACKS === "true")
-    : "nothing signs it any more";
+  const secrets = await signingSecrets(env, event);
+  const problem =
+    secrets.length > 0
+      ? callbackUrlProblem(event.url, env.ALLOW_PRIVATE_CALLBACKS === "true")
+      : "nothing signs it any more";
   if (problem) {
     await recordAttempt(db, event, { at, status: null, error: problem }, { state: "failed" });
     log.warn("event_undeliverable", { id, type: event.type, reason: problem });
     return { done: true };
   }
-  const result = await post(event, secret as string, now);
+  const result = await post(event, secrets, now);
   if (result.status !== null && result.status >= 200 && result.status < 300) {
     await recordAttempt(db, event, { at, ...result }, { state: "delivered" });
     return { done: true };
   }
   const schedule = retrySchedule(env);
-  const wait = schedule[event.attempts - 1];
+  const wait = schedule[event.attempts - event.retry_base - 1];
   if (wait === undefined) {
     await recordAttempt(db, event, { at, ...result }, { state: "failed" });
     log.warn("event_failed", { id, type: event.type, attempts: event.attempts });
@@ -102,28 +103,29 @@ export async function deliverBatch(
       else message.ack();
     } catch (err) {
       log.error("event_delivery_failed", { id: message.body.id, ...describeError(err) });
-      message.retry({ delaySeconds: 30 });
+      // After the lease of the attempt it may have claimed, or the retry finds nothing to do.
+      message.retry({ delaySeconds: LEASE_MS / 1000 + 5 });
     }
   }
 }
 
-/** The secret an event is signed with: its hook's current one, or its org's alert secret. */
-async function signingSecret(env: Bindings, event: EventRow): Promise<string | null> {
-  if (event.hook_id) return (await getHook(env.DB, event.hook_id))?.secrets[0] ?? null;
-  if (event.type === "budget.threshold_crossed") return alertSecret(env.DB, event.org_id);
-  return null;
+/** The secrets an event is signed with: its hook's (deleted or not), or its org's alert secrets. */
+async function signingSecrets(env: Bindings, event: EventRow): Promise<string[]> {
+  if (event.hook_id) return hookSigningSecrets(env.DB, event.hook_id);
+  if (event.type === "budget.threshold_crossed") return alertSecrets(env.DB, event.org_id);
+  return [];
 }
 
 /** One POST of the event: its status, or why there was none. Redirects are not followed. */
 async function post(
   event: EventRow,
-  secret: string,
+  secrets: string[],
   now: Date,
 ): Promise<{ status: number | null; error: string | null }> {
   try {
     const res = await fetch(event.url, {
       method: "POST",
-      headers: { "Content-Type": "application/json", ...signedHeaders(secret, event.id, now, event.body) },
+      headers: { "Content-Type": "application/json", ...signedHeaders(secrets, event.id, now, event.body) },
       body: event.body,
       redirect: "manual",
       signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),

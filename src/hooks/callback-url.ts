@@ -26,7 +26,8 @@ export function callbackUrlProblem(raw: string, allowPrivate: boolean): string |
   if (allowPrivate)
     return url.protocol === "https:" || url.protocol === "http:" ? null : "callbackUrl must be https";
   if (url.protocol !== "https:") return "callbackUrl must be https";
-  const host = url.hostname.toLowerCase();
+  // `localhost.` is `localhost`: a name's trailing dot only says it is fully qualified.
+  const host = url.hostname.toLowerCase().replace(/\.+$/, "");
   if (
     host === "" ||
     PRIVATE_NAMES.test(host) ||
@@ -65,20 +66,38 @@ function privateV4([a = 0, b = 0]: number[]): boolean {
 }
 
 function privateV6(host: string): boolean {
-  const h = host.toLowerCase();
-  if (h === "::" || h === "::1") return true;
-  // IPv4-mapped and IPv4-compatible forms carry a v4 address in their last 32 bits.
-  const mapped = /^::(ffff:)?([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(h);
-  if (mapped) {
-    const hi = Number.parseInt(mapped[2] as string, 16);
-    const lo = Number.parseInt(mapped[3] as string, 16);
-    return privateV4([hi >> 8, hi & 255, lo >> 8, lo & 255]);
+  const groups = expandV6(host);
+  if (!groups) return true; // not an address the parser would give: refuse rather than guess
+  const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = groups;
+  const v4 = (hi: number, lo: number) => [hi >> 8, hi & 255, lo >> 8, lo & 255];
+  const zeroTo = (n: number) => groups.slice(0, n).every((g) => g === 0);
+  if (zeroTo(8) || (zeroTo(7) && g7 === 1)) return true; // :: and ::1
+  // Forms that carry a v4 address: compatible ::a.b.c.d, mapped ::ffff:a.b.c.d, translated
+  // ::ffff:0:a.b.c.d, NAT64 64:ff9b::a.b.c.d (last 32 bits); 6to4 2002:a.b.c.d:: (bits 16 to 48).
+  if (zeroTo(6) || (zeroTo(5) && g5 === 0xffff) || (zeroTo(4) && g4 === 0xffff && g5 === 0)) {
+    return privateV4(v4(g6, g7));
   }
-  const first = Number.parseInt(h.split(":")[0] || "0", 16);
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0)
+    return privateV4(v4(g6, g7));
+  if (g0 === 0x2002) return privateV4(v4(g1, g2));
   return (
-    (first & 0xfe00) === 0xfc00 || // unique local fc00::/7
-    (first & 0xffc0) === 0xfe80 || // link-local fe80::/10
-    (first & 0xff00) === 0xff00 || // multicast
-    h.startsWith("64:ff9b:") // NAT64 of any v4 address
+    (g0 & 0xfe00) === 0xfc00 || // unique local fc00::/7
+    (g0 & 0xffc0) === 0xfe80 || // link-local fe80::/10
+    (g0 & 0xffc0) === 0xfec0 || // site-local fec0::/10 (deprecated, still routed privately)
+    (g0 & 0xff00) === 0xff00 // multicast
   );
+}
+
+/** An IPv6 address's eight 16-bit groups, or null when it is not one. */
+function expandV6(host: string): number[] | null {
+  const halves = host.split("::");
+  if (halves.length > 2) return null;
+  const parse = (part: string | undefined) => (part ? part.split(":") : []);
+  const head = parse(halves[0]);
+  const tail = parse(halves[1]);
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
+  const groups = [...head, ...Array(halves.length === 2 ? missing : 0).fill("0"), ...tail];
+  if (!groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null;
+  return groups.map((g) => Number.parseInt(g, 16));
 }

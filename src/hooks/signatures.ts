@@ -17,6 +17,9 @@ export function newSigningSecret(): string {
 
 /** Whether `raw` carries a valid, fresh signature by any of `secrets` (a rotated one in its grace). */
 export function verifiedBy(secrets: string[], raw: string, headers: Headers): boolean {
+  // The library reads the timestamp with parseInt: a changed header such as `01700000000` or
+  // `1700000000x` would still verify. Only plain digits are a timestamp here.
+  if (!/^[1-9]\d{0,11}$/.test(headers.get("webhook-timestamp") ?? "")) return false;
   const given = {
     "webhook-id": headers.get("webhook-id") ?? "",
     "webhook-timestamp": headers.get("webhook-timestamp") ?? "",
@@ -33,11 +36,14 @@ export function verifiedBy(secrets: string[], raw: string, headers: Headers): bo
   return false;
 }
 
-/** The three headers that sign `body` as message `id` at `at`. */
-export function signedHeaders(secret: string, id: string, at: Date, body: string): Record<string, string> {
+/**
+ * The three headers that sign `body` as message `id` at `at`, one signature per secret (a rotated
+ * one in its grace too, so a receiver that has not switched yet still verifies).
+ */
+export function signedHeaders(secrets: string[], id: string, at: Date, body: string): Record<string, string> {
   return {
     "webhook-id": id,
     "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-    "webhook-signature": new Webhook(secret).sign(id, at, body),
+    "webhook-signature": secrets.map((secret) => new Webhook(secret).sign(id, at, body)).join(" "),
   };
 }

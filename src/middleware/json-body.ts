@@ -43,7 +43,7 @@ export function jsonBody(options: { required: boolean }) {
     }
     // zValidator reads the body through c.req.json(), which parses the cached text: hand it the
     // value as read here (an absent or `null` optional body as `{}`), and clientBody the value.
-    c.req.bodyCache.text = Promise.resolve(JSON.stringify(value));
+    (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(JSON.stringify(value));
     c.req.bodyCache.json = Promise.resolve(value);
     await next();
   });

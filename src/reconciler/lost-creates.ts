@@ -12,6 +12,7 @@ import type { Bindings } from "../env";
 import { observeViews } from "../ledger/observe";
 import type { Logger } from "../lib/log";
 import { toMicros } from "../lib/money";
+import { linkDeliveryStatement } from "../store/hooks";
 import { type CreateIntent, forgetIntentStatement } from "../store/intents";
 import type { OrphanHold } from "../store/reconcile";
 import { unknownIds } from "../store/reconcile";
@@ -75,7 +76,11 @@ export async function findLostCreates(
   const db = env.DB;
   const adopt = async (view: View, hold: OrphanHold) => {
     const id = String(view.id);
-    await adoptOrphan(db, hold, id, recordCreatedStatement(db, spec.kind, id, hold, view, spec.status(view)));
+    await adoptOrphan(db, hold, id, [
+      recordCreatedStatement(db, spec.kind, id, hold, view, spec.status(view)),
+      // A hook delivery whose answer was lost gets its session (and its callback) now.
+      linkDeliveryStatement(db, hold.id, id),
+    ]);
     await observeViews(env, log, spec, hold, [view], listing.sentAt);
     report.adopted++;
     log.warn("orphan_adopted", { kind: spec.kind, id, holdId: hold.id, tenantId: hold.tenantId });

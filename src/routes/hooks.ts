@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
-import * as z from "zod";
+import { createMiddleware } from "hono/factory";
 import { renderTask } from "../hooks/template";
 import { GatewayError, invalidInput } from "../lib/errors";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../lib/json-depth";
@@ -9,11 +9,11 @@ import { hookAuth } from "../middleware/hook-auth";
 import { loadPolicy } from "../middleware/policy";
 import { rateLimit } from "../middleware/rate-limit";
 import { runToCompletion } from "../middleware/run-to-completion";
-import { validate } from "../middleware/validate";
-import { afterUpstreamActed } from "../store/guard";
+import { afterUpstreamActed, isStoreFailure } from "../store/guard";
 import {
   claimDelivery,
   completeDelivery,
+  findDelivery,
   type DeliveryClaim,
   type HookWithSecrets,
   markDeliveryUnknown,
@@ -25,10 +25,8 @@ import { GatewayRunTaskRequest } from "./v3/sessions";
 
 type Ctx = Context<AppEnv>;
 
-const HookParam = z.object({ hookId: z.uuid() });
-
-/** How long a repeat of a delivery still being admitted waits for the first one's answer. */
-const REPEAT_WAIT_MS = 10_000;
+/** How long a repeat of a delivery still being admitted waits for the first one's answer: longer than upstream may take. */
+const REPEAT_WAIT_MS = 30_000;
 
 /** Gateway refusals after which upstream certainly started nothing: the delivery may be retried. */
 const NOTHING_SENT: ReadonlySet<string> = new Set([
@@ -47,23 +45,13 @@ const NOTHING_SENT: ReadonlySet<string> = new Set([
 export const hookDeliveries = new Hono<AppEnv>().post(
   "/:hookId",
   runToCompletion(),
-  validate("param", HookParam),
   hookAuth(),
+  repeatAnswer(),
   loadPolicy(),
   rateLimit(),
   async (c) => {
     const hook = c.get("hook") as HookWithSecrets;
-    // Signed, so it is the sender's; it names the delivery for 24 hours, so it is kept short.
-    const deliveryId = c.req.header("webhook-id") as string;
-    if (!/^[\x21-\x7e]{1,255}$/.test(deliveryId)) {
-      throw invalidInput([
-        {
-          type: "string_pattern_mismatch",
-          loc: ["header", "webhook-id"],
-          msg: "1 to 255 printable ASCII characters",
-        },
-      ]);
-    }
+    const deliveryId = deliveryIdOf(c);
     const task = taskOf(c);
     const body = { task, ...hook.options };
     const parsed = parseInput(GatewayRunTaskRequest, "body", body);
@@ -71,32 +59,29 @@ export const hookDeliveries = new Hono<AppEnv>().post(
 
     const db = c.env.DB;
     const claim = await claimOrWait(db, hook, deliveryId);
-    if (!claim.claimed) {
-      if (claim.state === "done") return c.body(claim.body, 200, { "Content-Type": "application/json" });
-      throw new GatewayError(
-        "idempotency_conflict",
-        claim.state === "pending"
-          ? "A delivery with this webhook-id is still being admitted"
-          : "The outcome of the first delivery with this webhook-id is unknown; it will be settled, not repeated",
-      );
-    }
+    if (!claim.claimed) return answerRepeat(c, claim);
     const log = c.get("log");
+    const settle = (how: "release" | "unknown") =>
+      afterUpstreamActed(log, "hook_delivery_store_failed", { hookId: hook.id }, () =>
+        how === "release"
+          ? releaseDelivery(db, hook.id, deliveryId)
+          : markDeliveryUnknown(db, hook.id, deliveryId, c.get("holdId") ?? null),
+      );
     let res: Response;
     try {
       res = await createOrDispatch(c, parsed.data, body);
     } catch (err) {
+      // Refused before anything was sent (the gateway's own refusals, a store that failed
+      // before the request left), or upstream's outcome unknown.
       const code = err instanceof GatewayError ? err.code : "";
-      const certain = err instanceof GatewayError && (err.status < 500 || NOTHING_SENT.has(code));
-      await afterUpstreamActed(log, "hook_delivery_store_failed", { hookId: hook.id }, () =>
-        certain ? releaseDelivery(db, hook.id, deliveryId) : markDeliveryUnknown(db, hook.id, deliveryId),
-      );
+      const certain =
+        isStoreFailure(err) || (err instanceof GatewayError && (err.status < 500 || NOTHING_SENT.has(code)));
+      await settle(certain ? "release" : "unknown");
       throw err;
     }
     if (res.status !== 200) {
-      // Upstream's own refusal, relayed as it came: it started nothing.
-      await afterUpstreamActed(log, "hook_delivery_store_failed", { hookId: hook.id }, () =>
-        releaseDelivery(db, hook.id, deliveryId),
-      );
+      // Upstream's own answer, relayed as it came: a 4xx started nothing; a 5xx may have.
+      await settle(res.status < 500 ? "release" : "unknown");
       return res;
     }
     const sessionId = String(((await res.clone().json()) as { id: string }).id);
@@ -112,6 +97,44 @@ export const hookDeliveries = new Hono<AppEnv>().post(
   },
 );
 
+/** The delivery's webhook-id: signed, so the sender's; it names the delivery for 24 hours, so it is kept short. */
+function deliveryIdOf(c: Ctx): string {
+  const id = c.req.header("webhook-id") ?? "";
+  if (!/^[\x21-\x7e]{1,255}$/.test(id)) {
+    throw invalidInput([
+      {
+        type: "string_pattern_mismatch",
+        loc: ["header", "webhook-id"],
+        msg: "1 to 255 printable ASCII characters",
+      },
+    ]);
+  }
+  return id;
+}
+
+/**
+ * A repeat of a delivery that was answered gets that answer again before anything else is judged:
+ * a rate limit or a policy changed since must not refuse a sender's retry of what already ran.
+ */
+function repeatAnswer() {
+  return createMiddleware<AppEnv>(async function repeatAnswerMiddleware(c, next) {
+    const hook = c.get("hook") as HookWithSecrets;
+    const found = await findDelivery(c.env.DB, hook.id, deliveryIdOf(c));
+    if (found?.state === "done") return c.body(found.body, 200, { "Content-Type": "application/json" });
+    await next();
+  });
+}
+
+function answerRepeat(c: Ctx, claim: Exclude<DeliveryClaim, { claimed: true }>): Response {
+  if (claim.state === "done") return c.body(claim.body, 200, { "Content-Type": "application/json" });
+  throw new GatewayError(
+    "idempotency_conflict",
+    claim.state === "pending"
+      ? "A delivery with this webhook-id is still being admitted"
+      : "The outcome of the first delivery with this webhook-id is unknown; it will be settled, not repeated",
+  );
+}
+
 /** The hook's task filled from the delivery: 422 for a body that is not JSON or lacks a value. */
 function taskOf(c: Ctx): string {
   const raw = c.get("rawBody") ?? "";
@@ -123,12 +146,15 @@ function taskOf(c: Ctx): string {
     throw invalidInput([jsonInvalidIssue()]);
   }
   const rendered = renderTask((c.get("hook") as HookWithSecrets).task, payload);
-  if ("task" in rendered) return rendered.task;
+  // A task that came out empty would start a session that runs nothing: as good as missing.
+  if ("task" in rendered && rendered.task.trim() !== "") return rendered.task;
   throw new GatewayError(
     "template_value_missing",
-    `The delivery has no scalar value for ${rendered.missing.map((p) => `{{${p}}}`).join(", ")}`,
+    "missing" in rendered
+      ? `The delivery has no scalar value for ${rendered.missing.map((p) => `{{${p}}}`).join(", ")}`
+      : "The task came out empty from the delivery's values",
     {},
-    { missing: rendered.missing },
+    { missing: "missing" in rendered ? rendered.missing : [] },
   );
 }
 

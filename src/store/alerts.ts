@@ -52,9 +52,16 @@ export async function getAlertTarget(db: D1Database, orgId: string): Promise<Ale
   return row ? toTarget(row) : null;
 }
 
-/** The secret alert events of an org are signed with, if it has a target. */
-export async function alertSecret(db: D1Database, orgId: string): Promise<string | null> {
-  return db.prepare("SELECT secret FROM alert_targets WHERE org_id = ?").bind(orgId).first<string>("secret");
+/** The secrets alert events of an org are signed with: the current one, and a rotated one in its grace. */
+export async function alertSecrets(db: D1Database, orgId: string, now = new Date()): Promise<string[]> {
+  const row = await db
+    .prepare("SELECT secret, previous_secret, previous_secret_until FROM alert_targets WHERE org_id = ?")
+    .bind(orgId)
+    .first<{ secret: string; previous_secret: string | null; previous_secret_until: string | null }>();
+  if (!row) return [];
+  const graced =
+    row.previous_secret && row.previous_secret_until && row.previous_secret_until > now.toISOString();
+  return graced ? [row.secret, row.previous_secret as string] : [row.secret];
 }
 
 export async function deleteAlertTarget(db: D1Database, orgId: string): Promise<boolean> {
@@ -62,10 +69,19 @@ export async function deleteAlertTarget(db: D1Database, orgId: string): Promise<
   return res.meta.changes > 0;
 }
 
-export async function rotateAlertSecret(db: D1Database, orgId: string, secret: string): Promise<boolean> {
+/** Puts a new secret in place; events are signed with the old one too for 24 hours. */
+export async function rotateAlertSecret(
+  db: D1Database,
+  orgId: string,
+  secret: string,
+  now = new Date(),
+): Promise<boolean> {
   const res = await db
-    .prepare("UPDATE alert_targets SET secret = ?, updated_at = ? WHERE org_id = ?")
-    .bind(secret, new Date().toISOString(), orgId)
+    .prepare(
+      `UPDATE alert_targets SET previous_secret = secret, previous_secret_until = ?, secret = ?, updated_at = ?
+       WHERE org_id = ?`,
+    )
+    .bind(new Date(now.getTime() + 24 * 60 * 60_000).toISOString(), secret, now.toISOString(), orgId)
     .run();
   return res.meta.changes > 0;
 }

@@ -14,6 +14,7 @@ export interface EventRow {
   body: string;
   state: "pending" | "delivered" | "failed";
   attempts: number;
+  retry_base: number;
   next_attempt_at: string;
   created_at: string;
   delivered_at: string | null;
@@ -134,10 +135,17 @@ export async function findEvents(db: D1Database, id: string): Promise<EventRow[]
   return results;
 }
 
-/** Puts an event back in line, due now, whatever became of it. */
+/**
+ * Puts an event back in line, due now, with a fresh run of retries, whatever became of it; an
+ * attempt already under way is left to finish (at-least-once allows a second copy, not a race).
+ */
 export async function requeueEvent(db: D1Database, id: string, now: Date): Promise<void> {
   await db
-    .prepare("UPDATE events SET state = 'pending', next_attempt_at = ? WHERE id = ?")
+    .prepare(
+      `UPDATE events SET state = 'pending', retry_base = attempts,
+         next_attempt_at = CASE WHEN state = 'pending' AND next_attempt_at > ?1 THEN next_attempt_at ELSE ?1 END
+       WHERE id = ?2`,
+    )
     .bind(now.toISOString(), id)
     .run();
 }

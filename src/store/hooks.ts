@@ -6,6 +6,9 @@ export const SECRET_GRACE_MS = 24 * 60 * 60_000;
 /** How long a delivery's webhook-id is remembered, so a repeat starts nothing. */
 export const DELIVERY_TTL_MS = 24 * 60 * 60_000;
 
+/** Longer than any admission takes: a delivery still pending after it was cut off. */
+const STALE_PENDING_MS = 5 * 60_000;
+
 /** A hook: a task template its tenant runs when a signed delivery arrives. */
 export interface Hook extends Owner {
   id: string;
@@ -204,7 +207,7 @@ export async function claimDelivery(
       .bind(hook.id, deliveryId, hook.tenantId, token, now.toISOString()),
     db
       .prepare(
-        "SELECT claim_token, state, status, body FROM hook_deliveries WHERE hook_id = ? AND delivery_id = ?",
+        "SELECT claim_token, state, status, body, created_at FROM hook_deliveries WHERE hook_id = ? AND delivery_id = ?",
       )
       .bind(hook.id, deliveryId),
   ]);
@@ -214,12 +217,17 @@ export async function claimDelivery(
         state: "pending" | "done" | "unknown";
         status: number | null;
         body: string | null;
+        created_at: string;
       }
     | undefined;
   if (!row) throw new Error("hook delivery vanished during its claim");
   if (row.claim_token === token) return { claimed: true, token };
   if (row.state === "done")
     return { claimed: false, state: "done", status: row.status ?? 500, body: row.body ?? "" };
+  // A delivery pending this long was cut off mid-way (its outcome is not known): never run again.
+  if (row.state === "pending" && row.created_at < new Date(now.getTime() - STALE_PENDING_MS).toISOString()) {
+    return { claimed: false, state: "unknown" };
+  }
   return { claimed: false, state: row.state };
 }
 
@@ -239,14 +247,71 @@ export async function completeDelivery(
     .run();
 }
 
-/** Marks a delivery whose task's outcome upstream is unknown: a repeat is refused, never run again. */
-export async function markDeliveryUnknown(db: D1Database, hookId: string, deliveryId: string): Promise<void> {
+/**
+ * Marks a delivery whose task's outcome upstream is unknown: a repeat is refused, never run again,
+ * and the hold it opened (if any) lets the reconciler tie the session it finds back to it.
+ */
+export async function markDeliveryUnknown(
+  db: D1Database,
+  hookId: string,
+  deliveryId: string,
+  holdId: string | null,
+): Promise<void> {
   await db
     .prepare(
-      "UPDATE hook_deliveries SET state = 'unknown' WHERE hook_id = ? AND delivery_id = ? AND state = 'pending'",
+      "UPDATE hook_deliveries SET state = 'unknown', hold_id = ? WHERE hook_id = ? AND delivery_id = ? AND state = 'pending'",
     )
-    .bind(hookId, deliveryId)
+    .bind(holdId, hookId, deliveryId)
     .run();
+}
+
+/**
+ * The reconciler found the session of a lost create: if it was a hook delivery's, the delivery
+ * now has its session (for its callback) and the answer a repeat of it gets.
+ */
+export function linkDeliveryStatement(
+  db: D1Database,
+  holdId: string,
+  sessionId: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE hook_deliveries SET session_id = ?2, state = 'done', status = 200,
+         body = json_object('sessionId', ?2, 'deliveryId', delivery_id)
+       WHERE hold_id = ?1 AND session_id IS NULL`,
+    )
+    .bind(holdId, sessionId.toLowerCase());
+}
+
+/** A delivery as recorded, if it is: what a repeat of it is answered with. */
+export async function findDelivery(
+  db: D1Database,
+  hookId: string,
+  deliveryId: string,
+  now = new Date(),
+): Promise<{ state: string; body: string } | null> {
+  return db
+    .prepare(
+      "SELECT state, body FROM hook_deliveries WHERE hook_id = ? AND delivery_id = ? AND created_at >= ?",
+    )
+    .bind(hookId, deliveryId, new Date(now.getTime() - DELIVERY_TTL_MS).toISOString())
+    .first<{ state: string; body: string }>();
+}
+
+/** The secrets a hook signs its callbacks with, deleted or not: a callback made before the deletion is still sent. */
+export async function hookSigningSecrets(
+  db: D1Database,
+  hookId: string,
+  now = new Date(),
+): Promise<string[]> {
+  const row = await db
+    .prepare("SELECT secret, previous_secret, previous_secret_until FROM hooks WHERE id = ?")
+    .bind(hookId)
+    .first<{ secret: string; previous_secret: string | null; previous_secret_until: string | null }>();
+  if (!row) return [];
+  const graced =
+    row.previous_secret && row.previous_secret_until && row.previous_secret_until > now.toISOString();
+  return graced ? [row.secret, row.previous_secret as string] : [row.secret];
 }
 
 /** Forgets a delivery that started nothing (refused), so the sender may retry it. */

@@ -51,6 +51,7 @@ export async function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamRespo
   // Serialised before anything is held: a body that could not be sent must hold nothing.
   JSON.stringify(call.body);
   const hold = await openHold(db, c.get("caller"), c.get("policy"), call.admission);
+  c.set("holdId", hold.id);
   const release = (why: string) =>
     afterUpstreamActed(log, "hold_release_failed", { holdId: hold.id, why }, () => releaseHold(db, hold.id));
   let res: UpstreamResponse;
