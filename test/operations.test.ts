@@ -8,7 +8,6 @@ import {
   adminPost,
   asTenant,
   emuTask,
-  eventually,
   expectJson,
   gateway,
   newTenant,
