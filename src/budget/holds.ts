@@ -138,12 +138,12 @@ export async function holdAccepted(
   db: D1Database,
   hold: Hold,
   resourceId: string,
-  options: { record: D1PreparedStatement | null; slotOnly: boolean },
+  options: { record: D1PreparedStatement[]; slotOnly: boolean },
 ): Promise<void> {
   const change = options.slotOnly
     ? releaseUnusedHoldStatement(db, hold.id)
     : attachHoldStatement(db, hold.id, resourceId);
-  await db.batch(options.record ? [options.record, change] : [change]);
+  await db.batch([...options.record, change]);
 }
 
 /** Upstream certainly did nothing (a 4xx, or it refused the gateway's key): the hold is released at $0. */

@@ -13,6 +13,7 @@ export type ErrorCode =
   | "model_not_allowed"
   | "keep_alive_not_allowed"
   | "suspended"
+  | "forbidden"
   | "read_only_key"
   | "scheduled_tasks_not_allowed"
   | "timeout_not_allowed"
@@ -46,6 +47,7 @@ const STATUS: Record<ErrorCode, number> = {
   model_not_allowed: 403,
   keep_alive_not_allowed: 403,
   suspended: 403,
+  forbidden: 403,
   read_only_key: 403,
   scheduled_tasks_not_allowed: 403,
   timeout_not_allowed: 403,

@@ -6,12 +6,14 @@ import { adminHooks } from "./admin-hooks";
 import { adminKeys } from "./admin-keys";
 import { adminOrgs } from "./admin-orgs";
 import { adminPolicies } from "./admin-policies";
+import { adminUsage } from "./admin-usage";
 
-/** /admin/v1: orgs, tenants, keys, policies, hooks and alerts. Guarded by the admin token. */
+/** /admin/v1: orgs, tenants, keys, policies, hooks, alerts and usage. Guarded by the admin token. */
 export const admin = new Hono<AppEnv>()
   .use(adminAuth())
   .route("/", adminOrgs)
   .route("/", adminKeys)
   .route("/", adminPolicies)
   .route("/", adminHooks)
-  .route("/", adminAlerts);
+  .route("/", adminAlerts)
+  .route("/", adminUsage);

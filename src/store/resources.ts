@@ -60,22 +60,35 @@ export async function findOwner(db: D1Database, kind: ResourceKind, id: string):
   return row ? { orgId: row.org_id, tenantId: row.tenant_id } : null;
 }
 
-/** Records a resource the tenant just created; a repeat of the same id keeps the first owner. */
+/**
+ * Records a resource the tenant just created (and the key it used, when known); a repeat of the
+ * same id keeps the first owner.
+ */
 export function recordCreatedStatement(
   db: D1Database,
   kind: ResourceKind,
   id: string,
-  owner: Owner,
+  owner: Owner & { keyId?: string },
   view: unknown,
   status: string | null,
 ): D1PreparedStatement {
   const now = new Date().toISOString();
   return db
     .prepare(
-      `INSERT INTO resources (kind, id, org_id, tenant_id, created_at, status, view, view_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, id) DO NOTHING`,
+      `INSERT INTO resources (kind, id, org_id, tenant_id, created_at, status, view, view_at, key_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, id) DO NOTHING`,
     )
-    .bind(kind, id.toLowerCase(), owner.orgId, owner.tenantId, now, status, JSON.stringify(view), now);
+    .bind(
+      kind,
+      id.toLowerCase(),
+      owner.orgId,
+      owner.tenantId,
+      now,
+      status,
+      JSON.stringify(view),
+      now,
+      owner.keyId ?? null,
+    );
 }
 
 /** Stores a newer view of an owned resource; an older one (by `seenAt`) never overwrites a newer. */

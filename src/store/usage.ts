@@ -92,6 +92,25 @@ export function recordUsageStatements(db: D1Database, obs: UsageObservation): D1
   ];
 }
 
+/**
+ * Notes the proxy country a browser was created with, which upstream's browser views do not
+ * carry, so reports can group its cost by country; what an observation says later wins.
+ */
+export function usageCountryStatement(
+  db: D1Database,
+  kind: "session" | "browser",
+  id: string,
+  owner: Owner,
+  country: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO usage (kind, id, org_id, tenant_id, proxy_country, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (kind, id) DO UPDATE SET proxy_country = coalesce(proxy_country, excluded.proxy_country)`,
+    )
+    .bind(kind, id.toLowerCase(), owner.orgId, owner.tenantId, country, new Date().toISOString());
+}
+
 interface UsageRow {
   status: string | null;
   input_tokens: number;

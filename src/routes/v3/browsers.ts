@@ -87,6 +87,7 @@ export const browsers = new Hono<AppEnv>()
         path: "/browsers",
         body,
         success: 201,
+        proxyCountry: typeof proxyCountryCode === "string" ? proxyCountryCode : null,
       });
       announceApplied(c, applied);
       return relay(c, res);

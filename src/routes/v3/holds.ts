@@ -7,6 +7,7 @@ import { GatewayError } from "../../lib/errors";
 import { describeError } from "../../lib/log";
 import { afterUpstreamActed } from "../../store/guard";
 import { recordCreatedStatement } from "../../store/resources";
+import { usageCountryStatement } from "../../store/usage";
 import type { KindSpec } from "../../upstream/kinds";
 import type { UpstreamResponse } from "../../upstream/client";
 import { forward, remember } from "./proxy";
@@ -31,6 +32,8 @@ export interface HeldCall {
   ceiling?: (hold: Hold) => string | null;
   /** The status upstream answers a success with (200 for sessions, 201 for browsers). */
   success: number;
+  /** The country a create asked for, when upstream's answer does not echo it (a browser's): for reports. */
+  proxyCountry?: string | null;
 }
 
 /**
@@ -100,9 +103,15 @@ async function recordSuccess(
 ): Promise<boolean> {
   const db = c.env.DB;
   const isNew = call.admission.resourceId === null;
+  const caller = c.get("caller");
   const record = isNew
-    ? recordCreatedStatement(db, call.spec.kind, view.id, c.get("caller"), view, call.spec.status(view))
-    : null;
+    ? [
+        recordCreatedStatement(db, call.spec.kind, view.id, caller, view, call.spec.status(view)),
+        ...(call.proxyCountry && call.spec.kind === "browser"
+          ? [usageCountryStatement(db, call.spec.kind, view.id, caller, call.proxyCountry)]
+          : []),
+      ]
+    : [];
   return afterUpstreamActed(
     c.get("log"),
     "record_after_upstream_accepted_failed",
