@@ -17,6 +17,8 @@ export interface StackOptions {
   logLevel?: string;
   /** Further worker vars, e.g. LOG_LEVEL. */
   vars?: Record<string, string>;
+  /** A SQL file run against local D1 once it is migrated, before the gateway starts (bench data). */
+  seedFile?: string;
 }
 
 export interface Stack {
@@ -44,6 +46,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const emulator = await startEmulator({ ...options.emulator, port: options.emulatorPort });
   const persist = options.persistTo ? ["--persist-to", options.persistTo] : [];
   await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", ...persist]);
+  if (options.seedFile) {
+    await run("npx", ["wrangler", "d1", "execute", "DB", "--local", ...persist, "--file", options.seedFile]);
+  }
 
   const gatewayUrl = `http://127.0.0.1:${options.port}`;
   const wrangler: ChildProcess = spawn(

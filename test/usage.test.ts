@@ -155,14 +155,16 @@ function withoutGroups(row: Row): Row {
 }
 
 /** Seeds cost events straight into the ledger, for reports over times a live test cannot reach. */
-async function seedEvents(events: { at: string; orgId: string; tenantId: string; micros: number }[]) {
+async function seedEvents(
+  events: { at: string; orgId: string; tenantId: string; micros: number; id?: string }[],
+) {
   await env.DB.batch(
     events.map((e, i) =>
       env.DB.prepare(
         `INSERT INTO cost_events (kind, id, org_id, tenant_id, at, status, input_tokens, output_tokens,
            proxy_used_micro_mb, llm_cost_micros, proxy_cost_micros, browser_cost_micros, total_cost_micros)
          VALUES ('session', ?, ?, ?, ?, 'stopped', 10, 2, 0, ?, 0, 0, ?)`,
-      ).bind(`seeded-${e.orgId}-${i}`, e.orgId, e.tenantId, e.at, e.micros, e.micros),
+      ).bind(e.id ?? `seeded-${e.orgId}-${i}`, e.orgId, e.tenantId, e.at, e.micros, e.micros),
     ),
   );
 }
@@ -202,6 +204,27 @@ describe("usage report days", () => {
     const rest = await usage(`orgId=${orgId}&from=2026-03-08&to=2026-03-09&groupBy=`);
     expect(first.totals.totalCostUsd).toBe("0.000001");
     expect(rest.totals.totalCostUsd).toBe("0.00111");
+  });
+
+  it("count a session once, on the day of its first cost, however many days it is booked on", async () => {
+    const orgId = crypto.randomUUID();
+    const tenantId = crypto.randomUUID();
+    const id = `long-${orgId}`;
+    await seedEvents([
+      { at: "2026-04-01T23:59:59.999Z", orgId, tenantId, micros: 1, id },
+      { at: "2026-04-02T00:00:00.000Z", orgId, tenantId, micros: 2, id },
+      { at: "2026-04-03T12:00:00.000Z", orgId, tenantId, micros: 4, id },
+      { at: "2026-04-03T12:00:01.000Z", orgId, tenantId, micros: 8 },
+    ]);
+    const report = await usage(`orgId=${orgId}&from=2026-04-01&to=2026-04-03&groupBy=day`);
+    expect(report.rows.map((r) => [r.day, r.sessions, r.totalCostUsd])).toEqual([
+      ["2026-04-01", 1, "0.000001"],
+      ["2026-04-02", 0, "0.000002"],
+      ["2026-04-03", 1, "0.000012"],
+    ]);
+    expect(report.totals).toMatchObject({ sessions: 2, totalCostUsd: "0.000015" });
+    const later = await usage(`orgId=${orgId}&from=2026-04-02&to=2026-04-03&groupBy=`);
+    expect(later.totals).toMatchObject({ sessions: 1, totalCostUsd: "0.000014" });
   });
 
   it("refuses a backwards or too long range, an unknown zone or group, and a repeated group, with 422", async () => {

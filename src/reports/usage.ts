@@ -1,7 +1,8 @@
 /**
  * Usage reports: the ledger's cost events summed by org, tenant, key, day, model and country, over
  * calendar days in a time zone. Each event counts on the day it was booked, so a report over any
- * range sums to the ledger, and the days of two reports never overlap.
+ * range sums to the ledger, and the days of two reports never overlap. A session or browser counts
+ * once, in the group of its first cost event.
  */
 import * as z from "zod";
 import { fromMicros } from "../lib/money";
@@ -96,18 +97,14 @@ export async function usageReport(
     model: query.model,
     country: query.country,
   };
-  // The totals are their own sums: a session booked on two days is one session, not two.
-  const [rows, [totals = ZERO]] = await Promise.all([
-    usageRows(db, selection),
-    usageRows(db, { ...selection, groupBy: [] }),
-  ]);
+  const rows = await usageRows(db, selection);
   return {
     from,
     to,
     timeZone: query.timeZone,
     groupBy: query.groupBy,
     rows: rows.map((row) => ({ ...groupsOf(row, query.groupBy), ...figuresOf(row) })),
-    totals: figuresOf(totals),
+    totals: figuresOf(sumRows(rows)),
   };
 }
 
@@ -140,18 +137,22 @@ function figuresOf(row: Omit<UsageRow, "groups">): Record<string, string | numbe
   };
 }
 
-const ZERO: UsageRow = {
-  groups: {},
-  sessions: 0,
-  browsers: 0,
-  inputTokens: 0,
-  outputTokens: 0,
-  proxyUsedMicroMb: 0,
-  llmCostMicros: 0,
-  proxyCostMicros: 0,
-  browserCostMicros: 0,
-  totalCostMicros: 0,
-};
+/** The sum of rows' figures: each object counts on its first cost event, so counts add up too. */
+function sumRows(rows: UsageRow[]): Omit<UsageRow, "groups"> {
+  const total = {
+    sessions: 0,
+    browsers: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    proxyUsedMicroMb: 0,
+    llmCostMicros: 0,
+    proxyCostMicros: 0,
+    browserCostMicros: 0,
+    totalCostMicros: 0,
+  };
+  for (const row of rows) for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += row[k];
+  return total;
+}
 
 /** The calendar days from `from` to `to`, both included (none when `to` is before `from`). */
 function dayRange(from: string, to: string): string[] {

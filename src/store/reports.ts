@@ -1,16 +1,15 @@
 /** What a usage report can be grouped by. */
 export type UsageGroup = "org" | "tenant" | "key" | "day" | "model" | "country";
 
-// Each group's column, from cost events (e), the days they fall in (d), the objects' latest
-// figures (u: model, country) and their records (r: the key that created them). Fixed text,
-// never client input.
+// Each group's column in the roll-ups (b) and the days they fall in (d). Fixed text, never client
+// input. '' in the roll-ups stands for none.
 const GROUP_SQL: Record<UsageGroup, string> = {
-  org: "e.org_id",
-  tenant: "e.tenant_id",
-  key: "r.key_id",
+  org: "b.org_id",
+  tenant: "b.tenant_id",
+  key: "b.key_id",
   day: "d.day",
-  model: "u.model",
-  country: "u.proxy_country",
+  model: "b.model",
+  country: "b.country",
 };
 
 export interface UsageRow {
@@ -38,51 +37,62 @@ export interface UsageSelection {
 }
 
 /**
- * The sums of the cost events booked in the selection's days, by its groups, ordered by them.
- * One query: the days come in as one JSON parameter, so a report of a year is one statement.
+ * The sums of the cost events booked in the selection's days, by its groups, ordered by them,
+ * from the 15-minute roll-ups (migration 0015) a trigger keeps with every cost event. One query:
+ * the days come in as one JSON parameter, so a report of a year is one statement.
  */
 export async function usageRows(db: D1Database, selection: UsageSelection): Promise<UsageRow[]> {
   const groups = selection.groupBy.map((g, i) => `${GROUP_SQL[g]} AS g${i}`);
   const groupBy = selection.groupBy.map((_, i) => `g${i}`);
-  const { results } = await db
+  const results = await db
     .prepare(
       `SELECT ${[...groups, ""].join(", ")}
-         count(DISTINCT CASE WHEN e.kind = 'session' THEN e.id END) AS sessions,
-         count(DISTINCT CASE WHEN e.kind = 'browser' THEN e.id END) AS browsers,
-         sum(e.input_tokens) AS input_tokens, sum(e.output_tokens) AS output_tokens,
-         sum(e.proxy_used_micro_mb) AS proxy_used_micro_mb, sum(e.llm_cost_micros) AS llm_cost_micros,
-         sum(e.proxy_cost_micros) AS proxy_cost_micros, sum(e.browser_cost_micros) AS browser_cost_micros,
-         sum(e.total_cost_micros) AS total_cost_micros
+         sum(b.sessions) AS sessions, sum(b.browsers) AS browsers,
+         sum(b.input_tokens) AS input_tokens, sum(b.output_tokens) AS output_tokens,
+         sum(b.proxy_used_micro_mb) AS proxy_used_micro_mb, sum(b.llm_cost_micros) AS llm_cost_micros,
+         sum(b.proxy_cost_micros) AS proxy_cost_micros, sum(b.browser_cost_micros) AS browser_cost_micros,
+         sum(b.total_cost_micros) AS total_cost_micros, count(*) AS buckets
        FROM (SELECT value ->> '$.day' AS day, value ->> '$.start' AS start, value ->> '$.end' AS end
              FROM json_each(?1)) d
-       JOIN cost_events e ON e.at >= d.start AND e.at < d.end
-       LEFT JOIN usage u ON u.kind = e.kind AND u.id = e.id
-       LEFT JOIN resources r ON r.kind = e.kind AND r.id = e.id
-       WHERE (?2 IS NULL OR e.org_id = ?2) AND (?3 IS NULL OR e.tenant_id = ?3) AND (?4 IS NULL OR r.key_id = ?4)
-         AND (?5 IS NULL OR u.model = ?5) AND (?6 IS NULL OR u.proxy_country = ?6)
+       JOIN usage_buckets b ON b.bucket >= d.start AND b.bucket < d.end
+       WHERE (?2 IS NULL OR b.org_id = ?2) AND (?3 IS NULL OR b.tenant_id = ?3) AND (?4 IS NULL OR b.key_id = ?4)
+         AND (?5 IS NULL OR b.model = ?5) AND (?6 IS NULL OR b.country = ?6)
        ${groupBy.length ? `GROUP BY ${groupBy.join(", ")} ORDER BY ${groupBy.join(", ")}` : ""}`,
     )
     .bind(
-      JSON.stringify(selection.days),
+      JSON.stringify(
+        selection.days.map((d) => ({ day: d.day, start: bucketOf(d.start), end: bucketOf(d.end) })),
+      ),
       selection.orgId ?? null,
       selection.tenantId ?? null,
       selection.keyId ?? null,
       selection.model ?? null,
       selection.country ?? null,
     )
-    .all<Record<string, number | string | null>>();
+    // Rows as arrays: a report of every tenant's days is tens of thousands of rows.
+    .raw<(number | string | null)[]>();
+  const n = selection.groupBy.length;
   return results
-    .filter((r) => Number(r.sessions) + Number(r.browsers) > 0)
-    .map((r) => ({
-      groups: Object.fromEntries(selection.groupBy.map((g, i) => [g, (r[`g${i}`] as string | null) ?? null])),
-      sessions: Number(r.sessions),
-      browsers: Number(r.browsers),
-      inputTokens: Number(r.input_tokens ?? 0),
-      outputTokens: Number(r.output_tokens ?? 0),
-      proxyUsedMicroMb: Number(r.proxy_used_micro_mb ?? 0),
-      llmCostMicros: Number(r.llm_cost_micros ?? 0),
-      proxyCostMicros: Number(r.proxy_cost_micros ?? 0),
-      browserCostMicros: Number(r.browser_cost_micros ?? 0),
-      totalCostMicros: Number(r.total_cost_micros ?? 0),
-    }));
+    .filter((r) => Number(r[n + 9]) > 0)
+    .map((r) => {
+      const figure = (i: number) => Number(r[n + i] ?? 0);
+      return {
+        groups: Object.fromEntries(selection.groupBy.map((g, i) => [g, (r[i] as string | null) || null])),
+        sessions: figure(0),
+        browsers: figure(1),
+        inputTokens: figure(2),
+        outputTokens: figure(3),
+        proxyUsedMicroMb: figure(4),
+        llmCostMicros: figure(5),
+        proxyCostMicros: figure(6),
+        browserCostMicros: figure(7),
+        totalCostMicros: figure(8),
+      };
+    });
+}
+
+/** The roll-up bucket an instant (ISO, UTC) falls in: 'YYYY-MM-DDTHH:MM', its 15 minutes' start. */
+function bucketOf(iso: string): string {
+  const minute = Math.floor(Number(iso.slice(14, 16)) / 15) * 15;
+  return `${iso.slice(0, 14)}${String(minute).padStart(2, "0")}`;
 }
