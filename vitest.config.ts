@@ -28,6 +28,8 @@ export default defineConfig({
                 BROWSER_USE_API_KEY: EMULATOR_KEY,
                 ADMIN_TOKEN: "test-admin-token",
                 BROWSER_USE_WEBHOOK_SECRET: "test-webhook-secret",
+                // Seals orgs' own upstream keys (32 bytes, base64); tests only.
+                UPSTREAM_KEY_ENCRYPTION_KEY: "dGVzdC1vbmx5LXVwc3RyZWFtLXNlYWxpbmcta2V5LTE=",
                 // Callbacks go to receivers on this machine in tests.
                 ALLOW_PRIVATE_CALLBACKS: "true",
                 // Retries a second apart, so a test sees a receiver's third attempt.

@@ -43,7 +43,14 @@ async function main() {
     emulator,
     adminToken,
     logLevel: process.env.WRANGLER_LOG_LEVEL,
-    vars: { BROWSER_USE_WEBHOOK_SECRET: webhookSecret, ALLOW_PRIVATE_CALLBACKS: "true" },
+    vars: {
+      BROWSER_USE_WEBHOOK_SECRET: webhookSecret,
+      ALLOW_PRIVATE_CALLBACKS: "true",
+      // Seals orgs' own Browser Use keys in local D1: a fixed key for local use only (base64 of
+      // "local-dev-only-not-a-secret-key!"); a deployment sets its own secret.
+      UPSTREAM_KEY_ENCRYPTION_KEY:
+        process.env.UPSTREAM_KEY_ENCRYPTION_KEY || "bG9jYWwtZGV2LW9ubHktbm90LWEtc2VjcmV0LWtleSE=",
+    },
   });
   const shutdown = (code: number) => stack.stop().finally(() => process.exit(code));
   process.on("SIGINT", () => shutdown(0));

@@ -11,6 +11,11 @@ export interface Secrets {
   ADMIN_TOKEN: string;
   /** Signing secret of Browser Use's status webhooks; without it /webhooks/browser-use is off. */
   BROWSER_USE_WEBHOOK_SECRET?: string;
+  /**
+   * Base64 of 32 random bytes: the AES-GCM key orgs' own Browser Use keys and webhook secrets are
+   * sealed with. Without it, orgs can only use the deployment's account.
+   */
+  UPSTREAM_KEY_ENCRYPTION_KEY?: string;
   /** Optional tuning, as strings because vars are strings. */
   UPSTREAM_TIMEOUT_MS?: string;
   /** `info` (default), `warn` or `error`: the lowest level logged. */

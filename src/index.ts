@@ -3,7 +3,7 @@ import type { AppEnv, Bindings } from "./env";
 import { withGuardedStore } from "./env";
 import { deliverBatch, type EventMessage } from "./events/deliver";
 import { createLogger, describeError, logLevel } from "./lib/log";
-import { reconcile } from "./reconciler/run";
+import { reconcileEveryAccount } from "./reconciler/accounts";
 import { onError, onNotFound } from "./middleware/errors";
 import { requestId } from "./middleware/request-id";
 import { admin } from "./routes/admin";
@@ -29,11 +29,14 @@ app.notFound(onNotFound(app.routes));
 export default {
   fetch: (request: Request, env: Bindings, ctx: ExecutionContext) =>
     app.fetch(request, withGuardedStore(env), ctx),
-  /** Every minute: settle what ended, stop what idles too long, find what a lost answer hid. */
+  /**
+   * Every minute, on the deployment's account and orgs' own: settle what ended, stop what idles
+   * too long, find what a lost answer hid.
+   */
   async scheduled(_controller, env, ctx) {
     const log = createLogger({ job: "reconciler", run: crypto.randomUUID() }, logLevel(env.LOG_LEVEL));
     ctx.waitUntil(
-      reconcile(withGuardedStore(env), log).catch((err: unknown) =>
+      reconcileEveryAccount(withGuardedStore(env), log).catch((err: unknown) =>
         log.error("reconcile_failed", describeError(err)),
       ),
     );

@@ -48,6 +48,15 @@ export class Projects {
     return this.add({ ...this.options, apiKey, webhookUrl: undefined });
   }
 
+  /**
+   * Revokes a project's key, as deleting an API key in Browser Use does: every later request with
+   * it answers 401. False for the main project's key or one no project has.
+   */
+  revoke(apiKey: string): boolean {
+    if (apiKey === this.options.apiKey) return false;
+    return this.#byKey.delete(apiKey);
+  }
+
   /** The project a request's key names, else the main one. */
   forKey(key: string | undefined): Project {
     return (key && this.#byKey.get(key)) || this.main;
@@ -77,8 +86,9 @@ export class Projects {
 
 /**
  * The emulator's front door: `POST /_emulator/projects` makes a project (body: an optional
- * `apiKey` and any /_emulator/config settings; answer 201 `{"apiKey"}`), presigned URLs go to the
- * project that issued them, and every other request to the project its key names.
+ * `apiKey` and any /_emulator/config settings; answer 201 `{"apiKey"}`), `DELETE /_emulator/projects`
+ * revokes the key it carries (204), presigned URLs go to the project that issued them, and every
+ * other request to the project its key names.
  */
 export function buildFrontDoor(projects: Projects) {
   const app = new Hono<EmuEnv>();
@@ -89,6 +99,10 @@ export function buildFrontDoor(projects: Projects) {
     applyConfig(emulator, settings);
     emulator.startSettings = { ...emulator.settings };
     return c.json({ apiKey }, 201);
+  });
+  app.delete("/_emulator/projects", (c) => {
+    if (!projects.revoke(c.req.header(KEY_HEADER) ?? "")) throw new ApiError(404, "No project has this key");
+    return c.body(null, 204);
   });
   app.route("/_emulator", inboxRoutes(projects.log));
   app.on(["PUT", "GET"], "/_emulator/:store{uploads|files}/:token", (c) =>

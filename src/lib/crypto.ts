@@ -41,6 +41,55 @@ export function randomBase62(length: number): string {
   return out.join("");
 }
 
+/**
+ * The master key of sealed secrets, from base64 of 32 random bytes (`openssl rand -base64 32`);
+ * null when it is missing or not that.
+ */
+export async function importSealingKey(base64: string | undefined): Promise<CryptoKey | null> {
+  if (!base64) return null;
+  let raw: Uint8Array;
+  try {
+    raw = Uint8Array.from(atob(base64.trim()), (ch) => ch.charCodeAt(0));
+  } catch {
+    return null;
+  }
+  if (raw.byteLength !== 32) return null;
+  return crypto.subtle.importKey("raw", raw, { name: "AES-GCM" }, false, ["encrypt", "decrypt"]);
+}
+
+/**
+ * Seals a secret with AES-256-GCM under `key`, bound to `context` (authenticated, not stored: the
+ * same context must be given to open it). `v1.<iv>.<ciphertext>`, base64; a fresh IV each time.
+ */
+export async function seal(key: CryptoKey, plaintext: string, context: string): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const sealed = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv, additionalData: encoder.encode(context) },
+    key,
+    encoder.encode(plaintext),
+  );
+  return `v1.${toBase64(iv)}.${toBase64(new Uint8Array(sealed))}`;
+}
+
+/** Opens what `seal` made under the same key and context; null when it was not (or was altered). */
+export async function unseal(key: CryptoKey, sealed: string, context: string): Promise<string | null> {
+  const [version, iv, data] = sealed.split(".");
+  if (version !== "v1" || !iv || !data) return null;
+  try {
+    const plain = await crypto.subtle.decrypt(
+      { name: "AES-GCM", iv: fromBase64(iv), additionalData: encoder.encode(context) },
+      key,
+      fromBase64(data),
+    );
+    return new TextDecoder().decode(plain);
+  } catch {
+    return null;
+  }
+}
+
+const toBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
+const fromBase64 = (text: string) => Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
+
 function toHex(bytes: Uint8Array): string {
   let hex = "";
   for (const b of bytes) hex += b.toString(16).padStart(2, "0");

@@ -33,6 +33,7 @@ export type ErrorCode =
   | "upstream_timeout"
   | "store_unavailable"
   | "budget_unavailable"
+  | "encryption_not_configured"
   | "internal_error";
 
 const STATUS: Record<ErrorCode, number> = {
@@ -67,6 +68,7 @@ const STATUS: Record<ErrorCode, number> = {
   upstream_timeout: 504,
   store_unavailable: 503,
   budget_unavailable: 503,
+  encryption_not_configured: 503,
   internal_error: 500,
 };
 

@@ -49,6 +49,11 @@ export const DEFAULT_MAX_LIST_PAGES = 10;
 export interface ListingWindow {
   before: string;
   maxPages: number;
+  /**
+   * Whom an object no create claims is booked to: nobody (UNATTRIBUTED) on the deployment's
+   * account; the org, with no tenant, on an org's own.
+   */
+  unclaimedOwner: Owner;
 }
 
 export interface LostCreatesReport {
@@ -110,7 +115,7 @@ export async function findLostCreates(
       // owns them all and pays for each. Paired in the order they were made.
       const n = Math.min(group.views.length, group.holds.length);
       for (let i = 0; i < n; i++) await adopt(group.views[i] as View, group.holds[i] as OrphanHold);
-      await bookUnattributed(env, log, spec, group.views.slice(n), listing.sentAt, report);
+      await bookUnattributed(env, log, spec, group.views.slice(n), listing.sentAt, window, report);
       continue;
     }
     // Several tenants' creates that cannot be told apart: no tenant is handed an object that may
@@ -123,7 +128,7 @@ export async function findLostCreates(
         await announceCrossings(env, log, hold);
       }
     }
-    await bookUnattributed(env, log, spec, group.views, listing.sentAt, report);
+    await bookUnattributed(env, log, spec, group.views, listing.sentAt, window, report);
   }
   return listing.completeSince;
 }
@@ -200,12 +205,14 @@ async function bookUnattributed(
   spec: KindSpec,
   views: View[],
   sentAt: string,
+  window: ListingWindow,
   report: LostCreatesReport,
 ): Promise<void> {
+  const owner = window.unclaimedOwner;
   for (const view of views) {
     const id = String(view.id);
-    await recordCreatedStatement(env.DB, spec.kind, id, UNATTRIBUTED, view, spec.status(view)).run();
-    await observeViews(env, log, spec, UNATTRIBUTED, [view], sentAt);
+    await recordCreatedStatement(env.DB, spec.kind, id, owner, view, spec.status(view)).run();
+    await observeViews(env, log, spec, owner, [view], sentAt);
     report.unattributed++;
     log.warn("unattributed_spend", { kind: spec.kind, id });
   }

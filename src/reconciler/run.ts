@@ -21,9 +21,10 @@ import {
   findLostFreeCreates,
   type ListingWindow,
   listedPast,
+  UNATTRIBUTED,
 } from "./lost-creates";
 
-export { UNATTRIBUTED } from "./lost-creates";
+export { UNATTRIBUTED };
 
 export interface ReconcileOptions {
   /** Most sessions and browsers asked about per run. */
@@ -36,8 +37,9 @@ export interface ReconcileOptions {
   /** Most pages of 100 a listing of upstream's newest objects reads per kind and pass. */
   maxListPages?: number;
   /**
-   * Only this org's sessions, browsers and holds, as when the org has an upstream account of its
-   * own: every object that account's listing shows is the org's concern.
+   * The upstream account the pass is for, which `env` must carry: this org's own (its sessions,
+   * browsers and holds; every object the account lists is the org's concern), or, unset, the
+   * deployment's (every org without an account of its own).
    */
   orgId?: string;
 }
@@ -115,7 +117,11 @@ export async function reconcile(
   const releaseBefore = new Date(now.getTime() - (options.releaseAfterMs ?? 15 * 60_000)).toISOString();
   const giveUpBefore = new Date(now.getTime() - ORPHAN_GIVE_UP_MS).toISOString();
   const orphans = await listOrphanHolds(db, orphanBefore, options.orgId);
-  const window = { before: orphanBefore, maxPages: options.maxListPages ?? DEFAULT_MAX_LIST_PAGES };
+  const window = {
+    before: orphanBefore,
+    maxPages: options.maxListPages ?? DEFAULT_MAX_LIST_PAGES,
+    unclaimedOwner: options.orgId ? { orgId: options.orgId, tenantId: "" } : UNATTRIBUTED,
+  };
   for (const spec of [SESSIONS, BROWSERS] as const) {
     const mine = orphans.filter((h) => h.kind === spec.kind);
     let completeSince: number | null = null;

@@ -23,6 +23,7 @@ import {
   type Tenant,
 } from "../store/orgs";
 import { listLive } from "../store/resources";
+import { upstreamEnvFor } from "../upstream/accounts";
 import { callUpstream } from "../upstream/client";
 import { BROWSERS, SESSIONS } from "../upstream/kinds";
 import { PageQuery } from "../v3/schemas";
@@ -42,7 +43,7 @@ const orgView = (org: Org) => ({
   name: org.name,
   createdAt: org.createdAt,
   suspended: org.suspended,
-  upstream: "deployment" as const,
+  upstream: org.ownUpstream ? ("own" as const) : ("deployment" as const),
 });
 const tenantView = (t: Tenant) => ({
   id: t.id,
@@ -80,7 +81,8 @@ async function suspend(
       live.map(async (item) => {
         const spec = item.kind === "session" ? SESSIONS : BROWSERS;
         try {
-          const res = await callUpstream(c.env, log, spec.stop(item.id));
+          const upstream = await upstreamEnvFor(c.env, item.orgId, log);
+          const res = await callUpstream(upstream, log, spec.stop(item.id));
           if (res.status !== 200) return;
           await observeViews(c.env, log, spec, item, [res.body as Record<string, unknown>], res.sentAt);
           stopped++;

@@ -6,6 +6,7 @@ import { GatewayError, invalidInput } from "../lib/errors";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../lib/json-depth";
 import type { AppEnv } from "../env";
 import { hookAuth } from "../middleware/hook-auth";
+import { orgUpstream } from "../middleware/org-upstream";
 import { loadPolicy } from "../middleware/policy";
 import { rateLimit } from "../middleware/rate-limit";
 import { runToCompletion } from "../middleware/run-to-completion";
@@ -49,6 +50,7 @@ export const hookDeliveries = new Hono<AppEnv>().post(
   repeatAnswer(),
   loadPolicy(),
   rateLimit(),
+  orgUpstream(),
   async (c) => {
     const hook = c.get("hook") as HookWithSecrets;
     const deliveryId = deliveryIdOf(c);

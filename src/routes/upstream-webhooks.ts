@@ -1,6 +1,7 @@
+import type { Context } from "hono";
 import { Hono } from "hono";
 import * as z from "zod";
-import type { AppEnv } from "../env";
+import type { AppEnv, Bindings } from "../env";
 import { afterResponse } from "../lib/after-response";
 import { readCanonical } from "../lib/canonical-json";
 import { hmacSha256Hex, secretsEqual } from "../lib/crypto";
@@ -8,6 +9,7 @@ import { GatewayError, invalidInput, notFound } from "../lib/errors";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../lib/json-depth";
 import { observeViews } from "../ledger/observe";
 import { MAX_BODY_BYTES } from "../middleware/json-body";
+import { upstreamEnvFor } from "../upstream/accounts";
 import { callUpstream } from "../upstream/client";
 import { SESSIONS } from "../upstream/kinds";
 import { findOwner } from "../store/resources";
@@ -37,9 +39,23 @@ const StatusUpdate = z.object({
  * event is only a hint: the session is read from upstream and observed like any other view, so a
  * replayed or reordered event can book nothing twice. Without the secret configured the endpoint
  * does not exist (404).
+ * POST /webhooks/browser-use/{orgId}: the same, from an org's own Browser Use account, verified with
+ * that account's webhook secret; it concerns that org's sessions only.
  */
-export const upstreamWebhooks = new Hono<AppEnv>().post("/browser-use", async (c) => {
-  const secret = c.env.BROWSER_USE_WEBHOOK_SECRET;
+export const upstreamWebhooks = new Hono<AppEnv>()
+  .post("/browser-use", (c) => receive(c, c.env, null))
+  .post("/browser-use/:orgId", async (c) => {
+    const orgId = c.req.param("orgId").toLowerCase();
+    if (!z.uuid().safeParse(orgId).success) throw notFound();
+    const account = await upstreamEnvFor(c.env, orgId, c.get("log"));
+    // An org on the deployment's account has no receiver of its own.
+    if (account === c.env) throw notFound();
+    return receive(c, account, orgId);
+  });
+
+/** Verifies and handles one status event of the account `upstream`; `orgId` when it is an org's own. */
+async function receive(c: Context<AppEnv>, upstream: Bindings, orgId: string | null): Promise<Response> {
+  const secret = upstream.BROWSER_USE_WEBHOOK_SECRET;
   if (!secret) throw notFound();
   const tooLarge = (why = `exceeds ${MAX_BODY_BYTES} bytes`) =>
     new GatewayError("body_too_large", `Webhook body ${why}`);
@@ -65,19 +81,19 @@ export const upstreamWebhooks = new Hono<AppEnv>().post("/browser-use", async (c
   if (parsed.data.type !== "agent.task.status_update" || !sessionId) return c.json({ received: true });
 
   const owner = await findOwner(c.env.DB, "session", sessionId);
-  if (!owner) {
+  // A session of another org than the account's is none of this event's business.
+  if (!owner || (orgId !== null && owner.orgId !== orgId)) {
     c.get("log").warn("webhook_unknown_session", { sessionId });
     return c.json({ received: true });
   }
-  const { env } = c;
   const log = c.get("log");
   afterResponse(c, "webhook_refresh", async () => {
-    const res = await callUpstream(env, log, { method: "GET", path: SESSIONS.path(sessionId) });
+    const res = await callUpstream(upstream, log, { method: "GET", path: SESSIONS.path(sessionId) });
     if (res.status === 200)
-      await observeViews(env, log, SESSIONS, owner, [res.body as Record<string, unknown>], res.sentAt);
+      await observeViews(upstream, log, SESSIONS, owner, [res.body as Record<string, unknown>], res.sentAt);
   });
   return c.json({ received: true });
-});
+}
 
 /**
  * What a Browser Use signature may have been computed over, in the order they are tried: the body

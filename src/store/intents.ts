@@ -1,3 +1,4 @@
+import { onAccountSql } from "./upstreams";
 import type { Owner } from "./resources";
 
 /** A profile or workspace create that was sent upstream and not yet recorded. */
@@ -31,7 +32,7 @@ export async function listStaleIntents(
   const { results } = await db
     .prepare(
       `SELECT id, kind, org_id, tenant_id, fingerprint, created_at FROM create_intents
-       WHERE created_at < ?1 AND (?2 IS NULL OR org_id = ?2) ORDER BY created_at`,
+       WHERE created_at < ?1 AND ${onAccountSql("org_id", "?2")} ORDER BY created_at`,
     )
     .bind(before, orgId ?? null)
     .all<{

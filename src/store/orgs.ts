@@ -1,35 +1,48 @@
-export interface Org {
+interface Named {
   id: string;
   name: string;
   createdAt: string;
   suspended: boolean;
 }
 
-export interface Tenant extends Org {
+export interface Org extends Named {
+  /** Whether it has a Browser Use account of its own (else it uses the deployment's). */
+  ownUpstream: boolean;
+}
+
+export interface Tenant extends Named {
   orgId: string;
 }
 
 /** Orgs and tenants share the lifecycle columns; `table` is one of two fixed names, never input. */
 export type OwnerTable = "orgs" | "tenants";
 
-interface OrgRow {
+interface NamedRow {
   id: string;
   name: string;
   created_at: string;
   suspended_at: string | null;
 }
 
-interface TenantRow extends OrgRow {
+interface OrgRow extends NamedRow {
+  own_upstream?: number;
+}
+
+interface TenantRow extends NamedRow {
   org_id: string;
 }
 
-const toOrg = (row: OrgRow): Org => ({
+const toNamed = (row: NamedRow): Named => ({
   id: row.id,
   name: row.name,
   createdAt: row.created_at,
   suspended: row.suspended_at !== null,
 });
-const toTenant = (row: TenantRow): Tenant => ({ ...toOrg(row), orgId: row.org_id });
+const toOrg = (row: OrgRow): Org => ({ ...toNamed(row), ownUpstream: row.own_upstream === 1 });
+const toTenant = (row: TenantRow): Tenant => ({ ...toNamed(row), orgId: row.org_id });
+
+// An org's columns, with whether it has an upstream account of its own.
+const ORG_COLUMNS = "*, EXISTS (SELECT 1 FROM org_upstreams u WHERE u.org_id = orgs.id) AS own_upstream";
 
 export async function createOrg(db: D1Database, name: string): Promise<Org> {
   const row = await db
@@ -42,7 +55,7 @@ export async function createOrg(db: D1Database, name: string): Promise<Org> {
 /** An org that is not deleted. */
 export async function getOrg(db: D1Database, id: string): Promise<Org | null> {
   const row = await db
-    .prepare("SELECT * FROM orgs WHERE id = ? AND deleted_at IS NULL")
+    .prepare(`SELECT ${ORG_COLUMNS} FROM orgs WHERE id = ? AND deleted_at IS NULL`)
     .bind(id)
     .first<OrgRow>();
   return row ? toOrg(row) : null;
@@ -84,7 +97,7 @@ export async function listOrgs(db: D1Database, page: Page): Promise<{ items: Org
   const where = "WHERE deleted_at IS NULL AND (?1 IS NULL OR instr(lower(name), lower(?1)) > 0)";
   const [rows, count] = await db.batch([
     db
-      .prepare(`SELECT * FROM orgs ${where} ORDER BY name COLLATE NOCASE, id LIMIT ?2 OFFSET ?3`)
+      .prepare(`SELECT ${ORG_COLUMNS} FROM orgs ${where} ORDER BY name COLLATE NOCASE, id LIMIT ?2 OFFSET ?3`)
       .bind(page.name ?? null, page.limit, page.offset),
     db.prepare(`SELECT count(*) AS total FROM orgs ${where}`).bind(page.name ?? null),
   ]);

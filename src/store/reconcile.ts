@@ -1,3 +1,4 @@
+import { onAccountSql } from "./upstreams";
 import type { Owner, ResourceKind } from "./resources";
 
 export interface Watched extends Owner {
@@ -18,7 +19,7 @@ export async function listWatched(db: D1Database, limit: number, orgId?: string)
       `SELECT r.kind, r.id, r.org_id, r.tenant_id,
          (t.suspension_stops = 1 OR o.suspension_stops = 1) AS suspended
        FROM resources r LEFT JOIN tenants t ON t.id = r.tenant_id LEFT JOIN orgs o ON o.id = r.org_id
-       WHERE r.kind IN ('session', 'browser') AND (?2 IS NULL OR r.org_id = ?2) AND (
+       WHERE r.kind IN ('session', 'browser') AND ${onAccountSql("r.org_id", "?2")} AND (
          (r.deleted_at IS NULL AND r.kind = 'session' AND r.status IN ('created', 'idle', 'running'))
          OR (r.deleted_at IS NULL AND r.kind = 'browser' AND r.status = 'active')
          OR EXISTS (SELECT 1 FROM holds h WHERE h.kind = r.kind AND h.resource_id = r.id AND h.state = 'open'))
@@ -66,7 +67,7 @@ export async function listOrphanHolds(db: D1Database, before: string, orgId?: st
     .prepare(
       `SELECT id, kind, org_id, tenant_id, org_period, tenant_period, amount_micros, ceiling_tag, fingerprint,
          slot_only, created_at FROM holds
-       WHERE state = 'open' AND resource_id IS NULL AND created_at < ?1 AND (?2 IS NULL OR org_id = ?2)
+       WHERE state = 'open' AND resource_id IS NULL AND created_at < ?1 AND ${onAccountSql("org_id", "?2")}
        ORDER BY created_at`,
     )
     .bind(before, orgId ?? null)

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../../env";
+import { orgUpstream } from "../../middleware/org-upstream";
 import { loadPolicy } from "../../middleware/policy";
 import { rateLimit } from "../../middleware/rate-limit";
 import { runToCompletion } from "../../middleware/run-to-completion";
@@ -16,6 +17,7 @@ export const v3 = new Hono<AppEnv>()
   .use(tenantAuth())
   .use(loadPolicy())
   .use(rateLimit())
+  .use(orgUpstream())
   .route("/sessions", sessions)
   .route("/browsers", browsers)
   .route("/profiles", profiles)

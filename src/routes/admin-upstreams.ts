@@ -1,0 +1,76 @@
+import type { Context } from "hono";
+import { Hono } from "hono";
+import * as z from "zod";
+import type { AppEnv, Bindings } from "../env";
+import { GatewayError, invalidInput, notFound } from "../lib/errors";
+import { jsonBody } from "../middleware/json-body";
+import { validate } from "../middleware/validate";
+import { getOrg } from "../store/orgs";
+import { listLive } from "../store/resources";
+import { deleteOrgUpstream, putOrgUpstream } from "../store/upstreams";
+import { forgetUpstream, sealCredentials, upstreamEnvFor, withCredentials } from "../upstream/accounts";
+import { callUpstream } from "../upstream/client";
+import { BROWSERS, SESSIONS } from "../upstream/kinds";
+
+const OrgParam = z.object({ orgId: z.uuid() });
+/** Header-safe: printable ASCII without spaces, as a key or secret that travels in a header must be. */
+const Secret = z.string().regex(/^[\x21-\x7e]{1,500}$/, "printable ASCII without spaces, at most 500");
+const UpstreamBody = z.strictObject({ apiKey: Secret, webhookSecret: Secret.optional() });
+
+/**
+ * Whether an org may move to the account of `target`: yes when nothing of it is live, or when the
+ * account sees what is (the same account under a new key). Moving live sessions to an account that
+ * does not know them would read them as gone, and stop the ledger following what they spend.
+ */
+async function mayMoveTo(c: Context<AppEnv>, orgId: string, target: Bindings): Promise<boolean> {
+  const [live] = await listLive(c.env.DB, { column: "org_id", id: orgId }, 1);
+  if (!live) return true;
+  const spec = live.kind === "session" ? SESSIONS : BROWSERS;
+  const res = await callUpstream(target, c.get("log"), { method: "GET", path: spec.path(live.id) });
+  return res.status === 200;
+}
+
+const LIVE_ELSEWHERE =
+  "Sessions or browsers of this org are live on its current Browser Use account: stop them first";
+
+/**
+ * /admin/v1/orgs/{orgId}/upstream: an org's own Browser Use account. PUT checks the key with
+ * Browser Use (a key it refuses is 422) and seals it with the webhook secret; DELETE returns the
+ * org to the deployment's account. Neither is ever returned; GET of the org says which it uses.
+ */
+export const adminUpstreams = new Hono<AppEnv>()
+  .put(
+    "/orgs/:orgId/upstream",
+    validate("param", OrgParam),
+    jsonBody({ required: true }),
+    validate("json", UpstreamBody),
+    async (c) => {
+      const { orgId } = c.req.valid("param");
+      const { apiKey, webhookSecret = null } = c.req.valid("json");
+      if (!(await getOrg(c.env.DB, orgId))) throw notFound("Org not found");
+      const sealed = await sealCredentials(c.env, orgId, { apiKey, webhookSecret });
+      const target = withCredentials(c.env, { apiKey, webhookSecret });
+      try {
+        await callUpstream(target, c.get("log"), { method: "GET", path: "/billing/account" });
+      } catch (err) {
+        if (!(err instanceof GatewayError && err.code === "upstream_unauthorized")) throw err;
+        throw invalidInput([
+          { type: "value_error", loc: ["body", "apiKey"], msg: "Browser Use refused this key" },
+        ]);
+      }
+      if (!(await mayMoveTo(c, orgId, target))) throw new GatewayError("conflict", LIVE_ELSEWHERE);
+      if (!(await putOrgUpstream(c.env.DB, sealed))) throw notFound("Org not found");
+      forgetUpstream(orgId);
+      return c.body(null, 204);
+    },
+  )
+  .delete("/orgs/:orgId/upstream", validate("param", OrgParam), async (c) => {
+    const { orgId } = c.req.valid("param");
+    if (!(await getOrg(c.env.DB, orgId))) throw notFound("Org not found");
+    const current = await upstreamEnvFor(c.env, orgId, c.get("log")).catch(() => null);
+    if (current === c.env) return c.body(null, 204);
+    if (!(await mayMoveTo(c, orgId, c.env))) throw new GatewayError("conflict", LIVE_ELSEWHERE);
+    await deleteOrgUpstream(c.env.DB, orgId);
+    forgetUpstream(orgId);
+    return c.body(null, 204);
+  });

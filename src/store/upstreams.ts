@@ -1,0 +1,73 @@
+/** An org's own Browser Use account as stored: sealed, never in the clear (see upstream/accounts.ts). */
+export interface SealedUpstream {
+  orgId: string;
+  apiKeySealed: string;
+  webhookSecretSealed: string | null;
+}
+
+interface UpstreamRow {
+  org_id: string;
+  api_key_sealed: string;
+  webhook_secret_sealed: string | null;
+}
+
+const toSealed = (row: UpstreamRow): SealedUpstream => ({
+  orgId: row.org_id,
+  apiKeySealed: row.api_key_sealed,
+  webhookSecretSealed: row.webhook_secret_sealed,
+});
+
+export async function findOrgUpstream(db: D1Database, orgId: string): Promise<SealedUpstream | null> {
+  const row = await db
+    .prepare("SELECT org_id, api_key_sealed, webhook_secret_sealed FROM org_upstreams WHERE org_id = ?")
+    .bind(orgId)
+    .first<UpstreamRow>();
+  return row ? toSealed(row) : null;
+}
+
+/** Sets (or replaces) an org's account; false when the org does not exist or is deleted. */
+export async function putOrgUpstream(db: D1Database, sealed: SealedUpstream): Promise<boolean> {
+  const now = new Date().toISOString();
+  const row = await db
+    .prepare(
+      `INSERT INTO org_upstreams (org_id, api_key_sealed, webhook_secret_sealed, created_at, updated_at)
+       SELECT id, ?2, ?3, ?4, ?4 FROM orgs WHERE id = ?1 AND deleted_at IS NULL
+       ON CONFLICT (org_id) DO UPDATE SET api_key_sealed = excluded.api_key_sealed,
+         webhook_secret_sealed = excluded.webhook_secret_sealed, updated_at = excluded.updated_at
+       RETURNING org_id`,
+    )
+    .bind(sealed.orgId, sealed.apiKeySealed, sealed.webhookSecretSealed, now)
+    .first();
+  return row !== null;
+}
+
+/** Returns an org to the deployment's account; false when it had none of its own. */
+export async function deleteOrgUpstream(db: D1Database, orgId: string): Promise<boolean> {
+  const res = await db.prepare("DELETE FROM org_upstreams WHERE org_id = ?").bind(orgId).run();
+  return res.meta.changes > 0;
+}
+
+/** Up to `limit` orgs with accounts of their own, those the reconciler visited longest ago first. */
+export async function listOrgUpstreams(db: D1Database, limit: number): Promise<SealedUpstream[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT org_id, api_key_sealed, webhook_secret_sealed FROM org_upstreams
+       ORDER BY coalesce(reconciled_at, '') ASC, org_id LIMIT ?`,
+    )
+    .bind(limit)
+    .all<UpstreamRow>();
+  return results.map(toSealed);
+}
+
+export async function markUpstreamReconciled(db: D1Database, orgId: string, at: string): Promise<void> {
+  await db.prepare("UPDATE org_upstreams SET reconciled_at = ? WHERE org_id = ?").bind(at, orgId).run();
+}
+
+/**
+ * SQL true for rows of the orgs on one upstream account: the org in parameter `param` when it is
+ * set, else every org on the deployment's account (those with no account of their own, and the
+ * unattributed, org ''). `column` is fixed text, never input.
+ */
+export function onAccountSql(column: string, param: string): string {
+  return `(CASE WHEN ${param} IS NULL THEN ${column} NOT IN (SELECT org_id FROM org_upstreams) ELSE ${column} = ${param} END)`;
+}

@@ -1,0 +1,284 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Bindings } from "../src/env";
+import { hmacSha256Hex } from "../src/lib/crypto";
+import { createLogger } from "../src/lib/log";
+import { toMicros } from "../src/lib/money";
+import { reconcileEveryAccount } from "../src/reconciler/accounts";
+import { getCounter } from "../src/store/budgets";
+import {
+  ADMIN_TOKEN,
+  asTenant,
+  EMULATOR,
+  emulatorTruth,
+  emuTask,
+  eventually,
+  expectJson,
+  gateway,
+  newTenant,
+  newUpstreamAccount,
+  putPolicy,
+  type SessionView,
+  type TestTenant,
+  type UpstreamAccount,
+} from "./helpers";
+
+const log = createLogger({ test: "upstream-accounts" });
+
+const admin = (path: string, method = "GET", body?: unknown, bindings = env) =>
+  gateway(
+    `/admin/v1${path}`,
+    {
+      method,
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    },
+    bindings,
+  );
+
+/** A tenant of an org that has its own Browser Use account (a fresh emulator project). */
+async function tenantOnOwnAccount(): Promise<{ t: TestTenant; account: UpstreamAccount; secret: string }> {
+  const account = await newUpstreamAccount();
+  const t = await newTenant();
+  const secret = `whsec-${crypto.randomUUID()}`;
+  const res = await admin(`/orgs/${t.orgId}/upstream`, "PUT", { apiKey: account.key, webhookSecret: secret });
+  expect(res.status).toBe(204);
+  return { t, account, secret };
+}
+
+const startTask = async (t: TestTenant, text: string, d: Parameters<typeof emuTask>[1] = {}) =>
+  expectJson<SessionView>(
+    await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask(text, d) } }),
+    200,
+  );
+
+describe("an org's own Browser Use account", () => {
+  it("takes everything of its tenants, next to an org on the deployment's account", async () => {
+    const { t, account } = await tenantOnOwnAccount();
+    const neighbour = await newTenant();
+    expect(await expectJson(await admin(`/orgs/${t.orgId}`), 200)).toMatchObject({ upstream: "own" });
+    expect(await expectJson(await admin(`/orgs/${neighbour.orgId}`), 200)).toMatchObject({
+      upstream: "deployment",
+    });
+
+    const own = await startTask(t, "on its own account", { steps: 1 });
+    const theirs = await startTask(neighbour, "on the deployment's", { steps: 1 });
+    expect((await account.truth()).sessions.map((s) => s.id)).toEqual([own.id]);
+    const deployment = (await emulatorTruth()).map((s) => s.id);
+    expect(deployment).toContain(theirs.id);
+    expect(deployment).not.toContain(own.id);
+    // Reads, lists and stops of the org go to its account too.
+    expect((await expectJson<SessionView>(await asTenant(t.key, `/api/v3/sessions/${own.id}`), 200)).id).toBe(
+      own.id,
+    );
+    const list = await expectJson<{ sessions: SessionView[] }>(
+      await asTenant(t.key, "/api/v3/sessions"),
+      200,
+    );
+    expect(list.sessions.map((s) => s.id)).toEqual([own.id]);
+    const browser = await expectJson<SessionView>(
+      await asTenant(t.key, "/api/v3/browsers", { body: { timeout: 5 } }),
+      201,
+    );
+    expect((await account.truth()).browsers.map((b) => b.id)).toEqual([browser.id]);
+    await expectJson(
+      await asTenant(t.key, `/api/v3/browsers/${browser.id}`, { method: "PATCH", body: { action: "stop" } }),
+      200,
+    );
+    expect((await account.truth()).browsers[0]?.status).toBe("stopped");
+  });
+
+  it("keeps the key sealed: never answered, stored only encrypted, and bound to its org", async () => {
+    const { t, account, secret } = await tenantOnOwnAccount();
+    const org = await admin(`/orgs/${t.orgId}`);
+    const text = await org.text();
+    expect(text).not.toContain(account.key);
+    const row = await env.DB.prepare("SELECT * FROM org_upstreams WHERE org_id = ?").bind(t.orgId).first();
+    const stored = JSON.stringify(row);
+    expect(stored).not.toContain(account.key);
+    expect(stored).not.toContain(secret);
+    expect(String(row?.api_key_sealed)).toMatch(/^v1\./);
+
+    // The sealed key copied to another org opens for no one: that org's calls are refused, and
+    // never fall back to the deployment's account.
+    const other = await newTenant();
+    await env.DB.prepare(
+      `INSERT INTO org_upstreams (org_id, api_key_sealed, webhook_secret_sealed, created_at, updated_at)
+       VALUES (?, ?, NULL, ?, ?)`,
+    )
+      .bind(other.orgId, row?.api_key_sealed, "2026-12-01T00:00:00Z", "2026-12-01T00:00:00Z")
+      .run();
+    const before = (await emulatorTruth()).length;
+    const refused = await asTenant(other.key, "/api/v3/sessions", { body: { task: "moved key" } });
+    const body = await expectJson(refused, 502);
+    expect(body).toMatchObject({ code: "upstream_unauthorized" });
+    expect(JSON.stringify(body)).not.toContain(account.key);
+    expect((await emulatorTruth()).length).toBe(before);
+    expect(
+      await env.DB.prepare("SELECT count(*) AS n FROM holds WHERE tenant_id = ? AND state = 'open'")
+        .bind(other.tenantId)
+        .first("n"),
+    ).toBe(0);
+  });
+
+  it("refuses a key Browser Use refuses, a bad body, an unknown org, and storing without a master key", async () => {
+    const t = await newTenant();
+    const refused = await admin(`/orgs/${t.orgId}/upstream`, "PUT", { apiKey: "bu_not_a_real_key_anywhere" });
+    expect(await expectJson(refused, 422)).toMatchObject({ code: "validation_error" });
+    for (const body of [{}, { apiKey: "" }, { apiKey: "has space" }, { apiKey: "bu_x", extra: 1 }]) {
+      expect((await admin(`/orgs/${t.orgId}/upstream`, "PUT", body)).status, JSON.stringify(body)).toBe(422);
+    }
+    const account = await newUpstreamAccount();
+    expect(
+      (await admin(`/orgs/${crypto.randomUUID()}/upstream`, "PUT", { apiKey: account.key })).status,
+    ).toBe(404);
+    const unsealed: Bindings = { ...(env as Bindings), UPSTREAM_KEY_ENCRYPTION_KEY: undefined };
+    const res = await admin(`/orgs/${t.orgId}/upstream`, "PUT", { apiKey: account.key }, unsealed);
+    expect(await expectJson(res, 503)).toMatchObject({ code: "encryption_not_configured" });
+    expect(
+      await env.DB.prepare("SELECT count(*) AS n FROM org_upstreams WHERE org_id = ?")
+        .bind(t.orgId)
+        .first("n"),
+    ).toBe(0);
+    expect(await expectJson(await admin(`/orgs/${t.orgId}`), 200)).toMatchObject({ upstream: "deployment" });
+    // A tenant key on the admin route is no admin.
+    expect(
+      (
+        await asTenant(t.key, `/admin/v1/orgs/${t.orgId}/upstream`, {
+          method: "PUT",
+          body: { apiKey: account.key },
+        })
+      ).status,
+    ).toBe(401);
+  });
+
+  it("answers 502 upstream_unauthorized to an org whose key Browser Use stops taking; other orgs go on", async () => {
+    const { t, account } = await tenantOnOwnAccount();
+    const neighbour = await newTenant();
+    const revoked = await fetch(`${EMULATOR}/_emulator/projects`, {
+      method: "DELETE",
+      headers: { "X-Browser-Use-API-Key": account.key },
+    });
+    expect(revoked.status).toBe(204);
+    const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: "after the key went" } });
+    expect(await expectJson(res, 502)).toMatchObject({ code: "upstream_unauthorized" });
+    expect((await asTenant(t.key, `/api/v3/sessions/${crypto.randomUUID()}`)).status).toBe(404);
+    await startTask(neighbour, "still fine", { steps: 1 });
+  });
+
+  it("moves only when nothing live would be lost: 409 while live elsewhere, and back to the deployment's", async () => {
+    const t = await newTenant();
+    const running = await startTask(t, "long", { steps: 50, stepMs: 60_000 });
+    const account = await newUpstreamAccount();
+    const moving = await admin(`/orgs/${t.orgId}/upstream`, "PUT", { apiKey: account.key });
+    expect(await expectJson(moving, 409)).toMatchObject({ code: "conflict" });
+    expect(await expectJson(await admin(`/orgs/${t.orgId}`), 200)).toMatchObject({ upstream: "deployment" });
+    // The deployment's own key sees what is live: the same account, so the move is allowed.
+    expect(
+      (await admin(`/orgs/${t.orgId}/upstream`, "PUT", { apiKey: env.BROWSER_USE_API_KEY })).status,
+    ).toBe(204);
+    expect(await expectJson(await admin(`/orgs/${t.orgId}`), 200)).toMatchObject({ upstream: "own" });
+    expect((await asTenant(t.key, `/api/v3/sessions/${running.id}`)).status).toBe(200);
+    await expectJson(
+      await asTenant(t.key, `/api/v3/sessions/${running.id}/stop`, { body: { strategy: "session" } }),
+      200,
+    );
+
+    const other = await tenantOnOwnAccount();
+    await startTask(other.t, "live on its own", { steps: 50, stepMs: 60_000 });
+    expect((await admin(`/orgs/${other.t.orgId}/upstream`, "DELETE")).status).toBe(409);
+    const [live] = (await other.account.truth()).sessions;
+    await expectJson(
+      await asTenant(other.t.key, `/api/v3/sessions/${live?.id}/stop`, { body: { strategy: "session" } }),
+      200,
+    );
+    expect((await admin(`/orgs/${other.t.orgId}/upstream`, "DELETE")).status).toBe(204);
+    expect(await expectJson(await admin(`/orgs/${other.t.orgId}`), 200)).toMatchObject({
+      upstream: "deployment",
+    });
+    expect((await admin(`/orgs/${other.t.orgId}/upstream`, "DELETE")).status).toBe(204);
+    const next = await startTask(other.t, "back on the deployment's", { steps: 1 });
+    expect((await emulatorTruth()).map((s) => s.id)).toContain(next.id);
+  });
+
+  it("is what the reconciler reads and stops with, and the deployment's pass leaves it alone", async () => {
+    const { t, account } = await tenantOnOwnAccount();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });
+    const s = await startTask(t, "ends unseen", { steps: 1, cost: "0.01" });
+    const billed = await eventually(async () => {
+      const truth = (await account.truth()).sessions[0];
+      return truth?.status === "stopped" ? toMicros(String(truth.totalCostUsd)) : undefined;
+    });
+    await reconcileEveryAccount(env, log, { accounts: 100 });
+    const row = await env.DB.prepare(
+      "SELECT status, deleted_at FROM resources WHERE kind = 'session' AND id = ?",
+    )
+      .bind(s.id)
+      .first();
+    expect(row).toEqual({ status: "stopped", deleted_at: null });
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
+      heldMicros: 0,
+      spentMicros: billed,
+    });
+
+    // A kill switch stops what runs on the org's own account.
+    const live = await startTask(t, "runs on", { steps: 50, stepMs: 60_000 });
+    const suspended = await admin(`/orgs/${t.orgId}/suspend`, "POST", { stopSessions: true });
+    expect(await expectJson(suspended, 200)).toMatchObject({ stopped: 1 });
+    expect((await account.truth()).sessions.find((x) => x.id === live.id)?.status).toBe("stopped");
+  });
+});
+
+describe("an org's own Browser Use webhooks", () => {
+  async function deliver(orgId: string, secret: string, sessionId: string) {
+    const body = JSON.stringify({
+      type: "agent.task.status_update",
+      timestamp: new Date().toISOString(),
+      payload: { session_id: sessionId, status: "stopped" },
+    });
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    return gateway(`/webhooks/browser-use/${orgId}`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "X-Browser-Use-Timestamp": timestamp,
+        "X-Browser-Use-Signature": await hmacSha256Hex(secret, `${timestamp}.${body}`),
+      },
+      body,
+    });
+  }
+
+  it("settle the org's task at /webhooks/browser-use/{orgId}, verified with the org's secret", async () => {
+    const { t, account, secret } = await tenantOnOwnAccount();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });
+    const s = await startTask(t, "hooked", { steps: 1, cost: "0.01" });
+    const billed = await eventually(async () => {
+      const truth = (await account.truth()).sessions[0];
+      return truth?.status === "stopped" ? toMicros(String(truth.totalCostUsd)) : undefined;
+    });
+    // The deployment's secret, or the org's at the deployment's receiver, is no signature for it.
+    expect((await deliver(t.orgId, env.BROWSER_USE_WEBHOOK_SECRET as string, s.id)).status).toBe(401);
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({ spentMicros: 0 });
+    expect(await expectJson(await deliver(t.orgId, secret, s.id), 200)).toEqual({ received: true });
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
+      heldMicros: 0,
+      spentMicros: billed,
+    });
+  });
+
+  it("ignore another org's session, and do not exist for an org without an account or secret of its own", async () => {
+    const { t, secret } = await tenantOnOwnAccount();
+    const stranger = await newTenant();
+    const theirs = await startTask(stranger, "not yours", { steps: 1 });
+    expect(await expectJson(await deliver(t.orgId, secret, theirs.id), 200)).toEqual({ received: true });
+    expect((await deliver(stranger.orgId, secret, theirs.id)).status).toBe(404);
+    expect((await deliver(crypto.randomUUID(), secret, theirs.id)).status).toBe(404);
+    expect((await deliver("not-an-org", secret, theirs.id)).status).toBe(404);
+    const noSecret = await newTenant();
+    const account = await newUpstreamAccount();
+    expect((await admin(`/orgs/${noSecret.orgId}/upstream`, "PUT", { apiKey: account.key })).status).toBe(
+      204,
+    );
+    expect((await deliver(noSecret.orgId, secret, theirs.id)).status).toBe(404);
+  });
+});
