@@ -1,6 +1,17 @@
 import { env } from "cloudflare:workers";
+import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ADMIN_TOKEN, asTenant, expectJson, gateway, newTenant, type TestTenant } from "./helpers";
+import { admin as adminApp } from "../src/routes/admin";
+import {
+  ADMIN_TOKEN,
+  adminPost,
+  asTenant,
+  eventually,
+  expectJson,
+  gateway,
+  newTenant,
+  type TestTenant,
+} from "./helpers";
 
 type Ids = { session: string; browser: string; profile: string; workspace: string };
 type Route = { method: string; path: string; body?: (ids: Ids) => unknown };
@@ -38,6 +49,9 @@ const ROUTES: Route[] = [
   },
   { method: "GET", path: "/billing/account" },
 ];
+
+/** Every /gateway/v1 route: a tenant's own view, with the same key. */
+const GATEWAY_ROUTES = ["/gateway/v1/me", "/gateway/v1/budget", "/gateway/v1/usage"];
 
 /** Routes that name another object inside the body rather than the path. */
 const BODY_ID_ROUTES: (Route & { kind: keyof Ids })[] = [
@@ -85,6 +99,8 @@ const logLines: string[] = [];
 let owner: TestTenant;
 let intruder: TestTenant;
 let revoked: TestTenant;
+let readOnlyKey: string;
+let expiredKey: string;
 let ids: Ids;
 const unknownIds: Ids = {
   session: crypto.randomUUID(),
@@ -114,6 +130,16 @@ beforeAll(async () => {
     method: "DELETE",
     headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
   });
+  readOnlyKey = (await adminPost(`/admin/v1/tenants/${owner.tenantId}/keys`, { scope: "read-only" }))
+    .key as string;
+  const expired = await adminPost(`/admin/v1/tenants/${owner.tenantId}/keys`, {
+    expiresAt: new Date(Date.now() + 60_000).toISOString(),
+  });
+  // Its minute passes (moved in the store: it has never been used, so nothing remembers it).
+  await env.DB.prepare("UPDATE api_keys SET expires_at = ? WHERE id = ?")
+    .bind(new Date(Date.now() - 1000).toISOString(), expired.id)
+    .run();
+  expiredKey = expired.key as string;
 });
 
 afterAll(() => vi.restoreAllMocks());
@@ -127,6 +153,7 @@ describe.each(ROUTES)("$method $path", (route) => {
       [{ Authorization: "Bearer bu_someone_elses_upstream_key" }, "invalid_api_key"],
       [{ "X-Browser-Use-API-Key": `bugw_${"z".repeat(40)}` }, "invalid_api_key"],
       [{ "X-Browser-Use-API-Key": revoked.key }, "invalid_api_key"],
+      [{ "X-Browser-Use-API-Key": expiredKey }, "key_expired"],
     ];
     for (const [headers, code] of cases) {
       const res = await call(route, ids, headers);
@@ -134,6 +161,26 @@ describe.each(ROUTES)("$method $path", (route) => {
     }
     expect(await rowCount()).toBe(before);
   });
+
+  if (route.method === "GET") {
+    it("answers a read-only key of the owner as it answers the owner's full key", async () => {
+      const full = await call(route, ids, { "X-Browser-Use-API-Key": owner.key });
+      const readOnly = await call(route, ids, { "X-Browser-Use-API-Key": readOnlyKey });
+      expect(readOnly.status).toBe(full.status);
+      expect(full.status).toBeLessThan(400);
+    });
+  } else {
+    it("refuses a read-only key of the owner with 403 read_only_key, writing and holding nothing", async () => {
+      const holds = () =>
+        env.DB.prepare("SELECT count(*) AS n FROM holds WHERE tenant_id = ?")
+          .bind(owner.tenantId)
+          .first<number>("n");
+      const [rows, held] = [await rowCount(), await holds()];
+      const res = await call(route, ids, { "X-Browser-Use-API-Key": readOnlyKey });
+      expect(await expectJson(res, 403)).toMatchObject({ code: "read_only_key" });
+      expect([await rowCount(), await holds()]).toEqual([rows, held]);
+    });
+  }
 
   const kind = kindOf(route.path);
   if (kind) {
@@ -175,6 +222,100 @@ describe("lists", () => {
       expect(body[items], path).toEqual([]);
       expect(body[total], path).toBe(0);
     }
+  });
+});
+
+describe.each(GATEWAY_ROUTES)("GET %s", (path) => {
+  it("answers 401 to no key, an unknown, a revoked and an expired key; a read-only key reads", async () => {
+    for (const [key, code] of [
+      [undefined, "missing_api_key"],
+      [`bugw_${"z".repeat(40)}`, "invalid_api_key"],
+      [revoked.key, "invalid_api_key"],
+      [expiredKey, "key_expired"],
+    ] as const) {
+      const headers: Record<string, string> = key ? { "X-Browser-Use-API-Key": key } : {};
+      expect(await expectJson(await gateway(path, { headers }), 401), String(key)).toMatchObject({ code });
+    }
+    expect((await asTenant(readOnlyKey, path)).status).toBe(200);
+  });
+});
+
+describe("a tenant's usage and hooks", () => {
+  it("never show one tenant another's: a hook's session is its tenant's alone, and so is its usage", async () => {
+    const hook = await adminPost<{ id: string; secret: string }>(
+      `/admin/v1/tenants/${owner.tenantId}/hooks`,
+      {
+        name: "isolation",
+        task: "[emu steps=1 cost=0.01] check {{order}}",
+      },
+    );
+    const body = JSON.stringify({ order: "A-1" });
+    const at = new Date();
+    const msg = `msg_${crypto.randomUUID()}`;
+    const delivered = await gateway(`/hooks/${hook.id}`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "webhook-id": msg,
+        "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+        "webhook-signature": new Webhook(hook.secret).sign(msg, at, body),
+      },
+      body,
+    });
+    const { sessionId } = await expectJson<{ sessionId: string }>(delivered, 202);
+    await eventually(async () => {
+      const s = await expectJson<{ status: string }>(
+        await asTenant(owner.key, `/api/v3/sessions/${sessionId}`),
+        200,
+      );
+      return s.status === "running" ? undefined : s;
+    });
+    const theirs = await expectJson(await asTenant(intruder.key, `/api/v3/sessions/${sessionId}`), 404);
+    const unknown = await expectJson(
+      await asTenant(intruder.key, `/api/v3/sessions/${crypto.randomUUID()}`),
+      404,
+    );
+    expect({ ...theirs, requestId: null }).toEqual({ ...unknown, requestId: null });
+
+    const usage = async (key: string) =>
+      expectJson<{ totals: { sessions: number; totalCostUsd: string } }>(
+        await asTenant(key, "/gateway/v1/usage?groupBy="),
+        200,
+      );
+    expect((await usage(owner.key)).totals.sessions).toBeGreaterThan(0);
+    expect((await usage(intruder.key)).totals).toMatchObject({ sessions: 0, totalCostUsd: "0" });
+    for (const query of [`tenantId=${owner.tenantId}`, `orgId=${owner.orgId}`]) {
+      const res = await asTenant(intruder.key, `/gateway/v1/usage?${query}`);
+      expect(await expectJson(res, 403), query).toMatchObject({ code: "forbidden" });
+    }
+  });
+});
+
+describe("the admin API", () => {
+  // Every route the admin app serves, read from the app itself, so a new one is covered too.
+  const routes = adminApp.routes
+    .filter((r) => r.method !== "ALL")
+    .map((r) => ({ method: r.method, path: r.path.replace(/:(\w+)/g, () => crypto.randomUUID()) }));
+
+  it("refuses a tenant's key on every route, however it is sent, with 401 and writing nothing", async () => {
+    expect(routes.length).toBeGreaterThan(30);
+    const before = await rowCount();
+    for (const { method, path } of routes) {
+      const attempts: Record<string, string>[] = [
+        { "X-Browser-Use-API-Key": owner.key },
+        { Authorization: `Bearer ${owner.key}` },
+        { Authorization: `Bearer ${readOnlyKey}` },
+      ];
+      for (const headers of attempts) {
+        const res = await gateway(`/admin/v1${path}`, {
+          method,
+          headers: { ...headers, "Content-Type": "application/json" },
+          body: method === "GET" || method === "DELETE" ? undefined : "{}",
+        });
+        expect(await expectJson(res, 401), `${method} ${path}`).toMatchObject({ code: "admin_unauthorized" });
+      }
+    }
+    expect(await rowCount()).toBe(before);
   });
 });
 
