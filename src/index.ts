@@ -26,6 +26,9 @@ const app = new Hono<AppEnv>()
 app.onError(onError);
 app.notFound(onNotFound(app.routes));
 
+/** Durable Objects: the `requestsPerMinute` count of each key. */
+export { RateCounter } from "./limits/rate-counter";
+
 export default {
   fetch: (request: Request, env: Bindings, ctx: ExecutionContext) =>
     app.fetch(request, withGuardedStore(env), ctx),

@@ -22,6 +22,7 @@ import {
   figuresOf,
   putPolicy,
   startSession,
+  storeFailingOn,
   newUpstreamAccount,
   type UpstreamAccount,
   waitForStatus,
@@ -378,6 +379,26 @@ describe("requests per minute", () => {
     expect(await expectJson(await asTenant(t.key, "/api/v3/billing/account"), 429)).toMatchObject({
       code: "rate_limited",
     });
+  });
+  it("counts in the key's Durable Object, not D1: a store refusing every write still rate-limits", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { requestsPerMinute: 2 });
+    const left = 60 - (Math.floor(Date.now() / 1000) % 60);
+    if (left < 5) await new Promise((r) => setTimeout(r, left * 1000 + 100));
+    const noWrites = storeFailingOn(/^\s*(INSERT|UPDATE|DELETE)/i);
+    const statuses = [];
+    for (let i = 0; i < 3; i++)
+      statuses.push((await asTenant(t.key, "/api/v3/billing/account", { env: noWrites })).status);
+    expect(statuses).toEqual([200, 200, 429]);
+  });
+
+  it("lets exactly the limit through when requests arrive at once, and a new window starts afresh", async () => {
+    const counter = env.RATE_COUNTERS.get(env.RATE_COUNTERS.idFromName(crypto.randomUUID()));
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    const decisions = await Promise.all(Array.from({ length: 12 }, () => counter.take(5, minute + 1_000)));
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(5);
+    expect(decisions.find((d) => !d.allowed)).toEqual({ allowed: false, retryAfterS: 59 });
+    expect(await counter.take(5, minute + 60_000)).toEqual({ allowed: true });
   });
 });
 

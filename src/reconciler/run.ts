@@ -78,7 +78,7 @@ type View = Record<string, unknown>;
  *    each one the gateway never recorded to the orphaned hold it came from, or books it as
  *    unattributed spend; releases an orphaned hold only once listings that reached back past its
  *    time showed nothing of it, for long enough.
- * 3. Forgets rate-limit windows and idempotency keys past their time.
+ * 3. Forgets idempotency keys past their time.
  */
 export async function reconcile(
   env: Bindings,
@@ -256,15 +256,12 @@ async function stopReason(
     : null;
 }
 
-/** Drops rate windows and idempotency keys that can no longer matter, so their tables stay small. */
+/** Drops idempotency keys that can no longer matter, so their table stays small. */
 async function forgetExpired(db: D1Database, now: Date): Promise<void> {
-  const nowS = Math.floor(now.getTime() / 1000);
-  await db.batch([
-    db.prepare("DELETE FROM rate_windows WHERE window_start < ?").bind(nowS - 120),
-    db
-      .prepare("DELETE FROM idempotency_keys WHERE created_at < ?")
-      .bind(new Date(now.getTime() - IDEMPOTENCY_TTL_MS).toISOString()),
-  ]);
+  await db
+    .prepare("DELETE FROM idempotency_keys WHERE created_at < ?")
+    .bind(new Date(now.getTime() - IDEMPOTENCY_TTL_MS).toISOString())
+    .run();
 }
 
 async function inBatches<T>(items: T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
