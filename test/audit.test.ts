@@ -1,0 +1,289 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, adminPost, asTenant, emuTask, expectJson, gateway, newTenant } from "./helpers";
+
+interface Entry {
+  id: string;
+  at: string;
+  actor: string;
+  tokenName: string | null;
+  action: string;
+  target: { type: string; id: string };
+  orgId: string | null;
+  tenantId: string | null;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  requestId: string | null;
+  code: string | null;
+  count: number | null;
+}
+
+interface Page {
+  items: Entry[];
+  nextCursor: string | null;
+}
+
+const admin = (path: string, method = "GET", body?: unknown, headers: Record<string, string> = {}) =>
+  gateway(`/admin/v1${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json", ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+/** The log's entries matching `query`, every page of them, newest first. */
+async function auditLog(query: Record<string, string>): Promise<Entry[]> {
+  const entries: Entry[] = [];
+  let cursor: string | null = null;
+  do {
+    const params = new URLSearchParams({ ...query, pageSize: "100", ...(cursor ? { cursor } : {}) });
+    const page: Page = await expectJson<Page>(await admin(`/audit?${params}`), 200);
+    entries.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return entries;
+}
+
+/** The one entry of `action` on `targetId`; fails when there is none or more than one. */
+async function entryOf(orgId: string, action: string, targetId: string): Promise<Entry> {
+  const found = (await auditLog({ orgId, action })).filter((e) => e.target.id === targetId);
+  expect(found, `${action} of ${targetId}`).toHaveLength(1);
+  return found[0] as Entry;
+}
+
+describe("audit entries of orgs and tenants", () => {
+  it("records creating, renaming, suspending, resuming and deleting an org and a tenant, with before and after", async () => {
+    const asAlice = { "X-Actor": "alice@example.com", "X-Request-Id": `req-${crypto.randomUUID()}` };
+    const org = await expectJson<{ id: string; createdAt: string }>(
+      await admin("/orgs", "POST", { name: "Acme" }, asAlice),
+      201,
+    );
+    const tenant = await expectJson<{ id: string; createdAt: string }>(
+      await admin(`/orgs/${org.id}/tenants`, "POST", { name: "Team A" }),
+      201,
+    );
+    await expectJson(await admin(`/orgs/${org.id}`, "PATCH", { name: "Acme Inc" }), 200);
+    await expectJson(await admin(`/tenants/${tenant.id}`, "PATCH", { name: "Team B" }), 200);
+    await expectJson(await admin(`/tenants/${tenant.id}/suspend`, "POST", { stopSessions: true }), 200);
+    await expectJson(await admin(`/tenants/${tenant.id}/resume`, "POST"), 200);
+    await expectJson(await admin(`/orgs/${org.id}/suspend`, "POST"), 200);
+    await expectJson(await admin(`/orgs/${org.id}/resume`, "POST"), 200);
+    expect((await admin(`/tenants/${tenant.id}`, "DELETE")).status).toBe(204);
+    expect((await admin(`/orgs/${org.id}`, "DELETE")).status).toBe(204);
+
+    const log = await auditLog({ orgId: org.id });
+    expect(log.map((e) => e.action)).toEqual([
+      "org.delete",
+      "tenant.delete",
+      "org.resume",
+      "org.suspend",
+      "tenant.resume",
+      "tenant.suspend",
+      "tenant.rename",
+      "org.rename",
+      "tenant.create",
+      "org.create",
+    ]);
+    const orgView = {
+      id: org.id,
+      name: "Acme",
+      createdAt: org.createdAt,
+      suspended: false,
+      upstream: "deployment",
+    };
+    const tenantView = {
+      id: tenant.id,
+      orgId: org.id,
+      name: "Team A",
+      createdAt: tenant.createdAt,
+      suspended: false,
+    };
+    const byAction = Object.fromEntries(log.map((e) => [e.action, e]));
+    expect(byAction["org.create"]).toMatchObject({
+      actor: "alice@example.com",
+      tokenName: "admin",
+      target: { type: "org", id: org.id },
+      orgId: org.id,
+      tenantId: null,
+      before: null,
+      after: orgView,
+      requestId: asAlice["X-Request-Id"],
+      code: null,
+      count: null,
+    });
+    expect(byAction["org.create"]?.id).toMatch(/^aud_[0-9a-f]{32}$/);
+    expect(byAction["tenant.create"]).toMatchObject({
+      actor: "admin",
+      tokenName: "admin",
+      target: { type: "tenant", id: tenant.id },
+      orgId: org.id,
+      tenantId: tenant.id,
+      before: null,
+      after: tenantView,
+    });
+    expect(byAction["org.rename"]).toMatchObject({
+      before: orgView,
+      after: { ...orgView, name: "Acme Inc" },
+    });
+    const renamed = { ...tenantView, name: "Team B" };
+    expect(byAction["tenant.rename"]).toMatchObject({ before: tenantView, after: renamed });
+    expect(byAction["tenant.suspend"]).toMatchObject({
+      before: renamed,
+      after: { ...renamed, suspended: true, stopSessions: true },
+    });
+    expect(byAction["tenant.resume"]).toMatchObject({
+      before: { ...renamed, suspended: true },
+      after: renamed,
+    });
+    const orgRenamed = { ...orgView, name: "Acme Inc" };
+    expect(byAction["org.suspend"]).toMatchObject({
+      before: orgRenamed,
+      after: { ...orgRenamed, suspended: true, stopSessions: false },
+    });
+    expect(byAction["org.resume"]).toMatchObject({
+      before: { ...orgRenamed, suspended: true },
+      after: orgRenamed,
+    });
+    expect(byAction["tenant.delete"]).toMatchObject({ before: renamed, after: null });
+    expect(byAction["org.delete"]).toMatchObject({ before: orgRenamed, after: null });
+    // Each entry's time is when it was made.
+    const times = log.map((e) => e.at);
+    expect([...times].sort().reverse()).toEqual(times);
+    expect(Date.parse(times[0] as string)).toBeGreaterThanOrEqual(Date.parse(org.createdAt));
+  });
+
+  it("records nothing for a change that did not happen: unknown, invalid, or refused while live", async () => {
+    const t = await newTenant();
+    const unknown = crypto.randomUUID();
+    expect((await admin(`/orgs/${unknown}`, "PATCH", { name: "x" })).status).toBe(404);
+    expect((await admin(`/tenants/${unknown}/suspend`, "POST")).status).toBe(404);
+    expect((await admin(`/orgs/${t.orgId}`, "PATCH", { name: "" })).status).toBe(422);
+    // The deletion's statement finds the tenant live and changes nothing: its entry is not written.
+    const s = await expectJson<{ id: string }>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("busy", { steps: 1, outcome: "hang" }) },
+      }),
+      200,
+    );
+    expect((await admin(`/tenants/${t.tenantId}`, "DELETE")).status).toBe(409);
+    await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: { strategy: "session" } });
+    const rows = await env.DB.prepare(
+      "SELECT action FROM audit_log WHERE target_id IN (?, ?, ?) ORDER BY seq",
+    )
+      .bind(unknown, t.orgId, t.tenantId)
+      .all<{ action: string }>();
+    expect(rows.results.map((r) => r.action)).toEqual(["org.create", "tenant.create"]);
+  });
+});
+
+describe("X-Actor", () => {
+  it("is recorded as given, and a bad one is 422 with nothing changed", async () => {
+    const name = "Jane Doe <jane@example.com> (on-call #42)";
+    const org = await expectJson<{ id: string }>(
+      await admin("/orgs", "POST", { name: "actor" }, { "X-Actor": name }),
+      201,
+    );
+    expect((await entryOf(org.id, "org.create", org.id)).actor).toBe(name);
+    for (const bad of ["x".repeat(201), "tab\there", "bell\u0007"]) {
+      const res = await admin(`/orgs/${org.id}`, "PATCH", { name: "changed" }, { "X-Actor": bad });
+      const body = await expectJson<{ code: string; detail: { loc: string[] }[] }>(res, 422);
+      expect(body.code).toBe("validation_error");
+      expect(body.detail[0]?.loc).toEqual(["header", "X-Actor"]);
+    }
+    expect(await expectJson(await admin(`/orgs/${org.id}`), 200)).toMatchObject({ name: "actor" });
+    expect((await auditLog({ orgId: org.id })).map((e) => e.action)).toEqual(["org.create"]);
+    // 200 characters is the most it takes.
+    const longest = "y".repeat(200);
+    await expectJson(await admin(`/orgs/${org.id}`, "PATCH", { name: "long" }, { "X-Actor": longest }), 200);
+    expect((await entryOf(org.id, "org.rename", org.id)).actor).toBe(longest);
+  });
+});
+
+describe("GET /admin/v1/audit", () => {
+  it("pages newest first with an opaque cursor, and filters by org, tenant, action and time", async () => {
+    const org = (await adminPost("/admin/v1/orgs", { name: "paged" })).id as string;
+    const tenants: string[] = [];
+    for (const name of ["a", "b", "c"]) {
+      tenants.push((await adminPost(`/admin/v1/orgs/${org}/tenants`, { name })).id as string);
+    }
+    for (const [i, id] of tenants.entries()) {
+      await expectJson(await admin(`/tenants/${id}`, "PATCH", { name: `renamed ${i}` }), 200);
+    }
+    const all = await auditLog({ orgId: org });
+    expect(all).toHaveLength(7);
+    expect(all.map((e) => e.action)).toEqual([
+      ...Array(3).fill("tenant.rename"),
+      ...Array(3).fill("tenant.create"),
+      "org.create",
+    ]);
+    expect(all.slice(0, 3).map((e) => e.target.id)).toEqual([...tenants].reverse());
+
+    // Pages of 3: 3, 3, 1, each following on from the last, the last without a cursor.
+    const pages: Page[] = [];
+    let cursor: string | null = null;
+    do {
+      const params = new URLSearchParams({ orgId: org, pageSize: "3", ...(cursor ? { cursor } : {}) });
+      const page: Page = await expectJson<Page>(await admin(`/audit?${params}`), 200);
+      pages.push(page);
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(pages.map((p) => p.items.length)).toEqual([3, 3, 1]);
+    expect(pages.flatMap((p) => p.items.map((e) => e.id))).toEqual(all.map((e) => e.id));
+    expect(pages[0]?.nextCursor).not.toContain(org);
+
+    const second = tenants[1] as string;
+    expect((await auditLog({ tenantId: second })).map((e) => e.action)).toEqual([
+      "tenant.rename",
+      "tenant.create",
+    ]);
+    expect((await auditLog({ orgId: org, action: "tenant.create" })).map((e) => e.target.id)).toEqual(
+      [...tenants].reverse(),
+    );
+    // `from` includes its instant, `to` excludes its own.
+    const oldestRename = all[2] as Entry;
+    const newestCreate = all[3] as Entry;
+    const since = await auditLog({ orgId: org, from: oldestRename.at });
+    expect(since.map((e) => e.id)).toEqual(all.filter((e) => e.at >= oldestRename.at).map((e) => e.id));
+    expect(since.map((e) => e.id)).toContain(oldestRename.id);
+    const until = await auditLog({ orgId: org, to: newestCreate.at });
+    expect(until.map((e) => e.id)).toEqual(all.filter((e) => e.at < newestCreate.at).map((e) => e.id));
+    expect(until.map((e) => e.id)).not.toContain(newestCreate.id);
+    // An offset is read as the instant it names.
+    const at = new Date(oldestRename.at);
+    const local = new Date(at.getTime() + 2 * 3600_000).toISOString().replace("Z", "+02:00");
+    expect((await auditLog({ orgId: org, from: local })).map((e) => e.id)).toEqual(since.map((e) => e.id));
+  });
+
+  it("answers 422 validation_error for a bad filter or cursor", async () => {
+    for (const query of [
+      "orgId=nope",
+      "tenantId=1",
+      "action=org.explode",
+      "from=yesterday",
+      "to=2026-13-01T00:00:00Z",
+      "from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z",
+      "cursor=bm90LWEtY3Vyc29y",
+      "cursor=%%%",
+      "pageSize=0",
+      "pageSize=101",
+    ]) {
+      const body = await expectJson<{ code: string; detail: unknown[] }>(await admin(`/audit?${query}`), 422);
+      expect(body.code, query).toBe("validation_error");
+      expect(Array.isArray(body.detail), query).toBe(true);
+    }
+  });
+
+  it("refuses a tenant's key and a missing or wrong admin token with 401", async () => {
+    const t = await newTenant();
+    for (const headers of [
+      { Authorization: `Bearer ${t.key}` },
+      { "X-Browser-Use-API-Key": t.key },
+      { Authorization: "Bearer not-the-token" },
+      {} as Record<string, string>,
+    ]) {
+      const res = await gateway("/admin/v1/audit", { headers });
+      expect(await expectJson(res, 401), JSON.stringify(Object.keys(headers))).toMatchObject({
+        code: "admin_unauthorized",
+      });
+    }
+  });
+});
