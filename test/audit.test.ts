@@ -1,6 +1,17 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, adminPost, asTenant, emuTask, expectJson, gateway, newTenant } from "./helpers";
+import { sha256Hex } from "../src/lib/crypto";
+import { auditStatement } from "../src/store/audit";
+import {
+  ADMIN_TOKEN,
+  adminPost,
+  asTenant,
+  EMULATOR,
+  emuTask,
+  expectJson,
+  gateway,
+  newTenant,
+} from "./helpers";
 
 interface Entry {
   id: string;
@@ -172,6 +183,273 @@ describe("audit entries of orgs and tenants", () => {
       .bind(unknown, t.orgId, t.tenantId)
       .all<{ action: string }>();
     expect(rows.results.map((r) => r.action)).toEqual(["org.create", "tenant.create"]);
+  });
+});
+
+/** Every stored column of every audit row of an org, as one string, to search for secrets in. */
+async function storedRowsOf(orgId: string): Promise<string> {
+  const { results } = await env.DB.prepare("SELECT * FROM audit_log WHERE org_id = ?").bind(orgId).all();
+  expect(results.length).toBeGreaterThan(0);
+  return JSON.stringify(results);
+}
+
+interface KeyView {
+  id: string;
+  key: string;
+  prefix: string;
+  name: string;
+  scope: string;
+  createdAt: string;
+  expiresAt: string | null;
+}
+
+describe("audit entries of keys, policies, hooks, alerts and redeliveries", () => {
+  it("records issuing, rotating and revoking a key with before and after, never a key or its hash", async () => {
+    const t = await newTenant();
+    const issued = await expectJson<KeyView>(
+      await admin(`/tenants/${t.tenantId}/keys`, "POST", { name: "ci", scope: "read-only" }),
+      201,
+    );
+    const rotated = await expectJson<KeyView>(
+      await admin(`/keys/${issued.id}/rotate`, "POST", { graceSeconds: 600 }),
+      201,
+    );
+    expect((await admin(`/keys/${rotated.id}`, "DELETE")).status).toBe(204);
+    expect((await admin(`/keys/${rotated.id}`, "DELETE")).status).toBe(404);
+
+    const { key: _, ...issuedView } = issued;
+    const issue = await entryOf(t.orgId, "key.issue", issued.id);
+    expect(issue).toMatchObject({
+      target: { type: "key", id: issued.id },
+      orgId: t.orgId,
+      tenantId: t.tenantId,
+      before: null,
+      after: { ...issuedView, lastUsedAt: null, revokedAt: null },
+    });
+    // The visible prefix identifies the key in the log; the rest of it is nowhere.
+    expect(issue.after?.prefix).toBe(issued.prefix);
+    const rotation = await entryOf(t.orgId, "key.rotate", issued.id);
+    const { key: __, ...rotatedView } = rotated;
+    expect(rotation.before).toEqual({ ...issuedView, lastUsedAt: null, revokedAt: null });
+    expect(rotation.after).toEqual({
+      ...issuedView,
+      lastUsedAt: null,
+      revokedAt: null,
+      expiresAt: expect.any(String),
+      replacedBy: { ...rotatedView, lastUsedAt: null, revokedAt: null },
+    });
+    const graceEnds = Date.parse(rotation.after?.expiresAt as string) - Date.parse(rotated.createdAt);
+    expect(graceEnds).toBe(600_000);
+    const revocation = await entryOf(t.orgId, "key.revoke", rotated.id);
+    expect(revocation.before).toMatchObject({ id: rotated.id, revokedAt: null });
+    expect(revocation.after).toMatchObject({ id: rotated.id, revokedAt: expect.any(String) });
+    // The revoked key's revokedAt is the one the key has.
+    const { keys } = await expectJson<{ keys: { id: string; revokedAt: string }[] }>(
+      await admin(`/tenants/${t.tenantId}/keys`),
+      200,
+    );
+    expect(revocation.after?.revokedAt).toBe(keys.find((k) => k.id === rotated.id)?.revokedAt);
+
+    const stored = await storedRowsOf(t.orgId);
+    const served = await (await admin(`/audit?orgId=${t.orgId}&pageSize=100`)).text();
+    for (const key of [t.key, issued.key, rotated.key]) {
+      for (const text of [stored, served]) {
+        expect(text).not.toContain(key);
+        expect(text).not.toContain(key.slice(0, 20));
+        expect(text).not.toContain(await sha256Hex(key));
+      }
+    }
+    expect(stored).not.toMatch(/key_hash|keyHash/);
+  });
+
+  it("records a policy put with the document it replaced and the new one", async () => {
+    const t = await newTenant();
+    const first = { allowedModels: ["bu-mini", "bu-max"], requestsPerMinute: 30 };
+    const second = { allowedModels: ["bu-mini"] };
+    await expectJson(await admin(`/orgs/${t.orgId}/policy`, "PUT", first), 200);
+    await expectJson(await admin(`/orgs/${t.orgId}/policy`, "PUT", second), 200);
+    await expectJson(await admin(`/tenants/${t.tenantId}/policy`, "PUT", { requestsPerMinute: 5 }), 200);
+    // A document that widens the org's is refused, and records nothing.
+    expect(
+      (await admin(`/tenants/${t.tenantId}/policy`, "PUT", { allowedModels: ["bu-ultra"] })).status,
+    ).toBe(422);
+    const puts = await auditLog({ orgId: t.orgId, action: "policy.put" });
+    expect(puts.map((e) => [e.target, e.tenantId, e.before, e.after])).toEqual([
+      [{ type: "tenant", id: t.tenantId }, t.tenantId, null, { requestsPerMinute: 5 }],
+      [{ type: "org", id: t.orgId }, null, first, second],
+      [{ type: "org", id: t.orgId }, null, null, first],
+    ]);
+  });
+
+  it("records creating, changing, suspending, rotating and deleting a hook, never its secret", async () => {
+    const t = await newTenant();
+    const hook = await expectJson<{ id: string; secret: string; createdAt: string; updatedAt: string }>(
+      await admin(`/tenants/${t.tenantId}/hooks`, "POST", {
+        name: "orders",
+        task: "Look up {{ref}}",
+        options: { model: "bu-mini" },
+      }),
+      201,
+    );
+    await expectJson(await admin(`/hooks/${hook.id}`, "PATCH", { name: "orders v2", suspended: true }), 200);
+    const rotated = await expectJson<{ secret: string }>(
+      await admin(`/hooks/${hook.id}/rotate-secret`, "POST"),
+      200,
+    );
+    expect((await admin(`/hooks/${hook.id}`, "DELETE")).status).toBe(204);
+
+    const view = {
+      id: hook.id,
+      orgId: t.orgId,
+      tenantId: t.tenantId,
+      name: "orders",
+      task: "Look up {{ref}}",
+      options: { model: "bu-mini" },
+      callbackUrl: null,
+      suspended: false,
+      createdAt: hook.createdAt,
+      updatedAt: hook.updatedAt,
+    };
+    const log = await auditLog({ orgId: t.orgId, tenantId: t.tenantId });
+    expect(log.filter((e) => e.target.type === "hook").map((e) => e.action)).toEqual([
+      "hook.delete",
+      "hook.rotate_secret",
+      "hook.update",
+      "hook.create",
+    ]);
+    const byAction = Object.fromEntries(log.map((e) => [e.action, e]));
+    expect(byAction["hook.create"]).toMatchObject({
+      target: { type: "hook", id: hook.id },
+      orgId: t.orgId,
+      tenantId: t.tenantId,
+      before: null,
+      after: { ...view, secret: "[redacted]" },
+    });
+    const changed = { ...view, name: "orders v2", suspended: true, updatedAt: expect.any(String) };
+    expect(byAction["hook.update"]).toMatchObject({ before: view, after: changed });
+    expect(byAction["hook.rotate_secret"]).toMatchObject({
+      before: { secret: "[redacted]" },
+      after: { secret: "[redacted]", previousSecretUntil: expect.any(String) },
+    });
+    expect(byAction["hook.delete"]).toMatchObject({
+      before: { name: "orders v2", suspended: true },
+      after: null,
+    });
+
+    const stored = await storedRowsOf(t.orgId);
+    const served = await (await admin(`/audit?orgId=${t.orgId}&pageSize=100`)).text();
+    for (const text of [stored, served]) {
+      expect(text).not.toContain("whsec_");
+      expect(text).not.toContain(hook.secret.slice(6, 26));
+      expect(text).not.toContain(rotated.secret.slice(6, 26));
+    }
+  });
+
+  it("records putting, changing, rotating and deleting an org's alerts, never their secret", async () => {
+    const t = await newTenant();
+    const created = await expectJson<{ secret: string; createdAt: string }>(
+      await admin(`/orgs/${t.orgId}/alerts`, "PUT", { url: "https://alerts.example.com/a" }),
+      200,
+    );
+    await expectJson(
+      await admin(`/orgs/${t.orgId}/alerts`, "PUT", {
+        url: "https://alerts.example.com/b",
+        thresholds: [90, 25],
+      }),
+      200,
+    );
+    const rotated = await expectJson<{ secret: string }>(
+      await admin(`/orgs/${t.orgId}/alerts/rotate-secret`, "POST"),
+      200,
+    );
+    expect((await admin(`/orgs/${t.orgId}/alerts`, "DELETE")).status).toBe(204);
+    expect((await admin(`/orgs/${t.orgId}/alerts`, "DELETE")).status).toBe(404);
+
+    const log = (await auditLog({ orgId: t.orgId })).filter((e) => e.action.startsWith("alert."));
+    expect(log.map((e) => e.action)).toEqual([
+      "alert.delete",
+      "alert.rotate_secret",
+      "alert.put",
+      "alert.put",
+    ]);
+    const [deleted, rotation, changed, first] = log as [Entry, Entry, Entry, Entry];
+    const a = {
+      orgId: t.orgId,
+      url: "https://alerts.example.com/a",
+      thresholds: [50, 80, 100],
+      createdAt: created.createdAt,
+    };
+    expect(first).toMatchObject({
+      target: { type: "org", id: t.orgId },
+      tenantId: null,
+      before: null,
+      after: { ...a, updatedAt: created.createdAt, secret: "[redacted]" },
+    });
+    expect(changed.before).toEqual({ ...a, updatedAt: created.createdAt });
+    expect(changed.after).toEqual({
+      ...a,
+      url: "https://alerts.example.com/b",
+      thresholds: [25, 90],
+      updatedAt: expect.any(String),
+    });
+    expect(rotation).toMatchObject({ before: { secret: "[redacted]" }, after: { secret: "[redacted]" } });
+    expect(deleted).toMatchObject({ before: { url: "https://alerts.example.com/b" }, after: null });
+    const stored = await storedRowsOf(t.orgId);
+    expect(stored).not.toContain("whsec_");
+    expect(stored).not.toContain(created.secret.slice(6, 26));
+    expect(stored).not.toContain(rotated.secret.slice(6, 26));
+  });
+
+  it("records a redelivery with the event's state before and after", async () => {
+    const t = await newTenant();
+    const eventId = `evt_${crypto.randomUUID().replaceAll("-", "")}`;
+    const at = new Date().toISOString();
+    await env.DB.prepare(
+      `INSERT INTO events (id, type, org_id, tenant_id, url, body, state, attempts, next_attempt_at, created_at)
+       VALUES (?, 'session.finished', ?, ?, ?, '{}', 'failed', 8, ?, ?)`,
+    )
+      .bind(eventId, t.orgId, t.tenantId, `${EMULATOR}/_emulator/inbox/audit-${eventId}`, at, at)
+      .run();
+    expect((await admin(`/deliveries/${eventId}/redeliver`, "POST")).status).toBe(202);
+    expect(await entryOf(t.orgId, "event.redeliver", eventId)).toMatchObject({
+      target: { type: "event", id: eventId },
+      tenantId: t.tenantId,
+      before: { state: "failed", attempts: 8 },
+      after: { state: "pending", attempts: 8 },
+    });
+  });
+
+  it("auditStatement writes an entry only after a statement that changed a row, and redacts what it is handed", async () => {
+    const t = await newTenant();
+    const db = env.DB;
+    const entry = (name: string) =>
+      auditStatement(db, {
+        actor: "ops@example.com",
+        tokenName: "admin",
+        requestId: `req-${name}`,
+        action: "org.rename",
+        target: { type: "org", id: t.orgId },
+        orgId: t.orgId,
+        tenantId: null,
+        before: { name: "old" },
+        after: {
+          name,
+          upstream: { apiKey: "bu_0123456789abcdef0123", webhookSecret: "plain words" },
+          note: "signed with whsec_c2VjcmV0c2VjcmV0",
+        },
+      });
+    await db.batch([
+      db.prepare("UPDATE orgs SET name = 'nothing' WHERE id = ?").bind(crypto.randomUUID()),
+      entry("missed"),
+    ]);
+    await db.batch([db.prepare("UPDATE orgs SET name = 'made' WHERE id = ?").bind(t.orgId), entry("made")]);
+    const renames = await auditLog({ orgId: t.orgId, action: "org.rename" });
+    expect(renames.map((e) => [e.requestId, e.after])).toEqual([
+      [
+        "req-made",
+        { name: "made", upstream: { apiKey: "[redacted]", webhookSecret: "[redacted]" }, note: "[redacted]" },
+      ],
+    ]);
   });
 });
 

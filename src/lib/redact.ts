@@ -18,9 +18,9 @@ const SECRET_FIELDS = new Set([
 
 /**
  * Strings that look like a secret whatever field they are in: a Standard Webhooks secret, a
- * gateway key, a Browser Use key.
+ * gateway key (more of it than its visible prefix, `bugw_` and 8 characters), a Browser Use key.
  */
-const SECRET_VALUE = /whsec_|bugw_[0-9A-Za-z]{8}|\bbu_[0-9A-Za-z_-]{16}/;
+const SECRET_VALUE = /whsec_|bugw_[0-9A-Za-z]{9}|\bbu_[0-9A-Za-z_-]{16}/;
 
 /**
  * A JSON value with every secret replaced by REDACTED. The views written to the audit log are
