@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/lib/crypto";
 import { auditStatement } from "../src/store/audit";
@@ -11,6 +12,8 @@ import {
   expectJson,
   gateway,
   newTenant,
+  putPolicy,
+  storeFailingOn,
 } from "./helpers";
 
 interface Entry {
@@ -563,5 +566,139 @@ describe("GET /admin/v1/audit", () => {
         code: "admin_unauthorized",
       });
     }
+  });
+});
+
+/** Starts in a fresh clock minute when this one is nearly over, so a test's refusals share one. */
+async function inOneMinute(): Promise<void> {
+  const left = 60 - (Math.floor(Date.now() / 1000) % 60);
+  if (left < 8) await new Promise((r) => setTimeout(r, left * 1000 + 100));
+}
+
+/** How many rows a tenant's holds, resources and usage have: what a refused request must not write. */
+async function writesOf(tenantId: string) {
+  const count = (table: string) =>
+    env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = ?`)
+      .bind(tenantId)
+      .first<number>("n");
+  return { holds: await count("holds"), resources: await count("resources"), usage: await count("usage") };
+}
+
+describe("refusals by policy and budget", () => {
+  it("collapse into one row per tenant, code and minute, with a count, and write nothing else", async () => {
+    const t = await newTenant();
+    await putPolicy("orgs", t.orgId, { allowedModels: ["bu-mini"], allowKeepAlive: false });
+    await inOneMinute();
+    const refused: { code: string; requestId: string }[] = [];
+    for (const body of [
+      ...Array(5).fill({ task: "t", model: "bu-max" }),
+      { task: "t", model: "bu-mini", keepAlive: true },
+      { task: "t", model: "bu-mini", keepAlive: true },
+    ]) {
+      refused.push(await expectJson(await asTenant(t.key, "/api/v3/sessions", { body }), 403));
+    }
+    const rows = await auditLog({ tenantId: t.tenantId, action: "refusal" });
+    expect(rows.map((e) => [e.code, e.count])).toEqual([
+      ["keep_alive_not_allowed", 2],
+      ["model_not_allowed", 5],
+    ]);
+    expect(rows[1]).toMatchObject({
+      id: expect.stringMatching(/^aud_/),
+      actor: "gateway",
+      tokenName: null,
+      action: "refusal",
+      target: { type: "tenant", id: t.tenantId },
+      orgId: t.orgId,
+      tenantId: t.tenantId,
+      before: null,
+      after: null,
+      // The minute's first refusal names the row.
+      requestId: refused[0]?.requestId,
+    });
+    expect(await writesOf(t.tenantId)).toEqual({ holds: 0, resources: 0, usage: 0 });
+    // Filters find them like any entry; another tenant's refusals are its own rows.
+    expect((await auditLog({ orgId: t.orgId, action: "refusal" })).map((e) => e.id)).toEqual(
+      rows.map((e) => e.id),
+    );
+    const other = await newTenant(t.orgId);
+    await expectJson(
+      await asTenant(other.key, "/api/v3/sessions", { body: { task: "t", model: "bu-max" } }),
+      403,
+    );
+    expect((await auditLog({ tenantId: other.tenantId, action: "refusal" })).map((e) => e.count)).toEqual([
+      1,
+    ]);
+    expect((await auditLog({ tenantId: t.tenantId, action: "refusal" })).map((e) => e.count)).toEqual([2, 5]);
+  });
+
+  it("counts a budget's 402, a rate limit's 429 and a hook delivery's refusal; not a bad key, a bad body or a read-only key", async () => {
+    const poor = await newTenant();
+    await putPolicy("tenants", poor.tenantId, { budget: { capUsd: "0.005", period: "none" } });
+    const limited = await newTenant(poor.orgId);
+    await putPolicy("tenants", limited.tenantId, { requestsPerMinute: 1 });
+    await inOneMinute();
+    expect(
+      await expectJson(await asTenant(poor.key, "/api/v3/sessions", { body: { task: "too poor" } }), 402),
+    ).toMatchObject({ code: "budget_exceeded" });
+    await expectJson(await asTenant(limited.key, "/api/v3/billing/account"), 200);
+    for (let i = 0; i < 3; i++) await expectJson(await asTenant(limited.key, "/api/v3/billing/account"), 429);
+
+    const hooked = await newTenant(poor.orgId);
+    await putPolicy("tenants", hooked.tenantId, { allowedModels: ["bu-mini"] });
+    const hook = await expectJson<{ id: string; secret: string }>(
+      await admin(`/tenants/${hooked.tenantId}/hooks`, "POST", {
+        name: "h",
+        task: "t",
+        options: { model: "bu-max" },
+      }),
+      201,
+    );
+    const body = "{}";
+    const now = new Date();
+    const delivered = await gateway(`/hooks/${hook.id}`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "webhook-id": "msg_refused",
+        "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+        "webhook-signature": new Webhook(hook.secret).sign("msg_refused", now, body),
+      },
+      body,
+    });
+    expect(await expectJson(delivered, 403)).toMatchObject({ code: "model_not_allowed" });
+
+    // Not refusals by policy: no key, a bad body, a read-only key's attempt to change something.
+    const readOnly = await expectJson<{ key: string }>(
+      await admin(`/tenants/${poor.tenantId}/keys`, "POST", { scope: "read-only" }),
+      201,
+    );
+    expect((await asTenant("bugw_nope", "/api/v3/sessions")).status).toBe(401);
+    expect((await asTenant(poor.key, "/api/v3/sessions", { body: { task: 7 } })).status).toBe(422);
+    expect((await asTenant(readOnly.key, "/api/v3/sessions", { body: { task: "t" } })).status).toBe(403);
+
+    const refusals = await auditLog({ orgId: poor.orgId, action: "refusal" });
+    expect(refusals.map((e) => [e.tenantId, e.code, e.count])).toEqual([
+      [hooked.tenantId, "model_not_allowed", 1],
+      [limited.tenantId, "rate_limited", 3],
+      [poor.tenantId, "budget_exceeded", 1],
+    ]);
+  });
+
+  it("keeps the refusal's 4xx when the audit write fails, and records nothing", async () => {
+    const t = await newTenant();
+    await putPolicy("orgs", t.orgId, { allowedModels: ["bu-mini"] });
+    const failing = storeFailingOn(/audit_log/);
+    const res = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: "t", model: "bu-max" },
+      env: failing,
+    });
+    expect(await expectJson(res, 403)).toMatchObject({ code: "model_not_allowed" });
+    expect(await auditLog({ tenantId: t.tenantId, action: "refusal" })).toEqual([]);
+    // The same refusal with the store answering is counted: the failure was the only difference.
+    await expectJson(
+      await asTenant(t.key, "/api/v3/sessions", { body: { task: "t", model: "bu-max" } }),
+      403,
+    );
+    expect((await auditLog({ tenantId: t.tenantId, action: "refusal" })).map((e) => e.count)).toEqual([1]);
   });
 });
