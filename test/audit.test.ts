@@ -219,6 +219,13 @@ describe("audit entries of keys, policies, hooks, alerts and redeliveries", () =
     );
     expect((await admin(`/keys/${rotated.id}`, "DELETE")).status).toBe(204);
     expect((await admin(`/keys/${rotated.id}`, "DELETE")).status).toBe(404);
+    // A revoked key is not rotated, and its failed rotation records nothing.
+    expect((await admin(`/keys/${rotated.id}/rotate`, "POST")).status).toBe(404);
+    expect(
+      (await auditLog({ tenantId: t.tenantId }))
+        .filter((e) => e.target.id === rotated.id)
+        .map((e) => e.action),
+    ).toEqual(["key.revoke"]);
 
     const { key: _, ...issuedView } = issued;
     const issue = await entryOf(t.orgId, "key.issue", issued.id);

@@ -65,7 +65,11 @@ const toInfo = (row: KeyRow): KeyInfo => ({
   revokedAt: row.revoked_at,
 });
 
-/** A new key of a tenant, and the statement that stores it (by its hash) if the tenant is not deleted. */
+/**
+ * A new key of a tenant, and the statement that stores it (by its hash) if the tenant is not
+ * deleted and, with `onlyAfterAChange`, if the statement before it in its batch changed a row
+ * (a rotation's shortening of the old key).
+ */
 async function newKey(
   db: D1Database,
   tenantId: string,
