@@ -1,4 +1,5 @@
 import type { Logger } from "./lib/log";
+import type { ChangedBy } from "./store/audit";
 import type { EffectivePolicy } from "./policy/effective";
 import type { HookWithSecrets } from "./store/hooks";
 import { guardD1 } from "./store/guard";
@@ -39,6 +40,8 @@ export interface Variables {
   requestId: string;
   log: Logger;
   caller: Caller;
+  /** Set for an admin request: who makes its changes, for their audit entries. */
+  changedBy: ChangedBy;
   /** The caller's org policy narrowed by its tenant's. */
   policy: EffectivePolicy;
   /** Set once upstream has answered the create or dispatch this request is for. */

@@ -5,6 +5,7 @@ import { deliverBatch, type EventMessage } from "./events/deliver";
 import { createLogger, describeError, logLevel } from "./lib/log";
 import { reconcileEveryAccount } from "./reconciler/accounts";
 import { onError, onNotFound } from "./middleware/errors";
+import { recordRefusals } from "./middleware/record-refusals";
 import { requestId } from "./middleware/request-id";
 import { admin } from "./routes/admin";
 import { gatewayApi } from "./routes/gateway";
@@ -16,6 +17,7 @@ import { v3 } from "./routes/v3";
 /** The gateway: what is mounted where. Everything else lives in routes/, middleware/ and store/. */
 const app = new Hono<AppEnv>()
   .use(requestId())
+  .use(recordRefusals())
   .route("/", health)
   .route("/api/v3", v3)
   .route("/gateway/v1", gatewayApi)

@@ -99,6 +99,23 @@ describe("an org's own Browser Use account", () => {
     expect(stored).not.toContain(secret);
     expect(String(row?.api_key_sealed)).toMatch(/^v1\./);
 
+    // The change is in the audit log, which names the account but never holds its key or secret.
+    const audit = await expectJson<{ items: Record<string, unknown>[] }>(
+      await admin(`/audit?orgId=${t.orgId}&action=upstream.put`),
+      200,
+    );
+    expect(audit.items).toHaveLength(1);
+    expect(audit.items[0]).toMatchObject({
+      target: { type: "org", id: t.orgId },
+      before: { upstream: "deployment" },
+      after: { upstream: "own", apiKey: "[redacted]", webhookSecret: "[redacted]" },
+    });
+    const logged = JSON.stringify(
+      await env.DB.prepare("SELECT * FROM audit_log WHERE org_id = ?").bind(t.orgId).all(),
+    );
+    expect(logged).not.toContain(account.key);
+    expect(logged).not.toContain(secret);
+
     // The sealed key copied to another org opens for no one: that org's calls are refused, and
     // never fall back to the deployment's account.
     const other = await newTenant();
@@ -197,6 +214,14 @@ describe("an org's own Browser Use account", () => {
       upstream: "deployment",
     });
     expect((await admin(`/orgs/${other.t.orgId}/upstream`, "DELETE")).status).toBe(204);
+    // One entry: the second DELETE changed nothing.
+    const deletions = await expectJson<{ items: Record<string, unknown>[] }>(
+      await admin(`/audit?orgId=${other.t.orgId}&action=upstream.delete`),
+      200,
+    );
+    expect(deletions.items.map((e) => [e.before, e.after])).toEqual([
+      [{ upstream: "own" }, { upstream: "deployment" }],
+    ]);
     const next = await startTask(other.t, "back on the deployment's", { steps: 1 });
     expect((await emulatorTruth()).map((s) => s.id)).toContain(next.id);
   });

@@ -5,9 +5,12 @@ import type { AppEnv } from "../env";
 import { callbackUrlProblem } from "../hooks/callback-url";
 import { newSigningSecret } from "../hooks/signatures";
 import { invalidInput, notFound } from "../lib/errors";
+import { REDACTED } from "../lib/redact";
+import { auditChange } from "../middleware/audit";
 import { jsonBody } from "../middleware/json-body";
 import { validate } from "../middleware/validate";
 import {
+  ALERT_SECRET_GRACE_MS,
   type AlertTarget,
   deleteAlertTarget,
   getAlertTarget,
@@ -40,6 +43,13 @@ const targetView = (target: AlertTarget) => ({
   updatedAt: target.updatedAt,
 });
 
+/** Where an alert target's audit entries file it: under its org. */
+const alertAudit = (orgId: string) => ({
+  target: { type: "org" as const, id: orgId },
+  orgId,
+  tenantId: null,
+});
+
 function checkUrl(c: Context<AppEnv>, url: string): void {
   const problem = callbackUrlProblem(url, c.env.ALLOW_PRIVATE_CALLBACKS === "true");
   if (problem)
@@ -63,7 +73,24 @@ export const adminAlerts = new Hono<AppEnv>()
       checkUrl(c, body.url);
       const thresholds = [...(body.thresholds ?? DEFAULT_THRESHOLDS)].sort((a, b) => a - b);
       const secret = newSigningSecret();
-      const put = await putAlertTarget(c.env.DB, orgId, { url: body.url, thresholds }, secret);
+      const before = await getAlertTarget(c.env.DB, orgId);
+      const now = new Date();
+      const after = {
+        orgId,
+        url: body.url,
+        thresholds,
+        createdAt: before?.createdAt ?? now.toISOString(),
+        updatedAt: now.toISOString(),
+        // A first PUT makes the target's secret.
+        ...(before ? {} : { secret: REDACTED }),
+      };
+      const audit = auditChange(c, {
+        action: "alert.put",
+        ...alertAudit(orgId),
+        before: before && targetView(before),
+        after,
+      });
+      const put = await putAlertTarget(c.env.DB, orgId, { url: body.url, thresholds }, secret, audit, now);
       if (!put) throw notFound("Org not found");
       if (!put.created) return c.json(targetView(put.target));
       c.header("Cache-Control", "no-store");
@@ -76,13 +103,32 @@ export const adminAlerts = new Hono<AppEnv>()
     return c.json(targetView(target));
   })
   .delete("/orgs/:orgId/alerts", validate("param", OrgParam), async (c) => {
-    if (!(await deleteAlertTarget(c.env.DB, c.req.valid("param").orgId)))
-      throw notFound("No alerts for this org");
+    const { orgId } = c.req.valid("param");
+    const before = await getAlertTarget(c.env.DB, orgId);
+    if (!before) throw notFound("No alerts for this org");
+    const audit = auditChange(c, {
+      action: "alert.delete",
+      ...alertAudit(orgId),
+      before: targetView(before),
+      after: null,
+    });
+    if (!(await deleteAlertTarget(c.env.DB, orgId, audit))) throw notFound("No alerts for this org");
     return c.body(null, 204);
   })
   .post("/orgs/:orgId/alerts/rotate-secret", validate("param", OrgParam), async (c) => {
+    const { orgId } = c.req.valid("param");
     const secret = newSigningSecret();
-    if (!(await rotateAlertSecret(c.env.DB, c.req.valid("param").orgId, secret))) {
+    const now = new Date();
+    const audit = auditChange(c, {
+      action: "alert.rotate_secret",
+      ...alertAudit(orgId),
+      before: { secret: REDACTED },
+      after: {
+        secret: REDACTED,
+        previousSecretUntil: new Date(now.getTime() + ALERT_SECRET_GRACE_MS).toISOString(),
+      },
+    });
+    if (!(await rotateAlertSecret(c.env.DB, orgId, secret, audit, now))) {
       throw notFound("No alerts for this org");
     }
     c.header("Cache-Control", "no-store");

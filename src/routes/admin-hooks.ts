@@ -5,6 +5,8 @@ import type { AppEnv } from "../env";
 import { GatewayError, invalidInput, notFound } from "../lib/errors";
 import { callbackUrlProblem } from "../hooks/callback-url";
 import { newSigningSecret } from "../hooks/signatures";
+import { REDACTED } from "../lib/redact";
+import { auditChange } from "../middleware/audit";
 import { jsonBody } from "../middleware/json-body";
 import { validate } from "../middleware/validate";
 import { findOwned } from "../store/resources";
@@ -15,6 +17,7 @@ import {
   type Hook,
   listHooks,
   rotateHookSecret,
+  SECRET_GRACE_MS,
   updateHook,
 } from "../store/hooks";
 import { getTenant } from "../store/orgs";
@@ -66,6 +69,13 @@ function hookView(hook: Hook) {
   };
 }
 
+/** Where a hook's audit entries file it. */
+const hookAudit = (hook: Hook) => ({
+  target: { type: "hook" as const, id: hook.id },
+  orgId: hook.orgId,
+  tenantId: hook.tenantId,
+});
+
 /**
  * A hook's options, checked like the body of the task they will be part of: only the fields a
  * hook may fix, valid as `RunTaskRequest` fields, and a profile or workspace of the hook's tenant
@@ -109,7 +119,7 @@ function checkCallbackUrl(c: Context<AppEnv>, url: string | null | undefined): v
 
 /**
  * /admin/v1 hooks: create, list, read, change, delete, and rotate a hook's signing secret. The
- * secret is shown only on creation and rotation. Mounted inside the admin app, which applies
+ * secret is shown only on creation and rotation, and never in an audit entry. Mounted inside the admin app, which applies
  * adminAuth.
  */
 export const adminHooks = new Hono<AppEnv>()
@@ -121,13 +131,14 @@ export const adminHooks = new Hono<AppEnv>()
     async (c) => {
       const { tenantId } = c.req.valid("param");
       const body = c.req.valid("json");
-      if (!(await getTenant(c.env.DB, tenantId))) throw notFound("Tenant not found");
+      const tenant = await getTenant(c.env.DB, tenantId);
+      if (!tenant) throw notFound("Tenant not found");
       await checkOptions(c, tenantId, body.options ?? {});
       checkCallbackUrl(c, body.callbackUrl);
       const secret = newSigningSecret();
       const hook = await createHook(
         c.env.DB,
-        tenantId,
+        { orgId: tenant.orgId, tenantId },
         {
           name: body.name,
           task: body.task,
@@ -135,6 +146,13 @@ export const adminHooks = new Hono<AppEnv>()
           callbackUrl: body.callbackUrl ?? null,
         },
         secret,
+        (made) =>
+          auditChange(c, {
+            action: "hook.create",
+            ...hookAudit(made),
+            before: null,
+            after: { ...hookView(made), secret: REDACTED },
+          }),
       );
       if (!hook) throw notFound("Tenant not found");
       c.header("Cache-Control", "no-store");
@@ -163,13 +181,28 @@ export const adminHooks = new Hono<AppEnv>()
       if (!hook) throw notFound("Hook not found");
       if (patch.options) await checkOptions(c, hook.tenantId, patch.options);
       checkCallbackUrl(c, patch.callbackUrl);
-      const updated = await updateHook(c.env.DB, hookId, patch);
+      const now = new Date();
+      const audit = auditChange(c, {
+        action: "hook.update",
+        ...hookAudit(hook),
+        before: hookView(hook),
+        after: { ...hookView(hook), ...patch, updatedAt: now.toISOString() },
+      });
+      const updated = await updateHook(c.env.DB, hookId, patch, audit, now);
       if (!updated) throw notFound("Hook not found");
       return c.json(hookView(updated));
     },
   )
   .delete("/hooks/:hookId", validate("param", HookParam), async (c) => {
-    if (!(await deleteHook(c.env.DB, c.req.valid("param").hookId))) throw notFound("Hook not found");
+    const hook = await getHook(c.env.DB, c.req.valid("param").hookId);
+    if (!hook) throw notFound("Hook not found");
+    const audit = auditChange(c, {
+      action: "hook.delete",
+      ...hookAudit(hook),
+      before: hookView(hook),
+      after: null,
+    });
+    if (!(await deleteHook(c.env.DB, hook.id, audit))) throw notFound("Hook not found");
     return c.body(null, 204);
   })
   .get("/hooks/:hookId/deliveries", validate("param", HookParam), validate("query", PageQuery), async (c) => {
@@ -211,15 +244,33 @@ export const adminHooks = new Hono<AppEnv>()
       );
     }
     const [event] = found as [EventRow];
-    await requeueEvent(c.env.DB, event.id, new Date());
+    const audit = auditChange(c, {
+      action: "event.redeliver",
+      target: { type: "event", id: event.id },
+      orgId: event.org_id,
+      tenantId: event.tenant_id,
+      before: { state: event.state, attempts: event.attempts },
+      after: { state: "pending", attempts: event.attempts },
+    });
+    await requeueEvent(c.env.DB, event.id, new Date(), audit);
     await enqueueEvents(c.env, c.get("log"), [event.id]);
     return c.json({ eventId: event.id, state: "pending" }, 202);
   })
   .post("/hooks/:hookId/rotate-secret", validate("param", HookParam), async (c) => {
+    const hook = await getHook(c.env.DB, c.req.valid("param").hookId);
+    if (!hook) throw notFound("Hook not found");
     const secret = newSigningSecret();
-    if (!(await rotateHookSecret(c.env.DB, c.req.valid("param").hookId, secret))) {
-      throw new GatewayError("not_found", "Hook not found");
-    }
+    const now = new Date();
+    const audit = auditChange(c, {
+      action: "hook.rotate_secret",
+      ...hookAudit(hook),
+      before: { secret: REDACTED },
+      after: {
+        secret: REDACTED,
+        previousSecretUntil: new Date(now.getTime() + SECRET_GRACE_MS).toISOString(),
+      },
+    });
+    if (!(await rotateHookSecret(c.env.DB, hook.id, secret, audit, now))) throw notFound("Hook not found");
     c.header("Cache-Control", "no-store");
     return c.json({ secret });
   });

@@ -2,10 +2,19 @@ import { Hono } from "hono";
 import * as z from "zod";
 import type { AppEnv } from "../env";
 import { invalidInput, notFound } from "../lib/errors";
+import { auditChange } from "../middleware/audit";
 import { jsonBody } from "../middleware/json-body";
 import { forgetKey } from "../middleware/tenant-auth";
 import { validate } from "../middleware/validate";
-import { type IssuedKey, issueKey, type KeyInfo, listKeys, revokeKey, rotateKey } from "../store/keys";
+import {
+  getKey,
+  type IssuedKey,
+  issueKey,
+  type KeyInfo,
+  listKeys,
+  revokeKey,
+  rotateKey,
+} from "../store/keys";
 import { getTenant } from "../store/orgs";
 
 const TenantParam = z.object({ tenantId: z.uuid() });
@@ -39,7 +48,7 @@ const issuedView = (k: IssuedKey) => ({ ...keyView(k), key: k.key });
 
 /**
  * /admin/v1 keys of a tenant: issue (the key is shown once), list (never the key or its hash),
- * rotate with a grace, revoke.
+ * rotate with a grace, revoke. Their audit entries show keys as keyView does: never the key.
  */
 export const adminKeys = new Hono<AppEnv>()
   .post(
@@ -60,11 +69,18 @@ export const adminKeys = new Hono<AppEnv>()
           },
         ]);
       }
-      const key = await issueKey(c.env.DB, c.req.valid("param").tenantId, {
-        name,
-        scope,
-        expiresAt: expires,
-      });
+      const tenant = await getTenant(c.env.DB, c.req.valid("param").tenantId);
+      if (!tenant) throw notFound("Tenant not found");
+      const key = await issueKey(c.env.DB, tenant.id, { name, scope, expiresAt: expires }, (made) =>
+        auditChange(c, {
+          action: "key.issue",
+          target: { type: "key", id: made.id },
+          orgId: tenant.orgId,
+          tenantId: tenant.id,
+          before: null,
+          after: keyView(made),
+        }),
+      );
       if (!key) throw notFound("Tenant not found");
       c.header("Cache-Control", "no-store");
       return c.json(issuedView(key), 201);
@@ -81,7 +97,17 @@ export const adminKeys = new Hono<AppEnv>()
     jsonBody({ required: false }),
     validate("json", Rotation),
     async (c) => {
-      const rotated = await rotateKey(c.env.DB, c.req.valid("param").keyId, c.req.valid("json").graceSeconds);
+      const { keyId } = c.req.valid("param");
+      const rotated = await rotateKey(c.env.DB, keyId, c.req.valid("json").graceSeconds, (r) =>
+        auditChange(c, {
+          action: "key.rotate",
+          target: { type: "key", id: keyId },
+          orgId: r.before.orgId,
+          tenantId: r.before.tenantId,
+          before: keyView(r.before),
+          after: { ...keyView(r.after), replacedBy: keyView(r.issued) },
+        }),
+      );
       if (!rotated) throw notFound("Key not found");
       forgetKey(rotated.oldHash);
       c.header("Cache-Control", "no-store");
@@ -89,7 +115,18 @@ export const adminKeys = new Hono<AppEnv>()
     },
   )
   .delete("/keys/:keyId", validate("param", KeyParam), async (c) => {
-    const hash = await revokeKey(c.env.DB, c.req.valid("param").keyId);
+    const key = await getKey(c.env.DB, c.req.valid("param").keyId);
+    if (!key || key.revokedAt) throw notFound("Key not found");
+    const now = new Date();
+    const audit = auditChange(c, {
+      action: "key.revoke",
+      target: { type: "key", id: key.id },
+      orgId: key.orgId,
+      tenantId: key.tenantId,
+      before: keyView(key),
+      after: { ...keyView(key), revokedAt: now.toISOString() },
+    });
+    const hash = await revokeKey(c.env.DB, key.id, audit, now);
     if (!hash) throw notFound("Key not found");
     forgetKey(hash);
     return c.body(null, 204);

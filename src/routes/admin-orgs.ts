@@ -5,6 +5,7 @@ import type { AppEnv } from "../env";
 import { GatewayError, notFound } from "../lib/errors";
 import { describeError } from "../lib/log";
 import { observeViews } from "../ledger/observe";
+import { auditChange } from "../middleware/audit";
 import { jsonBody } from "../middleware/json-body";
 import { forgetKeys } from "../middleware/tenant-auth";
 import { validate } from "../middleware/validate";
@@ -22,6 +23,7 @@ import {
   setSuspended,
   type Tenant,
 } from "../store/orgs";
+import type { AuditChange } from "../store/audit";
 import { listLive } from "../store/resources";
 import { upstreamEnvFor } from "../upstream/accounts";
 import { callUpstream } from "../upstream/client";
@@ -53,6 +55,35 @@ const tenantView = (t: Tenant) => ({
   suspended: t.suspended,
 });
 
+/** What the audit log calls each table's rows, and the 404 for one that is not there. */
+const KIND = { orgs: "org", tenants: "tenant" } as const;
+const MISSING = { orgs: "Org not found", tenants: "Tenant not found" } as const;
+
+/**
+ * An org or tenant that is not deleted, as the admin API shows it, and what an audit entry of a
+ * change to it says of it; 404 when there is none.
+ */
+async function findOwner(
+  c: Context<AppEnv>,
+  table: OwnerTable,
+  id: string,
+): Promise<{
+  view: ReturnType<typeof orgView> | ReturnType<typeof tenantView>;
+  of: Pick<AuditChange, "target" | "orgId" | "tenantId">;
+}> {
+  if (table === "orgs") {
+    const org = await getOrg(c.env.DB, id);
+    if (!org) throw notFound(MISSING.orgs);
+    return { view: orgView(org), of: { target: { type: "org", id }, orgId: id, tenantId: null } };
+  }
+  const tenant = await getTenant(c.env.DB, id);
+  if (!tenant) throw notFound(MISSING.tenants);
+  return {
+    view: tenantView(tenant),
+    of: { target: { type: "tenant", id }, orgId: tenant.orgId, tenantId: id },
+  };
+}
+
 /**
  * Suspends or resumes an org or tenant: its keys and hooks are refused (403 `suspended`) at once on
  * this isolate and within the key cache's 30 s everywhere. With `stopSessions`, its live sessions
@@ -66,8 +97,15 @@ async function suspend(
   suspended: boolean,
   stopSessions: boolean,
 ) {
-  if (!(await setSuspended(c.env.DB, table, id, { suspended, stops: stopSessions })))
-    throw notFound(table === "orgs" ? "Org not found" : "Tenant not found");
+  const { view, of } = await findOwner(c, table, id);
+  const audit = auditChange(c, {
+    action: suspended ? `${KIND[table]}.suspend` : `${KIND[table]}.resume`,
+    ...of,
+    before: view,
+    after: { ...view, suspended, ...(suspended ? { stopSessions } : {}) },
+  });
+  if (!(await setSuspended(c.env.DB, table, id, { suspended, stops: stopSessions }, audit)))
+    throw notFound(MISSING[table]);
   forgetKeys();
   let stopped = 0;
   if (suspended && stopSessions) {
@@ -95,9 +133,21 @@ async function suspend(
   return c.json({ id, suspended, stopped });
 }
 
+/** Renames an org or tenant; the answer is the renamed one. */
+async function renameOwner(c: Context<AppEnv>, table: OwnerTable, id: string, name: string) {
+  const { view, of } = await findOwner(c, table, id);
+  const after = { ...view, name };
+  const audit = auditChange(c, { action: `${KIND[table]}.rename`, ...of, before: view, after });
+  if (!(await rename(c.env.DB, table, id, name, audit))) throw notFound(MISSING[table]);
+  return c.json(after);
+}
+
+/** Deletes an org or tenant, unless anything of it is live (409). */
 async function remove(c: Context<AppEnv>, table: OwnerTable, id: string) {
-  const outcome = await deleteOwner(c.env.DB, table, id);
-  if (outcome === "gone") throw notFound(table === "orgs" ? "Org not found" : "Tenant not found");
+  const { view, of } = await findOwner(c, table, id);
+  const audit = auditChange(c, { action: `${KIND[table]}.delete`, ...of, before: view, after: null });
+  const outcome = await deleteOwner(c.env.DB, table, id, audit);
+  if (outcome === "gone") throw notFound(MISSING[table]);
   if (outcome === "live") {
     throw new GatewayError("conflict", "Sessions, browsers or holds of it are still live: stop them first");
   }
@@ -108,7 +158,17 @@ async function remove(c: Context<AppEnv>, table: OwnerTable, id: string) {
 /** /admin/v1 orgs and tenants: create, list, read, rename, suspend, resume, delete. */
 export const adminOrgs = new Hono<AppEnv>()
   .post("/orgs", jsonBody({ required: true }), validate("json", NameBody), async (c) => {
-    return c.json(orgView(await createOrg(c.env.DB, c.req.valid("json").name)), 201);
+    const org = await createOrg(c.env.DB, c.req.valid("json").name, (made) =>
+      auditChange(c, {
+        action: "org.create",
+        target: { type: "org", id: made.id },
+        orgId: made.id,
+        tenantId: null,
+        before: null,
+        after: orgView(made),
+      }),
+    );
+    return c.json(orgView(org), 201);
   })
   .get("/orgs", validate("query", ListQuery), async (c) => {
     const { pageNumber, pageSize, name } = c.req.valid("query");
@@ -129,11 +189,7 @@ export const adminOrgs = new Hono<AppEnv>()
     validate("param", OrgParam),
     jsonBody({ required: true }),
     validate("json", NameBody),
-    async (c) => {
-      const { orgId } = c.req.valid("param");
-      if (!(await rename(c.env.DB, "orgs", orgId, c.req.valid("json").name))) throw notFound("Org not found");
-      return c.json(orgView((await getOrg(c.env.DB, orgId)) as Org));
-    },
+    (c) => renameOwner(c, "orgs", c.req.valid("param").orgId, c.req.valid("json").name),
   )
   .delete("/orgs/:orgId", validate("param", OrgParam), (c) => remove(c, "orgs", c.req.valid("param").orgId))
   .post(
@@ -152,7 +208,20 @@ export const adminOrgs = new Hono<AppEnv>()
     jsonBody({ required: true }),
     validate("json", NameBody),
     async (c) => {
-      const tenant = await createTenant(c.env.DB, c.req.valid("param").orgId, c.req.valid("json").name);
+      const tenant = await createTenant(
+        c.env.DB,
+        c.req.valid("param").orgId,
+        c.req.valid("json").name,
+        (made) =>
+          auditChange(c, {
+            action: "tenant.create",
+            target: { type: "tenant", id: made.id },
+            orgId: made.orgId,
+            tenantId: made.id,
+            before: null,
+            after: tenantView(made),
+          }),
+      );
       if (!tenant) throw notFound("Org not found");
       return c.json(tenantView(tenant), 201);
     },
@@ -178,12 +247,7 @@ export const adminOrgs = new Hono<AppEnv>()
     validate("param", TenantParam),
     jsonBody({ required: true }),
     validate("json", NameBody),
-    async (c) => {
-      const { tenantId } = c.req.valid("param");
-      if (!(await rename(c.env.DB, "tenants", tenantId, c.req.valid("json").name)))
-        throw notFound("Tenant not found");
-      return c.json(tenantView((await getTenant(c.env.DB, tenantId)) as Tenant));
-    },
+    (c) => renameOwner(c, "tenants", c.req.valid("param").tenantId, c.req.valid("json").name),
   )
   .delete("/tenants/:tenantId", validate("param", TenantParam), (c) =>
     remove(c, "tenants", c.req.valid("param").tenantId),

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import * as z from "zod";
 import type { AppEnv } from "../env";
 import { invalidInput, notFound } from "../lib/errors";
+import { auditChange } from "../middleware/audit";
 import { jsonBody } from "../middleware/json-body";
 import { forgetPolicies } from "../policy/load";
 import { validate } from "../middleware/validate";
@@ -15,7 +16,8 @@ const TenantParam = z.object({ tenantId: z.uuid() });
 
 /**
  * /admin/v1 policy documents of orgs and tenants. PUT replaces the whole document; GET returns
- * it as stored (`{}` for none). Mounted inside the admin app, which applies adminAuth.
+ * it as stored (`{}` for none). Mounted inside the admin app, which applies adminAuth. A PUT's
+ * audit entry has the document it replaced as `before` (null for none) and the new one as `after`.
  */
 export const adminPolicies = new Hono<AppEnv>()
   .put(
@@ -25,8 +27,16 @@ export const adminPolicies = new Hono<AppEnv>()
     validate("json", PolicyDocument),
     async (c) => {
       const doc = c.req.valid("json");
-      if (!(await putPolicy(c.env.DB, "org", c.req.valid("param").orgId, doc)))
-        throw notFound("Org not found");
+      const { orgId } = c.req.valid("param");
+      const audit = auditChange(c, {
+        action: "policy.put",
+        target: { type: "org", id: orgId },
+        orgId,
+        tenantId: null,
+        before: await getPolicy(c.env.DB, "org", orgId),
+        after: doc,
+      });
+      if (!(await putPolicy(c.env.DB, "org", orgId, doc, audit))) throw notFound("Org not found");
       forgetPolicies();
       return c.json(doc);
     },
@@ -51,7 +61,15 @@ export const adminPolicies = new Hono<AppEnv>()
       // narrow: the org may change its document later, and effectivePolicy narrows per request.
       const issues = narrowingIssues(await getPolicy(c.env.DB, "org", tenant.orgId), doc);
       if (issues.length > 0) throw invalidInput(issues);
-      if (!(await putPolicy(c.env.DB, "tenant", tenantId, doc))) throw notFound("Tenant not found");
+      const audit = auditChange(c, {
+        action: "policy.put",
+        target: { type: "tenant", id: tenantId },
+        orgId: tenant.orgId,
+        tenantId,
+        before: await getPolicy(c.env.DB, "tenant", tenantId),
+        after: doc,
+      });
+      if (!(await putPolicy(c.env.DB, "tenant", tenantId, doc, audit))) throw notFound("Tenant not found");
       forgetPolicies();
       return c.json(doc);
     },

@@ -3,7 +3,9 @@ import { Hono } from "hono";
 import * as z from "zod";
 import type { AppEnv, Bindings } from "../env";
 import { GatewayError, invalidInput, notFound } from "../lib/errors";
+import { auditChange } from "../middleware/audit";
 import { jsonBody } from "../middleware/json-body";
+import { REDACTED } from "../lib/redact";
 import { validate } from "../middleware/validate";
 import { getOrg } from "../store/orgs";
 import { listLive } from "../store/resources";
@@ -30,6 +32,9 @@ async function mayMoveTo(c: Context<AppEnv>, orgId: string, target: Bindings): P
   return res.status === 200;
 }
 
+/** What the audit log says of an org's account: which it is, never its key or secret. */
+const accountView = (own: boolean) => ({ upstream: own ? "own" : "deployment" });
+
 const LIVE_ELSEWHERE =
   "Sessions or browsers of this org are live on its current Browser Use account: stop them first";
 
@@ -47,7 +52,8 @@ export const adminUpstreams = new Hono<AppEnv>()
     async (c) => {
       const { orgId } = c.req.valid("param");
       const { apiKey, webhookSecret = null } = c.req.valid("json");
-      if (!(await getOrg(c.env.DB, orgId))) throw notFound("Org not found");
+      const org = await getOrg(c.env.DB, orgId);
+      if (!org) throw notFound("Org not found");
       const sealed = await sealCredentials(c.env, orgId, { apiKey, webhookSecret });
       const target = withCredentials(c.env, { apiKey, webhookSecret });
       try {
@@ -59,18 +65,38 @@ export const adminUpstreams = new Hono<AppEnv>()
         ]);
       }
       if (!(await mayMoveTo(c, orgId, target))) throw new GatewayError("conflict", LIVE_ELSEWHERE);
-      if (!(await putOrgUpstream(c.env.DB, sealed))) throw notFound("Org not found");
+      const audit = auditChange(c, {
+        action: "upstream.put",
+        target: { type: "org", id: orgId },
+        orgId,
+        tenantId: null,
+        before: accountView(org.ownUpstream),
+        after: { ...accountView(true), apiKey: REDACTED, webhookSecret: webhookSecret ? REDACTED : null },
+      });
+      if (!(await putOrgUpstream(c.env.DB, sealed, audit))) throw notFound("Org not found");
       forgetUpstream(orgId);
       return c.body(null, 204);
     },
   )
   .delete("/orgs/:orgId/upstream", validate("param", OrgParam), async (c) => {
     const { orgId } = c.req.valid("param");
-    if (!(await getOrg(c.env.DB, orgId))) throw notFound("Org not found");
+    const org = await getOrg(c.env.DB, orgId);
+    if (!org) throw notFound("Org not found");
     const current = await upstreamEnvFor(c.env, orgId, c.get("log")).catch(() => null);
     if (current === c.env) return c.body(null, 204);
     if (!(await mayMoveTo(c, orgId, c.env))) throw new GatewayError("conflict", LIVE_ELSEWHERE);
-    await deleteOrgUpstream(c.env.DB, orgId);
+    await deleteOrgUpstream(
+      c.env.DB,
+      orgId,
+      auditChange(c, {
+        action: "upstream.delete",
+        target: { type: "org", id: orgId },
+        orgId,
+        tenantId: null,
+        before: accountView(true),
+        after: accountView(false),
+      }),
+    );
     forgetUpstream(orgId);
     return c.body(null, 204);
   });

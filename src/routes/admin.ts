@@ -1,7 +1,9 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { adminAuth } from "../middleware/admin-auth";
+import { changedBy } from "../middleware/audit";
 import { adminAlerts } from "./admin-alerts";
+import { adminAudit } from "./admin-audit";
 import { adminHooks } from "./admin-hooks";
 import { adminKeys } from "./admin-keys";
 import { adminOrgs } from "./admin-orgs";
@@ -9,13 +11,19 @@ import { adminPolicies } from "./admin-policies";
 import { adminUpstreams } from "./admin-upstreams";
 import { adminUsage } from "./admin-usage";
 
-/** /admin/v1: orgs (and their upstream accounts), tenants, keys, policies, hooks, alerts and usage. Guarded by the admin token. */
+/**
+ * /admin/v1: orgs (and their upstream accounts), tenants, keys, policies, hooks, alerts, usage and
+ * the audit log. Guarded by the admin token; every change is recorded in the audit log as made by
+ * `changedBy`.
+ */
 export const admin = new Hono<AppEnv>()
   .use(adminAuth())
+  .use(changedBy())
   .route("/", adminOrgs)
   .route("/", adminUpstreams)
   .route("/", adminKeys)
   .route("/", adminPolicies)
   .route("/", adminHooks)
   .route("/", adminAlerts)
-  .route("/", adminUsage);
+  .route("/", adminUsage)
+  .route("/", adminAudit);

@@ -1,3 +1,6 @@
+/** How long an old alert secret keeps signing beside the new one after a rotation. */
+export const ALERT_SECRET_GRACE_MS = 24 * 60 * 60_000;
+
 /** An org's alert target: where budget.threshold_crossed events go, and at which thresholds. */
 export interface AlertTarget {
   orgId: string;
@@ -27,23 +30,27 @@ const toTarget = (row: AlertRow): AlertTarget => ({
 /**
  * Sets an org's alert target. The secret is kept when there is one already; `secret` is used only
  * for a first one. Returns the target and whether this PUT created it (so its secret is shown).
+ * `audit` is the change's audit entry; `at` is when the change is made.
  */
 export async function putAlertTarget(
   db: D1Database,
   orgId: string,
   fields: { url: string; thresholds: number[] },
   secret: string,
+  audit: D1PreparedStatement,
+  at = new Date(),
 ): Promise<{ target: AlertTarget; created: boolean } | null> {
-  const now = new Date().toISOString();
-  const row = await db
+  const now = at.toISOString();
+  const put = db
     .prepare(
       `INSERT INTO alert_targets (org_id, url, thresholds, secret, created_at, updated_at)
        SELECT id, ?, ?, ?, ?, ? FROM orgs WHERE id = ?
        ON CONFLICT (org_id) DO UPDATE SET url = excluded.url, thresholds = excluded.thresholds, updated_at = excluded.updated_at
        RETURNING *`,
     )
-    .bind(fields.url, JSON.stringify(fields.thresholds), secret, now, now, orgId)
-    .first<AlertRow>();
+    .bind(fields.url, JSON.stringify(fields.thresholds), secret, now, now, orgId);
+  const [res] = await db.batch([put, audit]);
+  const row = res?.results[0] as AlertRow | undefined;
   return row ? { target: toTarget(row), created: row.created_at === now && row.secret === secret } : null;
 }
 
@@ -64,26 +71,35 @@ export async function alertSecrets(db: D1Database, orgId: string, now = new Date
   return graced ? [row.secret, row.previous_secret as string] : [row.secret];
 }
 
-export async function deleteAlertTarget(db: D1Database, orgId: string): Promise<boolean> {
-  const res = await db.prepare("DELETE FROM alert_targets WHERE org_id = ?").bind(orgId).run();
-  return res.meta.changes > 0;
+/** Deletes an org's alert target, with its audit entry; false when there was none. */
+export async function deleteAlertTarget(
+  db: D1Database,
+  orgId: string,
+  audit: D1PreparedStatement,
+): Promise<boolean> {
+  const [res] = await db.batch([db.prepare("DELETE FROM alert_targets WHERE org_id = ?").bind(orgId), audit]);
+  return (res?.meta.changes ?? 0) > 0;
 }
 
-/** Puts a new secret in place; events are signed with the old one too for 24 hours. */
+/**
+ * Puts a new secret in place, with its audit entry; events are signed with the old one too for
+ * ALERT_SECRET_GRACE_MS.
+ */
 export async function rotateAlertSecret(
   db: D1Database,
   orgId: string,
   secret: string,
+  audit: D1PreparedStatement,
   now = new Date(),
 ): Promise<boolean> {
-  const res = await db
+  const rotate = db
     .prepare(
       `UPDATE alert_targets SET previous_secret = secret, previous_secret_until = ?, secret = ?, updated_at = ?
        WHERE org_id = ?`,
     )
-    .bind(new Date(now.getTime() + 24 * 60 * 60_000).toISOString(), secret, now.toISOString(), orgId)
-    .run();
-  return res.meta.changes > 0;
+    .bind(new Date(now.getTime() + ALERT_SECRET_GRACE_MS).toISOString(), secret, now.toISOString(), orgId);
+  const [res] = await db.batch([rotate, audit]);
+  return (res?.meta.changes ?? 0) > 0;
 }
 
 // Micro-USD as the shortest decimal string, in SQL: 12500000 → '12.5', 0 → '0'.

@@ -138,16 +138,24 @@ export async function findEvents(db: D1Database, id: string): Promise<EventRow[]
 /**
  * Puts an event back in line, due now, with a fresh run of retries, whatever became of it; an
  * attempt already under way is left to finish (at-least-once allows a second copy, not a race).
+ * `audit` is the redelivery's audit entry.
  */
-export async function requeueEvent(db: D1Database, id: string, now: Date): Promise<void> {
-  await db
-    .prepare(
-      `UPDATE events SET state = 'pending', retry_base = attempts,
+export async function requeueEvent(
+  db: D1Database,
+  id: string,
+  now: Date,
+  audit: D1PreparedStatement,
+): Promise<void> {
+  await db.batch([
+    db
+      .prepare(
+        `UPDATE events SET state = 'pending', retry_base = attempts,
          next_attempt_at = CASE WHEN state = 'pending' AND next_attempt_at > ?1 THEN next_attempt_at ELSE ?1 END
        WHERE id = ?2`,
-    )
-    .bind(now.toISOString(), id)
-    .run();
+      )
+      .bind(now.toISOString(), id),
+    audit,
+  ]);
 }
 
 /** The attempts of some events, oldest first. */

@@ -1,3 +1,4 @@
+import type { AuditOf } from "./audit";
 import type { Owner } from "./resources";
 
 /** How long an old secret keeps verifying after a rotation. */
@@ -66,32 +67,49 @@ export interface HookFields {
   suspended?: boolean;
 }
 
-/** Creates a hook for an existing tenant (null when there is none), with its first secret. */
+/**
+ * Creates a hook for an existing tenant (null when there is none), with its first secret and its
+ * audit entry, which is given the hook: never its secret.
+ */
 export async function createHook(
   db: D1Database,
-  tenantId: string,
+  owner: Owner,
   fields: HookFields,
   secret: string,
+  audit: AuditOf<Hook>,
 ): Promise<Hook | null> {
   const now = new Date().toISOString();
-  const row = await db
-    .prepare(
-      `INSERT INTO hooks (id, org_id, tenant_id, name, task, options, callback_url, secret, created_at, updated_at)
-       SELECT ?, org_id, id, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE id = ? RETURNING *`,
-    )
-    .bind(
-      crypto.randomUUID(),
-      fields.name,
-      fields.task,
-      JSON.stringify(fields.options),
-      fields.callbackUrl,
-      secret,
-      now,
-      now,
-      tenantId,
-    )
-    .first<HookRow>();
-  return row ? toHook(row) : null;
+  const hook: Hook = {
+    id: crypto.randomUUID(),
+    ...owner,
+    name: fields.name,
+    task: fields.task,
+    options: fields.options,
+    callbackUrl: fields.callbackUrl,
+    suspended: false,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const [insert] = await db.batch([
+    db
+      .prepare(
+        `INSERT INTO hooks (id, org_id, tenant_id, name, task, options, callback_url, secret, created_at, updated_at)
+         SELECT ?, org_id, id, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE id = ?`,
+      )
+      .bind(
+        hook.id,
+        hook.name,
+        hook.task,
+        JSON.stringify(hook.options),
+        hook.callbackUrl,
+        secret,
+        now,
+        now,
+        owner.tenantId,
+      ),
+    audit(hook),
+  ]);
+  return (insert?.meta.changes ?? 0) > 0 ? hook : null;
 }
 
 /** A hook that is not deleted, with its verifying secrets (the old one only inside its grace). */
@@ -126,13 +144,15 @@ export async function listHooks(db: D1Database, tenantId: string): Promise<Hook[
   return results.map(toHook);
 }
 
-/** Replaces the fields given; null when the hook does not exist. */
+/** Replaces the fields given, with the change's audit entry; null when the hook does not exist. */
 export async function updateHook(
   db: D1Database,
   id: string,
   fields: Partial<HookFields>,
+  audit: D1PreparedStatement,
+  now = new Date(),
 ): Promise<Hook | null> {
-  const row = await db
+  const update = db
     .prepare(
       `UPDATE hooks SET name = coalesce(?1, name), task = coalesce(?2, task), options = coalesce(?3, options),
          callback_url = CASE WHEN ?4 = 1 THEN ?5 ELSE callback_url END, updated_at = ?6,
@@ -145,38 +165,42 @@ export async function updateHook(
       fields.options === undefined ? null : JSON.stringify(fields.options),
       fields.callbackUrl === undefined ? 0 : 1,
       fields.callbackUrl ?? null,
-      new Date().toISOString(),
+      now.toISOString(),
       id,
       fields.suspended === undefined ? null : fields.suspended ? 1 : 0,
-    )
-    .first<HookRow>();
+    );
+  const [res] = await db.batch([update, audit]);
+  const row = res?.results[0] as HookRow | undefined;
   return row ? toHook(row) : null;
 }
 
-/** Deletes a hook: deliveries to it are 404 from now on. False when there was none. */
-export async function deleteHook(db: D1Database, id: string): Promise<boolean> {
-  const res = await db
-    .prepare("UPDATE hooks SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
-    .bind(new Date().toISOString(), id)
-    .run();
-  return res.meta.changes > 0;
+/** Deletes a hook, with its audit entry: deliveries to it are 404 from now on. False when there was none. */
+export async function deleteHook(db: D1Database, id: string, audit: D1PreparedStatement): Promise<boolean> {
+  const [res] = await db.batch([
+    db
+      .prepare("UPDATE hooks SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
+      .bind(new Date().toISOString(), id),
+    audit,
+  ]);
+  return (res?.meta.changes ?? 0) > 0;
 }
 
-/** Puts a new secret in place; the current one keeps verifying for SECRET_GRACE_MS. */
+/** Puts a new secret in place, with its audit entry; the current one keeps verifying for SECRET_GRACE_MS. */
 export async function rotateHookSecret(
   db: D1Database,
   id: string,
   secret: string,
+  audit: D1PreparedStatement,
   now = new Date(),
 ): Promise<boolean> {
-  const res = await db
+  const rotate = db
     .prepare(
       `UPDATE hooks SET previous_secret = secret, previous_secret_until = ?, secret = ?, updated_at = ?
        WHERE id = ? AND deleted_at IS NULL`,
     )
-    .bind(new Date(now.getTime() + SECRET_GRACE_MS).toISOString(), secret, now.toISOString(), id)
-    .run();
-  return res.meta.changes > 0;
+    .bind(new Date(now.getTime() + SECRET_GRACE_MS).toISOString(), secret, now.toISOString(), id);
+  const [res] = await db.batch([rotate, audit]);
+  return (res?.meta.changes ?? 0) > 0;
 }
 
 export type DeliveryClaim =

@@ -1,4 +1,5 @@
 import { randomBase62, sha256Hex } from "../lib/crypto";
+import type { AuditOf } from "./audit";
 
 /** Gateway keys look like `bugw_<40 base62 chars>` (~238 bits); the prefix makes them easy to spot in a leak scan. */
 export const KEY_PREFIX = "bugw_";
@@ -64,30 +65,72 @@ const toInfo = (row: KeyRow): KeyInfo => ({
   revokedAt: row.revoked_at,
 });
 
-/** Issues a key for an existing tenant that is not deleted; null when there is none. */
+/**
+ * A new key of a tenant, and the statement that stores it (by its hash) if the tenant is not
+ * deleted and, with `onlyAfterAChange`, if the statement before it in its batch changed a row
+ * (a rotation's shortening of the old key).
+ */
+async function newKey(
+  db: D1Database,
+  tenantId: string,
+  fields: { name: string; scope: KeyScope; expiresAt: string | null },
+  now: Date,
+  onlyAfterAChange = false,
+): Promise<{ issued: IssuedKey; insert: D1PreparedStatement }> {
+  const key = KEY_PREFIX + randomBase62(KEY_BODY_LENGTH);
+  const info: KeyInfo = {
+    id: crypto.randomUUID(),
+    tenantId,
+    prefix: key.slice(0, VISIBLE_PREFIX_LENGTH),
+    name: fields.name,
+    scope: fields.scope,
+    createdAt: now.toISOString(),
+    lastUsedAt: null,
+    expiresAt: fields.expiresAt,
+    revokedAt: null,
+  };
+  const insert = db
+    .prepare(
+      `INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, created_at, scope, expires_at)
+       SELECT ?, id, ?, ?, ?, ?, ?, ? FROM tenants WHERE id = ? AND deleted_at IS NULL
+       ${onlyAfterAChange ? "AND changes() > 0" : ""}`,
+    )
+    .bind(
+      info.id,
+      info.name,
+      info.prefix,
+      await sha256Hex(key),
+      info.createdAt,
+      info.scope,
+      info.expiresAt,
+      tenantId,
+    );
+  return { issued: { ...info, key }, insert };
+}
+
+/**
+ * Issues a key for an existing tenant that is not deleted (null when there is none), with its
+ * audit entry, which is given the key's info: never the key.
+ */
 export async function issueKey(
   db: D1Database,
   tenantId: string,
   fields: { name: string; scope: KeyScope; expiresAt: string | null },
+  audit: AuditOf<KeyInfo>,
 ): Promise<IssuedKey | null> {
-  const key = KEY_PREFIX + randomBase62(KEY_BODY_LENGTH);
+  const { issued, insert } = await newKey(db, tenantId, fields, new Date());
+  const { key: _, ...info } = issued;
+  const [res] = await db.batch([insert, audit(info)]);
+  return (res?.meta.changes ?? 0) > 0 ? issued : null;
+}
+
+/** A key (revoked, expired or not) and its tenant's org; never the key or its hash. */
+export async function getKey(db: D1Database, keyId: string): Promise<(KeyInfo & { orgId: string }) | null> {
   const row = await db
-    .prepare(
-      `INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, created_at, scope, expires_at)
-       SELECT ?, id, ?, ?, ?, ?, ?, ? FROM tenants WHERE id = ? AND deleted_at IS NULL RETURNING *`,
-    )
-    .bind(
-      crypto.randomUUID(),
-      fields.name,
-      key.slice(0, VISIBLE_PREFIX_LENGTH),
-      await sha256Hex(key),
-      new Date().toISOString(),
-      fields.scope,
-      fields.expiresAt,
-      tenantId,
-    )
-    .first<KeyRow>();
-  return row ? { ...toInfo(row), key } : null;
+    .prepare("SELECT k.*, t.org_id FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = ?")
+    .bind(keyId)
+    .first<KeyRow & { org_id: string }>();
+  return row ? { ...toInfo(row), orgId: row.org_id } : null;
 }
 
 /** The owner of a key that is not revoked, looked up by the key's hash. */
@@ -132,38 +175,75 @@ export async function listKeys(db: D1Database, tenantId: string): Promise<KeyInf
   return results.map(toInfo);
 }
 
-/** Revokes a key; returns its hash (so caches can drop it), or null when there was no such active key. */
-export async function revokeKey(db: D1Database, keyId: string): Promise<string | null> {
-  const row = await db
-    .prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING key_hash")
-    .bind(new Date().toISOString(), keyId)
-    .first<{ key_hash: string }>();
-  return row?.key_hash ?? null;
+/**
+ * Revokes a key, with its audit entry; returns its hash (so caches can drop it), or null when
+ * there was no such active key.
+ */
+export async function revokeKey(
+  db: D1Database,
+  keyId: string,
+  audit: D1PreparedStatement,
+  now = new Date(),
+): Promise<string | null> {
+  const [res] = await db.batch([
+    db
+      .prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING key_hash")
+      .bind(now.toISOString(), keyId),
+    audit,
+  ]);
+  return (res?.results[0] as { key_hash: string } | undefined)?.key_hash ?? null;
+}
+
+/** A key rotation as its audit entry tells it: the old key before and after, and the new one. */
+export interface Rotation {
+  before: KeyInfo & { orgId: string };
+  after: KeyInfo;
+  issued: KeyInfo;
 }
 
 /**
  * Rotates a key: a new key with the same tenant, name and scope (and no expiry), and the old one
- * expiring when the grace ends (or sooner, if it was to expire anyway). Null when the key is
- * unknown, revoked or already expired. Returns the old key's hash too, so caches can drop it.
+ * expiring when the grace ends (or sooner, if it was to expire anyway), in one transaction with
+ * its audit entry. Null when the key is unknown, revoked or already expired, or its tenant is
+ * deleted. Returns the old key's hash too, so caches can drop it.
  */
 export async function rotateKey(
   db: D1Database,
   keyId: string,
   graceSeconds: number,
+  audit: AuditOf<Rotation>,
   now = new Date(),
 ): Promise<{ issued: IssuedKey; oldHash: string } | null> {
+  const before = await getKey(db, keyId);
+  if (!before || before.revokedAt || (before.expiresAt && before.expiresAt <= now.toISOString())) return null;
   const until = new Date(now.getTime() + graceSeconds * 1000).toISOString();
-  const old = await db
-    .prepare(
-      `UPDATE api_keys SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > ?1 THEN ?1 ELSE expires_at END
-       WHERE id = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)
-       RETURNING tenant_id, name, scope, key_hash`,
-    )
-    .bind(until, keyId, now.toISOString())
-    .first<{ tenant_id: string; name: string; scope: KeyScope; key_hash: string }>();
-  if (!old) return null;
-  const issued = await issueKey(db, old.tenant_id, { name: old.name, scope: old.scope, expiresAt: null });
-  return issued ? { issued, oldHash: old.key_hash } : null;
+  const after: KeyInfo = {
+    ...before,
+    expiresAt: before.expiresAt === null || before.expiresAt > until ? until : before.expiresAt,
+  };
+  // The new key is inserted only if the old one was still there to rotate (a race lost is a 404).
+  const { issued, insert } = await newKey(
+    db,
+    before.tenantId,
+    { name: before.name, scope: before.scope, expiresAt: null },
+    now,
+    true,
+  );
+  const { key: _, ...info } = issued;
+  const [update, inserted] = await db.batch([
+    db
+      .prepare(
+        `UPDATE api_keys SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > ?1 THEN ?1 ELSE expires_at END
+         WHERE id = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)
+           AND tenant_id IN (SELECT id FROM tenants WHERE deleted_at IS NULL)
+         RETURNING key_hash`,
+      )
+      .bind(until, keyId, now.toISOString()),
+    insert,
+    audit({ before, after, issued: info }),
+  ]);
+  const oldHash = (update?.results[0] as { key_hash: string } | undefined)?.key_hash;
+  return oldHash && (inserted?.meta.changes ?? 0) > 0 ? { issued, oldHash } : null;
 }
 
 /** Notes that a key was used now, unless that was noted in the last minute. */

@@ -1,3 +1,5 @@
+import type { AuditOf } from "./audit";
+
 interface Named {
   id: string;
   name: string;
@@ -44,12 +46,22 @@ const toTenant = (row: TenantRow): Tenant => ({ ...toNamed(row), orgId: row.org_
 // An org's columns, with whether it has an upstream account of its own.
 const ORG_COLUMNS = "*, EXISTS (SELECT 1 FROM org_upstreams u WHERE u.org_id = orgs.id) AS own_upstream";
 
-export async function createOrg(db: D1Database, name: string): Promise<Org> {
-  const row = await db
-    .prepare("INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?) RETURNING *")
-    .bind(crypto.randomUUID(), name, new Date().toISOString())
-    .first<OrgRow>();
-  return toOrg(row as OrgRow);
+/** Creates an org, and its audit entry in the same transaction. */
+export async function createOrg(db: D1Database, name: string, audit: AuditOf<Org>): Promise<Org> {
+  const org: Org = {
+    id: crypto.randomUUID(),
+    name,
+    createdAt: new Date().toISOString(),
+    suspended: false,
+    ownUpstream: false,
+  };
+  await db.batch([
+    db
+      .prepare("INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)")
+      .bind(org.id, org.name, org.createdAt),
+    audit(org),
+  ]);
+  return org;
 }
 
 /** An org that is not deleted. */
@@ -61,16 +73,30 @@ export async function getOrg(db: D1Database, id: string): Promise<Org | null> {
   return row ? toOrg(row) : null;
 }
 
-/** Creates a tenant under an existing org that is not deleted; null when there is none. */
-export async function createTenant(db: D1Database, orgId: string, name: string): Promise<Tenant | null> {
-  const row = await db
-    .prepare(
-      `INSERT INTO tenants (id, org_id, name, created_at)
-       SELECT ?, id, ?, ? FROM orgs WHERE id = ? AND deleted_at IS NULL RETURNING *`,
-    )
-    .bind(crypto.randomUUID(), name, new Date().toISOString(), orgId)
-    .first<TenantRow>();
-  return row ? toTenant(row) : null;
+/** Creates a tenant under an existing org that is not deleted (null when there is none), and its audit entry. */
+export async function createTenant(
+  db: D1Database,
+  orgId: string,
+  name: string,
+  audit: AuditOf<Tenant>,
+): Promise<Tenant | null> {
+  const tenant: Tenant = {
+    id: crypto.randomUUID(),
+    orgId,
+    name,
+    createdAt: new Date().toISOString(),
+    suspended: false,
+  };
+  const [insert] = await db.batch([
+    db
+      .prepare(
+        `INSERT INTO tenants (id, org_id, name, created_at)
+         SELECT ?, id, ?, ? FROM orgs WHERE id = ? AND deleted_at IS NULL`,
+      )
+      .bind(tenant.id, name, tenant.createdAt, orgId),
+    audit(tenant),
+  ]);
+  return (insert?.meta.changes ?? 0) > 0 ? tenant : null;
 }
 
 /** A tenant that is not deleted (nor its org). */
@@ -127,34 +153,41 @@ export async function listTenants(
   };
 }
 
-/** Renames an org or tenant that is not deleted; false when there is none. */
-export async function rename(db: D1Database, table: OwnerTable, id: string, name: string): Promise<boolean> {
-  const res = await db
-    .prepare(`UPDATE ${table} SET name = ? WHERE id = ? AND deleted_at IS NULL`)
-    .bind(name, id)
-    .run();
-  return res.meta.changes > 0;
+/** Renames an org or tenant that is not deleted (false when there is none), with its audit entry. */
+export async function rename(
+  db: D1Database,
+  table: OwnerTable,
+  id: string,
+  name: string,
+  audit: D1PreparedStatement,
+): Promise<boolean> {
+  const [update] = await db.batch([
+    db.prepare(`UPDATE ${table} SET name = ? WHERE id = ? AND deleted_at IS NULL`).bind(name, id),
+    audit,
+  ]);
+  return (update?.meta.changes ?? 0) > 0;
 }
 
 /**
  * Suspends (with `stops`: as a kill switch, whose live sessions and browsers the reconciler stops)
- * or resumes an org or tenant that is not deleted; false when there is none.
+ * or resumes an org or tenant that is not deleted (false when there is none), with its audit entry.
  */
 export async function setSuspended(
   db: D1Database,
   table: OwnerTable,
   id: string,
   suspension: { suspended: boolean; stops: boolean },
+  audit: D1PreparedStatement,
 ): Promise<boolean> {
-  const res = await db
+  const update = db
     .prepare(
       `UPDATE ${table} SET suspended_at = CASE WHEN ?1 = 1 THEN coalesce(suspended_at, ?2) ELSE NULL END,
          suspension_stops = CASE WHEN ?1 = 1 THEN max(suspension_stops, ?4) ELSE 0 END
        WHERE id = ?3 AND deleted_at IS NULL`,
     )
-    .bind(suspension.suspended ? 1 : 0, new Date().toISOString(), id, suspension.stops ? 1 : 0)
-    .run();
-  return res.meta.changes > 0;
+    .bind(suspension.suspended ? 1 : 0, new Date().toISOString(), id, suspension.stops ? 1 : 0);
+  const [res] = await db.batch([update, audit]);
+  return (res?.meta.changes ?? 0) > 0;
 }
 
 // Live: a session or browser that may still cost money, or a hold still open.
@@ -165,20 +198,22 @@ const LIVE = (column: "org_id" | "tenant_id") => `
 
 /**
  * Deletes an org or tenant (softly: its ledger stays for reports) unless anything of it is live.
- * "gone" when there was none to delete.
+ * "gone" when there was none to delete. `audit` is written with the deletion, and only with it.
  */
 export async function deleteOwner(
   db: D1Database,
   table: OwnerTable,
   id: string,
+  audit: D1PreparedStatement,
 ): Promise<"deleted" | "live" | "gone"> {
   const column = table === "orgs" ? "org_id" : "tenant_id";
-  const [update, exists] = await db.batch([
+  const [update, , exists] = await db.batch([
     db
       .prepare(
         `UPDATE ${table} SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL AND NOT (${LIVE(column)})`,
       )
       .bind(id, new Date().toISOString()),
+    audit,
     db.prepare(`SELECT 1 AS found FROM ${table} WHERE id = ? AND deleted_at IS NULL`).bind(id),
   ]);
   if ((update?.meta.changes ?? 0) > 0) return "deleted";

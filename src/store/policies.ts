@@ -48,23 +48,26 @@ export async function getPolicy(
 }
 
 /**
- * Replaces a scope's document. False, with nothing stored, when the org or tenant does not
- * exist: the existence check and the write are one statement.
+ * Replaces a scope's document, with its audit entry. False, with nothing stored, when the org or
+ * tenant does not exist: the existence check and the write are one statement.
  */
 export async function putPolicy(
   db: D1Database,
   scope: PolicyScope,
   id: string,
   doc: PolicyDocument,
+  audit: D1PreparedStatement,
 ): Promise<boolean> {
-  const row = await db
-    .prepare(
-      `INSERT INTO policies (scope, scope_id, document, updated_at)
+  const [res] = await db.batch([
+    db
+      .prepare(
+        `INSERT INTO policies (scope, scope_id, document, updated_at)
        SELECT ?, id, ?, ? FROM ${OWNER_TABLE[scope]} WHERE id = ?
        ON CONFLICT (scope, scope_id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at
        RETURNING scope_id`,
-    )
-    .bind(scope, JSON.stringify(doc), new Date().toISOString(), id)
-    .first<{ scope_id: string }>();
-  return row !== null;
+      )
+      .bind(scope, JSON.stringify(doc), new Date().toISOString(), id),
+    audit,
+  ]);
+  return (res?.results.length ?? 0) > 0;
 }

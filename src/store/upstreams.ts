@@ -25,10 +25,17 @@ export async function findOrgUpstream(db: D1Database, orgId: string): Promise<Se
   return row ? toSealed(row) : null;
 }
 
-/** Sets (or replaces) an org's account; false when the org does not exist or is deleted. */
-export async function putOrgUpstream(db: D1Database, sealed: SealedUpstream): Promise<boolean> {
+/**
+ * Sets (or replaces) an org's account, with its audit entry in the same transaction; false when
+ * the org does not exist or is deleted.
+ */
+export async function putOrgUpstream(
+  db: D1Database,
+  sealed: SealedUpstream,
+  audit: D1PreparedStatement,
+): Promise<boolean> {
   const now = new Date().toISOString();
-  const row = await db
+  const upsert = db
     .prepare(
       `INSERT INTO org_upstreams (org_id, api_key_sealed, webhook_secret_sealed, created_at, updated_at)
        SELECT id, ?2, ?3, ?4, ?4 FROM orgs WHERE id = ?1 AND deleted_at IS NULL
@@ -36,15 +43,22 @@ export async function putOrgUpstream(db: D1Database, sealed: SealedUpstream): Pr
          webhook_secret_sealed = excluded.webhook_secret_sealed, updated_at = excluded.updated_at
        RETURNING org_id`,
     )
-    .bind(sealed.orgId, sealed.apiKeySealed, sealed.webhookSecretSealed, now)
-    .first();
-  return row !== null;
+    .bind(sealed.orgId, sealed.apiKeySealed, sealed.webhookSecretSealed, now);
+  const [put] = await db.batch([upsert, audit]);
+  return (put?.results.length ?? 0) > 0;
 }
 
-/** Returns an org to the deployment's account; false when it had none of its own. */
-export async function deleteOrgUpstream(db: D1Database, orgId: string): Promise<boolean> {
-  const res = await db.prepare("DELETE FROM org_upstreams WHERE org_id = ?").bind(orgId).run();
-  return res.meta.changes > 0;
+/** Returns an org to the deployment's account, with its audit entry; false when it had none. */
+export async function deleteOrgUpstream(
+  db: D1Database,
+  orgId: string,
+  audit: D1PreparedStatement,
+): Promise<boolean> {
+  const [deleted] = await db.batch([
+    db.prepare("DELETE FROM org_upstreams WHERE org_id = ?").bind(orgId),
+    audit,
+  ]);
+  return (deleted?.meta.changes ?? 0) > 0;
 }
 
 /** Up to `limit` orgs with accounts of their own, those the reconciler visited longest ago first. */

@@ -1,0 +1,64 @@
+import { Hono } from "hono";
+import * as z from "zod";
+import type { AppEnv } from "../env";
+import { invalidInput } from "../lib/errors";
+import { validate } from "../middleware/validate";
+import { AUDIT_ACTIONS, type AuditEntry, listAudit } from "../store/audit";
+import { queryInt, queryScalar } from "../v3/schemas/common";
+
+// The cursor is opaque to clients; inside it is where the next page starts.
+const encodeCursor = (seq: number) => btoa(`audit:${seq}`).replace(/=+$/, "");
+const CURSOR = /^audit:(\d{1,15})$/;
+
+function decodeCursor(cursor: string): number | null {
+  try {
+    const match = CURSOR.exec(atob(cursor));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+const Instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s).toISOString());
+
+const AuditQuery = z
+  .object({
+    orgId: queryScalar(z.uuid()).optional(),
+    tenantId: queryScalar(z.uuid()).optional(),
+    action: queryScalar(z.enum(AUDIT_ACTIONS)).optional(),
+    from: queryScalar(Instant).optional(),
+    to: queryScalar(Instant).optional(),
+    cursor: queryScalar(z.string().max(100)).optional(),
+    pageSize: queryInt(1, 100).default(50),
+  })
+  .refine((q) => !q.from || !q.to || q.from <= q.to, { message: "from must not be after to", path: ["to"] });
+
+/** An entry as the API shows it; the field names are the log's contract (README). */
+const entryView = (e: AuditEntry) => ({
+  id: e.id,
+  at: e.at,
+  actor: e.actor,
+  tokenName: e.tokenName,
+  action: e.action,
+  target: e.target,
+  orgId: e.orgId,
+  tenantId: e.tenantId,
+  before: e.before,
+  after: e.after,
+  requestId: e.requestId,
+  code: e.code,
+  count: e.count,
+});
+
+/** GET /admin/v1/audit: who changed what (and the refusals by policy and budget), newest first. */
+export const adminAudit = new Hono<AppEnv>().get("/audit", validate("query", AuditQuery), async (c) => {
+  const { cursor, pageSize, ...filter } = c.req.valid("query");
+  const beforeSeq = cursor === undefined ? undefined : decodeCursor(cursor);
+  if (beforeSeq === null) {
+    throw invalidInput([
+      { type: "value_error", loc: ["query", "cursor"], msg: "Not a cursor this API gave out", input: cursor },
+    ]);
+  }
+  const { entries, next } = await listAudit(c.env.DB, { ...filter, beforeSeq, limit: pageSize });
+  return c.json({ items: entries.map(entryView), nextCursor: next === null ? null : encodeCursor(next) });
+});
