@@ -19,6 +19,8 @@ export interface StackOptions {
   vars?: Record<string, string>;
   /** A SQL file run against local D1 once it is migrated, before the gateway starts (bench data). */
   seedFile?: string;
+  /** Another wrangler config for the gateway (the benchmark's, which counts D1 calls). */
+  config?: string;
 }
 
 export interface Stack {
@@ -30,6 +32,8 @@ export interface Stack {
   stop(): Promise<void>;
   /** Settles when wrangler exits on its own, with its exit code. */
   exited: Promise<number>;
+  /** The gateway's process group (wrangler and its workerd). */
+  pid: number;
 }
 
 // Wrangler and Miniflare must not call home, and `d1 migrations apply` must not prompt.
@@ -45,18 +49,76 @@ const quietEnv = {
 export async function startStack(options: StackOptions): Promise<Stack> {
   const emulator = await startEmulator({ ...options.emulator, port: options.emulatorPort });
   const persist = options.persistTo ? ["--persist-to", options.persistTo] : [];
+  const config = options.config ? ["--config", options.config] : [];
   await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", ...persist]);
   if (options.seedFile) {
     await run("npx", ["wrangler", "d1", "execute", "DB", "--local", ...persist, "--file", options.seedFile]);
   }
+  let gateway: Worker;
+  try {
+    gateway = await startWrangler({
+      port: options.port,
+      args: [...config, ...persist],
+      logLevel: options.logLevel,
+      vars: {
+        UPSTREAM_URL: `${emulator.url}/api/v3`,
+        BROWSER_USE_API_KEY: options.emulator.apiKey,
+        ADMIN_TOKEN: options.adminToken,
+        ...options.vars,
+      },
+    });
+  } catch (err) {
+    await emulator.close();
+    throw err;
+  }
+  return {
+    gatewayUrl: gateway.url,
+    emulatorUrl: emulator.url,
+    adminToken: options.adminToken,
+    exited: gateway.exited,
+    pid: gateway.pid,
+    async stop() {
+      await gateway.stop();
+      await emulator.close();
+    },
+    async admin<T>(path: string, body: unknown, method = "POST"): Promise<T> {
+      const res = await fetch(gateway.url + path, {
+        method,
+        headers: { Authorization: `Bearer ${options.adminToken}`, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}`);
+      return (await res.json()) as T;
+    },
+  };
+}
 
-  const gatewayUrl = `http://127.0.0.1:${options.port}`;
+/** A worker under `wrangler dev`: where it listens, and how to stop it. */
+export interface Worker {
+  url: string;
+  /** The process group of wrangler and its workerd (for CPU accounting). */
+  pid: number;
+  stop(): Promise<void>;
+  exited: Promise<number>;
+}
+
+/**
+ * Runs a worker under `wrangler dev` on loopback with `vars`, in its own process group, and waits
+ * until its `/healthz` answers. `args` go to wrangler as they are (`--config`, `--persist-to`).
+ */
+export async function startWrangler(options: {
+  port: number;
+  args?: string[];
+  vars: Record<string, string>;
+  logLevel?: string;
+}): Promise<Worker> {
+  const url = `http://127.0.0.1:${options.port}`;
   const wrangler: ChildProcess = spawn(
     "npx",
     [
       "wrangler",
       "dev",
-      ...persist,
+      ...(options.args ?? []),
       "--ip",
       "127.0.0.1",
       "--port",
@@ -64,13 +126,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       "--log-level",
       options.logLevel ?? "warn",
       "--show-interactive-dev-session=false",
-      "--var",
-      `UPSTREAM_URL:${emulator.url}/api/v3`,
-      "--var",
-      `BROWSER_USE_API_KEY:${options.emulator.apiKey}`,
-      "--var",
-      `ADMIN_TOKEN:${options.adminToken}`,
-      ...Object.entries(options.vars ?? {}).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+      ...Object.entries(options.vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
     ],
     // Its own process group, so stopping it stops npx, wrangler and workerd together.
     { stdio: "inherit", env: quietEnv, detached: true },
@@ -84,31 +140,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         // already gone
       }
     }
-    await emulator.close();
   };
   try {
-    await waitForHealth(gatewayUrl);
+    await waitForHealth(url);
   } catch (err) {
     await stop();
     throw err;
   }
-
-  return {
-    gatewayUrl,
-    emulatorUrl: emulator.url,
-    adminToken: options.adminToken,
-    exited,
-    stop,
-    async admin<T>(path: string, body: unknown, method = "POST"): Promise<T> {
-      const res = await fetch(gatewayUrl + path, {
-        method,
-        headers: { Authorization: `Bearer ${options.adminToken}`, "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}`);
-      return (await res.json()) as T;
-    },
-  };
+  return { url, pid: wrangler.pid ?? 0, stop, exited };
 }
 
 /** An org, a tenant and a key, with the org's policy set when given. */
@@ -136,7 +175,7 @@ async function waitForHealth(url: string): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`the gateway did not become healthy on ${url} within 60 s`);
+  throw new Error(`the worker did not become healthy on ${url} within 60 s`);
 }
 
 function run(command: string, args: string[]): Promise<void> {

@@ -46,6 +46,8 @@ async function main() {
     vars: {
       BROWSER_USE_WEBHOOK_SECRET: webhookSecret,
       ALLOW_PRIVATE_CALLBACKS: "true",
+      // `info` (a line per request) unless the environment says otherwise.
+      LOG_LEVEL: process.env.LOG_LEVEL || "info",
       // Seals orgs' own Browser Use keys in local D1: a fixed key for local use only (base64 of
       // "local-dev-only-not-a-secret-key!"); a deployment sets its own secret.
       UPSTREAM_KEY_ENCRYPTION_KEY:

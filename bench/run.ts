@@ -1,0 +1,255 @@
+/**
+ * `npm run bench`: what the gateway costs on top of calling Browser Use through a bare pass-through
+ * worker (bench/bare), both under `wrangler dev` on the same emulator, measured on this machine.
+ * Each scenario runs interleaved (bare, gateway, bare, gateway) for BENCH_SECONDS each (default 5)
+ * with BENCH_CONNECTIONS connections (default 10), so a noisy machine shifts both alike. The gateway
+ * runs as deployed: Browser Use's status webhooks on, logging at LOG_LEVEL (default `info`), and
+ * its D1 calls counted (bench/gateway-entry.ts). Then usage reports over a seeded ledger of
+ * BENCH_USAGE_EVENTS cost events (default a million; 0 skips it), and the bundle's size.
+ * Prints Markdown tables and writes the figures as JSON to bench/last-run.json.
+ * Loopback only; every run is bounded in time.
+ */
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import autocannon from "autocannon";
+import { createTenant, type Stack, startStack, startWrangler, type Worker } from "../scripts/local-stack";
+import { bundleSize, d1Counts, workerdCpuMs } from "./measure";
+import { benchUsageReports, usageSeed } from "./usage";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const LOG_LEVEL = process.env.LOG_LEVEL ?? "info";
+const USAGE_EVENTS = Number(process.env.BENCH_USAGE_EVENTS ?? 1_000_000);
+const EMULATOR_KEY = "bu_emulator_bench_key";
+const WEBHOOK_SECRET = "bench-webhook-secret";
+const PERSIST = ".wrangler/bench";
+const SEED_FILE = ".wrangler/bench-usage-seed.sql";
+// The gateway's own wrangler.toml with the counting entry point in place of src/index.ts.
+const GATEWAY_CONFIG = ".bench.wrangler.toml";
+
+interface Target {
+  name: "bare" | "gateway";
+  url: string;
+  pid: number;
+}
+
+interface Scenario {
+  name: string;
+  path: (target: Target) => string;
+  method?: "GET" | "POST";
+  headers: (target: Target) => Record<string, string>;
+  body?: string;
+}
+
+interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+  failed: number;
+  cpuMsPerRequest: number;
+  statementsPerRequest: number | null;
+  roundTripsPerRequest: number | null;
+}
+
+async function measure(target: Target, scenario: Scenario): Promise<Sample> {
+  const cpuBefore = workerdCpuMs(target.pid);
+  const d1Before = target.name === "gateway" ? await d1Counts(target.url) : null;
+  const result = await autocannon({
+    url: target.url + scenario.path(target),
+    method: scenario.method ?? "GET",
+    headers: scenario.headers(target),
+    body: scenario.body,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+  });
+  // After-response work (ledger writes) finishes just after the last answer.
+  await new Promise((r) => setTimeout(r, 500));
+  const requests = Math.max(1, result.requests.total);
+  const d1After = target.name === "gateway" ? await d1Counts(target.url) : null;
+  const per = (a: number, b: number) => Math.round(((a - b) / requests) * 100) / 100;
+  return {
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failed: result.non2xx + result.errors + result.timeouts,
+    cpuMsPerRequest: per(workerdCpuMs(target.pid), cpuBefore),
+    statementsPerRequest: d1After && d1Before ? per(d1After.statements, d1Before.statements) : null,
+    roundTripsPerRequest: d1After && d1Before ? per(d1After.roundTrips, d1Before.roundTrips) : null,
+  };
+}
+
+const mean = (xs: number[]) => Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 100) / 100;
+const meanOf = (samples: Sample[], key: keyof Sample) =>
+  samples[0]?.[key] === null ? null : mean(samples.map((s) => Number(s[key])));
+
+async function main() {
+  rmSync(PERSIST, { recursive: true, force: true });
+  writeFileSync(
+    GATEWAY_CONFIG,
+    readFileSync("wrangler.toml", "utf8").replace(/^main = .*$/m, 'main = "bench/gateway-entry.ts"'),
+  );
+  if (USAGE_EVENTS > 0) writeFileSync(SEED_FILE, usageSeed(USAGE_EVENTS));
+  const gatewayPort = Number(process.env.BENCH_PORT ?? 8797);
+  let stack: Stack | undefined;
+  let bare: Worker | undefined;
+  try {
+    const seeding = performance.now();
+    stack = await startStack({
+      port: gatewayPort,
+      emulatorPort: Number(process.env.BENCH_EMULATOR_PORT ?? 8798),
+      config: GATEWAY_CONFIG,
+      seedFile: USAGE_EVENTS > 0 ? SEED_FILE : undefined,
+      // Long steps: sessions stay running, so every read is a live one; no credit or slot runs out.
+      // Status changes are told to the gateway by webhook, as Browser Use does once configured.
+      emulator: {
+        apiKey: EMULATOR_KEY,
+        stepMs: 3_600_000,
+        creditsUsd: "1000000000",
+        concurrencyLimit: 1_000_000,
+        webhookUrl: `http://127.0.0.1:${gatewayPort}/webhooks/browser-use`,
+        webhookSecret: WEBHOOK_SECRET,
+      },
+      adminToken: "bench-admin-token",
+      persistTo: PERSIST,
+      logLevel: "error",
+      vars: { LOG_LEVEL, BROWSER_USE_WEBHOOK_SECRET: WEBHOOK_SECRET },
+    });
+    const seeded = Math.round((performance.now() - seeding) / 1000);
+    bare = await startWrangler({
+      port: Number(process.env.BENCH_BARE_PORT ?? 8799),
+      args: ["--config", "bench/bare/wrangler.toml"],
+      logLevel: "error",
+      vars: { UPSTREAM_URL: `${stack.emulatorUrl}/api/v3`, BROWSER_USE_API_KEY: EMULATOR_KEY },
+    });
+    const targets: Target[] = [
+      { name: "bare", url: bare.url, pid: bare.pid },
+      { name: "gateway", url: stack.gatewayUrl, pid: stack.pid },
+    ];
+    const scenarios = await prepareScenarios(stack);
+
+    const rows = [];
+    for (const scenario of scenarios) {
+      const samples: Record<Target["name"], Sample[]> = { bare: [], gateway: [] };
+      for (let round = 0; round < 2; round++)
+        for (const target of targets) samples[target.name].push(await measure(target, scenario));
+      const [b, g] = [samples.bare, samples.gateway];
+      rows.push({
+        scenario: scenario.name,
+        bareRps: meanOf(b, "rps"),
+        gatewayRps: meanOf(g, "rps"),
+        ratio: Math.round(((meanOf(g, "rps") ?? 0) / Math.max(1, meanOf(b, "rps") ?? 1)) * 100) / 100,
+        bareP50: meanOf(b, "p50"),
+        gatewayP50: meanOf(g, "p50"),
+        bareP99: meanOf(b, "p99"),
+        gatewayP99: meanOf(g, "p99"),
+        bareCpuMs: meanOf(b, "cpuMsPerRequest"),
+        gatewayCpuMs: meanOf(g, "cpuMsPerRequest"),
+        d1Statements: meanOf(g, "statementsPerRequest"),
+        d1RoundTrips: meanOf(g, "roundTripsPerRequest"),
+        failed: [...b, ...g].reduce((n, s) => n + s.failed, 0),
+      });
+    }
+    const usage = USAGE_EVENTS > 0 ? await benchUsageReports(stack) : [];
+    const bundle = bundleSize();
+    const run = {
+      at: new Date().toISOString(),
+      secondsPerRun: SECONDS,
+      connections: CONNECTIONS,
+      logLevel: LOG_LEVEL,
+      scenarios: rows,
+      usageReports: { events: USAGE_EVENTS, seededAndStartedS: seeded, reports: usage },
+      bundle,
+    };
+    writeFileSync("bench/last-run.json", `${JSON.stringify(run, null, 2)}\n`);
+    console.log(markdown(run));
+  } finally {
+    await bare?.stop();
+    await stack?.stop();
+    rmSync(PERSIST, { recursive: true, force: true });
+    rmSync(SEED_FILE, { force: true });
+    rmSync(GATEWAY_CONFIG, { force: true });
+  }
+}
+
+/**
+ * The scenarios, each with a tenant of its own: the SDK's poll of a running session, a list of ten
+ * running sessions, an admission (a task under a budget hold), the account read, and the poll
+ * again under a `requestsPerMinute` policy. The bare worker gets the same requests.
+ */
+async function prepareScenarios(stack: Stack): Promise<Scenario[]> {
+  const policy = { budget: { capUsd: "1000000", period: "month" }, maxTaskCostUsd: "0.01" };
+  const tenant = async (name: string, tenantPolicy?: unknown) => {
+    const t = await createTenant(stack, { org: `bench ${name}`, tenant: name }, policy);
+    if (tenantPolicy) await stack.admin(`/admin/v1/tenants/${t.tenantId}/policy`, tenantPolicy, "PUT");
+    return t;
+  };
+  const start = async (key: string) => {
+    const res = await fetch(`${stack.gatewayUrl}/api/v3/sessions`, {
+      method: "POST",
+      headers: { "X-Browser-Use-API-Key": key, "Content-Type": "application/json" },
+      body: JSON.stringify({ task: "bench [emu outcome=hang]" }),
+    });
+    if (res.status !== 200) throw new Error(`creating a bench session answered ${res.status}`);
+    return ((await res.json()) as { id: string }).id;
+  };
+  const poller = await tenant("poll");
+  const polled = await start(poller.key);
+  const lister = await tenant("list");
+  for (let i = 0; i < 10; i++) await start(lister.key);
+  const admitted = await tenant("admission");
+  const limited = await tenant("rate", { requestsPerMinute: 1_000_000 });
+  const limitedSession = await start(limited.key);
+  const as = (key: string) => () => ({ "X-Browser-Use-API-Key": key });
+  return [
+    { name: "poll GET /sessions/{id}", path: () => `/api/v3/sessions/${polled}`, headers: as(poller.key) },
+    { name: "list GET /sessions (10)", path: () => "/api/v3/sessions?pageSize=10", headers: as(lister.key) },
+    {
+      name: "admission POST /sessions",
+      path: () => "/api/v3/sessions",
+      method: "POST",
+      headers: () => ({ "X-Browser-Use-API-Key": admitted.key, "Content-Type": "application/json" }),
+      body: JSON.stringify({ task: "bench [emu outcome=hang]" }),
+    },
+    { name: "GET /billing/account", path: () => "/api/v3/billing/account", headers: as(poller.key) },
+    {
+      name: "poll with requestsPerMinute",
+      path: () => `/api/v3/sessions/${limitedSession}`,
+      headers: as(limited.key),
+    },
+  ];
+}
+
+function markdown(run: {
+  at: string;
+  secondsPerRun: number;
+  connections: number;
+  logLevel: string;
+  scenarios: Record<string, unknown>[];
+  usageReports: { events: number; seededAndStartedS: number; reports: Record<string, unknown>[] };
+  bundle: { rawBytes: number; gzipBytes: number };
+}): string {
+  const table = (rows: Record<string, unknown>[]) => {
+    const columns = Object.keys(rows[0] ?? {});
+    return [
+      `| ${columns.join(" | ")} |`,
+      `| ${columns.map(() => "---").join(" | ")} |`,
+      ...rows.map((r) => `| ${columns.map((c) => String(r[c] ?? "")).join(" | ")} |`),
+    ].join("\n");
+  };
+  const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+  return [
+    `\n${run.at}: ${run.secondsPerRun} s per run, bare and gateway interleaved twice, ${run.connections} connections, LOG_LEVEL=${run.logLevel}, status webhooks on. CPU is workerd's per request (ms); D1 is per gateway request.\n`,
+    table(run.scenarios),
+    run.usageReports.events > 0
+      ? `\nUsage reports over ${run.usageReports.events} cost events (seeded and started in ${run.usageReports.seededAndStartedS} s), November 2026, 20 sequential requests each:\n\n${table(run.usageReports.reports)}`
+      : "",
+    `\nBundle: ${kib(run.bundle.rawBytes)} raw, ${kib(run.bundle.gzipBytes)} gzip (\`wrangler deploy --dry-run --minify\`).`,
+  ].join("\n");
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);
