@@ -8,10 +8,13 @@ import {
   emuTask,
   emulatorTruth,
   expectJson,
+  figuresOf,
   newTenant,
+  newUpstreamAccount,
   waitForStatus,
   startSession,
   type SessionView as Session,
+  type UpstreamAccount,
 } from "./helpers";
 
 describe("sessions through the gateway", () => {
@@ -132,5 +135,50 @@ describe("sessions through the gateway", () => {
       total: 0,
       sessions: [],
     });
+  });
+});
+
+describe("a list of live sessions", () => {
+  const upstreamCalls = async (account: UpstreamAccount) =>
+    account.control<Record<string, number>>("GET", "/requests");
+
+  it("is refreshed with one upstream list, not a read per session, and books what it shows", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
+    const as = (path: string, body?: unknown) => asTenant(t.key, path, { body, env: account.env });
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const s = await expectJson<Session>(
+        await as("/api/v3/sessions", {
+          task: emuTask(`live ${i}`, { steps: 20, stepMs: 200, cost: "0.001" }),
+        }),
+        200,
+      );
+      ids.push(s.id);
+    }
+    // As if last seen a while ago: every item is due a refresh.
+    await env.DB.prepare("UPDATE resources SET view_at = '2026-01-01T00:00:00.000Z' WHERE tenant_id = ?")
+      .bind(t.tenantId)
+      .run();
+    await new Promise((r) => setTimeout(r, 450));
+    const before = await upstreamCalls(account);
+    const list = await expectJson<{ sessions: Session[] }>(await as("/api/v3/sessions"), 200);
+    const after = await upstreamCalls(account);
+    expect(list.sessions.map((s) => s.id).sort()).toEqual([...ids].sort());
+    expect((after["GET /sessions"] ?? 0) - (before["GET /sessions"] ?? 0)).toBe(1);
+    expect(after["GET /sessions/{id}"] ?? 0).toBe(before["GET /sessions/{id}"] ?? 0);
+    // What the list showed is booked, as a read of each would have been.
+    for (const s of list.sessions) {
+      expect((await figuresOf("session", s.id)).totalCostMicros).toBe(toMicros(String(s.totalCostUsd)));
+    }
+
+    // One item due: one read of it, no list.
+    await env.DB.prepare("UPDATE resources SET view_at = '2026-01-01T00:00:00.000Z' WHERE id = ?")
+      .bind(ids[0])
+      .run();
+    await expectJson(await as("/api/v3/sessions"), 200);
+    const last = await upstreamCalls(account);
+    expect(last["GET /sessions"]).toBe(after["GET /sessions"]);
+    expect(last["GET /sessions/{id}"] ?? 0).toBe((after["GET /sessions/{id}"] ?? 0) + 1);
   });
 });

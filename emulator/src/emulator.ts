@@ -26,6 +26,8 @@ export class Emulator {
   /** What reset restores: the started settings, or those a project was created with. */
   startSettings: Settings;
   faults: FaultPlan = noFaults();
+  /** How many /api/v3 requests each route was sent (`GET /sessions/{id}`), for tests that count calls. */
+  readonly requests = new Map<string, number>();
   webhook: WebhookTarget | null;
   readonly log: (line: string) => void;
   /** What lifecycle.ts needs from us; its fields read the live settings. */
@@ -62,6 +64,7 @@ export class Emulator {
   /** Back to the state right after start: no records, no faults, started settings and webhook. */
   reset(): void {
     this.store.clear();
+    this.requests.clear();
     this.settings = { ...this.startSettings };
     this.faults = noFaults();
     this.webhook = initialWebhook(this.options);

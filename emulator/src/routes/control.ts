@@ -86,6 +86,7 @@ export function controlRoutes(emu: Emulator) {
         ),
       });
     })
+    .get("/requests", (c) => c.json(Object.fromEntries(emu.requests)))
     .get("/webhook", (c) => c.json({ url: emu.webhook?.url ?? null }))
     .post("/webhook", async (c) => {
       const body = parse(WebhookTargetBody, "body", await readBody(c, true));

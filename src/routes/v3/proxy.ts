@@ -186,8 +186,9 @@ const LIST_FRESH_MS = 5_000;
 /**
  * One page of the caller's objects, from D1 (so totals and paging count only the caller's own),
  * with every item that may have changed (and was not seen in the last few seconds) refreshed from
- * upstream in parallel. A refresh that fails
- * leaves that item as last seen: the list is the gateway's, upstream only freshens it.
+ * upstream: from one list of upstream's newest objects when several need it (a page of live
+ * sessions costs one upstream call, not ten), and singly for what that list lacks. A refresh that
+ * fails leaves that item as last seen: the list is the gateway's, upstream only freshens it.
  */
 export async function listPage(
   c: Ctx,
@@ -197,9 +198,18 @@ export async function listPage(
   const { items, total } = await listOwned(c.env.DB, spec.kind, c.get("caller").tenantId, page);
   const refreshed: View[] = [];
   const sentAt = new Date().toISOString();
+  const stale = items.filter(
+    (item) => !spec.isFinal(item.view) && Date.now() - Date.parse(item.viewAt) >= LIST_FRESH_MS,
+  );
+  const listed = stale.length > 1 ? await newestUpstream(c, spec) : new Map<string, View>();
   const views = await Promise.all(
     items.map(async (item) => {
-      if (spec.isFinal(item.view) || Date.now() - Date.parse(item.viewAt) < LIST_FRESH_MS) return item.view;
+      if (!stale.includes(item)) return item.view;
+      const fromList = listed.get(item.id.toLowerCase());
+      if (fromList) {
+        refreshed.push(fromList);
+        return fromList;
+      }
       let res: UpstreamResponse;
       try {
         res = await forward(c, { method: "GET", path: spec.path(item.id) });
@@ -219,6 +229,22 @@ export async function listPage(
   remember(c, spec, refreshed, sentAt);
   const present = views.filter((v): v is View => v !== null);
   return { views: present, total: total - (views.length - present.length) };
+}
+
+/**
+ * Upstream's first page of its newest objects of a kind (100), by lower-case id; empty when the kind
+ * has no such list or upstream did not give it (the items are then read one by one).
+ */
+async function newestUpstream(c: Ctx, spec: KindSpec): Promise<Map<string, View>> {
+  if (!spec.lost) return new Map();
+  try {
+    const res = await forward(c, { method: "GET", path: spec.lost.listPath, query: spec.lost.listQuery(1) });
+    if (res.status !== 200) return new Map();
+    return new Map(spec.lost.listItems(res.body).map((v) => [String(v.id).toLowerCase(), v]));
+  } catch (err) {
+    c.get("log").warn("list_refresh_failed", { kind: spec.kind, ...describeError(err) });
+    return new Map();
+  }
 }
 
 /** The named query parameters of a URL, as the client sent them (already validated). */
