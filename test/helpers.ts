@@ -1,6 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { Bindings } from "../src/env";
+import { countedD1 } from "../bench/counted-d1";
 import worker from "../src/index";
 import { type CostFigures, getUsage } from "../src/store/usage";
 
@@ -233,4 +234,21 @@ export function storeFailingOn(pattern: RegExp, bindings: Bindings = env): Bindi
       statements.some((s) => s.fails) ? failure() : real.batch(statements.map((s) => s.inner)),
   };
   return { ...bindings, DB: db as unknown as D1Database };
+}
+
+/**
+ * Calls the gateway as `gateway` does, with its D1 binding counted as the benchmark counts it:
+ * each round trip's statements, those made before the response and those after it (waitUntil).
+ */
+export async function countRoundTrips(
+  path: string,
+  init: RequestInit,
+): Promise<{ res: Response; onPath: string[][]; after: string[][] }> {
+  const trips: string[][] = [];
+  const ctx = createExecutionContext();
+  const counted = { ...env, DB: countedD1(env.DB, (sql) => trips.push(sql)) };
+  const res = await worker.fetch(new Request(GATEWAY + path, init), counted, ctx);
+  const onPath = trips.length;
+  await waitOnExecutionContext(ctx);
+  return { res, onPath: trips.slice(0, onPath), after: trips.slice(onPath) };
 }

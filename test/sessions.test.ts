@@ -8,6 +8,7 @@ import {
   emuTask,
   emulatorTruth,
   expectJson,
+  countRoundTrips,
   figuresOf,
   newTenant,
   newUpstreamAccount,
@@ -180,5 +181,38 @@ describe("a list of live sessions", () => {
     const last = await upstreamCalls(account);
     expect(last["GET /sessions"]).toBe(after["GET /sessions"]);
     expect(last["GET /sessions/{id}"] ?? 0).toBe((after["GET /sessions/{id}"] ?? 0) + 1);
+  });
+});
+
+describe("D1 round trips on a task's path", () => {
+  it("admits a task in two: the hold, then its record, attachment and first booking in one batch", async () => {
+    const t = await newTenant();
+    const headers = { "X-Browser-Use-API-Key": t.key, "Content-Type": "application/json" };
+    await startSession(t, {}); // the key's once-a-minute touch and the policy cache, out of the way
+    const task = emuTask("slow", { steps: 2, stepMs: 60_000, cost: "0.01" });
+    const { res, onPath, after } = await countRoundTrips("/api/v3/sessions", {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ task }),
+    });
+    const created = await expectJson<Session>(res, 200);
+    expect(onPath).toHaveLength(2);
+    expect(after).toEqual([]);
+    const [hold, record] = onPath as [string[], string[]];
+    expect(hold.some((sql) => sql.includes("INSERT INTO holds"))).toBe(true);
+    for (const part of ["INSERT INTO resources", "UPDATE holds SET resource_id", "INSERT INTO cost_events"]) {
+      expect(record.some((sql) => sql.includes(part))).toBe(true);
+    }
+    // Booked as it was answered: the ledger has the create's figures without another request.
+    expect(await figuresOf("session", created.id)).toMatchObject({ totalCostMicros: 0 });
+
+    // Its first poll needs no ownership read (this isolate recorded it), and a poll that finds
+    // nothing changed touches D1 not at all.
+    const first = await countRoundTrips(`/api/v3/sessions/${created.id}`, { headers });
+    expect((await expectJson<Session>(first.res, 200)).status).toBe("running");
+    expect([...first.onPath, ...first.after].flat().filter((sql) => sql.startsWith("SELECT"))).toEqual([]);
+    const unchanged = await countRoundTrips(`/api/v3/sessions/${created.id}`, { headers });
+    await expectJson(unchanged.res, 200);
+    expect([...unchanged.onPath, ...unchanged.after]).toEqual([]);
   });
 });

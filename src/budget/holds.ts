@@ -129,21 +129,21 @@ export async function openHold(
 }
 
 /**
- * Upstream accepted: the hold is tied to the session or browser it made (or dispatched to), in one
- * batch with `record` (the new object recorded as the caller's), so whoever sees it end can settle
- * it. A slot-only hold (a session without a task) reserved nothing: once the recorded session
- * counts as live by itself, the hold is released instead.
+ * Upstream accepted: the statement that ties the hold to the session or browser it made (or
+ * dispatched to), so whoever sees it end can settle it. A slot-only hold (a session without a
+ * task) reserved nothing: once the recorded session counts as live by itself, the hold is released
+ * instead. Meant for one batch after the statement that records a new object as the caller's and
+ * before the booking of its first view (observeViews' `lead`).
  */
-export async function holdAccepted(
+export function holdAcceptedStatement(
   db: D1Database,
   hold: Hold,
   resourceId: string,
-  options: { record: D1PreparedStatement[]; slotOnly: boolean },
-): Promise<void> {
-  const change = options.slotOnly
+  options: { slotOnly: boolean },
+): D1PreparedStatement {
+  return options.slotOnly
     ? releaseUnusedHoldStatement(db, hold.id)
     : attachHoldStatement(db, hold.id, resourceId);
-  await db.batch([...options.record, change]);
 }
 
 /** Upstream certainly did nothing (a 4xx, or it refused the gateway's key): the hold is released at $0. */

@@ -1,6 +1,6 @@
 import { fromMicros } from "../lib/money";
 import type { BudgetPolicy, EffectivePolicy } from "../policy/effective";
-import { getCounter, type Scope } from "../store/budgets";
+import { getCounters, type Scope } from "../store/budgets";
 import { periodKey } from "./period";
 
 /** One budget scope as a tenant sees it; money as decimal strings, null where there is no cap. */
@@ -24,31 +24,33 @@ export async function budgetView(
   policy: EffectivePolicy,
   now = new Date(),
 ): Promise<{ scopes: ScopeView[]; remainingMicros: number | null }> {
-  const scopes: [Scope, string, BudgetPolicy | null][] = [
-    ["org", ids.orgId, policy.orgBudget],
-    ["tenant", ids.tenantId, policy.tenantBudget],
+  const budgets: { scope: Scope; scopeId: string; budget: BudgetPolicy | null }[] = [
+    { scope: "org", scopeId: ids.orgId, budget: policy.orgBudget },
+    { scope: "tenant", scopeId: ids.tenantId, budget: policy.tenantBudget },
   ];
-  const views = await Promise.all(
-    scopes.map(async ([scope, id, budget]) => {
-      const key = budget ? periodKey(budget.period, budget.timeZone, now) : "none";
-      const counter = await getCounter(db, scope, id, key);
-      const remaining = budget
-        ? Math.max(0, budget.capMicros - counter.heldMicros - counter.spentMicros)
-        : null;
-      const view: ScopeView = {
-        scope,
-        capUsd: budget ? fromMicros(budget.capMicros) : null,
-        period: budget?.period ?? "none",
-        timeZone: budget?.timeZone ?? "UTC",
-        periodKey: key,
-        spentUsd: fromMicros(counter.spentMicros),
-        heldUsd: fromMicros(counter.heldMicros),
-        overshootUsd: fromMicros(counter.overshootMicros),
-        remainingUsd: remaining === null ? null : fromMicros(remaining),
-      };
-      return { view, remaining };
-    }),
-  );
+  const scopes = budgets.map((s) => ({
+    ...s,
+    periodKey: s.budget ? periodKey(s.budget.period, s.budget.timeZone, now) : "none",
+  }));
+  const counters = await getCounters(db, scopes);
+  const views = scopes.map(({ scope, budget, periodKey: key }, i) => {
+    const counter = counters[i] ?? { heldMicros: 0, spentMicros: 0, overshootMicros: 0 };
+    const remaining = budget
+      ? Math.max(0, budget.capMicros - counter.heldMicros - counter.spentMicros)
+      : null;
+    const view: ScopeView = {
+      scope,
+      capUsd: budget ? fromMicros(budget.capMicros) : null,
+      period: budget?.period ?? "none",
+      timeZone: budget?.timeZone ?? "UTC",
+      periodKey: key,
+      spentUsd: fromMicros(counter.spentMicros),
+      heldUsd: fromMicros(counter.heldMicros),
+      overshootUsd: fromMicros(counter.overshootMicros),
+      remainingUsd: remaining === null ? null : fromMicros(remaining),
+    };
+    return { view, remaining };
+  });
   const capped = views.map((v) => v.remaining).filter((r): r is number => r !== null);
   return { scopes: views.map((v) => v.view), remainingMicros: capped.length ? Math.min(...capped) : null };
 }

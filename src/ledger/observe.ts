@@ -26,6 +26,8 @@ const booked = new TtlCache<string>(5 * 60_000);
  * figures, charge to the owner's budgets what it cost outside any hold, settle the hold of
  * whatever has ended, and, for a session a hook started, make its `session.finished` callback
  * from its final view. `sentAt` is when the upstream request that returned the views was sent.
+ * `lead` statements run first, in the first batch's transaction: a create's record and its hold's
+ * attachment, so a new object is recorded, held and booked in one round trip, or not at all.
  */
 export async function observeViews(
   stores: Pick<Bindings, "DB" | "EVENTS">,
@@ -34,6 +36,7 @@ export async function observeViews(
   owner: Owner,
   views: View[],
   sentAt: string,
+  lead: D1PreparedStatement[] = [],
 ): Promise<void> {
   const db = stores.DB;
   const { observe } = spec;
@@ -48,7 +51,8 @@ export async function observeViews(
   // A batch per few views, each view's statements together: a list of a hundred costs ten round
   // trips, not two hundred, and no batch grows past what D1 takes comfortably.
   const events: string[] = [];
-  for (let i = 0; i < fresh.length; i += VIEWS_PER_BATCH) {
+  // At least one batch when there are lead statements, even with nothing new to book.
+  for (let i = 0; i < Math.max(fresh.length, lead.length > 0 ? 1 : 0); i += VIEWS_PER_BATCH) {
     const chunk = fresh.slice(i, i + VIEWS_PER_BATCH);
     const statements = chunk.flatMap(({ view, obs }) => [
       updateViewStatement(db, spec.kind, String(view.id), view, spec.status(view), sentAt),
@@ -59,7 +63,7 @@ export async function observeViews(
     // After the spend they may have charged: the thresholds it crossed.
     const crossings = periods ? await crossingStatements(db, periods, sentAt) : [];
     const extra = [...finished.map(({ view }) => sessionFinishedStatement(db, view, sentAt)), ...crossings];
-    const results = await db.batch([...statements, ...extra]);
+    const results = await db.batch([...(i === 0 ? lead : []), ...statements, ...extra]);
     events.push(...madeEvents(results, extra.length));
   }
   await enqueueEvents(stores, log, events);

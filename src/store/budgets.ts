@@ -389,16 +389,37 @@ export async function getCounter(
   scopeId: string,
   periodKey: string,
 ): Promise<CounterView> {
-  const row = await db
+  const [counter] = await getCounters(db, [{ scope, scopeId, periodKey }]);
+  return counter as CounterView;
+}
+
+/** Several scopes' counters in one query (an org's and a tenant's), in the order asked; zero where none. */
+export async function getCounters(
+  db: D1Database,
+  keys: { scope: Scope; scopeId: string; periodKey: string }[],
+): Promise<CounterView[]> {
+  const { results } = await db
     .prepare(
-      `SELECT held_micros, spent_micros, overshoot_micros FROM budget_counters
-       WHERE scope = ? AND scope_id = ? AND period_key = ?`,
+      `SELECT scope, scope_id, period_key, held_micros, spent_micros, overshoot_micros FROM budget_counters
+       WHERE ${keys.map(() => "(scope = ? AND scope_id = ? AND period_key = ?)").join(" OR ")}`,
     )
-    .bind(scope, scopeId, periodKey)
-    .first<{ held_micros: number; spent_micros: number; overshoot_micros: number }>();
-  return {
-    heldMicros: row?.held_micros ?? 0,
-    spentMicros: row?.spent_micros ?? 0,
-    overshootMicros: row?.overshoot_micros ?? 0,
-  };
+    .bind(...keys.flatMap((k) => [k.scope, k.scopeId, k.periodKey]))
+    .all<{
+      scope: string;
+      scope_id: string;
+      period_key: string;
+      held_micros: number;
+      spent_micros: number;
+      overshoot_micros: number;
+    }>();
+  return keys.map((k) => {
+    const row = results.find(
+      (r) => r.scope === k.scope && r.scope_id === k.scopeId && r.period_key === k.periodKey,
+    );
+    return {
+      heldMicros: row?.held_micros ?? 0,
+      spentMicros: row?.spent_micros ?? 0,
+      overshootMicros: row?.overshoot_micros ?? 0,
+    };
+  });
 }

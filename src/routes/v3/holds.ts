@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { AdmissionRequest } from "../../budget/admission";
-import { type Hold, holdAccepted, openHold, releaseHold } from "../../budget/holds";
+import { type Hold, holdAcceptedStatement, openHold, releaseHold } from "../../budget/holds";
+import { observeViews } from "../../ledger/observe";
 import { formatApplied } from "../../policy/apply";
 import type { AppEnv } from "../../env";
 import { GatewayError } from "../../lib/errors";
@@ -10,7 +11,7 @@ import { recordCreatedStatement } from "../../store/resources";
 import { usageCountryStatement } from "../../store/usage";
 import type { KindSpec } from "../../upstream/kinds";
 import type { UpstreamResponse } from "../../upstream/client";
-import { forward, remember } from "./proxy";
+import { forward, rememberOwned } from "./proxy";
 
 type Ctx = Context<AppEnv>;
 
@@ -77,10 +78,7 @@ export async function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamRespo
       log.error("hold_outcome_unknown", { holdId: hold.id, reason: "success without an id" });
       throw new GatewayError("upstream_bad_response", "Browser Use answered a create without an id");
     }
-    // Booked only once recorded: an object nobody owns yet is the reconciler's to adopt, and its
-    // costs are charged through the hold it will be tied to.
-    if (await recordSuccess(c, call, hold, view as View & { id: string }))
-      remember(c, call.spec, [view], res.sentAt);
+    await recordSuccess(c, call, hold, view as View & { id: string }, res.sentAt);
   } else if (res.status >= 400 && res.status < 500) {
     await release(`upstream_${res.status}`);
   } else {
@@ -90,17 +88,19 @@ export async function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamRespo
 }
 
 /**
- * Ties the hold to what upstream made (and records a new object as the caller's), in one batch.
- * Upstream has already accepted: should D1 fail now, the client still gets upstream's answer (a
- * "try again" would start a second paid task), and the open, unattached hold leads the reconciler
- * to the object and records it as the caller's.
+ * Ties the hold to what upstream made, records a new object as the caller's and books its first
+ * view, in one batch: one round trip, and nothing booked for an object nobody owns. Upstream has
+ * already accepted: should D1 fail now, the client still gets upstream's answer (a "try again"
+ * would start a second paid task), and the open, unattached hold leads the reconciler to the
+ * object, which it records as the caller's and books, charged through the hold.
  */
 async function recordSuccess(
   c: Ctx,
   call: HeldCall,
   hold: Hold,
   view: View & { id: string },
-): Promise<boolean> {
+  sentAt: string,
+): Promise<void> {
   const db = c.env.DB;
   const isNew = call.admission.resourceId === null;
   const caller = c.get("caller");
@@ -112,12 +112,15 @@ async function recordSuccess(
           : []),
       ]
     : [];
-  return afterUpstreamActed(
-    c.get("log"),
+  const accepted = holdAcceptedStatement(db, hold, view.id, { slotOnly: call.admission.slotOnly === true });
+  const log = c.get("log");
+  const recorded = await afterUpstreamActed(
+    log,
     "record_after_upstream_accepted_failed",
     { holdId: hold.id, id: view.id },
-    () => holdAccepted(db, hold, view.id, { record, slotOnly: call.admission.slotOnly === true }),
+    () => observeViews(c.env, log, call.spec, caller, [view], sentAt, [...record, accepted]),
   );
+  if (recorded && isNew) rememberOwned(c, call.spec, view.id);
 }
 
 /** Adds the gateway's changes to a request body to the response, as `X-Gateway-Applied`. */

@@ -54,6 +54,11 @@ export async function requireOwned(c: Ctx, spec: KindSpec, id: string): Promise<
   ownedCache.set(key, true);
 }
 
+/** Remembers that the caller owns an object it has just made, so its first poll reads no D1. */
+export function rememberOwned(c: Ctx, spec: KindSpec, id: string): void {
+  ownedCache.set(ownedKey(spec.kind, id, c.get("caller").tenantId), true);
+}
+
 /** Checks an optional id inside a body (a profile, a workspace, a session) the same way. */
 export async function requireOwnedIfSet(
   c: Ctx,
