@@ -1,9 +1,24 @@
+/** What is told of each round trip to D1: when sent, its statements' SQL; when answered, D1's time too. */
+export interface RoundTripListener {
+  sent?: (sql: string[]) => void;
+  /** D1's own execution time (`meta.duration`), summed over the statements; 0 for `raw()`. */
+  answered?: (sql: string[], durationMs: number) => void;
+}
+
 /**
  * A D1 binding that reports each round trip it makes: a statement run alone is one round trip of
  * one statement, a batch is one round trip of several. The benchmark counts the gateway's D1 work
  * with it, and the tests hold the request paths to their round-trip budgets with the same count.
  */
-export function countedD1(db: D1Database, onRoundTrip: (sql: string[]) => void): D1Database {
+export function countedD1(db: D1Database, listener: RoundTripListener): D1Database {
+  const send = <T>(sql: string[], work: () => Promise<T>, duration: (result: T) => number | undefined) => {
+    listener.sent?.(sql);
+    return work().then((result) => {
+      listener.answered?.(sql, duration(result) ?? 0);
+      return result;
+    });
+  };
+  const ofResult = (r: D1Result) => r.meta?.duration;
   class CountedStatement {
     constructor(
       readonly inner: D1PreparedStatement,
@@ -12,33 +27,40 @@ export function countedD1(db: D1Database, onRoundTrip: (sql: string[]) => void):
     bind(...values: unknown[]) {
       return new CountedStatement(this.inner.bind(...values), this.sql);
     }
-    first(column?: string) {
-      onRoundTrip([this.sql]);
-      return column ? this.inner.first(column) : this.inner.first();
+    // `first` as `all`, so D1's execution time can be read off its result.
+    async first(column?: string) {
+      const { results } = await send([this.sql], () => this.inner.all(), ofResult);
+      const row = (results[0] ?? null) as Record<string, unknown> | null;
+      return column ? (row?.[column] ?? null) : row;
     }
     run() {
-      onRoundTrip([this.sql]);
-      return this.inner.run();
+      return send([this.sql], () => this.inner.run(), ofResult);
     }
     all() {
-      onRoundTrip([this.sql]);
-      return this.inner.all();
+      return send([this.sql], () => this.inner.all(), ofResult);
     }
     raw(options?: { columnNames?: boolean }) {
-      onRoundTrip([this.sql]);
-      return options?.columnNames ? this.inner.raw({ columnNames: true }) : this.inner.raw();
+      return send(
+        [this.sql],
+        () => (options?.columnNames ? this.inner.raw({ columnNames: true }) : this.inner.raw()),
+        () => undefined,
+      );
     }
   }
   return {
     prepare: (sql: string) => new CountedStatement(db.prepare(sql), sql),
-    batch: (statements: CountedStatement[]) => {
-      onRoundTrip(statements.map((s) => s.sql));
-      return db.batch(statements.map((s) => s.inner));
-    },
-    exec: (sql: string) => {
-      onRoundTrip([sql]);
-      return db.exec(sql);
-    },
+    batch: (statements: CountedStatement[]) =>
+      send(
+        statements.map((s) => s.sql),
+        () => db.batch(statements.map((s) => s.inner)),
+        (results) => results.reduce((ms, r) => ms + (r.meta?.duration ?? 0), 0),
+      ),
+    exec: (sql: string) =>
+      send(
+        [sql],
+        () => db.exec(sql),
+        (r) => r.duration,
+      ),
     dump: () => db.dump(),
     withSession: () => db.withSession(),
   } as unknown as D1Database;

@@ -1,24 +1,30 @@
 /**
  * The gateway with a counter around its D1 binding, for the benchmark only: every statement run
  * alone is one round trip, a batch is one round trip of several statements. `GET /__bench/d1`
- * answers the counts so far; the benchmark reads it before and after each scenario.
+ * answers the counts so far and D1's own execution time (ms) of those answered; the benchmark
+ * reads it before and after each scenario.
  */
 import gateway from "../src/index";
 import type { Bindings } from "../src/env";
-import { countedD1 } from "./counted-d1";
+import { countedD1, type RoundTripListener } from "./counted-d1";
 
 export { RateCounter } from "../src/index";
 
-const counts = { statements: 0, roundTrips: 0 };
-const count = (sql: string[]) => {
-  counts.statements += sql.length;
-  counts.roundTrips++;
+const counts = { statements: 0, roundTrips: 0, d1Ms: 0 };
+const counting: RoundTripListener = {
+  sent(sql) {
+    counts.statements += sql.length;
+    counts.roundTrips++;
+  },
+  answered(_sql, durationMs) {
+    counts.d1Ms += durationMs;
+  },
 };
 
 export default {
   fetch(request: Request, env: Bindings, ctx: ExecutionContext) {
     if (new URL(request.url).pathname === "/__bench/d1") return Response.json(counts);
-    return gateway.fetch(request, { ...env, DB: countedD1(env.DB, count) }, ctx);
+    return gateway.fetch(request, { ...env, DB: countedD1(env.DB, counting) }, ctx);
   },
   scheduled: gateway.scheduled,
   queue: gateway.queue,

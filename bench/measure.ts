@@ -31,6 +31,8 @@ export function workerdCpuMs(processGroup: number): number {
 export interface D1Counts {
   statements: number;
   roundTrips: number;
+  /** D1's own execution time of the statements answered so far (`meta.duration`). */
+  d1Ms: number;
 }
 
 /** The benchmark gateway's D1 counts so far (bench/gateway-entry.ts). */

@@ -5,13 +5,16 @@
  * with BENCH_CONNECTIONS connections (default 10), so a noisy machine shifts both alike. The gateway
  * runs as deployed: Browser Use's status webhooks on, logging at LOG_LEVEL (default `info`), and
  * its D1 calls counted (bench/gateway-entry.ts). Then usage reports over a seeded ledger of
- * BENCH_USAGE_EVENTS cost events (default a million; 0 skips it), and the bundle's size.
+ * BENCH_USAGE_EVENTS cost events (default a million; 0 skips it), the fleet scenario (bench/fleet.ts:
+ * BENCH_FLEET_CLIENTS SDK-like clients, default 200, over BENCH_FLEET_TENANTS tenants, default 20,
+ * for BENCH_FLEET_SECONDS, default 30; 0 clients skips it), and the bundle's size.
  * Prints Markdown tables and writes the figures as JSON to bench/last-run.json.
  * Loopback only; every run is bounded in time.
  */
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import autocannon from "autocannon";
 import { createTenant, type Stack, startStack, startWrangler, type Worker } from "../scripts/local-stack";
+import { benchFleet, type FleetResult } from "./fleet";
 import { bundleSize, d1Counts, workerdCpuMs } from "./measure";
 import { benchUsageReports, usageSeed } from "./usage";
 
@@ -19,7 +22,13 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const LOG_LEVEL = process.env.LOG_LEVEL ?? "info";
 const USAGE_EVENTS = Number(process.env.BENCH_USAGE_EVENTS ?? 1_000_000);
+const FLEET = {
+  clients: Number(process.env.BENCH_FLEET_CLIENTS ?? 200),
+  tenants: Number(process.env.BENCH_FLEET_TENANTS ?? 20),
+  seconds: Number(process.env.BENCH_FLEET_SECONDS ?? 30),
+};
 const EMULATOR_KEY = "bu_emulator_bench_key";
+const BARE_KEY = "bu_emulator_bench_bare_key";
 const WEBHOOK_SECRET = "bench-webhook-secret";
 const PERSIST = ".wrangler/bench";
 const SEED_FILE = ".wrangler/bench-usage-seed.sql";
@@ -48,6 +57,7 @@ interface Sample {
   cpuMsPerRequest: number;
   statementsPerRequest: number | null;
   roundTripsPerRequest: number | null;
+  d1MsPerRequest: number | null;
 }
 
 async function measure(target: Target, scenario: Scenario): Promise<Sample> {
@@ -66,6 +76,7 @@ async function measure(target: Target, scenario: Scenario): Promise<Sample> {
   const requests = Math.max(1, result.requests.total);
   const d1After = target.name === "gateway" ? await d1Counts(target.url) : null;
   const per = (a: number, b: number) => Math.round(((a - b) / requests) * 100) / 100;
+  const perMs = (a: number, b: number) => Math.round(((a - b) / requests) * 1000) / 1000;
   return {
     rps: Math.round(result.requests.average),
     p50: result.latency.p50,
@@ -74,6 +85,7 @@ async function measure(target: Target, scenario: Scenario): Promise<Sample> {
     cpuMsPerRequest: per(workerdCpuMs(target.pid), cpuBefore),
     statementsPerRequest: d1After && d1Before ? per(d1After.statements, d1Before.statements) : null,
     roundTripsPerRequest: d1After && d1Before ? per(d1After.roundTrips, d1Before.roundTrips) : null,
+    d1MsPerRequest: d1After && d1Before ? perMs(d1After.d1Ms, d1Before.d1Ms) : null,
   };
 }
 
@@ -114,17 +126,26 @@ async function main() {
       vars: { LOG_LEVEL, BROWSER_USE_WEBHOOK_SECRET: WEBHOOK_SECRET },
     });
     const seeded = Math.round((performance.now() - seeding) / 1000);
+    // The bare worker's account is a project of its own on the same emulator, with the same
+    // settings but no webhook: its sessions' status changes must not reach (and load) the gateway.
+    const project = await fetch(`${stack.emulatorUrl}/_emulator/projects`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ apiKey: BARE_KEY }),
+    });
+    if (project.status !== 201)
+      throw new Error(`the bare worker's emulator project answered ${project.status}`);
     bare = await startWrangler({
       port: Number(process.env.BENCH_BARE_PORT ?? 8799),
       args: ["--config", "bench/bare/wrangler.toml"],
       logLevel: "error",
-      vars: { UPSTREAM_URL: `${stack.emulatorUrl}/api/v3`, BROWSER_USE_API_KEY: EMULATOR_KEY },
+      vars: { UPSTREAM_URL: `${stack.emulatorUrl}/api/v3`, BROWSER_USE_API_KEY: BARE_KEY },
     });
     const targets: Target[] = [
       { name: "bare", url: bare.url, pid: bare.pid },
       { name: "gateway", url: stack.gatewayUrl, pid: stack.pid },
     ];
-    const scenarios = await prepareScenarios(stack);
+    const scenarios = await prepareScenarios(stack, bare.url);
 
     const rows = [];
     for (const scenario of scenarios) {
@@ -145,9 +166,11 @@ async function main() {
         gatewayCpuMs: meanOf(g, "cpuMsPerRequest"),
         d1Statements: meanOf(g, "statementsPerRequest"),
         d1RoundTrips: meanOf(g, "roundTripsPerRequest"),
+        d1Ms: meanOf(g, "d1MsPerRequest"),
         failed: [...b, ...g].reduce((n, s) => n + s.failed, 0),
       });
     }
+    const fleet = FLEET.clients > 0 ? await benchFleet(stack, FLEET) : null;
     const usage = USAGE_EVENTS > 0 ? await benchUsageReports(stack) : [];
     const bundle = bundleSize();
     const run = {
@@ -156,6 +179,7 @@ async function main() {
       connections: CONNECTIONS,
       logLevel: LOG_LEVEL,
       scenarios: rows,
+      fleet,
       usageReports: { events: USAGE_EVENTS, seededAndStartedS: seeded, reports: usage },
       bundle,
     };
@@ -173,17 +197,18 @@ async function main() {
 /**
  * The scenarios, each with a tenant of its own: the SDK's poll of a running session, a list of ten
  * running sessions, an admission (a task under a budget hold), the account read, and the poll
- * again under a `requestsPerMinute` policy. The bare worker gets the same requests.
+ * again under a `requestsPerMinute` policy. The bare worker gets the same requests, on sessions of
+ * its own project made the same way.
  */
-async function prepareScenarios(stack: Stack): Promise<Scenario[]> {
+async function prepareScenarios(stack: Stack, bareUrl: string): Promise<Scenario[]> {
   const policy = { budget: { capUsd: "1000000", period: "month" }, maxTaskCostUsd: "0.01" };
   const tenant = async (name: string, tenantPolicy?: unknown) => {
     const t = await createTenant(stack, { org: `bench ${name}`, tenant: name }, policy);
     if (tenantPolicy) await stack.admin(`/admin/v1/tenants/${t.tenantId}/policy`, tenantPolicy, "PUT");
     return t;
   };
-  const start = async (key: string) => {
-    const res = await fetch(`${stack.gatewayUrl}/api/v3/sessions`, {
+  const start = async (url: string, key: string) => {
+    const res = await fetch(`${url}/api/v3/sessions`, {
       method: "POST",
       headers: { "X-Browser-Use-API-Key": key, "Content-Type": "application/json" },
       body: JSON.stringify({ task: "bench [emu outcome=hang]" }),
@@ -191,17 +216,30 @@ async function prepareScenarios(stack: Stack): Promise<Scenario[]> {
     if (res.status !== 200) throw new Error(`creating a bench session answered ${res.status}`);
     return ((await res.json()) as { id: string }).id;
   };
+  // The same sessions for both: one made through the gateway, one on the bare worker's project.
+  const sessionsOf = async (key: string, count = 1) => {
+    const made = { bare: [] as string[], gateway: [] as string[] };
+    for (let i = 0; i < count; i++) {
+      made.gateway.push(await start(stack.gatewayUrl, key));
+      made.bare.push(await start(bareUrl, key));
+    }
+    return made;
+  };
   const poller = await tenant("poll");
-  const polled = await start(poller.key);
+  const polled = await sessionsOf(poller.key);
   const lister = await tenant("list");
-  for (let i = 0; i < 10; i++) await start(lister.key);
+  await sessionsOf(lister.key, 10);
   const admitted = await tenant("admission");
   const limited = await tenant("rate", { requestsPerMinute: 1_000_000 });
-  const limitedSession = await start(limited.key);
+  const limitedSession = await sessionsOf(limited.key);
   const as = (key: string) => () => ({ "X-Browser-Use-API-Key": key });
   return [
-    { name: "poll GET /sessions/{id}", path: () => `/api/v3/sessions/${polled}`, headers: as(poller.key) },
-    { name: "list GET /sessions (10)", path: () => "/api/v3/sessions?pageSize=10", headers: as(lister.key) },
+    {
+      name: "poll GET /sessions/{id}",
+      path: (t) => `/api/v3/sessions/${polled[t.name][0]}`,
+      headers: as(poller.key),
+    },
+    { name: "list GET /sessions (10)", path: () => "/api/v3/sessions?page_size=10", headers: as(lister.key) },
     {
       name: "admission POST /sessions",
       path: () => "/api/v3/sessions",
@@ -212,7 +250,7 @@ async function prepareScenarios(stack: Stack): Promise<Scenario[]> {
     { name: "GET /billing/account", path: () => "/api/v3/billing/account", headers: as(poller.key) },
     {
       name: "poll with requestsPerMinute",
-      path: () => `/api/v3/sessions/${limitedSession}`,
+      path: (t) => `/api/v3/sessions/${limitedSession[t.name][0]}`,
       headers: as(limited.key),
     },
   ];
@@ -224,6 +262,7 @@ function markdown(run: {
   connections: number;
   logLevel: string;
   scenarios: Record<string, unknown>[];
+  fleet: FleetResult | null;
   usageReports: { events: number; seededAndStartedS: number; reports: Record<string, unknown>[] };
   bundle: { rawBytes: number; gzipBytes: number };
 }): string {
@@ -239,6 +278,9 @@ function markdown(run: {
   return [
     `\n${run.at}: ${run.secondsPerRun} s per run, bare and gateway interleaved twice, ${run.connections} connections, LOG_LEVEL=${run.logLevel}, status webhooks on. CPU is workerd's per request (ms); D1 is per gateway request.\n`,
     table(run.scenarios),
+    run.fleet
+      ? `\nFleet: ${run.fleet.clients} clients over ${run.fleet.tenants} tenants, each running ten-second tasks one after another and polling every 2 s, for ${run.fleet.seconds} s:\n\n${table([{ ...run.fleet }])}`
+      : "",
     run.usageReports.events > 0
       ? `\nUsage reports over ${run.usageReports.events} cost events (seeded and started in ${run.usageReports.seededAndStartedS} s), November 2026, 20 sequential requests each:\n\n${table(run.usageReports.reports)}`
       : "",

@@ -246,7 +246,7 @@ export async function countRoundTrips(
 ): Promise<{ res: Response; onPath: string[][]; after: string[][] }> {
   const trips: string[][] = [];
   const ctx = createExecutionContext();
-  const counted = { ...env, DB: countedD1(env.DB, (sql) => trips.push(sql)) };
+  const counted = { ...env, DB: countedD1(env.DB, { sent: (sql) => trips.push(sql) }) };
   const res = await worker.fetch(new Request(GATEWAY + path, init), counted, ctx);
   const onPath = trips.length;
   await waitOnExecutionContext(ctx);

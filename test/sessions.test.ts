@@ -143,7 +143,7 @@ describe("a list of live sessions", () => {
   const upstreamCalls = async (account: UpstreamAccount) =>
     account.control<Record<string, number>>("GET", "/requests");
 
-  it("is refreshed with one upstream list, not a read per session, and books what it shows", async () => {
+  it("is refreshed with one upstream list, not a read per session, books what it shows and is not asked again at once", async () => {
     const account = await newUpstreamAccount();
     const t = await newTenant();
     const as = (path: string, body?: unknown) => asTenant(t.key, path, { body, env: account.env });
@@ -151,7 +151,7 @@ describe("a list of live sessions", () => {
     for (let i = 0; i < 4; i++) {
       const s = await expectJson<Session>(
         await as("/api/v3/sessions", {
-          task: emuTask(`live ${i}`, { steps: 20, stepMs: 200, cost: "0.001" }),
+          task: emuTask(`live ${i}`, { steps: 2, stepMs: 60_000, cost: "0.001" }),
         }),
         200,
       );
@@ -173,14 +173,23 @@ describe("a list of live sessions", () => {
       expect((await figuresOf("session", s.id)).totalCostMicros).toBe(toMicros(String(s.totalCostUsd)));
     }
 
-    // One item due: one read of it, no list.
+    // Listed again at once: what was just refreshed is not asked for again.
+    await expectJson(await as("/api/v3/sessions"), 200);
+    expect(await upstreamCalls(account)).toEqual(after);
+
+    // One item due (a new one, last seen long ago): one read of it, no list.
+    const late = await expectJson<Session>(
+      await as("/api/v3/sessions", { task: emuTask("late", { steps: 2, stepMs: 60_000, cost: "0.001" }) }),
+      200,
+    );
     await env.DB.prepare("UPDATE resources SET view_at = '2026-01-01T00:00:00.000Z' WHERE id = ?")
-      .bind(ids[0])
+      .bind(late.id)
       .run();
+    const beforeLate = await upstreamCalls(account);
     await expectJson(await as("/api/v3/sessions"), 200);
     const last = await upstreamCalls(account);
-    expect(last["GET /sessions"]).toBe(after["GET /sessions"]);
-    expect(last["GET /sessions/{id}"] ?? 0).toBe((after["GET /sessions/{id}"] ?? 0) + 1);
+    expect(last["GET /sessions"]).toBe(beforeLate["GET /sessions"]);
+    expect(last["GET /sessions/{id}"] ?? 0).toBe((beforeLate["GET /sessions/{id}"] ?? 0) + 1);
   });
 });
 

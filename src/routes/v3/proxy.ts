@@ -187,13 +187,19 @@ export async function forget(c: Ctx, spec: KindSpec, id: string): Promise<void> 
 
 /** A list serves an item as last seen when that was this recent, rather than asking upstream again. */
 const LIST_FRESH_MS = 5_000;
+// What this isolate last heard from upstream of an object a list refreshed, for LIST_FRESH_MS: an
+// unchanged view is not written to D1 (its view_at stays old), and without this every list of
+// live objects would ask upstream again however often it came.
+const recentlyRefreshed = new TtlCache<View>(LIST_FRESH_MS, 2_000);
+const refreshKey = (kind: string, id: string) => `${kind}:${id.toLowerCase()}`;
 
 /**
  * One page of the caller's objects, from D1 (so totals and paging count only the caller's own),
  * with every item that may have changed (and was not seen in the last few seconds) refreshed from
  * upstream: from one list of upstream's newest objects when several need it (a page of live
- * sessions costs one upstream call, not ten), and singly for what that list lacks. A refresh that
- * fails leaves that item as last seen: the list is the gateway's, upstream only freshens it.
+ * sessions costs one upstream call, not ten), and singly for what that list lacks; what this
+ * isolate refreshed in the last few seconds is not asked for again. A refresh that fails leaves
+ * that item as last seen: the list is the gateway's, upstream only freshens it.
  */
 export async function listPage(
   c: Ctx,
@@ -203,13 +209,22 @@ export async function listPage(
   const { items, total } = await listOwned(c.env.DB, spec.kind, c.get("caller").tenantId, page);
   const refreshed: View[] = [];
   const sentAt = new Date().toISOString();
+  const recent = new Map(
+    items.flatMap((item) => {
+      const view = recentlyRefreshed.get(refreshKey(spec.kind, item.id));
+      return view ? [[item.id, view] as const] : [];
+    }),
+  );
   const stale = items.filter(
-    (item) => !spec.isFinal(item.view) && Date.now() - Date.parse(item.viewAt) >= LIST_FRESH_MS,
+    (item) =>
+      !spec.isFinal(item.view) &&
+      !recent.has(item.id) &&
+      Date.now() - Date.parse(item.viewAt) >= LIST_FRESH_MS,
   );
   const listed = stale.length > 1 ? await newestUpstream(c, spec) : new Map<string, View>();
   const views = await Promise.all(
     items.map(async (item) => {
-      if (!stale.includes(item)) return item.view;
+      if (!stale.includes(item)) return recent.get(item.id) ?? item.view;
       const fromList = listed.get(item.id.toLowerCase());
       if (fromList) {
         refreshed.push(fromList);
@@ -231,6 +246,7 @@ export async function listPage(
       return res.body as View;
     }),
   );
+  for (const view of refreshed) recentlyRefreshed.set(refreshKey(spec.kind, String(view.id)), view);
   remember(c, spec, refreshed, sentAt);
   const present = views.filter((v): v is View => v !== null);
   return { views: present, total: total - (views.length - present.length) };
