@@ -6,6 +6,7 @@ import { verifySignature } from "../src/routes/upstream-webhooks";
 import { getCounter } from "../src/store/budgets";
 import vectors from "./fixtures/webhook-signatures.json";
 import {
+  countRoundTrips,
   emulatorTruth,
   emuTask,
   eventually,
@@ -33,9 +34,16 @@ async function hmacHex(key: string, message: string): Promise<string> {
 
 /** Posts `body` signed as Browser Use does, with WebCrypto here rather than the gateway's helpers. */
 async function deliver(body: string, options: { timestamp?: number; secret?: string; signed?: string } = {}) {
+  return gateway("/webhooks/browser-use", await signedDelivery(body, options));
+}
+
+async function signedDelivery(
+  body: string,
+  options: { timestamp?: number; secret?: string; signed?: string } = {},
+): Promise<RequestInit> {
   const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
   const signature = await hmacHex(options.secret ?? secret, `${timestamp}.${options.signed ?? body}`);
-  return gateway("/webhooks/browser-use", {
+  return {
     method: "POST",
     headers: {
       "Content-Type": "application/json",
@@ -43,7 +51,7 @@ async function deliver(body: string, options: { timestamp?: number; secret?: str
       "X-Browser-Use-Signature": signature,
     },
     body,
-  });
+  };
 }
 
 const statusUpdate = (sessionId: string, status: string) =>
@@ -86,6 +94,21 @@ describe("Browser Use's status webhook", () => {
       heldMicros: 0,
       spentMicros: billed,
     });
+  });
+
+  it("looks up a session's owner once, not on every event of it", async () => {
+    const t = await newTenant();
+    const s = await startSession(t, { task: emuTask("watched", { steps: 2, stepMs: 60_000 }) });
+    const trips = async () => {
+      const { res, onPath, after } = await countRoundTrips(
+        "/webhooks/browser-use",
+        await signedDelivery(statusUpdate(s.id, "running")),
+      );
+      expect(await expectJson(res, 200)).toEqual({ received: true });
+      return [...onPath, ...after].flat();
+    };
+    expect((await trips()).filter((sql) => sql.includes("FROM resources"))).not.toEqual([]);
+    expect(await trips()).toEqual([]); // nothing changed upstream either: nothing written
   });
 
   it("refuses a wrong secret, a stale timestamp, a changed byte or no signature with 401, and acts on none", async () => {

@@ -12,8 +12,12 @@ import { MAX_BODY_BYTES } from "../middleware/json-body";
 import { upstreamEnvFor } from "../upstream/accounts";
 import { callUpstream } from "../upstream/client";
 import { SESSIONS } from "../upstream/kinds";
-import { findOwner } from "../store/resources";
+import { findOwner, type Owner } from "../store/resources";
+import { TtlCache } from "../lib/ttl-cache";
 import { parseInput } from "../v3/validation";
+
+// Whose each session is: ownership never moves, and every status change of a session sends an event.
+const owners = new TtlCache<Owner>(60_000);
 
 /** How far a webhook's timestamp may be from now, as Browser Use tells receivers to check. */
 export const WEBHOOK_WINDOW_S = 300;
@@ -80,7 +84,8 @@ async function receive(c: Context<AppEnv>, upstream: Bindings, orgId: string | n
   const sessionId = parsed.data.payload?.session_id;
   if (parsed.data.type !== "agent.task.status_update" || !sessionId) return c.json({ received: true });
 
-  const owner = await findOwner(c.env.DB, "session", sessionId);
+  const owner = owners.get(sessionId.toLowerCase()) ?? (await findOwner(c.env.DB, "session", sessionId));
+  if (owner) owners.set(sessionId.toLowerCase(), owner);
   // A session of another org than the account's is none of this event's business.
   if (!owner || (orgId !== null && owner.orgId !== orgId)) {
     c.get("log").warn("webhook_unknown_session", { sessionId });
