@@ -2,22 +2,25 @@
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
 
 export interface Logger {
+  /** Detail below the line per request (each upstream call): off unless LOG_LEVEL is `debug`. */
+  debug(event: string, fields?: LogFields): void;
   info(event: string, fields?: LogFields): void;
   warn(event: string, fields?: LogFields): void;
   error(event: string, fields?: LogFields): void;
 }
 
-export type LogLevel = "info" | "warn" | "error";
-const RANK: Record<LogLevel, number> = { info: 0, warn: 1, error: 2 };
+export type LogLevel = "debug" | "info" | "warn" | "error";
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 /** The `LOG_LEVEL` var as a level; anything else (or nothing) is `info`. */
 export function logLevel(value: string | undefined): LogLevel {
-  return value === "warn" || value === "error" ? value : "info";
+  return value === "debug" || value === "warn" || value === "error" ? value : "info";
 }
 
 /**
  * A structured JSON logger whose every line carries `base` (the request id). Lines below `min`
- * are dropped: `warn` drops the line per request, which costs throughput where logs are slow.
+ * are dropped: `info` writes one line per request, `debug` adds one per upstream call, and `warn`
+ * drops the line per request, which costs throughput where logs are slow.
  */
 export function createLogger(base: LogFields, min: LogLevel = "info"): Logger {
   const write = (level: LogLevel, event: string, fields?: LogFields) => {
@@ -27,6 +30,7 @@ export function createLogger(base: LogFields, min: LogLevel = "info"): Logger {
     else console.log(line);
   };
   return {
+    debug: (event, fields) => write("debug", event, fields),
     info: (event, fields) => write("info", event, fields),
     warn: (event, fields) => write("warn", event, fields),
     error: (event, fields) => write("error", event, fields),

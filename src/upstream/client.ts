@@ -66,7 +66,7 @@ export async function callUpstream(
       if (retryable && attempt === 1) continue;
       throw new GatewayError("upstream_unreachable", "Browser Use is unreachable");
     }
-    log.info("upstream", {
+    log.debug("upstream", {
       method: req.method,
       path: req.path,
       status: res.status,
