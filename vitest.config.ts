@@ -42,10 +42,23 @@ export default defineConfig({
         test: {
           name: "gateway",
           include: ["test/**/*.test.ts"],
+          exclude: ["test/browser/**"],
           globalSetup: ["./test/global-setup.ts"],
           setupFiles: ["./test/apply-migrations.ts"],
           provide: { emulatorKey: EMULATOR_KEY },
           testTimeout: 30_000,
+        },
+      },
+      {
+        // The dashboard in headless Chromium (playwright-core driving Debian's chromium), against
+        // the gateway started as `npm start` starts it: emulator, local D1, `wrangler dev`.
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["./test/browser/global-setup.ts"],
+          testTimeout: 30_000,
+          hookTimeout: 90_000,
         },
       },
     ],

@@ -21,6 +21,8 @@ export interface StackOptions {
   seedFile?: string;
   /** Another wrangler config for the gateway (the benchmark's, which counts D1 calls). */
   config?: string;
+  /** Keep wrangler's migration tables off the terminal (printed only if a step fails): tests. */
+  quiet?: boolean;
 }
 
 export interface Stack {
@@ -50,9 +52,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const emulator = await startEmulator({ ...options.emulator, port: options.emulatorPort });
   const persist = options.persistTo ? ["--persist-to", options.persistTo] : [];
   const config = options.config ? ["--config", options.config] : [];
-  await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", ...persist]);
+  const quiet = options.quiet ?? false;
+  await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", ...persist], quiet);
   if (options.seedFile) {
-    await run("npx", ["wrangler", "d1", "execute", "DB", "--local", ...persist, "--file", options.seedFile]);
+    await run(
+      "npx",
+      ["wrangler", "d1", "execute", "DB", "--local", ...persist, "--file", options.seedFile],
+      quiet,
+    );
   }
   let gateway: Worker;
   try {
@@ -178,11 +185,16 @@ async function waitForHealth(url: string): Promise<void> {
   throw new Error(`the worker did not become healthy on ${url} within 60 s`);
 }
 
-function run(command: string, args: string[]): Promise<void> {
+function run(command: string, args: string[], quiet = false): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: "inherit", env: quietEnv });
-    child.on("exit", (code) =>
-      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} failed`)),
-    );
+    const child = spawn(command, args, { stdio: quiet ? "pipe" : "inherit", env: quietEnv });
+    const output: Buffer[] = [];
+    child.stdout?.on("data", (chunk: Buffer) => output.push(chunk));
+    child.stderr?.on("data", (chunk: Buffer) => output.push(chunk));
+    child.on("exit", (code) => {
+      if (code === 0) return resolve();
+      if (quiet) process.stderr.write(Buffer.concat(output));
+      reject(new Error(`${command} ${args.join(" ")} failed`));
+    });
   });
 }

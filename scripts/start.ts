@@ -70,6 +70,7 @@ async function main() {
   console.log(`
 emulator  ${stack.emulatorUrl}/api/v3   (key ${emulator.apiKey})
 gateway   ${stack.gatewayUrl}   (GET /healthz)
+dashboard ${stack.gatewayUrl}/dashboard/   (sign in with the admin token or the demo key)
 admin     Authorization: Bearer ${adminToken}
 demo      org ${demo.orgId} (budget $25/month, tasks held at $0.50 unless they ask), tenant ${demo.tenantId}
 demo key  ${demo.key}

@@ -8,6 +8,7 @@ import { onError, onNotFound } from "./middleware/errors";
 import { recordRefusals } from "./middleware/record-refusals";
 import { requestId } from "./middleware/request-id";
 import { admin } from "./routes/admin";
+import { dashboard } from "./routes/dashboard";
 import { gatewayApi } from "./routes/gateway";
 import { health } from "./routes/health";
 import { hookDeliveries } from "./routes/hooks";
@@ -23,7 +24,8 @@ const app = new Hono<AppEnv>()
   .route("/gateway/v1", gatewayApi)
   .route("/hooks", hookDeliveries)
   .route("/webhooks", upstreamWebhooks)
-  .route("/admin/v1", admin);
+  .route("/admin/v1", admin)
+  .route("/", dashboard);
 
 app.onError(onError);
 app.notFound(onNotFound(app.routes));

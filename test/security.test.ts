@@ -51,7 +51,7 @@ const ROUTES: Route[] = [
 ];
 
 /** Every /gateway/v1 route: a tenant's own view, with the same key. */
-const GATEWAY_ROUTES = ["/gateway/v1/me", "/gateway/v1/budget", "/gateway/v1/usage"];
+const GATEWAY_ROUTES = ["/gateway/v1/me", "/gateway/v1/budget", "/gateway/v1/usage", "/gateway/v1/live"];
 
 /** Routes that name another object inside the body rather than the path. */
 const BODY_ID_ROUTES: (Route & { kind: keyof Ids })[] = [

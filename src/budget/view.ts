@@ -1,5 +1,6 @@
-import { fromMicros } from "../lib/money";
+import { fromMicros, toMicros } from "../lib/money";
 import type { BudgetPolicy, EffectivePolicy } from "../policy/effective";
+import { getAlertTarget } from "../store/alerts";
 import { getCounters, type Scope } from "../store/budgets";
 import { periodKey } from "./period";
 
@@ -53,4 +54,42 @@ export async function budgetView(
   });
   const capped = views.map((v) => v.remaining).filter((r): r is number => r !== null);
   return { scopes: views.map((v) => v.view), remainingMicros: capped.length ? Math.min(...capped) : null };
+}
+
+/** A scope as the budget endpoints show it: its view and the alert thresholds its spend reached. */
+export interface ScopeReport extends ScopeView {
+  /** The org's alert thresholds (percent of cap), ascending; empty when the org has no alert target. */
+  alertThresholds: number[];
+  /** Those that this period's booked spend has reached (as alerts count them); empty without a cap. */
+  thresholdsCrossed: number[];
+}
+
+/**
+ * The caller's budgets as `GET /gateway/v1/budget` and `GET /admin/v1/tenants/{id}/budget` answer:
+ * budgetView's scopes with the thresholds crossed, judged as alerts judge them (spent × 100 ≥ cap ×
+ * threshold, in micro-USD), so the dashboard shows what the alerts announced.
+ */
+export async function budgetReport(
+  db: D1Database,
+  ids: { orgId: string; tenantId: string },
+  policy: EffectivePolicy,
+  now = new Date(),
+): Promise<{ scopes: ScopeReport[] }> {
+  const [{ scopes }, target] = await Promise.all([
+    budgetView(db, ids, policy, now),
+    getAlertTarget(db, ids.orgId),
+  ]);
+  const thresholds = target?.thresholds ?? [];
+  const caps = { org: policy.orgBudget?.capMicros, tenant: policy.tenantBudget?.capMicros };
+  return {
+    scopes: scopes.map((view) => {
+      const cap = caps[view.scope];
+      const spent = toMicros(view.spentUsd);
+      return {
+        ...view,
+        alertThresholds: thresholds,
+        thresholdsCrossed: cap === undefined ? [] : thresholds.filter((t) => spent * 100 >= cap * t),
+      };
+    }),
+  };
 }

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { budgetView } from "../budget/view";
+import { budgetReport } from "../budget/view";
 import type { AppEnv } from "../env";
 import { loadPolicy } from "../middleware/policy";
 import { tenantAuth } from "../middleware/tenant-auth";
@@ -7,6 +7,7 @@ import { validate } from "../middleware/validate";
 import { GatewayError } from "../lib/errors";
 import { UsageQuery } from "../reports/usage";
 import { answerUsage } from "./admin-usage";
+import { answerLive, TenantLiveQuery } from "./live";
 
 /** /gateway/v1: a tenant's own view of the gateway, with the same key as /api/v3. */
 export const gatewayApi = new Hono<AppEnv>()
@@ -17,8 +18,7 @@ export const gatewayApi = new Hono<AppEnv>()
     return c.json({ orgId, tenantId, keyId });
   })
   .get("/budget", async (c) => {
-    const { scopes } = await budgetView(c.env.DB, c.get("caller"), c.get("policy"));
-    return c.json({ scopes });
+    return c.json(await budgetReport(c.env.DB, c.get("caller"), c.get("policy")));
   })
   .get("/usage", validate("query", UsageQuery), (c) => {
     // The caller's own tenant, and nothing else: naming another org or tenant is refused.
@@ -28,4 +28,7 @@ export const gatewayApi = new Hono<AppEnv>()
       throw new GatewayError("forbidden", "A tenant's key reports on its own tenant only");
     }
     return answerUsage(c, { ...query, orgId, tenantId });
-  });
+  })
+  .get("/live", validate("query", TenantLiveQuery), (c) =>
+    answerLive(c, { tenantId: c.get("caller").tenantId }, c.req.valid("query").limit),
+  );

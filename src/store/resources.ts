@@ -201,3 +201,62 @@ export async function listLive(
     .all<{ kind: "session" | "browser"; id: string; org_id: string; tenant_id: string }>();
   return results.map((r) => ({ kind: r.kind, id: r.id, orgId: r.org_id, tenantId: r.tenant_id }));
 }
+
+/** A live session or browser as the dashboard lists it: the gateway's last view of it. */
+export interface LiveItem {
+  kind: "session" | "browser";
+  id: string;
+  orgId: string;
+  tenantId: string;
+  status: string;
+  createdAt: string;
+  /** When the gateway last saw it from upstream (a response, a webhook or the reconciler). */
+  viewAt: string;
+  liveUrl: string | null;
+  /** What the ledger has booked for it so far, micro-USD. */
+  costMicros: number;
+}
+
+/**
+ * The live sessions and browsers (as countActive counts them) of every tenant, of an org or of one
+ * tenant, newest first, at most `limit`, with what the ledger booked for each.
+ */
+export async function listLiveItems(
+  db: D1Database,
+  filter: { orgId?: string; tenantId?: string },
+  limit: number,
+): Promise<LiveItem[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT r.kind, r.id, r.org_id, r.tenant_id, r.status, r.created_at, r.view_at,
+         r.view ->> '$.liveUrl' AS live_url, CAST(coalesce(u.total_cost_micros, 0) AS INTEGER) AS cost
+       FROM resources r LEFT JOIN usage u ON u.kind = r.kind AND u.id = r.id
+       WHERE r.deleted_at IS NULL AND (?1 IS NULL OR r.org_id = ?1) AND (?2 IS NULL OR r.tenant_id = ?2)
+         AND ((r.kind = 'session' AND r.status IN ('created', 'idle', 'running'))
+           OR (r.kind = 'browser' AND r.status = 'active'))
+       ORDER BY r.created_at DESC, r.id DESC LIMIT ?3`,
+    )
+    .bind(filter.orgId ?? null, filter.tenantId ?? null, limit)
+    .all<{
+      kind: "session" | "browser";
+      id: string;
+      org_id: string;
+      tenant_id: string;
+      status: string;
+      created_at: string;
+      view_at: string;
+      live_url: string | null;
+      cost: number;
+    }>();
+  return results.map((r) => ({
+    kind: r.kind,
+    id: r.id,
+    orgId: r.org_id,
+    tenantId: r.tenant_id,
+    status: r.status,
+    createdAt: r.created_at,
+    viewAt: r.view_at,
+    liveUrl: r.live_url,
+    costMicros: r.cost,
+  }));
+}

@@ -1,0 +1,38 @@
+import type { Context } from "hono";
+import { Hono } from "hono";
+import * as z from "zod";
+import type { AppEnv } from "../env";
+import { fromMicros } from "../lib/money";
+import { validate } from "../middleware/validate";
+import { listLiveItems } from "../store/resources";
+import { queryInt, queryScalar } from "../v3/schemas/common";
+
+const LiveQuery = z.object({
+  orgId: queryScalar(z.uuid()).optional(),
+  tenantId: queryScalar(z.uuid()).optional(),
+  limit: queryInt(1, 200).default(100),
+});
+
+/**
+ * The live sessions and browsers of the filter, as `{"items": [...]}`: kind, id, owner, status,
+ * createdAt, viewAt, liveUrl and costUsd (what the ledger has booked for it so far).
+ */
+export async function answerLive(
+  c: Context<AppEnv>,
+  filter: { orgId?: string; tenantId?: string },
+  limit: number,
+): Promise<Response> {
+  const items = await listLiveItems(c.env.DB, filter, limit);
+  return c.json({
+    items: items.map(({ costMicros, ...item }) => ({ ...item, costUsd: fromMicros(costMicros) })),
+  });
+}
+
+/** GET /admin/v1/live: what runs now across every tenant (or one org's, or one tenant's). */
+export const adminLive = new Hono<AppEnv>().get("/live", validate("query", LiveQuery), (c) => {
+  const { limit, ...filter } = c.req.valid("query");
+  return answerLive(c, filter, limit);
+});
+
+/** The query of GET /gateway/v1/live: a tenant sees its own, so only the limit is asked. */
+export const TenantLiveQuery = LiveQuery.pick({ limit: true });

@@ -1,0 +1,120 @@
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ADMIN_TOKEN,
+  api,
+  GATEWAY,
+  launch,
+  newTenant,
+  openPage,
+  screenshot,
+  sessionEnded,
+  signIn,
+  startSession,
+} from "./harness";
+
+interface Scope {
+  scope: string;
+  capUsd: string | null;
+  spentUsd: string;
+  heldUsd: string;
+  remainingUsd: string | null;
+}
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(() => browser?.close());
+
+describe("dashboard: sign-in and budgets", () => {
+  it("serves the page under a strict Content-Security-Policy, with no inline script", async () => {
+    const { page } = await openPage(browser);
+    const res = await page.goto(`${GATEWAY}/dashboard/`);
+    expect(res?.status()).toBe(200);
+    const headers = res?.headers() ?? {};
+    expect(headers["content-security-policy"]).toContain("script-src 'self'");
+    expect(headers["content-security-policy"]).not.toContain("unsafe-inline");
+    expect(headers["x-content-type-options"]).toBe("nosniff");
+    expect(headers["referrer-policy"]).toBe("no-referrer");
+    const inline = await page.locator("script:not([src])").count();
+    expect(inline).toBe(0);
+    await page.context().close();
+  });
+
+  it("refuses a wrong token and keeps nothing", async () => {
+    const { page } = await openPage(browser);
+    await page.goto(`${GATEWAY}/dashboard/`);
+    await page.getByLabel("Admin token or tenant key").fill("not-the-admin-token");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent()).toContain("not accepted");
+    expect(await page.evaluate("sessionStorage.length")).toBe(0);
+    await page.context().close();
+  });
+
+  it("shows a tenant its own budgets, spent exactly as GET /gateway/v1/budget says", async () => {
+    const t = await newTenant("budget");
+    const s = await startSession(t.key, "Spend a little [emu steps=2 cost=0.0123]");
+    await sessionEnded(t.key, s.id);
+    const { scopes } = await api<{ scopes: Scope[] }>(t.key, "/gateway/v1/budget");
+    const tenantScope = scopes.find((x) => x.scope === "tenant");
+    expect(tenantScope?.spentUsd).not.toBe("0");
+
+    const { page, errors } = await openPage(browser);
+    await signIn(page, t.key);
+    const row = page.locator(`tr[data-scope="tenant"][data-id="${t.tenantId}"]`);
+    await expect
+      .poll(() => row.locator('[data-field="spentUsd"]').textContent())
+      .toBe(`$${tenantScope?.spentUsd}`);
+    expect(await row.locator('[data-field="capUsd"]').textContent()).toBe(`$${tenantScope?.capUsd}`);
+    expect(await row.locator('[data-field="heldUsd"]').textContent()).toBe(`$${tenantScope?.heldUsd}`);
+    expect(await row.locator('[data-field="remainingUsd"]').textContent()).toBe(
+      `$${tenantScope?.remainingUsd}`,
+    );
+    const orgScope = scopes.find((x) => x.scope === "org");
+    const orgRow = page.locator(`tr[data-scope="org"][data-id="${t.orgId}"]`);
+    expect(await orgRow.locator('[data-field="spentUsd"]').textContent()).toBe(`$${orgScope?.spentUsd}`);
+    // The key is in this tab's sessionStorage, and in no cookie or URL.
+    expect(await page.evaluate("Object.values(sessionStorage)")).toContain(t.key);
+    expect(await page.context().cookies()).toEqual([]);
+    expect(page.url()).not.toContain(t.key);
+    await screenshot(page, "budgets-tenant");
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("shows the admin every tenant's budget, as GET /admin/v1/tenants/{id}/budget says", async () => {
+    const a = await newTenant("admin-a");
+    const b = await newTenant("admin-b", { org: "30", tenant: "7.5" });
+    const { page, errors } = await openPage(browser);
+    await signIn(page, ADMIN_TOKEN);
+    for (const t of [a, b]) {
+      const { scopes } = await api<{ scopes: Scope[] }>(
+        ADMIN_TOKEN,
+        `/admin/v1/tenants/${t.tenantId}/budget`,
+      );
+      const row = page.locator(`tr[data-scope="tenant"][data-id="${t.tenantId}"]`);
+      await expect
+        .poll(() => row.locator('[data-field="capUsd"]').textContent())
+        .toBe(`$${scopes[1]?.capUsd}`);
+      expect(await row.locator("th").textContent()).toContain(t.tenantName);
+    }
+    await screenshot(page, "budgets-admin");
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("shows a tenant no other tenant's rows", async () => {
+    const mine = await newTenant("mine");
+    const theirs = await newTenant("theirs");
+    const { page } = await openPage(browser);
+    await signIn(page, mine.key);
+    await page.locator(`tr[data-id="${mine.tenantId}"]`).waitFor();
+    expect(await page.locator(`tr[data-id="${theirs.tenantId}"]`).count()).toBe(0);
+    expect(await page.locator(`tr[data-id="${theirs.orgId}"]`).count()).toBe(0);
+    expect(await page.getByText(theirs.tenantName).count()).toBe(0);
+    // Nor do the admin-only views show for a tenant key.
+    expect(await page.getByRole("link", { name: "Keys" }).isVisible()).toBe(false);
+    await page.context().close();
+  });
+});

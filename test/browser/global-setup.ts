@@ -1,0 +1,70 @@
+/**
+ * The browser tests' gateway, started as `npm start` starts it (scripts/local-stack.ts): the
+ * emulator, local D1 migrated (in a fresh temporary directory), and the gateway under `wrangler dev`
+ * serving the dashboard from its static assets. Runs in Node, once for the browser project.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestProject } from "vitest/node";
+import { startStack } from "../../scripts/local-stack";
+
+const ADMIN_TOKEN = "browser-test-admin-token";
+const WEBHOOK_SECRET = "browser-test-webhook-secret";
+
+/** A port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export default async function setup(project: TestProject) {
+  const persistTo = mkdtempSync(join(tmpdir(), "gateway-browser-"));
+  const [port, emulatorPort] = [await freePort(), await freePort()];
+  const stack = await startStack({
+    port,
+    emulatorPort,
+    persistTo,
+    adminToken: ADMIN_TOKEN,
+    logLevel: "error",
+    quiet: true,
+    emulator: {
+      apiKey: "bu_browser_test_key",
+      stepMs: 100,
+      webhookUrl: `http://127.0.0.1:${port}/webhooks/browser-use`,
+      webhookSecret: WEBHOOK_SECRET,
+      log: () => undefined,
+    },
+    vars: {
+      BROWSER_USE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      ALLOW_PRIVATE_CALLBACKS: "true",
+      // A failing callback gives up after two quick retries, so a test sees it failed.
+      EVENT_RETRY_SCHEDULE_S: "1,1",
+      LOG_LEVEL: "error",
+    },
+  });
+  project.provide("gatewayUrl", stack.gatewayUrl);
+  project.provide("emulatorUrl", stack.emulatorUrl);
+  project.provide("adminToken", ADMIN_TOKEN);
+  return async () => {
+    await stack.stop();
+    await stack.exited;
+    rmSync(persistTo, { recursive: true, force: true });
+  };
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    gatewayUrl: string;
+    emulatorUrl: string;
+    adminToken: string;
+  }
+}
