@@ -27,6 +27,9 @@ export async function openPage(browser: Browser, width = 1280): Promise<{ page: 
     if (m.type() === "error") errors.push(m.text());
   });
   page.on("pageerror", (e) => errors.push(e.message));
+  page.on("response", (r) => {
+    if (r.status() >= 400) errors.push(`${r.status()} ${new URL(r.url()).pathname}`);
+  });
   return { page, errors };
 }
 

@@ -3,12 +3,14 @@
 import { ApiError, forgetToken, getJson, roleOf, saveToken, savedToken } from "./api.js";
 import { renderBudgets } from "./budgets.js";
 import { loadDirectory } from "./directory.js";
+import { renderSpend } from "./spend.js";
 
 const $ = (id) => document.getElementById(id);
 
 /** Each view: what renders it, and whether only the admin sees it. */
 const VIEWS = {
   budgets: { render: renderBudgets },
+  spend: { render: renderSpend },
 };
 
 let directory = null;
