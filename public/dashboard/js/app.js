@@ -3,6 +3,7 @@
 import { ApiError, forgetToken, getJson, roleOf, saveToken, savedToken } from "./api.js";
 import { renderBudgets } from "./budgets.js";
 import { loadDirectory } from "./directory.js";
+import { renderLive } from "./live.js";
 import { renderSpend } from "./spend.js";
 
 const $ = (id) => document.getElementById(id);
@@ -11,6 +12,7 @@ const $ = (id) => document.getElementById(id);
 const VIEWS = {
   budgets: { render: renderBudgets },
   spend: { render: renderSpend },
+  live: { render: renderLive },
 };
 
 let directory = null;
