@@ -117,4 +117,38 @@ describe("dashboard: sign-in and budgets", () => {
     expect(await page.getByRole("link", { name: "Keys" }).isVisible()).toBe(false);
     await page.context().close();
   });
+
+  it("works by keyboard alone: sign in with Enter, move between views with Tab and Enter", async () => {
+    const t = await newTenant("keyboard");
+    const { page, errors } = await openPage(browser);
+    await page.goto(`${GATEWAY}/dashboard/`);
+    // The token field has the focus on arrival.
+    await page.keyboard.type(t.key);
+    await page.keyboard.press("Enter");
+    await page.getByRole("navigation", { name: "Views" }).waitFor();
+    await page.locator(`tr[data-id="${t.tenantId}"]`).waitFor();
+    let focused = "";
+    for (let i = 0; i < 10 && focused !== "Spend"; i++) {
+      await page.keyboard.press("Tab");
+      focused = String(await page.evaluate("document.activeElement?.textContent?.trim()"));
+    }
+    expect(focused).toBe("Spend");
+    await page.keyboard.press("Enter");
+    await page.locator("#spend-grid, #spend-table p").first().waitFor();
+    expect(await page.locator("#view-spend").isVisible()).toBe(true);
+    expect(await page.locator("#view-budgets").isVisible()).toBe(false);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("fits a phone's width: nothing wider than the screen but the tables, which scroll", async () => {
+    const t = await newTenant("phone");
+    const { page, errors } = await openPage(browser, 390);
+    await signIn(page, t.key);
+    await page.locator(`tr[data-id="${t.tenantId}"]`).waitFor();
+    expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
+    await screenshot(page, "budgets-phone");
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
 });

@@ -3,7 +3,10 @@
 import { ApiError, forgetToken, getJson, roleOf, saveToken, savedToken } from "./api.js";
 import { renderBudgets } from "./budgets.js";
 import { loadDirectory } from "./directory.js";
+import { renderHooks } from "./hooks.js";
+import { renderKeys } from "./keys.js";
 import { renderLive } from "./live.js";
+import { renderRefusals } from "./refusals.js";
 import { renderSpend } from "./spend.js";
 
 const $ = (id) => document.getElementById(id);
@@ -13,6 +16,9 @@ const VIEWS = {
   budgets: { render: renderBudgets },
   spend: { render: renderSpend },
   live: { render: renderLive },
+  hooks: { render: renderHooks, adminOnly: true },
+  keys: { render: renderKeys, adminOnly: true },
+  refusals: { render: renderRefusals, adminOnly: true },
 };
 
 let directory = null;
@@ -50,6 +56,11 @@ function leave() {
   stopCurrent?.();
   stopCurrent = null;
   directory = null;
+  // Nothing of the last person's stays on the page.
+  for (const section of document.querySelectorAll(
+    ".view [id$='-body'], #keys-issued, #spend-table, #spend-chart",
+  ))
+    section.replaceChildren();
   $("signed-in").hidden = true;
   $("sign-out").hidden = true;
   $("who").hidden = true;
@@ -77,6 +88,8 @@ async function showView() {
   }
   const root = $(`${name}-body`) ?? $(`view-${name}`);
   try {
+    // Orgs and tenants made since sign-in show too.
+    directory = await loadDirectory(directory.role);
     stopCurrent = (await VIEWS[name].render(root, directory)) ?? null;
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return leave();
