@@ -1,5 +1,5 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 const EMULATOR_KEY = "bu_emulator_test_key";
 
@@ -15,6 +15,14 @@ export default defineConfig({
           include: ["emulator/test/**/*.test.ts"],
           environment: "node",
           testTimeout: 30_000,
+        },
+      },
+      {
+        // Checks that need Node (the OpenAPI 3.1 validator reads its schemas from disk).
+        test: {
+          name: "node",
+          include: ["test/node/**/*.test.ts"],
+          environment: "node",
         },
       },
       {
@@ -42,7 +50,7 @@ export default defineConfig({
         test: {
           name: "gateway",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/browser/**"],
+          exclude: [...configDefaults.exclude, "test/browser/**", "test/node/**"],
           globalSetup: ["./test/global-setup.ts"],
           setupFiles: ["./test/apply-migrations.ts"],
           provide: { emulatorKey: EMULATOR_KEY },

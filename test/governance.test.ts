@@ -1,7 +1,5 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../src/index";
 import { openHold } from "../src/budget/holds";
 import { GatewayError } from "../src/lib/errors";
 import { createLogger } from "../src/lib/log";
@@ -16,7 +14,7 @@ import {
   emulatorTruth,
   eventually,
   expectJson,
-  GATEWAY,
+  gateway,
   newTenant,
   type TestTenant,
   figuresOf,
@@ -437,17 +435,15 @@ describe("budget store failures", () => {
       },
     } as unknown as D1Database;
     const calls = countUpstream();
-    const ctx = createExecutionContext();
-    const res = await worker.fetch(
-      new Request(`${GATEWAY}/api/v3/sessions`, {
+    const res = await gateway(
+      "/api/v3/sessions",
+      {
         method: "POST",
         headers: { "X-Browser-Use-API-Key": t.key, "Content-Type": "application/json" },
         body: JSON.stringify({ task: "t" }),
-      }),
+      },
       { ...env, DB: db },
-      ctx,
     );
-    await waitOnExecutionContext(ctx);
     expect(await expectJson(res, 503)).toMatchObject({ code: "budget_unavailable" });
     expect(calls).toEqual([]);
     expect(await rowsOf(t.tenantId)).toEqual({ holds: 0, resources: 0, usage: 0 });

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import type { Bindings } from "../src/env";
 import { countedD1 } from "../bench/counted-d1";
 import worker from "../src/index";
+import { expectDocumented } from "./response-conformance";
 import { type CostFigures, getUsage } from "../src/store/usage";
 
 export const ADMIN_TOKEN = "test-admin-token";
@@ -14,6 +15,7 @@ export const EMULATOR = env.UPSTREAM_URL.replace(/\/api\/v3$/, "");
  * Calls the gateway's fetch handler in this isolate and waits for its after-response work
  * (ledger writes), so a test sees the database as it is once the request is fully done.
  * `bindings` replaces the gateway's env, e.g. to point it at an upstream account of its own.
+ * Every answer must be one the gateway's OpenAPI document allows; the call fails otherwise.
  */
 export async function gateway(
   path: string,
@@ -21,8 +23,10 @@ export async function gateway(
   bindings: Bindings = env,
 ): Promise<Response> {
   const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(GATEWAY + path, init), bindings, ctx);
+  const request = new Request(GATEWAY + path, init);
+  const res = await worker.fetch(request, bindings, ctx);
   await waitOnExecutionContext(ctx);
+  await expectDocumented(request, res);
   return res;
 }
 
@@ -247,8 +251,10 @@ export async function countRoundTrips(
   const trips: string[][] = [];
   const ctx = createExecutionContext();
   const counted = { ...env, DB: countedD1(env.DB, { sent: (sql) => trips.push(sql) }) };
-  const res = await worker.fetch(new Request(GATEWAY + path, init), counted, ctx);
+  const request = new Request(GATEWAY + path, init);
+  const res = await worker.fetch(request, counted, ctx);
   const onPath = trips.length;
   await waitOnExecutionContext(ctx);
+  await expectDocumented(request, res);
   return { res, onPath: trips.slice(0, onPath), after: trips.slice(onPath) };
 }

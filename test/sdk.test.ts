@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import * as z from "zod";
 import worker from "../src/index";
 import { GATEWAY, emuTask, newTenant } from "./helpers";
+import { expectDocumented } from "./response-conformance";
 
 // The SDK reads process.env for optional credentials; workerd without nodejs_compat has no `process`.
 (globalThis as { process?: unknown }).process ??= { env: {} };
@@ -23,6 +24,7 @@ beforeAll(() => {
     const ctx = createExecutionContext();
     const res = await worker.fetch(req, env, ctx);
     await waitOnExecutionContext(ctx);
+    await expectDocumented(req, res);
     return res;
   });
 });

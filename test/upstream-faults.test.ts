@@ -1,7 +1,5 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../src/index";
 import { observeViews } from "../src/ledger/observe";
 import { createLogger } from "../src/lib/log";
 import { getUsage, sumCostEvents } from "../src/store/usage";
@@ -11,7 +9,7 @@ import {
   emuTask,
   eventually,
   expectJson,
-  GATEWAY,
+  gateway,
   newTenant,
   type TestTenant,
   figuresOf,
@@ -67,18 +65,15 @@ async function gatewayWith(
 ): Promise<Response> {
   const headers: Record<string, string> = { "X-Browser-Use-API-Key": key };
   if (init.body !== undefined) headers["Content-Type"] = "application/json";
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(
-    new Request(GATEWAY + path, {
+  return gateway(
+    path,
+    {
       method: init.method ?? (init.body === undefined ? "GET" : "POST"),
       headers,
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
-    }),
+    },
     { ...env, ...overrides },
-    ctx,
   );
-  await waitOnExecutionContext(ctx);
-  return res;
 }
 
 async function newSession(t: TestTenant, body: Record<string, unknown> = {}): Promise<View> {

@@ -1,22 +1,12 @@
 import { fromMicros, toMicros } from "../lib/money";
 import type { BudgetPolicy, EffectivePolicy } from "../policy/effective";
+import type { BudgetScope, BudgetScopeReport } from "../schemas/gateway";
 import { getAlertTarget } from "../store/alerts";
 import { getCounters, type Scope } from "../store/budgets";
 import { periodKey } from "./period";
 
-/** One budget scope as a tenant sees it; money as decimal strings, null where there is no cap. */
-export interface ScopeView {
-  scope: Scope;
-  capUsd: string | null;
-  period: string;
-  timeZone: string;
-  periodKey: string;
-  spentUsd: string;
-  heldUsd: string;
-  /** The part of spentUsd that went past the holds it was booked under. */
-  overshootUsd: string;
-  remainingUsd: string | null;
-}
+/** One budget scope as a tenant sees it (the schema is /gateway/v1/budget's, in schemas/gateway). */
+export type ScopeView = BudgetScope;
 
 /** The caller's budgets now: org and tenant, each with cap, period, spent, held and remaining. */
 export async function budgetView(
@@ -57,12 +47,7 @@ export async function budgetView(
 }
 
 /** A scope as the budget endpoints show it: its view and the alert thresholds its spend reached. */
-export interface ScopeReport extends ScopeView {
-  /** The org's alert thresholds (percent of cap), ascending; empty when the org has no alert target. */
-  alertThresholds: number[];
-  /** Those that this period's booked spend has reached (as alerts count them); empty without a cap. */
-  thresholdsCrossed: number[];
-}
+export type ScopeReport = BudgetScopeReport;
 
 /**
  * The caller's budgets as `GET /gateway/v1/budget` and `GET /admin/v1/tenants/{id}/budget` answer:

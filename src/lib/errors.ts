@@ -1,3 +1,6 @@
+import * as z from "zod";
+import { MoneyString } from "../v3/schemas/common";
+import { ValidationError } from "../v3/schemas/errors";
 import type { ValidationIssue } from "../v3/validation";
 
 /** Every error the gateway itself can answer with. Upstream errors pass through untouched. */
@@ -72,6 +75,36 @@ const STATUS: Record<ErrorCode, number> = {
   internal_error: 500,
 };
 
+const CODES = Object.keys(STATUS) as [ErrorCode, ...ErrorCode[]];
+
+/**
+ * The body of every error the gateway answers itself (errorResponse renders it): upstream's
+ * `detail` shape plus `code` and `requestId`, and the further fields some refusals carry. Strict,
+ * so a field nobody documented (or meant to send) fails the suite's check of every answer.
+ */
+export const GatewayErrorBody = z.strictObject({
+  /** A message, or FastAPI's issue list for a 422 of invalid input. */
+  detail: z.union([z.string(), z.array(ValidationError)]),
+  code: z.enum(CODES),
+  requestId: z.string(),
+  /** `country_not_allowed`, `model_not_allowed`: what the policy allows (null: no allowlist). */
+  allowed: z.array(z.string()).nullable().optional(),
+  /** `budget_exceeded`, `concurrency_limit`: the budget scope that refused. */
+  scope: z.enum(["org", "tenant"]).optional(),
+  /** `concurrency_limit`: live sessions allowed; `rate_limited`: requests per minute allowed. */
+  limit: z.int().optional(),
+  /** `budget_exceeded`: what the scope has left (null: no cap), and the least a hold may be. */
+  remainingUsd: MoneyString.nullable().optional(),
+  minHoldUsd: MoneyString.optional(),
+  /** `timeout_not_allowed`: the policy's longest browser timeout. */
+  maxTimeoutMinutes: z.int().optional(),
+  /** `template_value_missing`: the placeholders the delivery had no value for. */
+  missing: z.array(z.string()).optional(),
+});
+
+/** The further fields of an error body, beside `detail`, `code` and `requestId`. */
+export type ErrorExtra = Omit<z.input<typeof GatewayErrorBody>, "detail" | "code" | "requestId">;
+
 /**
  * The gateway's one error type. `detail` is a message, or the FastAPI issue list for 422,
  * so a client sees the same shape as from Browser Use itself, plus `code` and `requestId`.
@@ -84,7 +117,7 @@ export class GatewayError extends Error {
     readonly detail: string | ValidationIssue[],
     readonly headers: Record<string, string> = {},
     /** Further fields of the error body, e.g. which budget scope refused and what remains. */
-    readonly extra: Record<string, unknown> = {},
+    readonly extra: ErrorExtra = {},
   ) {
     super(typeof detail === "string" ? detail : `${code}: ${detail.length} issue(s)`);
     this.name = "GatewayError";

@@ -2,10 +2,11 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { secretsEqual } from "../lib/crypto";
 import { GatewayError } from "../lib/errors";
+import { withDoc } from "../openapi/describe";
 
 /** Guards /admin/v1 with `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. */
 export function adminAuth() {
-  return createMiddleware<AppEnv>(async function adminAuthMiddleware(c, next) {
+  const middleware = createMiddleware<AppEnv>(async function adminAuthMiddleware(c, next) {
     const token = bearerToken(c.req.header("Authorization"));
     const expected = c.env.ADMIN_TOKEN;
     if (!token || !expected || !(await secretsEqual(token, expected))) {
@@ -14,6 +15,10 @@ export function adminAuth() {
       });
     }
     await next();
+  });
+  return withDoc(middleware, {
+    security: [{ adminToken: [] }],
+    responses: { 401: "`admin_unauthorized`: no admin token, or not the deployment's" },
   });
 }
 

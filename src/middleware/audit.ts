@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { invalidInput } from "../lib/errors";
+import { withDoc } from "../openapi/describe";
 import { type AuditChange, auditStatement, type ChangedBy } from "../store/audit";
 
 /** The name the audit log gives the one admin token, `ADMIN_TOKEN`. */
@@ -17,7 +18,7 @@ const ACTOR = /^[\x20-\x7e]{1,200}$/;
  * adminAuth: who is not let in is not validated.
  */
 export function changedBy() {
-  return createMiddleware<AppEnv>(async function changedByMiddleware(c, next) {
+  const middleware = createMiddleware<AppEnv>(async function changedByMiddleware(c, next) {
     const actor = c.req.header("X-Actor");
     if (actor !== undefined && !ACTOR.test(actor)) {
       throw invalidInput([
@@ -34,6 +35,16 @@ export function changedBy() {
       requestId: c.get("requestId"),
     } satisfies ChangedBy);
     await next();
+  });
+  return withDoc(middleware, {
+    headers: [
+      {
+        name: "X-Actor",
+        description:
+          "Who makes the change (an email address, a user name: 1 to 200 printable ASCII characters), recorded in the audit log as given; else the admin token's name",
+      },
+    ],
+    responses: { 422: "A malformed `X-Actor`" },
   });
 }
 

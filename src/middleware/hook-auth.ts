@@ -2,6 +2,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { verifiedBy } from "../hooks/signatures";
 import { GatewayError, notFound } from "../lib/errors";
+import { withDoc } from "../openapi/describe";
 import { getHook } from "../store/hooks";
 import { MAX_BODY_BYTES } from "./json-body";
 
@@ -15,7 +16,7 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
  * id is `hook:<id>`, which rate limits count by) and `hook`; the raw body is in `rawBody`.
  */
 export function hookAuth() {
-  return createMiddleware<AppEnv>(async function hookAuthMiddleware(c, next) {
+  const middleware = createMiddleware<AppEnv>(async function hookAuthMiddleware(c, next) {
     const hook = await getHook(c.env.DB, c.req.param("hookId") ?? "");
     if (!hook || hook.suspended) throw notFound("Hook not found");
     if (Number(c.req.header("Content-Length") ?? "0") > MAX_BODY_BYTES) throw tooLarge();
@@ -33,6 +34,24 @@ export function hookAuth() {
     c.set("rawBody", raw);
     c.set("caller", { orgId: hook.orgId, tenantId: hook.tenantId, keyId: `hook:${hook.id}` });
     await next();
+  });
+  return withDoc(middleware, {
+    headers: [
+      { name: "webhook-id", required: true, description: "Standard Webhooks: the delivery's id" },
+      { name: "webhook-timestamp", required: true, description: "Unix seconds; within five minutes of now" },
+      {
+        name: "webhook-signature",
+        required: true,
+        description: "`v1,<base64 HMAC-SHA256>` of `id.timestamp.body` under the hook's secret",
+      },
+    ],
+    responses: {
+      401: "`invalid_signature`: missing, malformed, wrong or stale",
+      403: "`suspended`: the hook's tenant or org",
+      404: "No such hook, or a suspended one",
+      413: `Body over ${MAX_BODY_BYTES} bytes`,
+      415: "A body not declared `application/json`",
+    },
   });
 }
 

@@ -3,6 +3,7 @@ import type { AppEnv } from "../env";
 import { sha256Hex } from "../lib/crypto";
 import { GatewayError, invalidInput } from "../lib/errors";
 import { describeError } from "../lib/log";
+import { withDoc } from "../openapi/describe";
 import { claimKey, completeKey, markUnknown, releaseKey } from "../store/idempotency";
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
@@ -18,7 +19,7 @@ const NOTHING_SENT = new Set(["budget_unavailable", "store_unavailable", "upstre
  * reconciler settles that one; a new key starts a new task). Runs after body validation.
  */
 export function idempotency() {
-  return createMiddleware<AppEnv>(async function idempotencyMiddleware(c, next) {
+  const middleware = createMiddleware<AppEnv>(async function idempotencyMiddleware(c, next) {
     const key = c.req.header("Idempotency-Key");
     if (key === undefined) return next();
     if (!KEY.test(key)) {
@@ -75,6 +76,18 @@ export function idempotency() {
     } catch (err) {
       c.get("log").error("idempotency_store_failed", describeError(err));
     }
+  });
+  return withDoc(middleware, {
+    headers: [
+      {
+        name: "Idempotency-Key",
+        description:
+          "1 to 255 printable ASCII characters. A retry with the same key and body within 24 hours gets the first answer again, with `Idempotent-Replayed: true`",
+      },
+    ],
+    responses: {
+      409: "`idempotency_conflict`: the key was used with another body, or its first request is running or was lost",
+    },
   });
 }
 

@@ -2,6 +2,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { GatewayError, invalidInput } from "../lib/errors";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../lib/json-depth";
+import { withDoc } from "../openapi/describe";
 import { bodyMissingIssue, jsonInvalidIssue, jsonTooDeepIssue } from "../v3/validation";
 
 /** Largest request body the gateway accepts; the README documents it. */
@@ -17,7 +18,7 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
  * body reads as `{}`, which is what upstream does for e.g. `POST /sessions/{id}/stop`.
  */
 export function jsonBody(options: { required: boolean }) {
-  return createMiddleware<AppEnv>(async function jsonBodyMiddleware(c, next) {
+  const middleware = createMiddleware<AppEnv>(async function jsonBodyMiddleware(c, next) {
     const declared = Number(c.req.header("Content-Length") ?? "0");
     if (declared > MAX_BODY_BYTES) throw tooLarge();
     const bytes = new Uint8Array(await c.req.arrayBuffer());
@@ -46,6 +47,14 @@ export function jsonBody(options: { required: boolean }) {
     (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(JSON.stringify(value));
     c.req.bodyCache.json = Promise.resolve(value);
     await next();
+  });
+  return withDoc(middleware, {
+    body: { required: options.required },
+    responses: {
+      413: `Body over ${MAX_BODY_BYTES} bytes`,
+      415: "A body not declared `application/json`",
+      422: `Malformed JSON, JSON nested over ${MAX_JSON_DEPTH} levels deep, or a required body missing`,
+    },
   });
 }
 

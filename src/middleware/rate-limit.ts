@@ -1,6 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { GatewayError } from "../lib/errors";
+import { withDoc } from "../openapi/describe";
 
 /**
  * The `requestsPerMinute` policy, per key: 429 `rate_limited` with `Retry-After` until the
@@ -9,7 +10,7 @@ import { GatewayError } from "../lib/errors";
  * call to it.
  */
 export function rateLimit() {
-  return createMiddleware<AppEnv>(async function rateLimitMiddleware(c, next) {
+  const middleware = createMiddleware<AppEnv>(async function rateLimitMiddleware(c, next) {
     const limit = c.get("policy").requestsPerMinute;
     if (limit === null) return next();
     const counters = c.env.RATE_COUNTERS;
@@ -23,5 +24,13 @@ export function rateLimit() {
       );
     }
     await next();
+  });
+  return withDoc(middleware, {
+    responses: {
+      429: {
+        description: "`rate_limited` by the policy's `requestsPerMinute`",
+        headers: { "Retry-After": "Seconds until a retry may succeed" },
+      },
+    },
   });
 }

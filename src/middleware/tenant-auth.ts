@@ -3,6 +3,7 @@ import type { AppEnv } from "../env";
 import { sha256Hex } from "../lib/crypto";
 import { GatewayError } from "../lib/errors";
 import { TtlCache } from "../lib/ttl-cache";
+import { withDoc } from "../openapi/describe";
 import { afterResponse } from "../lib/after-response";
 import { findKeyOwner, KEY_PATTERN, type KeyOwner, touchKeyStatement } from "../store/keys";
 import { bearerToken } from "./admin-auth";
@@ -38,7 +39,7 @@ const touched = new TtlCache<true>(60_000);
  * tenant or org is suspended; 403 `read_only_key` when a read-only key asks for anything but a read.
  */
 export function tenantAuth() {
-  return createMiddleware<AppEnv>(async function tenantAuthMiddleware(c, next) {
+  const middleware = createMiddleware<AppEnv>(async function tenantAuthMiddleware(c, next) {
     const key = c.req.header("X-Browser-Use-API-Key")?.trim() || bearerToken(c.req.header("Authorization"));
     if (!key) throw new GatewayError("missing_api_key", "Missing API key: send X-Browser-Use-API-Key");
     if (!KEY_PATTERN.test(key)) throw new GatewayError("invalid_api_key", "Invalid API key");
@@ -65,5 +66,12 @@ export function tenantAuth() {
       afterResponse(c, "key_last_used", () => touchKeyStatement(DB, keyId).run());
     }
     await next();
+  });
+  return withDoc(middleware, {
+    security: [{ tenantKey: [] }, { tenantBearer: [] }],
+    responses: {
+      401: "`missing_api_key`, `invalid_api_key` or `key_expired`",
+      403: "`suspended` tenant or org, or a `read_only_key` asking for more than a read",
+    },
   });
 }

@@ -1,6 +1,7 @@
 import { fromMicros, toMicros } from "../lib/money";
 import type { BuModel, ProxyCountryCode } from "../v3/schemas/common";
 import type { ValidationIssue } from "../v3/validation";
+import type { EffectivePolicy as EffectivePolicyView } from "../schemas/admin";
 import type { BudgetPeriod, PolicyBudget, PolicyDocument } from "./document";
 
 /** A budget scope's cap, in micro-USD, and how it resets. */
@@ -195,7 +196,7 @@ export function narrowingIssues(org: PolicyDocument | null, tenant: PolicyDocume
 }
 
 /** The effective policy as JSON: money as decimal strings, lists sorted, null for "no restriction". */
-export function effectivePolicyView(policy: EffectivePolicy): Record<string, unknown> {
+export function effectivePolicyView(policy: EffectivePolicy): EffectivePolicyView {
   const usd = (m: number | null) => (m === null ? null : fromMicros(m));
   const budgetView = (b: BudgetPolicy | null) =>
     b && { capUsd: fromMicros(b.capMicros), period: b.period, timeZone: b.timeZone };

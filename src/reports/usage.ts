@@ -8,7 +8,7 @@ import * as z from "zod";
 import { fromMicros } from "../lib/money";
 import { TimeZone } from "../policy/document";
 import { type UsageGroup, type UsageRow, usageRows } from "../store/reports";
-import { queryScalar } from "../v3/schemas/common";
+import { DecimalString, MoneyString, queryScalar } from "../v3/schemas/common";
 
 export const USAGE_GROUPS = ["org", "tenant", "key", "day", "model", "country"] as const;
 
@@ -44,7 +44,7 @@ export const UsageQuery = z.object({
 export type UsageQuery = z.infer<typeof UsageQuery>;
 
 /** A report's columns: the groups it is by, then the figures. */
-const GROUP_COLUMNS: Record<UsageGroup, string> = {
+const GROUP_COLUMNS: Record<UsageGroup, keyof z.infer<typeof UsageGroupColumns>> = {
   org: "orgId",
   tenant: "tenantId",
   key: "keyId",
@@ -64,14 +64,40 @@ const FIGURES = [
   "totalCostUsd",
 ] as const;
 
-export interface UsageReport {
-  from: string;
-  to: string;
-  timeZone: string;
-  groupBy: UsageGroup[];
-  rows: Record<string, string | number | null>[];
-  totals: Record<string, string | number>;
-}
+/** A report's figures, for one group or in total: counts, tokens, and decimal strings of MB and USD. */
+const UsageFigures = z.strictObject({
+  sessions: z.int().min(0),
+  browsers: z.int().min(0),
+  totalInputTokens: z.int().min(0),
+  totalOutputTokens: z.int().min(0),
+  proxyUsedMb: DecimalString,
+  llmCostUsd: MoneyString,
+  proxyCostUsd: MoneyString,
+  browserCostUsd: MoneyString,
+  totalCostUsd: MoneyString,
+});
+type UsageFigures = z.infer<typeof UsageFigures>;
+
+/** A group's columns: those of the report's groups only; null where the ledger has none. */
+const UsageGroupColumns = z.strictObject({
+  orgId: z.string().nullable().optional(),
+  tenantId: z.string().nullable().optional(),
+  keyId: z.string().nullable().optional(),
+  day: Day.nullable().optional(),
+  model: z.string().nullable().optional(),
+  proxyCountryCode: z.string().nullable().optional(),
+});
+
+/** A usage report as JSON (the CSV has the rows alone, under a header of the same names). */
+export const UsageReport = z.strictObject({
+  from: Day,
+  to: Day,
+  timeZone: z.string(),
+  groupBy: z.array(z.enum(USAGE_GROUPS)),
+  rows: z.array(UsageGroupColumns.extend(UsageFigures.shape)),
+  totals: UsageFigures,
+});
+export type UsageReport = z.infer<typeof UsageReport>;
 
 /** The report a query asks for; `range` is refused (null) when it is backwards or too long. */
 export async function usageReport(
@@ -119,11 +145,11 @@ export function usageCsv(report: UsageReport): string {
   return `${lines.join("\r\n")}\r\n`;
 }
 
-function groupsOf(row: UsageRow, groupBy: UsageGroup[]): Record<string, string | null> {
+function groupsOf(row: UsageRow, groupBy: UsageGroup[]): z.infer<typeof UsageGroupColumns> {
   return Object.fromEntries(groupBy.map((g) => [GROUP_COLUMNS[g], row.groups[g] || null]));
 }
 
-function figuresOf(row: Omit<UsageRow, "groups">): Record<string, string | number> {
+function figuresOf(row: Omit<UsageRow, "groups">): UsageFigures {
   return {
     sessions: row.sessions,
     browsers: row.browsers,

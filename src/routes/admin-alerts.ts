@@ -9,6 +9,14 @@ import { REDACTED } from "../lib/redact";
 import { auditChange } from "../middleware/audit";
 import { jsonBody } from "../middleware/json-body";
 import { validate } from "../middleware/validate";
+import { describeRoute } from "../openapi/describe";
+import {
+  AlertDeliveries,
+  AlertTarget as AlertTargetView,
+  AlertTargetPut,
+  type BudgetAlertEvent,
+  SigningSecret,
+} from "../schemas/admin";
 import {
   ALERT_SECRET_GRACE_MS,
   type AlertTarget,
@@ -35,7 +43,7 @@ const AlertBody = z.strictObject({
     .optional(),
 });
 
-const targetView = (target: AlertTarget) => ({
+const targetView = (target: AlertTarget): AlertTargetView => ({
   orgId: target.orgId,
   url: target.url,
   thresholds: target.thresholds,
@@ -61,9 +69,18 @@ function checkUrl(c: Context<AppEnv>, url: string): void {
  * thresholds (percent of each capped scope's cap: the org's and each of its tenants'), the
  * secret they are signed with (shown on the first PUT and on rotation only), and their deliveries.
  */
+const NO_ALERTS = "`No alerts for this org`";
+
 export const adminAlerts = new Hono<AppEnv>()
   .put(
     "/orgs/:orgId/alerts",
+    describeRoute({
+      operationId: "putAlerts",
+      summary: "Set an org's alert target",
+      description:
+        "`budget.threshold_crossed` events go to `url`, once per threshold (default 50, 80, 100 percent of booked spend) per budget period, for the org's and each tenant's capped budget. The first PUT answers with the signing `secret`; later ones keep it.",
+      responses: { 200: AlertTargetPut, 404: "`Org not found`" },
+    }),
     validate("param", OrgParam),
     jsonBody({ required: true }),
     validate("json", AlertBody),
@@ -97,45 +114,80 @@ export const adminAlerts = new Hono<AppEnv>()
       return c.json({ ...targetView(put.target), secret });
     },
   )
-  .get("/orgs/:orgId/alerts", validate("param", OrgParam), async (c) => {
-    const target = await getAlertTarget(c.env.DB, c.req.valid("param").orgId);
-    if (!target) throw notFound("No alerts for this org");
-    return c.json(targetView(target));
-  })
-  .delete("/orgs/:orgId/alerts", validate("param", OrgParam), async (c) => {
-    const { orgId } = c.req.valid("param");
-    const before = await getAlertTarget(c.env.DB, orgId);
-    if (!before) throw notFound("No alerts for this org");
-    const audit = auditChange(c, {
-      action: "alert.delete",
-      ...alertAudit(orgId),
-      before: targetView(before),
-      after: null,
-    });
-    if (!(await deleteAlertTarget(c.env.DB, orgId, audit))) throw notFound("No alerts for this org");
-    return c.body(null, 204);
-  })
-  .post("/orgs/:orgId/alerts/rotate-secret", validate("param", OrgParam), async (c) => {
-    const { orgId } = c.req.valid("param");
-    const secret = newSigningSecret();
-    const now = new Date();
-    const audit = auditChange(c, {
-      action: "alert.rotate_secret",
-      ...alertAudit(orgId),
-      before: { secret: REDACTED },
-      after: {
-        secret: REDACTED,
-        previousSecretUntil: new Date(now.getTime() + ALERT_SECRET_GRACE_MS).toISOString(),
-      },
-    });
-    if (!(await rotateAlertSecret(c.env.DB, orgId, secret, audit, now))) {
-      throw notFound("No alerts for this org");
-    }
-    c.header("Cache-Control", "no-store");
-    return c.json({ secret });
-  })
+  .get(
+    "/orgs/:orgId/alerts",
+    describeRoute({
+      operationId: "getAlerts",
+      summary: "Read an org's alert target",
+      responses: { 200: AlertTargetView, 404: NO_ALERTS },
+    }),
+    validate("param", OrgParam),
+    async (c) => {
+      const target = await getAlertTarget(c.env.DB, c.req.valid("param").orgId);
+      if (!target) throw notFound("No alerts for this org");
+      return c.json(targetView(target));
+    },
+  )
+  .delete(
+    "/orgs/:orgId/alerts",
+    describeRoute({
+      operationId: "deleteAlerts",
+      summary: "Stop an org's alerts",
+      responses: { 204: "Deleted", 404: NO_ALERTS },
+    }),
+    validate("param", OrgParam),
+    async (c) => {
+      const { orgId } = c.req.valid("param");
+      const before = await getAlertTarget(c.env.DB, orgId);
+      if (!before) throw notFound("No alerts for this org");
+      const audit = auditChange(c, {
+        action: "alert.delete",
+        ...alertAudit(orgId),
+        before: targetView(before),
+        after: null,
+      });
+      if (!(await deleteAlertTarget(c.env.DB, orgId, audit))) throw notFound("No alerts for this org");
+      return c.body(null, 204);
+    },
+  )
+  .post(
+    "/orgs/:orgId/alerts/rotate-secret",
+    describeRoute({
+      operationId: "rotateAlertSecret",
+      summary: "Rotate an org's alert signing secret",
+      description:
+        "The new secret is in this answer only; the previous one keeps verifying for a grace period.",
+      responses: { 200: SigningSecret, 404: NO_ALERTS },
+    }),
+    validate("param", OrgParam),
+    async (c) => {
+      const { orgId } = c.req.valid("param");
+      const secret = newSigningSecret();
+      const now = new Date();
+      const audit = auditChange(c, {
+        action: "alert.rotate_secret",
+        ...alertAudit(orgId),
+        before: { secret: REDACTED },
+        after: {
+          secret: REDACTED,
+          previousSecretUntil: new Date(now.getTime() + ALERT_SECRET_GRACE_MS).toISOString(),
+        },
+      });
+      if (!(await rotateAlertSecret(c.env.DB, orgId, secret, audit, now))) {
+        throw notFound("No alerts for this org");
+      }
+      c.header("Cache-Control", "no-store");
+      return c.json({ secret });
+    },
+  )
   .get(
     "/orgs/:orgId/alerts/deliveries",
+    describeRoute({
+      operationId: "listAlertDeliveries",
+      summary: "An org's alerts and their attempts",
+      description: "Newest first; `event` is the body the alert URL is sent.",
+      responses: { 200: AlertDeliveries },
+    }),
     validate("param", OrgParam),
     validate("query", PageQuery),
     async (c) => {
@@ -153,7 +205,7 @@ export const adminAlerts = new Hono<AppEnv>()
         eventId: r.id,
         state: r.state,
         createdAt: r.created_at,
-        event: JSON.parse(r.body) as unknown,
+        event: JSON.parse(r.body) as z.infer<typeof BudgetAlertEvent>,
         attempts: attempts
           .filter((a) => a.event_id === r.id)
           .map((a) => ({ attempt: a.attempt, at: a.at, status: a.status, error: a.error })),

@@ -3,6 +3,8 @@ import * as z from "zod";
 import type { AppEnv } from "../env";
 import { invalidInput } from "../lib/errors";
 import { validate } from "../middleware/validate";
+import { describeRoute } from "../openapi/describe";
+import { type AuditEntry as AuditEntryView, AuditPage } from "../schemas/admin";
 import { AUDIT_ACTIONS, type AuditEntry, listAudit } from "../store/audit";
 import { queryInt, queryScalar } from "../v3/schemas/common";
 
@@ -34,7 +36,7 @@ const AuditQuery = z
   .refine((q) => !q.from || !q.to || q.from <= q.to, { message: "from must not be after to", path: ["to"] });
 
 /** An entry as the API shows it; the field names are the log's contract (README). */
-const entryView = (e: AuditEntry) => ({
+const entryView = (e: AuditEntry): AuditEntryView => ({
   id: e.id,
   at: e.at,
   actor: e.actor,
@@ -51,14 +53,30 @@ const entryView = (e: AuditEntry) => ({
 });
 
 /** GET /admin/v1/audit: who changed what (and the refusals by policy and budget), newest first. */
-export const adminAudit = new Hono<AppEnv>().get("/audit", validate("query", AuditQuery), async (c) => {
-  const { cursor, pageSize, ...filter } = c.req.valid("query");
-  const beforeSeq = cursor === undefined ? undefined : decodeCursor(cursor);
-  if (beforeSeq === null) {
-    throw invalidInput([
-      { type: "value_error", loc: ["query", "cursor"], msg: "Not a cursor this API gave out", input: cursor },
-    ]);
-  }
-  const { entries, next } = await listAudit(c.env.DB, { ...filter, beforeSeq, limit: pageSize });
-  return c.json({ items: entries.map(entryView), nextCursor: next === null ? null : encodeCursor(next) });
-});
+export const adminAudit = new Hono<AppEnv>().get(
+  "/audit",
+  describeRoute({
+    operationId: "listAudit",
+    summary: "Read the audit log",
+    description:
+      "Every admin change (who, what, before and after with secrets redacted, request id) and the refusals by policy and budget (one entry per tenant, code and minute, with a `count`), newest first. `from` is inclusive, `to` exclusive; pass `nextCursor` as `cursor` for the next page.",
+    responses: { 200: AuditPage },
+  }),
+  validate("query", AuditQuery),
+  async (c) => {
+    const { cursor, pageSize, ...filter } = c.req.valid("query");
+    const beforeSeq = cursor === undefined ? undefined : decodeCursor(cursor);
+    if (beforeSeq === null) {
+      throw invalidInput([
+        {
+          type: "value_error",
+          loc: ["query", "cursor"],
+          msg: "Not a cursor this API gave out",
+          input: cursor,
+        },
+      ]);
+    }
+    const { entries, next } = await listAudit(c.env.DB, { ...filter, beforeSeq, limit: pageSize });
+    return c.json({ items: entries.map(entryView), nextCursor: next === null ? null : encodeCursor(next) });
+  },
+);

@@ -4,7 +4,9 @@ import { budgetReport } from "../budget/view";
 import type { AppEnv } from "../env";
 import { notFound } from "../lib/errors";
 import { validate } from "../middleware/validate";
+import { describeRoute } from "../openapi/describe";
 import { loadEffectivePolicy } from "../policy/load";
+import { Budget } from "../schemas/gateway";
 import { getTenant } from "../store/orgs";
 
 const TenantParam = z.object({ tenantId: z.uuid() });
@@ -15,6 +17,12 @@ const TenantParam = z.object({ tenantId: z.uuid() });
  */
 export const adminBudgets = new Hono<AppEnv>().get(
   "/tenants/:tenantId/budget",
+  describeRoute({
+    operationId: "getTenantBudget",
+    summary: "A tenant's budgets",
+    description: "Exactly what the tenant's own `GET /gateway/v1/budget` answers.",
+    responses: { 200: Budget, 404: "`Tenant not found`" },
+  }),
   validate("param", TenantParam),
   async (c) => {
     const tenant = await getTenant(c.env.DB, c.req.valid("param").tenantId);

@@ -9,6 +9,15 @@ import { REDACTED } from "../lib/redact";
 import { auditChange } from "../middleware/audit";
 import { jsonBody } from "../middleware/json-body";
 import { validate } from "../middleware/validate";
+import { describeRoute } from "../openapi/describe";
+import {
+  CreatedHook,
+  Hook as HookView,
+  HookDeliveries,
+  HookList,
+  Redelivery,
+  SigningSecret,
+} from "../schemas/admin";
 import { findOwned } from "../store/resources";
 import {
   createHook,
@@ -54,7 +63,7 @@ const NewHook = z.strictObject({
 const HookPatch = z.strictObject({ ...HookFields, suspended: z.boolean() }).partial();
 
 /** A hook as the admin API shows it: never its secret, except once (see withSecret). */
-function hookView(hook: Hook) {
+function hookView(hook: Hook): HookView {
   return {
     id: hook.id,
     orgId: hook.orgId,
@@ -122,9 +131,18 @@ function checkCallbackUrl(c: Context<AppEnv>, url: string | null | undefined): v
  * secret is shown only on creation and rotation, and never in an audit entry. Mounted inside the admin app, which applies
  * adminAuth.
  */
+const HOOK_NOT_FOUND = "`Hook not found`";
+
 export const adminHooks = new Hono<AppEnv>()
   .post(
     "/tenants/:tenantId/hooks",
+    describeRoute({
+      operationId: "createHook",
+      summary: "Create a hook for a tenant",
+      description:
+        "`secret` (`whsec_…`) is in this answer only. `options` may fix `model`, `maxCostUsd`, `proxyCountryCode`, `outputSchema`, `profileId` and `workspaceId`, checked like a task's body.",
+      responses: { 201: CreatedHook, 404: "`Tenant not found`, or an option's profile or workspace" },
+    }),
     validate("param", TenantParam),
     jsonBody({ required: true }),
     validate("json", NewHook),
@@ -159,18 +177,42 @@ export const adminHooks = new Hono<AppEnv>()
       return c.json({ ...hookView(hook), secret }, 201);
     },
   )
-  .get("/tenants/:tenantId/hooks", validate("param", TenantParam), async (c) => {
-    const { tenantId } = c.req.valid("param");
-    if (!(await getTenant(c.env.DB, tenantId))) throw notFound("Tenant not found");
-    return c.json({ hooks: (await listHooks(c.env.DB, tenantId)).map(hookView) });
-  })
-  .get("/hooks/:hookId", validate("param", HookParam), async (c) => {
-    const hook = await getHook(c.env.DB, c.req.valid("param").hookId);
-    if (!hook) throw notFound("Hook not found");
-    return c.json(hookView(hook));
-  })
+  .get(
+    "/tenants/:tenantId/hooks",
+    describeRoute({
+      operationId: "listHooks",
+      summary: "List a tenant's hooks",
+      responses: { 200: HookList, 404: "`Tenant not found`" },
+    }),
+    validate("param", TenantParam),
+    async (c) => {
+      const { tenantId } = c.req.valid("param");
+      if (!(await getTenant(c.env.DB, tenantId))) throw notFound("Tenant not found");
+      return c.json({ hooks: (await listHooks(c.env.DB, tenantId)).map(hookView) });
+    },
+  )
+  .get(
+    "/hooks/:hookId",
+    describeRoute({
+      operationId: "getHook",
+      summary: "Read a hook",
+      responses: { 200: HookView, 404: HOOK_NOT_FOUND },
+    }),
+    validate("param", HookParam),
+    async (c) => {
+      const hook = await getHook(c.env.DB, c.req.valid("param").hookId);
+      if (!hook) throw notFound("Hook not found");
+      return c.json(hookView(hook));
+    },
+  )
   .patch(
     "/hooks/:hookId",
+    describeRoute({
+      operationId: "updateHook",
+      summary: "Change a hook",
+      description: "Only the fields sent change; `suspended: true` refuses its deliveries with 404.",
+      responses: { 200: HookView, 404: HOOK_NOT_FOUND },
+    }),
     validate("param", HookParam),
     jsonBody({ required: true }),
     validate("json", HookPatch),
@@ -193,84 +235,128 @@ export const adminHooks = new Hono<AppEnv>()
       return c.json(hookView(updated));
     },
   )
-  .delete("/hooks/:hookId", validate("param", HookParam), async (c) => {
-    const hook = await getHook(c.env.DB, c.req.valid("param").hookId);
-    if (!hook) throw notFound("Hook not found");
-    const audit = auditChange(c, {
-      action: "hook.delete",
-      ...hookAudit(hook),
-      before: hookView(hook),
-      after: null,
-    });
-    if (!(await deleteHook(c.env.DB, hook.id, audit))) throw notFound("Hook not found");
-    return c.body(null, 204);
-  })
-  .get("/hooks/:hookId/deliveries", validate("param", HookParam), validate("query", PageQuery), async (c) => {
-    const { hookId } = c.req.valid("param");
-    const { pageNumber, pageSize } = c.req.valid("query");
-    if (!(await getHook(c.env.DB, hookId))) throw notFound("Hook not found");
-    const { rows, total } = await listHookDeliveries(c.env.DB, hookId, {
-      offset: (pageNumber - 1) * pageSize,
-      limit: pageSize,
-    });
-    const attempts = await listAttempts(
-      c.env.DB,
-      rows.flatMap((r) => (r.event_id ? [r.event_id] : [])),
-    );
-    const deliveries = rows.map((r) => ({
-      deliveryId: r.delivery_id,
-      state: r.state,
-      sessionId: r.session_id,
-      createdAt: r.created_at,
-      callback: r.event_id
-        ? {
-            eventId: r.event_id,
-            state: r.event_state,
-            attempts: attempts
-              .filter((a) => a.event_id === r.event_id)
-              .map((a) => ({ attempt: a.attempt, at: a.at, status: a.status, error: a.error })),
-          }
-        : null,
-    }));
-    return c.json({ deliveries, totalItems: total, pageNumber, pageSize });
-  })
-  .post("/deliveries/:deliveryId/redeliver", async (c) => {
-    const found = await findEvents(c.env.DB, c.req.param("deliveryId"));
-    if (found.length === 0) throw notFound("No callback or alert of that id");
-    if (found.length > 1) {
-      throw new GatewayError(
-        "idempotency_conflict",
-        "Several hooks had a delivery of that webhook-id; redeliver by its eventId",
+  .delete(
+    "/hooks/:hookId",
+    describeRoute({
+      operationId: "deleteHook",
+      summary: "Delete a hook",
+      responses: { 204: "Deleted", 404: HOOK_NOT_FOUND },
+    }),
+    validate("param", HookParam),
+    async (c) => {
+      const hook = await getHook(c.env.DB, c.req.valid("param").hookId);
+      if (!hook) throw notFound("Hook not found");
+      const audit = auditChange(c, {
+        action: "hook.delete",
+        ...hookAudit(hook),
+        before: hookView(hook),
+        after: null,
+      });
+      if (!(await deleteHook(c.env.DB, hook.id, audit))) throw notFound("Hook not found");
+      return c.body(null, 204);
+    },
+  )
+  .get(
+    "/hooks/:hookId/deliveries",
+    describeRoute({
+      operationId: "listHookDeliveries",
+      summary: "A hook's deliveries",
+      description: "Newest first, each with its session and the attempts at its callback.",
+      responses: { 200: HookDeliveries, 404: HOOK_NOT_FOUND },
+    }),
+    validate("param", HookParam),
+    validate("query", PageQuery),
+    async (c) => {
+      const { hookId } = c.req.valid("param");
+      const { pageNumber, pageSize } = c.req.valid("query");
+      if (!(await getHook(c.env.DB, hookId))) throw notFound("Hook not found");
+      const { rows, total } = await listHookDeliveries(c.env.DB, hookId, {
+        offset: (pageNumber - 1) * pageSize,
+        limit: pageSize,
+      });
+      const attempts = await listAttempts(
+        c.env.DB,
+        rows.flatMap((r) => (r.event_id ? [r.event_id] : [])),
       );
-    }
-    const [event] = found as [EventRow];
-    const audit = auditChange(c, {
-      action: "event.redeliver",
-      target: { type: "event", id: event.id },
-      orgId: event.org_id,
-      tenantId: event.tenant_id,
-      before: { state: event.state, attempts: event.attempts },
-      after: { state: "pending", attempts: event.attempts },
-    });
-    await requeueEvent(c.env.DB, event.id, new Date(), audit);
-    await enqueueEvents(c.env, c.get("log"), [event.id]);
-    return c.json({ eventId: event.id, state: "pending" }, 202);
-  })
-  .post("/hooks/:hookId/rotate-secret", validate("param", HookParam), async (c) => {
-    const hook = await getHook(c.env.DB, c.req.valid("param").hookId);
-    if (!hook) throw notFound("Hook not found");
-    const secret = newSigningSecret();
-    const now = new Date();
-    const audit = auditChange(c, {
-      action: "hook.rotate_secret",
-      ...hookAudit(hook),
-      before: { secret: REDACTED },
-      after: {
-        secret: REDACTED,
-        previousSecretUntil: new Date(now.getTime() + SECRET_GRACE_MS).toISOString(),
+      const deliveries = rows.map((r) => ({
+        deliveryId: r.delivery_id,
+        state: r.state,
+        sessionId: r.session_id,
+        createdAt: r.created_at,
+        callback: r.event_id
+          ? {
+              eventId: r.event_id,
+              state: r.event_state,
+              attempts: attempts
+                .filter((a) => a.event_id === r.event_id)
+                .map((a) => ({ attempt: a.attempt, at: a.at, status: a.status, error: a.error })),
+            }
+          : null,
+      }));
+      return c.json({ deliveries, totalItems: total, pageNumber, pageSize });
+    },
+  )
+  .post(
+    "/deliveries/:deliveryId/redeliver",
+    describeRoute({
+      operationId: "redeliver",
+      summary: "Send a callback or an alert again",
+      description: "By its `eventId`, or by the `webhook-id` of the hook delivery whose callback it is.",
+      responses: {
+        202: Redelivery,
+        404: "No callback or alert of that id",
+        409: "`idempotency_conflict`: several hooks had a delivery of that `webhook-id`",
       },
-    });
-    if (!(await rotateHookSecret(c.env.DB, hook.id, secret, audit, now))) throw notFound("Hook not found");
-    c.header("Cache-Control", "no-store");
-    return c.json({ secret });
-  });
+    }),
+    async (c) => {
+      const found = await findEvents(c.env.DB, c.req.param("deliveryId"));
+      if (found.length === 0) throw notFound("No callback or alert of that id");
+      if (found.length > 1) {
+        throw new GatewayError(
+          "idempotency_conflict",
+          "Several hooks had a delivery of that webhook-id; redeliver by its eventId",
+        );
+      }
+      const [event] = found as [EventRow];
+      const audit = auditChange(c, {
+        action: "event.redeliver",
+        target: { type: "event", id: event.id },
+        orgId: event.org_id,
+        tenantId: event.tenant_id,
+        before: { state: event.state, attempts: event.attempts },
+        after: { state: "pending", attempts: event.attempts },
+      });
+      await requeueEvent(c.env.DB, event.id, new Date(), audit);
+      await enqueueEvents(c.env, c.get("log"), [event.id]);
+      return c.json({ eventId: event.id, state: "pending" }, 202);
+    },
+  )
+  .post(
+    "/hooks/:hookId/rotate-secret",
+    describeRoute({
+      operationId: "rotateHookSecret",
+      summary: "Rotate a hook's signing secret",
+      description:
+        "The new secret is in this answer only; the previous one keeps verifying for a grace period.",
+      responses: { 200: SigningSecret, 404: HOOK_NOT_FOUND },
+    }),
+    validate("param", HookParam),
+    async (c) => {
+      const hook = await getHook(c.env.DB, c.req.valid("param").hookId);
+      if (!hook) throw notFound("Hook not found");
+      const secret = newSigningSecret();
+      const now = new Date();
+      const audit = auditChange(c, {
+        action: "hook.rotate_secret",
+        ...hookAudit(hook),
+        before: { secret: REDACTED },
+        after: {
+          secret: REDACTED,
+          previousSecretUntil: new Date(now.getTime() + SECRET_GRACE_MS).toISOString(),
+        },
+      });
+      if (!(await rotateHookSecret(c.env.DB, hook.id, secret, audit, now))) throw notFound("Hook not found");
+      c.header("Cache-Control", "no-store");
+      return c.json({ secret });
+    },
+  );

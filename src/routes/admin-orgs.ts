@@ -9,6 +9,8 @@ import { auditChange } from "../middleware/audit";
 import { jsonBody } from "../middleware/json-body";
 import { forgetKeys } from "../middleware/tenant-auth";
 import { validate } from "../middleware/validate";
+import { describeRoute } from "../openapi/describe";
+import { Org as OrgView, OrgPage, Suspension, Tenant as TenantView, TenantPage } from "../schemas/admin";
 import {
   createOrg,
   createTenant,
@@ -40,14 +42,14 @@ const SuspendBody = z.strictObject({ stopSessions: z.boolean().default(false) })
 /** Most live sessions and browsers a suspension stops in its own request; the reconciler does the rest. */
 const STOP_NOW = 40;
 
-const orgView = (org: Org) => ({
+const orgView = (org: Org): OrgView => ({
   id: org.id,
   name: org.name,
   createdAt: org.createdAt,
   suspended: org.suspended,
-  upstream: org.ownUpstream ? ("own" as const) : ("deployment" as const),
+  upstream: org.ownUpstream ? "own" : "deployment",
 });
-const tenantView = (t: Tenant) => ({
+const tenantView = (t: Tenant): TenantView => ({
   id: t.id,
   orgId: t.orgId,
   name: t.name,
@@ -130,7 +132,7 @@ async function suspend(
       }),
     );
   }
-  return c.json({ id, suspended, stopped });
+  return c.json({ id, suspended, stopped } satisfies Suspension);
 }
 
 /** Renames an org or tenant; the answer is the renamed one. */
@@ -155,55 +157,119 @@ async function remove(c: Context<AppEnv>, table: OwnerTable, id: string) {
   return c.body(null, 204);
 }
 
+const ORG_NOT_FOUND = "`Org not found`";
+const TENANT_NOT_FOUND = "`Tenant not found`";
+const SUSPEND_DOC =
+  "403 `suspended` on every /api/v3, /gateway/v1 and /hooks call of it, at once on this isolate and within the key cache's 30 s elsewhere. With `stopSessions`, its live sessions and browsers are stopped too.";
+const LIVE_CONFLICT = "`conflict`: a session, browser or hold of it is still live";
+
 /** /admin/v1 orgs and tenants: create, list, read, rename, suspend, resume, delete. */
 export const adminOrgs = new Hono<AppEnv>()
-  .post("/orgs", jsonBody({ required: true }), validate("json", NameBody), async (c) => {
-    const org = await createOrg(c.env.DB, c.req.valid("json").name, (made) =>
-      auditChange(c, {
-        action: "org.create",
-        target: { type: "org", id: made.id },
-        orgId: made.id,
-        tenantId: null,
-        before: null,
-        after: orgView(made),
-      }),
-    );
-    return c.json(orgView(org), 201);
-  })
-  .get("/orgs", validate("query", ListQuery), async (c) => {
-    const { pageNumber, pageSize, name } = c.req.valid("query");
-    const { items, total } = await listOrgs(c.env.DB, {
-      offset: (pageNumber - 1) * pageSize,
-      limit: pageSize,
-      name,
-    });
-    return c.json({ items: items.map(orgView), totalItems: total, pageNumber, pageSize });
-  })
-  .get("/orgs/:orgId", validate("param", OrgParam), async (c) => {
-    const org = await getOrg(c.env.DB, c.req.valid("param").orgId);
-    if (!org) throw notFound("Org not found");
-    return c.json(orgView(org));
-  })
+  .post(
+    "/orgs",
+    describeRoute({ operationId: "createOrg", summary: "Create an org", responses: { 201: OrgView } }),
+    jsonBody({ required: true }),
+    validate("json", NameBody),
+    async (c) => {
+      const org = await createOrg(c.env.DB, c.req.valid("json").name, (made) =>
+        auditChange(c, {
+          action: "org.create",
+          target: { type: "org", id: made.id },
+          orgId: made.id,
+          tenantId: null,
+          before: null,
+          after: orgView(made),
+        }),
+      );
+      return c.json(orgView(org), 201);
+    },
+  )
+  .get(
+    "/orgs",
+    describeRoute({
+      operationId: "listOrgs",
+      summary: "List orgs",
+      description: "`name` matches any part of the name, in any case.",
+      responses: { 200: OrgPage },
+    }),
+    validate("query", ListQuery),
+    async (c) => {
+      const { pageNumber, pageSize, name } = c.req.valid("query");
+      const { items, total } = await listOrgs(c.env.DB, {
+        offset: (pageNumber - 1) * pageSize,
+        limit: pageSize,
+        name,
+      });
+      return c.json({ items: items.map(orgView), totalItems: total, pageNumber, pageSize });
+    },
+  )
+  .get(
+    "/orgs/:orgId",
+    describeRoute({
+      operationId: "getOrg",
+      summary: "Read an org",
+      responses: { 200: OrgView, 404: ORG_NOT_FOUND },
+    }),
+    validate("param", OrgParam),
+    async (c) => {
+      const org = await getOrg(c.env.DB, c.req.valid("param").orgId);
+      if (!org) throw notFound("Org not found");
+      return c.json(orgView(org));
+    },
+  )
   .patch(
     "/orgs/:orgId",
+    describeRoute({
+      operationId: "renameOrg",
+      summary: "Rename an org",
+      responses: { 200: OrgView, 404: ORG_NOT_FOUND },
+    }),
     validate("param", OrgParam),
     jsonBody({ required: true }),
     validate("json", NameBody),
     (c) => renameOwner(c, "orgs", c.req.valid("param").orgId, c.req.valid("json").name),
   )
-  .delete("/orgs/:orgId", validate("param", OrgParam), (c) => remove(c, "orgs", c.req.valid("param").orgId))
+  .delete(
+    "/orgs/:orgId",
+    describeRoute({
+      operationId: "deleteOrg",
+      summary: "Delete an org",
+      description: "Its ledger stays, for reports.",
+      responses: { 204: "Deleted", 404: ORG_NOT_FOUND, 409: LIVE_CONFLICT },
+    }),
+    validate("param", OrgParam),
+    (c) => remove(c, "orgs", c.req.valid("param").orgId),
+  )
   .post(
     "/orgs/:orgId/suspend",
+    describeRoute({
+      operationId: "suspendOrg",
+      summary: "Suspend an org",
+      description: SUSPEND_DOC,
+      responses: { 200: Suspension, 404: ORG_NOT_FOUND },
+    }),
     validate("param", OrgParam),
     jsonBody({ required: false }),
     validate("json", SuspendBody),
     (c) => suspend(c, "orgs", c.req.valid("param").orgId, true, c.req.valid("json").stopSessions),
   )
-  .post("/orgs/:orgId/resume", validate("param", OrgParam), (c) =>
-    suspend(c, "orgs", c.req.valid("param").orgId, false, false),
+  .post(
+    "/orgs/:orgId/resume",
+    describeRoute({
+      operationId: "resumeOrg",
+      summary: "Resume an org",
+      responses: { 200: Suspension, 404: ORG_NOT_FOUND },
+    }),
+    validate("param", OrgParam),
+    (c) => suspend(c, "orgs", c.req.valid("param").orgId, false, false),
   )
   .post(
     "/orgs/:orgId/tenants",
+    describeRoute({
+      operationId: "createTenant",
+      summary: "Create a tenant in an org",
+      responses: { 201: TenantView, 404: ORG_NOT_FOUND },
+    }),
     validate("param", OrgParam),
     jsonBody({ required: true }),
     validate("json", NameBody),
@@ -226,39 +292,85 @@ export const adminOrgs = new Hono<AppEnv>()
       return c.json(tenantView(tenant), 201);
     },
   )
-  .get("/orgs/:orgId/tenants", validate("param", OrgParam), validate("query", ListQuery), async (c) => {
-    const { orgId } = c.req.valid("param");
-    if (!(await getOrg(c.env.DB, orgId))) throw notFound("Org not found");
-    const { pageNumber, pageSize, name } = c.req.valid("query");
-    const { items, total } = await listTenants(c.env.DB, orgId, {
-      offset: (pageNumber - 1) * pageSize,
-      limit: pageSize,
-      name,
-    });
-    return c.json({ items: items.map(tenantView), totalItems: total, pageNumber, pageSize });
-  })
-  .get("/tenants/:tenantId", validate("param", TenantParam), async (c) => {
-    const tenant = await getTenant(c.env.DB, c.req.valid("param").tenantId);
-    if (!tenant) throw notFound("Tenant not found");
-    return c.json(tenantView(tenant));
-  })
+  .get(
+    "/orgs/:orgId/tenants",
+    describeRoute({
+      operationId: "listTenants",
+      summary: "List an org's tenants",
+      description: "`name` matches any part of the name, in any case.",
+      responses: { 200: TenantPage, 404: ORG_NOT_FOUND },
+    }),
+    validate("param", OrgParam),
+    validate("query", ListQuery),
+    async (c) => {
+      const { orgId } = c.req.valid("param");
+      if (!(await getOrg(c.env.DB, orgId))) throw notFound("Org not found");
+      const { pageNumber, pageSize, name } = c.req.valid("query");
+      const { items, total } = await listTenants(c.env.DB, orgId, {
+        offset: (pageNumber - 1) * pageSize,
+        limit: pageSize,
+        name,
+      });
+      return c.json({ items: items.map(tenantView), totalItems: total, pageNumber, pageSize });
+    },
+  )
+  .get(
+    "/tenants/:tenantId",
+    describeRoute({
+      operationId: "getTenant",
+      summary: "Read a tenant",
+      responses: { 200: TenantView, 404: TENANT_NOT_FOUND },
+    }),
+    validate("param", TenantParam),
+    async (c) => {
+      const tenant = await getTenant(c.env.DB, c.req.valid("param").tenantId);
+      if (!tenant) throw notFound("Tenant not found");
+      return c.json(tenantView(tenant));
+    },
+  )
   .patch(
     "/tenants/:tenantId",
+    describeRoute({
+      operationId: "renameTenant",
+      summary: "Rename a tenant",
+      responses: { 200: TenantView, 404: TENANT_NOT_FOUND },
+    }),
     validate("param", TenantParam),
     jsonBody({ required: true }),
     validate("json", NameBody),
     (c) => renameOwner(c, "tenants", c.req.valid("param").tenantId, c.req.valid("json").name),
   )
-  .delete("/tenants/:tenantId", validate("param", TenantParam), (c) =>
-    remove(c, "tenants", c.req.valid("param").tenantId),
+  .delete(
+    "/tenants/:tenantId",
+    describeRoute({
+      operationId: "deleteTenant",
+      summary: "Delete a tenant",
+      description: "Its keys stop working; its ledger stays, for reports.",
+      responses: { 204: "Deleted", 404: TENANT_NOT_FOUND, 409: LIVE_CONFLICT },
+    }),
+    validate("param", TenantParam),
+    (c) => remove(c, "tenants", c.req.valid("param").tenantId),
   )
   .post(
     "/tenants/:tenantId/suspend",
+    describeRoute({
+      operationId: "suspendTenant",
+      summary: "Suspend a tenant",
+      description: SUSPEND_DOC,
+      responses: { 200: Suspension, 404: TENANT_NOT_FOUND },
+    }),
     validate("param", TenantParam),
     jsonBody({ required: false }),
     validate("json", SuspendBody),
     (c) => suspend(c, "tenants", c.req.valid("param").tenantId, true, c.req.valid("json").stopSessions),
   )
-  .post("/tenants/:tenantId/resume", validate("param", TenantParam), (c) =>
-    suspend(c, "tenants", c.req.valid("param").tenantId, false, false),
+  .post(
+    "/tenants/:tenantId/resume",
+    describeRoute({
+      operationId: "resumeTenant",
+      summary: "Resume a tenant",
+      responses: { 200: Suspension, 404: TENANT_NOT_FOUND },
+    }),
+    validate("param", TenantParam),
+    (c) => suspend(c, "tenants", c.req.valid("param").tenantId, false, false),
   );

@@ -7,6 +7,7 @@ import { auditChange } from "../middleware/audit";
 import { jsonBody } from "../middleware/json-body";
 import { REDACTED } from "../lib/redact";
 import { validate } from "../middleware/validate";
+import { describeRoute } from "../openapi/describe";
 import { getOrg } from "../store/orgs";
 import { listLive } from "../store/resources";
 import { deleteOrgUpstream, putOrgUpstream } from "../store/upstreams";
@@ -35,6 +36,12 @@ async function mayMoveTo(c: Context<AppEnv>, orgId: string, target: Bindings): P
 /** What the audit log says of an org's account: which it is, never its key or secret. */
 const accountView = (own: boolean) => ({ upstream: own ? "own" : "deployment" });
 
+/** Both ask Browser Use before they change anything: whether the key works, what is live there. */
+const UPSTREAM_DOWN = {
+  502: "`upstream_unreachable`, `upstream_bad_response` or `upstream_unauthorized`: nothing was changed",
+  504: "`upstream_timeout`: nothing was changed",
+};
+
 const LIVE_ELSEWHERE =
   "Sessions or browsers of this org are live on its current Browser Use account: stop them first";
 
@@ -46,6 +53,19 @@ const LIVE_ELSEWHERE =
 export const adminUpstreams = new Hono<AppEnv>()
   .put(
     "/orgs/:orgId/upstream",
+    describeRoute({
+      operationId: "putOrgUpstream",
+      summary: "Put an org on its own Browser Use account",
+      description:
+        'Everything for the org\'s tenants goes to this account from now on: requests, the reconciler, and its status webhooks at `/webhooks/browser-use/{orgId}`, verified with `webhookSecret`. The key is checked with Browser Use, sealed with AES-GCM under `UPSTREAM_KEY_ENCRYPTION_KEY`, and never returned; `GET /admin/v1/orgs/{orgId}` says `"upstream": "own"`.',
+      responses: {
+        204: "The org uses this account",
+        404: "`Org not found`",
+        409: "`conflict`: sessions or browsers of the org are live on an account this key does not see",
+        422: "Browser Use refused the key",
+        ...UPSTREAM_DOWN,
+      },
+    }),
     validate("param", OrgParam),
     jsonBody({ required: true }),
     validate("json", UpstreamBody),
@@ -78,25 +98,40 @@ export const adminUpstreams = new Hono<AppEnv>()
       return c.body(null, 204);
     },
   )
-  .delete("/orgs/:orgId/upstream", validate("param", OrgParam), async (c) => {
-    const { orgId } = c.req.valid("param");
-    const org = await getOrg(c.env.DB, orgId);
-    if (!org) throw notFound("Org not found");
-    const current = await upstreamEnvFor(c.env, orgId, c.get("log")).catch(() => null);
-    if (current === c.env) return c.body(null, 204);
-    if (!(await mayMoveTo(c, orgId, c.env))) throw new GatewayError("conflict", LIVE_ELSEWHERE);
-    await deleteOrgUpstream(
-      c.env.DB,
-      orgId,
-      auditChange(c, {
-        action: "upstream.delete",
-        target: { type: "org", id: orgId },
+  .delete(
+    "/orgs/:orgId/upstream",
+    describeRoute({
+      operationId: "deleteOrgUpstream",
+      summary: "Return an org to the deployment's Browser Use account",
+      description: "Its sealed key and webhook secret are deleted; an org already there answers 204 too.",
+      responses: {
+        204: "The org uses the deployment's account",
+        404: "`Org not found`",
+        409: "`conflict`: sessions or browsers of the org are live on its own account",
+        ...UPSTREAM_DOWN,
+      },
+    }),
+    validate("param", OrgParam),
+    async (c) => {
+      const { orgId } = c.req.valid("param");
+      const org = await getOrg(c.env.DB, orgId);
+      if (!org) throw notFound("Org not found");
+      const current = await upstreamEnvFor(c.env, orgId, c.get("log")).catch(() => null);
+      if (current === c.env) return c.body(null, 204);
+      if (!(await mayMoveTo(c, orgId, c.env))) throw new GatewayError("conflict", LIVE_ELSEWHERE);
+      await deleteOrgUpstream(
+        c.env.DB,
         orgId,
-        tenantId: null,
-        before: accountView(true),
-        after: accountView(false),
-      }),
-    );
-    forgetUpstream(orgId);
-    return c.body(null, 204);
-  });
+        auditChange(c, {
+          action: "upstream.delete",
+          target: { type: "org", id: orgId },
+          orgId,
+          tenantId: null,
+          before: accountView(true),
+          after: accountView(false),
+        }),
+      );
+      forgetUpstream(orgId);
+      return c.body(null, 204);
+    },
+  );

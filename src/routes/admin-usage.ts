@@ -3,7 +3,8 @@ import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { invalidInput } from "../lib/errors";
 import { validate } from "../middleware/validate";
-import { type UsageQuery, usageCsv, usageReport } from "../reports/usage";
+import { describeRoute, type ResponseDetail } from "../openapi/describe";
+import { UsageReport, type UsageQuery, usageCsv, usageReport } from "../reports/usage";
 import { UsageQuery as UsageQuerySchema } from "../reports/usage";
 
 /**
@@ -31,7 +32,24 @@ export async function answerUsage(c: Context<AppEnv>, query: UsageQuery): Promis
   });
 }
 
+/** How a usage report answers, in the OpenAPI document (for /gateway/v1/usage too). */
+export const USAGE_ANSWER: ResponseDetail = {
+  description:
+    "The report; with `Accept: text/csv` or `format=csv`, RFC 4180 CSV: a header row of the same column names, a row per group, no totals",
+  schema: UsageReport,
+  text: "text/csv",
+};
+
 /** GET /admin/v1/usage: where the money went, by org, tenant, key, day, model and country. */
-export const adminUsage = new Hono<AppEnv>().get("/usage", validate("query", UsageQuerySchema), (c) =>
-  answerUsage(c, c.req.valid("query")),
+export const adminUsage = new Hono<AppEnv>().get(
+  "/usage",
+  describeRoute({
+    operationId: "getUsage",
+    summary: "Usage report",
+    description:
+      "The cost ledger summed by any of `org`, `tenant`, `key`, `day`, `model`, `country` (`groupBy`, default `tenant,day`), over calendar days in `timeZone` from `from` to `to`, both included (default: this month up to today; at most 400 days). Each cost counts on the day it was booked, so any range sums to the ledger.",
+    responses: { 200: USAGE_ANSWER },
+  }),
+  validate("query", UsageQuerySchema),
+  (c) => answerUsage(c, c.req.valid("query")),
 );

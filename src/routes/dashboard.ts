@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { notFound } from "../lib/errors";
+import { describeRoute } from "../openapi/describe";
 
 /**
  * What the page may load: only the gateway's own scripts, styles and API; no inline script or
@@ -44,5 +45,29 @@ async function serveAsset(c: Context<AppEnv>): Promise<Response> {
  */
 export const dashboard = new Hono<AppEnv>()
   // The page's files are named relative to /dashboard/, so the bare path is sent there.
-  .get("/dashboard", (c) => c.redirect("/dashboard/", 308))
-  .get("/dashboard/*", serveAsset);
+  .get(
+    "/dashboard",
+    describeRoute({
+      operationId: "getDashboardRedirect",
+      summary: "The dashboard, at /dashboard/",
+      responses: { 308: { description: "To /dashboard/", headers: { Location: "`/dashboard/`" } } },
+    }),
+    (c) => c.redirect("/dashboard/", 308),
+  )
+  .get(
+    "/dashboard/*",
+    describeRoute({
+      operationId: "getDashboardFile",
+      summary: "The dashboard: its page and files",
+      description:
+        "`path` is the rest of the path: empty for the page, else one of its files (`js/app.js`). Served from the static assets under a Content-Security-Policy that lets only the gateway's own scripts, styles and API be used.",
+      responses: {
+        200: {
+          description: "The file",
+          text: ["text/html", "text/javascript", "text/css", "image/svg+xml", "text/plain"],
+        },
+        404: "No such file",
+      },
+    }),
+    serveAsset,
+  );

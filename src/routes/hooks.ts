@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
+import * as z from "zod";
 import { createMiddleware } from "hono/factory";
 import { renderTask } from "../hooks/template";
 import { GatewayError, invalidInput } from "../lib/errors";
@@ -10,6 +11,8 @@ import { orgUpstream } from "../middleware/org-upstream";
 import { loadPolicy } from "../middleware/policy";
 import { rateLimit } from "../middleware/rate-limit";
 import { runToCompletion } from "../middleware/run-to-completion";
+import { describeRoute } from "../openapi/describe";
+import { HookAccepted } from "../schemas/gateway";
 import { afterUpstreamActed, isStoreFailure } from "../store/guard";
 import {
   claimDelivery,
@@ -45,6 +48,34 @@ const NOTHING_SENT: ReadonlySet<string> = new Set([
  */
 export const hookDeliveries = new Hono<AppEnv>().post(
   "/:hookId",
+  describeRoute({
+    operationId: "deliverHook",
+    callsUpstream: true,
+    summary: "Start a hook's task",
+    description:
+      "A signed delivery (Standard Webhooks) starts the hook's task, its template filled from the body, under the same policy, budget and limits as `POST /api/v3/sessions` by the hook's tenant. The same `webhook-id` again within 24 hours answers 200 with the first answer and starts nothing.",
+    body: {
+      required: true,
+      schema: z.unknown(),
+      description: "Any JSON; the template's placeholders name paths in it",
+    },
+    responses: {
+      200: {
+        description: "A repeat of a delivery that was answered: the first answer",
+        schema: HookAccepted,
+      },
+      202: {
+        description: "The task was started",
+        schema: HookAccepted,
+        headers: { "X-Gateway-Applied": "Each change the gateway made to the task's body" },
+      },
+      402: "`budget_exceeded`",
+      403: "A policy refusal, as for the tenant's own `POST /api/v3/sessions`",
+      429: "`concurrency_limit`: too many live sessions and browsers for the tenant or org",
+      409: "`idempotency_conflict`: a delivery with this `webhook-id` is being admitted, or its outcome was lost",
+      422: "A body that is not JSON, a `webhook-id` that is not 1 to 255 printable characters, or `template_value_missing`",
+    },
+  }),
   runToCompletion(),
   hookAuth(),
   repeatAnswer(),

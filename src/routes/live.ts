@@ -4,6 +4,8 @@ import * as z from "zod";
 import type { AppEnv } from "../env";
 import { fromMicros } from "../lib/money";
 import { validate } from "../middleware/validate";
+import { describeRoute } from "../openapi/describe";
+import { LiveItems } from "../schemas/gateway";
 import { listLiveItems } from "../store/resources";
 import { queryInt, queryScalar } from "../v3/schemas/common";
 
@@ -25,14 +27,25 @@ export async function answerLive(
   const items = await listLiveItems(c.env.DB, filter, limit);
   return c.json({
     items: items.map(({ costMicros, ...item }) => ({ ...item, costUsd: fromMicros(costMicros) })),
-  });
+  } satisfies z.infer<typeof LiveItems>);
 }
 
 /** GET /admin/v1/live: what runs now across every tenant (or one org's, or one tenant's). */
-export const adminLive = new Hono<AppEnv>().get("/live", validate("query", LiveQuery), (c) => {
-  const { limit, ...filter } = c.req.valid("query");
-  return answerLive(c, filter, limit);
-});
+export const adminLive = new Hono<AppEnv>().get(
+  "/live",
+  describeRoute({
+    operationId: "listLive",
+    summary: "Live sessions and browsers",
+    description:
+      "Of every tenant, of an org (`orgId`) or of one tenant (`tenantId`), newest first, each with what the ledger has booked for it so far.",
+    responses: { 200: LiveItems },
+  }),
+  validate("query", LiveQuery),
+  (c) => {
+    const { limit, ...filter } = c.req.valid("query");
+    return answerLive(c, filter, limit);
+  },
+);
 
 /** The query of GET /gateway/v1/live: a tenant sees its own, so only the limit is asked. */
 export const TenantLiveQuery = LiveQuery.pick({ limit: true });

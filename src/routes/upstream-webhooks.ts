@@ -9,6 +9,8 @@ import { GatewayError, invalidInput, notFound } from "../lib/errors";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../lib/json-depth";
 import { observeViews } from "../ledger/observe";
 import { MAX_BODY_BYTES } from "../middleware/json-body";
+import { describeRoute, type RouteDoc } from "../openapi/describe";
+import { WebhookReceived } from "../schemas/gateway";
 import { upstreamEnvFor } from "../upstream/accounts";
 import { callUpstream } from "../upstream/client";
 import { SESSIONS } from "../upstream/kinds";
@@ -35,6 +37,31 @@ const StatusUpdate = z.object({
     .optional(),
 });
 
+const RECEIVED: z.infer<typeof WebhookReceived> = { received: true };
+
+/** What both receivers read and answer; they differ in whose account (and secret) it is. */
+const RECEIVER_DOC = {
+  body: { required: true, schema: StatusUpdate },
+  headers: [
+    {
+      name: "X-Browser-Use-Timestamp",
+      required: true,
+      description: "Unix seconds; within five minutes of now",
+    },
+    {
+      name: "X-Browser-Use-Signature",
+      required: true,
+      description: "Hex HMAC-SHA256 of `{timestamp}.{body}` under the webhook secret",
+    },
+  ],
+  responses: {
+    200: WebhookReceived,
+    401: "`invalid_signature`: missing, wrong or stale",
+    413: `Body over ${MAX_BODY_BYTES} bytes, or nested over ${MAX_JSON_DEPTH} levels`,
+    422: "Not JSON, or not a Browser Use event",
+  },
+} satisfies Partial<RouteDoc>;
+
 /**
  * POST /webhooks/browser-use: Browser Use's own signed `agent.task.status_update` events, so a task
  * settles the moment it ends rather than at the next read or reconciler pass. The signature is hex
@@ -47,15 +74,40 @@ const StatusUpdate = z.object({
  * that account's webhook secret; it concerns that org's sessions only.
  */
 export const upstreamWebhooks = new Hono<AppEnv>()
-  .post("/browser-use", (c) => receive(c, c.env, null))
-  .post("/browser-use/:orgId", async (c) => {
-    const orgId = c.req.param("orgId").toLowerCase();
-    if (!z.uuid().safeParse(orgId).success) throw notFound();
-    const account = await upstreamEnvFor(c.env, orgId, c.get("log"));
-    // An org on the deployment's account has no receiver of its own.
-    if (account === c.env) throw notFound();
-    return receive(c, account, orgId);
-  });
+  .post(
+    "/browser-use",
+    describeRoute({
+      ...RECEIVER_DOC,
+      operationId: "receiveBrowserUseWebhook",
+      summary: "Browser Use's status webhooks, from the deployment's account",
+      description:
+        "Point Browser Use's webhook (dashboard, Settings → Webhooks) here, with BROWSER_USE_WEBHOOK_SECRET set to its secret: a task settles the moment it ends. The event is a hint; the session is read from upstream. Without the secret configured: 404.",
+      responses: { ...RECEIVER_DOC.responses, 404: "No webhook secret is configured" },
+    }),
+    (c) => receive(c, c.env, null),
+  )
+  .post(
+    "/browser-use/:orgId",
+    describeRoute({
+      ...RECEIVER_DOC,
+      operationId: "receiveOrgBrowserUseWebhook",
+      summary: "Browser Use's status webhooks, from an org's own account",
+      description:
+        "The same, for an org on its own Browser Use account (PUT /admin/v1/orgs/{orgId}/upstream), verified with that account's webhook secret; it concerns that org's sessions only.",
+      responses: {
+        ...RECEIVER_DOC.responses,
+        404: "No such org, an org on the deployment's account, or its account has no webhook secret",
+      },
+    }),
+    async (c) => {
+      const orgId = c.req.param("orgId").toLowerCase();
+      if (!z.uuid().safeParse(orgId).success) throw notFound();
+      const account = await upstreamEnvFor(c.env, orgId, c.get("log"));
+      // An org on the deployment's account has no receiver of its own.
+      if (account === c.env) throw notFound();
+      return receive(c, account, orgId);
+    },
+  );
 
 /** Verifies and handles one status event of the account `upstream`; `orgId` when it is an org's own. */
 async function receive(c: Context<AppEnv>, upstream: Bindings, orgId: string | null): Promise<Response> {
@@ -82,14 +134,14 @@ async function receive(c: Context<AppEnv>, upstream: Bindings, orgId: string | n
   const parsed = parseInput(StatusUpdate, "body", body);
   if (!parsed.ok) throw invalidInput(parsed.issues);
   const sessionId = parsed.data.payload?.session_id;
-  if (parsed.data.type !== "agent.task.status_update" || !sessionId) return c.json({ received: true });
+  if (parsed.data.type !== "agent.task.status_update" || !sessionId) return c.json(RECEIVED);
 
   const owner = owners.get(sessionId.toLowerCase()) ?? (await findOwner(c.env.DB, "session", sessionId));
   if (owner) owners.set(sessionId.toLowerCase(), owner);
   // A session of another org than the account's is none of this event's business.
   if (!owner || (orgId !== null && owner.orgId !== orgId)) {
     c.get("log").warn("webhook_unknown_session", { sessionId });
-    return c.json({ received: true });
+    return c.json(RECEIVED);
   }
   const log = c.get("log");
   afterResponse(c, "webhook_refresh", async () => {
@@ -97,7 +149,7 @@ async function receive(c: Context<AppEnv>, upstream: Bindings, orgId: string | n
     if (res.status === 200)
       await observeViews(upstream, log, SESSIONS, owner, [res.body as Record<string, unknown>], res.sentAt);
   });
-  return c.json({ received: true });
+  return c.json(RECEIVED);
 }
 
 /**

@@ -4,6 +4,7 @@ import type { AppEnv } from "../../env";
 import { idempotency } from "../../middleware/idempotency";
 import { jsonBody } from "../../middleware/json-body";
 import { validate } from "../../middleware/validate";
+import { describeRoute } from "../../openapi/describe";
 import { browserHoldMicros } from "../../budget/admission";
 import {
   applyBrowserPolicy,
@@ -13,7 +14,11 @@ import {
 import { BROWSERS, PROFILES } from "../../upstream/kinds";
 import {
   BROWSER_METADATA_MAX_PAIRS,
+  BrowserDownloadListResponse,
   BrowserDownloadsQuery,
+  BrowserSessionItemView,
+  BrowserSessionListResponse,
+  BrowserSessionView,
   CreateBrowserSessionRequest,
   ListBrowsersQuery,
   UpdateBrowserSessionRequest,
@@ -23,6 +28,7 @@ import { announceApplied, forwardHeld } from "./holds";
 import { clientBody, listPage, onOwned, relay, requireOwnedIfSet } from "./proxy";
 
 const BrowserPath = z.object({ session_id: Uuid });
+const NOT_FOUND = "`Session not found`: unknown, or another tenant's";
 type View = Record<string, unknown>;
 
 /** A `metadata` filter, `key` or `key=value`, as upstream takes them. */
@@ -61,6 +67,27 @@ const GatewayListBrowsersQuery = ListBrowsersQuery.superRefine((query, ctx) => {
 export const browsers = new Hono<AppEnv>()
   .post(
     "/",
+    describeRoute({
+      operationId: "create_browser_session_browsers_post",
+      callsUpstream: true,
+      summary: "Create Browser Session",
+      description:
+        "Upstream charges a browser's whole timeout up front, so that is held, with the policy's proxy allowance; policy may set a default proxy country or cap the timeout (`X-Gateway-Applied`).",
+      responses: {
+        201: {
+          description: "The browser",
+          schema: BrowserSessionItemView,
+          headers: { "X-Gateway-Applied": "Each change the gateway made to the body" },
+        },
+        402: "`budget_exceeded`: the budget cannot hold the browser's timeout",
+        403: "A policy refusal: `country_not_allowed` or `timeout_not_allowed`",
+        404: "A `profileId` that is unknown or another tenant's",
+        429: {
+          description: "`concurrency_limit`: too many live sessions and browsers for the tenant or org",
+          headers: { "Retry-After": "Seconds until a retry may succeed" },
+        },
+      },
+    }),
     jsonBody({ required: true }),
     validate("json", CreateBrowserSessionRequest.strict()),
     idempotency(),
@@ -93,24 +120,49 @@ export const browsers = new Hono<AppEnv>()
       return relay(c, res);
     },
   )
-  .get("/", validate("query", GatewayListBrowsersQuery), async (c) => {
-    const { pageSize, pageNumber, filterBy, metadata, agentSessionId } = c.req.valid("query");
-    const { views, total } = await listPage(c, BROWSERS, {
-      offset: (pageNumber - 1) * pageSize,
-      limit: pageSize,
-      status: filterBy ? [filterBy] : undefined,
-      metadata: metadata?.map(metadataFilter),
-      agentSessionId: agentSessionId ?? undefined,
-    });
-    // Lists never carry a recording URL, as upstream's do not.
-    const items = views.map(({ recordingAvailable: _, ...v }) => ({ ...v, recordingUrl: null }));
-    return c.json({ items, totalItems: total, pageNumber, pageSize });
-  })
-  .get("/:session_id", validate("param", BrowserPath), (c) =>
-    onOwned(c, BROWSERS, c.req.valid("param").session_id, { method: "GET" }),
+  .get(
+    "/",
+    describeRoute({
+      operationId: "list_browser_sessions_browsers_get",
+      summary: "List Browser Sessions",
+      description: "The caller's own browsers, newest first.",
+      responses: { 200: BrowserSessionListResponse },
+    }),
+    validate("query", GatewayListBrowsersQuery),
+    async (c) => {
+      const { pageSize, pageNumber, filterBy, metadata, agentSessionId } = c.req.valid("query");
+      const { views, total } = await listPage(c, BROWSERS, {
+        offset: (pageNumber - 1) * pageSize,
+        limit: pageSize,
+        status: filterBy ? [filterBy] : undefined,
+        metadata: metadata?.map(metadataFilter),
+        agentSessionId: agentSessionId ?? undefined,
+      });
+      // Lists never carry a recording URL, as upstream's do not.
+      const items = views.map(({ recordingAvailable: _, ...v }) => ({ ...v, recordingUrl: null }));
+      return c.json({ items, totalItems: total, pageNumber, pageSize });
+    },
+  )
+  .get(
+    "/:session_id",
+    describeRoute({
+      operationId: "get_browser_session_browsers__session_id__get",
+      callsUpstream: true,
+      summary: "Get Browser Session",
+      responses: { 200: BrowserSessionView, 404: NOT_FOUND },
+    }),
+    validate("param", BrowserPath),
+    (c) => onOwned(c, BROWSERS, c.req.valid("param").session_id, { method: "GET" }),
   )
   .patch(
     "/:session_id",
+    describeRoute({
+      operationId: "update_browser_session_browsers__session_id__patch",
+      callsUpstream: true,
+      summary: "Update Browser Session",
+      description: "Stopping is the only action; the unused part of the timeout is refunded.",
+      responses: { 200: BrowserSessionView, 404: NOT_FOUND },
+    }),
     validate("param", BrowserPath),
     jsonBody({ required: true }),
     validate("json", UpdateBrowserSessionRequest.strict()),
@@ -118,6 +170,12 @@ export const browsers = new Hono<AppEnv>()
   )
   .get(
     "/:session_id/downloads",
+    describeRoute({
+      operationId: "list_browser_session_downloads_browsers__session_id__downloads_get",
+      callsUpstream: true,
+      summary: "List Browser Session Downloads",
+      responses: { 200: BrowserDownloadListResponse, 404: NOT_FOUND },
+    }),
     validate("param", BrowserPath),
     validate("query", BrowserDownloadsQuery),
     (c) =>

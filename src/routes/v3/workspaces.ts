@@ -3,21 +3,28 @@ import * as z from "zod";
 import type { AppEnv } from "../../env";
 import { jsonBody } from "../../middleware/json-body";
 import { validate } from "../../middleware/validate";
+import { describeRoute } from "../../openapi/describe";
 import { WORKSPACES } from "../../upstream/kinds";
 import {
   DeleteFileQuery,
+  FileListResponse,
   FileUploadItem,
   FileUploadRequest,
+  FileUploadResponse,
   ListFilesQuery,
   ListWorkspacesQuery,
   UploadFilesQuery,
   Uuid,
   WorkspaceCreateRequest,
+  WorkspaceListResponse,
+  WorkspaceSizeResponse,
   WorkspaceUpdateRequest,
+  WorkspaceView,
 } from "../../v3/schemas";
 import { createOwned, listPage, onOwned } from "./proxy";
 
 const WorkspacePath = z.object({ workspace_id: Uuid });
+const NOT_FOUND = "`Workspace not found`: unknown, or another tenant's";
 
 /**
  * A file name, path or prefix inside a workspace: relative, with no `..` segment and no backslash,
@@ -45,32 +52,79 @@ const GatewayFileUploadRequest = FileUploadRequest.extend({
 
 /** /api/v3/workspaces: shared file storage, with its files, uploads and size. */
 export const workspaces = new Hono<AppEnv>()
-  .post("/", jsonBody({ required: false }), validate("json", WorkspaceCreateRequest.strict()), (c) =>
-    createOwned(c, WORKSPACES, "/workspaces"),
+  .post(
+    "/",
+    describeRoute({
+      operationId: "create_workspace_workspaces_post",
+      callsUpstream: true,
+      summary: "Create Workspace",
+      responses: { 201: WorkspaceView },
+    }),
+    jsonBody({ required: false }),
+    validate("json", WorkspaceCreateRequest.strict()),
+    (c) => createOwned(c, WORKSPACES, "/workspaces"),
   )
-  .get("/", validate("query", ListWorkspacesQuery), async (c) => {
-    const { pageSize, pageNumber } = c.req.valid("query");
-    const { views, total } = await listPage(c, WORKSPACES, {
-      offset: (pageNumber - 1) * pageSize,
-      limit: pageSize,
-    });
-    return c.json({ items: views, totalItems: total, pageNumber, pageSize });
-  })
-  .get("/:workspace_id", validate("param", WorkspacePath), (c) =>
-    onOwned(c, WORKSPACES, c.req.valid("param").workspace_id, { method: "GET" }),
+  .get(
+    "/",
+    describeRoute({
+      operationId: "list_workspaces_workspaces_get",
+      summary: "List Workspaces",
+      description: "The caller's own workspaces, newest first.",
+      responses: { 200: WorkspaceListResponse },
+    }),
+    validate("query", ListWorkspacesQuery),
+    async (c) => {
+      const { pageSize, pageNumber } = c.req.valid("query");
+      const { views, total } = await listPage(c, WORKSPACES, {
+        offset: (pageNumber - 1) * pageSize,
+        limit: pageSize,
+      });
+      return c.json({ items: views, totalItems: total, pageNumber, pageSize });
+    },
+  )
+  .get(
+    "/:workspace_id",
+    describeRoute({
+      operationId: "get_workspace_workspaces__workspace_id__get",
+      callsUpstream: true,
+      summary: "Get Workspace",
+      responses: { 200: WorkspaceView, 404: NOT_FOUND },
+    }),
+    validate("param", WorkspacePath),
+    (c) => onOwned(c, WORKSPACES, c.req.valid("param").workspace_id, { method: "GET" }),
   )
   .patch(
     "/:workspace_id",
+    describeRoute({
+      operationId: "update_workspace_workspaces__workspace_id__patch",
+      callsUpstream: true,
+      summary: "Update Workspace",
+      responses: { 200: WorkspaceView, 404: NOT_FOUND },
+    }),
     validate("param", WorkspacePath),
     jsonBody({ required: true }),
     validate("json", WorkspaceUpdateRequest.strict()),
     (c) => onOwned(c, WORKSPACES, c.req.valid("param").workspace_id, { method: "PATCH", body: true }),
   )
-  .delete("/:workspace_id", validate("param", WorkspacePath), (c) =>
-    onOwned(c, WORKSPACES, c.req.valid("param").workspace_id, { method: "DELETE" }),
+  .delete(
+    "/:workspace_id",
+    describeRoute({
+      operationId: "delete_workspace_workspaces__workspace_id__delete",
+      callsUpstream: true,
+      summary: "Delete Workspace",
+      responses: { 204: "Deleted", 404: NOT_FOUND },
+    }),
+    validate("param", WorkspacePath),
+    (c) => onOwned(c, WORKSPACES, c.req.valid("param").workspace_id, { method: "DELETE" }),
   )
   .get(
     "/:workspace_id/files",
+    describeRoute({
+      operationId: "list_workspace_files_workspaces__workspace_id__files_get",
+      callsUpstream: true,
+      summary: "List Workspace Files",
+      responses: { 200: FileListResponse, 404: NOT_FOUND },
+    }),
     validate("param", WorkspacePath),
     validate("query", GatewayListFilesQuery),
     (c) =>
@@ -82,6 +136,12 @@ export const workspaces = new Hono<AppEnv>()
   )
   .delete(
     "/:workspace_id/files",
+    describeRoute({
+      operationId: "delete_workspace_file_workspaces__workspace_id__files_delete",
+      callsUpstream: true,
+      summary: "Delete Workspace File",
+      responses: { 204: "Deleted", 404: NOT_FOUND },
+    }),
     validate("param", WorkspacePath),
     validate("query", GatewayDeleteFileQuery),
     (c) =>
@@ -91,11 +151,26 @@ export const workspaces = new Hono<AppEnv>()
         query: ["path"],
       }),
   )
-  .get("/:workspace_id/size", validate("param", WorkspacePath), (c) =>
-    onOwned(c, WORKSPACES, c.req.valid("param").workspace_id, { method: "GET", suffix: "/size" }),
+  .get(
+    "/:workspace_id/size",
+    describeRoute({
+      operationId: "get_workspace_size_workspaces__workspace_id__size_get",
+      callsUpstream: true,
+      summary: "Get Workspace Size",
+      responses: { 200: WorkspaceSizeResponse, 404: NOT_FOUND },
+    }),
+    validate("param", WorkspacePath),
+    (c) => onOwned(c, WORKSPACES, c.req.valid("param").workspace_id, { method: "GET", suffix: "/size" }),
   )
   .post(
     "/:workspace_id/files/upload",
+    describeRoute({
+      operationId: "upload_workspace_files_workspaces__workspace_id__files_upload_post",
+      callsUpstream: true,
+      summary: "Upload Workspace Files",
+      description: "Presigned upload URLs; send each file's bytes to its URL with the same Content-Type.",
+      responses: { 200: FileUploadResponse, 404: NOT_FOUND },
+    }),
     validate("param", WorkspacePath),
     validate("query", GatewayUploadFilesQuery),
     jsonBody({ required: true }),

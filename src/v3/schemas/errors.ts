@@ -17,6 +17,9 @@ export type ValidationError = z.infer<typeof ValidationError>;
 export const HTTPValidationError = z.object({ detail: z.array(ValidationError) });
 export type HTTPValidationError = z.infer<typeof HTTPValidationError>;
 
+/** Any error body of the API: FastAPI's `{"detail": ...}` and nothing else. */
+export const UpstreamError = z.strictObject({ detail: z.union([z.string(), z.array(ValidationError)]) });
+
 /**
  * The `detail` texts: the defaults of the OpenAPI error components, and (marked) the wording
  * the v2 API uses where v3 declares no error. Emulator and gateway answer with these.

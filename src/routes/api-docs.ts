@@ -1,0 +1,54 @@
+import { Hono } from "hono";
+import type { RouterRoute } from "hono/types";
+import * as z from "zod";
+import type { AppEnv } from "../env";
+import { describeRoute } from "../openapi/describe";
+import { type OpenApiDocument, openApiDocument } from "../openapi/document";
+import { referencePage } from "../openapi/reference-page";
+
+/** The outline of an OpenAPI document; its full check is against the OpenAPI 3.1 schema, in the tests. */
+const OpenApiShape = z.object({
+  openapi: z.literal("3.1.0"),
+  info: z.object({ title: z.string(), version: z.string() }),
+  paths: z.record(z.string(), z.unknown()),
+});
+
+/**
+ * `GET /openapi.json` and `GET /docs`: the OpenAPI document of every route in `routes()` (the
+ * app's own table, these two included) and a page rendering it. Built on the first request in an
+ * isolate and kept: the routes cannot change while it runs.
+ */
+export function apiDocs(routes: () => readonly RouterRoute[]) {
+  let document: OpenApiDocument | undefined;
+  let page: string | undefined;
+  const built = () => {
+    document ??= openApiDocument(routes());
+    return document;
+  };
+  return new Hono<AppEnv>()
+    .get(
+      "/openapi.json",
+      describeRoute({
+        operationId: "getOpenApiDocument",
+        summary: "This document",
+        description: "OpenAPI 3.1, generated from the schemas the routes validate with.",
+        responses: { 200: OpenApiShape },
+      }),
+      (c) => c.json(built()),
+    )
+    .get(
+      "/docs",
+      describeRoute({
+        operationId: "getApiReference",
+        summary: "This document as a page",
+        description: "Self-contained HTML, no script: it works offline.",
+        responses: { 200: { description: "The API reference", text: "text/html" } },
+      }),
+      (c) => {
+        page ??= referencePage(built());
+        // The page runs nothing and loads nothing: say so to the browser too.
+        c.header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+        return c.html(page);
+      },
+    );
+}

@@ -1,0 +1,216 @@
+/**
+ * What /admin/v1 answers, as zod schemas: the routes build their answers as these types, and the
+ * OpenAPI document describes them from here. Strict objects, so a field the admin API was never
+ * meant to show (a key's hash, a hook's secret outside creation) fails the suite's check of every
+ * answer against the document.
+ */
+import * as z from "zod";
+import { BudgetPeriod } from "../policy/document";
+import { AUDIT_ACTIONS } from "../store/audit";
+import { BuModel, MoneyString, ProxyCountryCode } from "../v3/schemas/common";
+
+/** A moment the gateway recorded, as `Date.toISOString()` writes it. */
+export const Timestamp = z.iso.datetime({ offset: true });
+
+/** The envelope of the admin lists: a page of `item`, and how many there are in all. */
+export function adminPage<S extends z.ZodType>(item: S) {
+  return z.strictObject({
+    items: z.array(item),
+    totalItems: z.int().min(0),
+    pageNumber: z.int().min(1),
+    pageSize: z.int().min(1),
+  });
+}
+
+export const Org = z.strictObject({
+  id: z.uuid(),
+  name: z.string(),
+  createdAt: Timestamp,
+  suspended: z.boolean(),
+  /** Whose Browser Use account the org's requests go to: its own, or the deployment's. */
+  upstream: z.enum(["deployment", "own"]),
+});
+export type Org = z.infer<typeof Org>;
+
+export const Tenant = z.strictObject({
+  id: z.uuid(),
+  orgId: z.uuid(),
+  name: z.string(),
+  createdAt: Timestamp,
+  suspended: z.boolean(),
+});
+export type Tenant = z.infer<typeof Tenant>;
+
+export const OrgPage = adminPage(Org);
+export const TenantPage = adminPage(Tenant);
+
+/** The answer to suspend and resume: `stopped` counts what a kill switch stopped in the request. */
+export const Suspension = z.strictObject({ id: z.uuid(), suspended: z.boolean(), stopped: z.int().min(0) });
+export type Suspension = z.infer<typeof Suspension>;
+
+/** A key as listed: never the key itself or its hash. */
+export const Key = z.strictObject({
+  id: z.uuid(),
+  tenantId: z.uuid(),
+  /** The first characters of the key, to tell keys apart. */
+  prefix: z.string(),
+  name: z.string(),
+  scope: z.enum(["full", "read-only"]),
+  createdAt: Timestamp,
+  lastUsedAt: Timestamp.nullable(),
+  expiresAt: Timestamp.nullable(),
+  revokedAt: Timestamp.nullable(),
+});
+export type Key = z.infer<typeof Key>;
+
+/** A key as issued or rotated: the only answer that carries `key`, shown once. */
+export const IssuedKey = Key.extend({ key: z.string() });
+export type IssuedKey = z.infer<typeof IssuedKey>;
+
+export const KeyList = z.strictObject({ keys: z.array(Key) });
+
+export const Hook = z.strictObject({
+  id: z.uuid(),
+  orgId: z.uuid(),
+  tenantId: z.uuid(),
+  name: z.string(),
+  /** The task template; `{{path.to.value}}` placeholders are filled from a delivery's JSON. */
+  task: z.string(),
+  /** The `RunTaskRequest` fields every task of the hook gets. */
+  options: z.record(z.string(), z.unknown()),
+  callbackUrl: z.string().nullable(),
+  suspended: z.boolean(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Hook = z.infer<typeof Hook>;
+
+/** A hook as created: with its signing secret (`whsec_…`), shown only here and on rotation. */
+export const CreatedHook = Hook.extend({ secret: z.string() });
+export const HookList = z.strictObject({ hooks: z.array(Hook) });
+
+/** A new signing secret (hooks and alerts); the previous one keeps verifying for a grace period. */
+export const SigningSecret = z.strictObject({ secret: z.string() });
+
+/** One attempt at delivering a callback or an alert: the receiver's status, or why there was none. */
+const Attempt = z.strictObject({
+  attempt: z.int().min(1),
+  at: Timestamp,
+  status: z.int().nullable(),
+  error: z.string().nullable(),
+});
+const EventState = z.enum(["pending", "delivered", "failed"]);
+
+export const HookDeliveries = z.strictObject({
+  deliveries: z.array(
+    z.strictObject({
+      /** The sender's `webhook-id`. */
+      deliveryId: z.string(),
+      state: z.enum(["pending", "done", "unknown"]),
+      sessionId: z.string().nullable(),
+      createdAt: Timestamp,
+      /** The `session.finished` callback of the delivery's session, once there is one. */
+      callback: z
+        .strictObject({ eventId: z.string(), state: EventState, attempts: z.array(Attempt) })
+        .nullable(),
+    }),
+  ),
+  totalItems: z.int().min(0),
+  pageNumber: z.int().min(1),
+  pageSize: z.int().min(1),
+});
+
+export const Redelivery = z.strictObject({ eventId: z.string(), state: z.literal("pending") });
+
+export const AlertTarget = z.strictObject({
+  orgId: z.uuid(),
+  url: z.string(),
+  /** Percent of each capped scope's cap, ascending. */
+  thresholds: z.array(z.int()),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type AlertTarget = z.infer<typeof AlertTarget>;
+
+/** The first PUT of an org's alerts answers with the signing secret too; later ones do not. */
+export const AlertTargetPut = AlertTarget.extend({ secret: z.string().optional() });
+
+/** What an alert receiver is sent (signed with Standard Webhooks). */
+export const BudgetAlertEvent = z.strictObject({
+  type: z.literal("budget.threshold_crossed"),
+  timestamp: Timestamp,
+  data: z.strictObject({
+    orgId: z.uuid(),
+    /** The tenant whose budget crossed; null for the org's own. */
+    tenantId: z.uuid().nullable(),
+    scope: z.enum(["org", "tenant"]),
+    periodKey: z.string(),
+    thresholdPercent: z.int(),
+    capUsd: MoneyString,
+    spentUsd: MoneyString,
+    heldUsd: MoneyString,
+    remainingUsd: MoneyString,
+  }),
+});
+
+export const AlertDeliveries = z.strictObject({
+  deliveries: z.array(
+    z.strictObject({
+      eventId: z.string(),
+      state: EventState,
+      createdAt: Timestamp,
+      event: BudgetAlertEvent,
+      attempts: z.array(Attempt),
+    }),
+  ),
+  totalItems: z.int().min(0),
+  pageNumber: z.int().min(1),
+  pageSize: z.int().min(1),
+});
+
+const EffectiveBudget = z.strictObject({ capUsd: MoneyString, period: BudgetPeriod, timeZone: z.string() });
+
+/** A tenant's org policy narrowed by its own, as applied to its requests; null: no restriction. */
+export const EffectivePolicy = z.strictObject({
+  orgBudget: EffectiveBudget.nullable(),
+  tenantBudget: EffectiveBudget.nullable(),
+  maxTaskCostUsd: MoneyString.nullable(),
+  defaultTaskCostUsd: MoneyString.nullable(),
+  minHoldUsd: MoneyString.nullable(),
+  allowedCountries: z.array(ProxyCountryCode).nullable(),
+  defaultCountry: ProxyCountryCode.nullable(),
+  allowNoProxy: z.boolean(),
+  allowedModels: z.array(BuModel).nullable(),
+  allowKeepAlive: z.boolean(),
+  allowSkills: z.boolean(),
+  allowScheduledTasks: z.boolean(),
+  maxIdleMinutes: z.int().nullable(),
+  maxConcurrentSessions: z.int().nullable(),
+  requestsPerMinute: z.int().nullable(),
+  maxBrowserTimeoutMinutes: z.int().nullable(),
+  browserProxyAllowanceUsd: MoneyString,
+});
+export type EffectivePolicy = z.infer<typeof EffectivePolicy>;
+
+/** One entry of the audit log: a change (before and after, secrets redacted) or a minute's refusals. */
+export const AuditEntry = z.strictObject({
+  id: z.string(),
+  at: Timestamp,
+  /** `X-Actor` as given, else the admin token's name; `gateway` for refusals. */
+  actor: z.string(),
+  tokenName: z.string().nullable(),
+  action: z.enum(AUDIT_ACTIONS),
+  target: z.strictObject({ type: z.enum(["org", "tenant", "key", "hook", "event"]), id: z.string() }),
+  orgId: z.uuid().nullable(),
+  tenantId: z.uuid().nullable(),
+  before: z.unknown(),
+  after: z.unknown(),
+  requestId: z.string().nullable(),
+  /** Refusals only: the error code, and how many the tenant got in the minute from `at` on. */
+  code: z.string().nullable(),
+  count: z.int().min(1).nullable(),
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+/** A page of the audit log, newest first; `nextCursor` asks for the next, null on the last. */
+export const AuditPage = z.strictObject({ items: z.array(AuditEntry), nextCursor: z.string().nullable() });
