@@ -144,9 +144,14 @@ describe("result callbacks", () => {
     }, 15_000);
     expect(received.map((r) => r.status)).toEqual([503, 503, 200]);
     expect(new Set(received.map((r) => r.headers["webhook-id"])).size).toBe(1);
-    const page = await expectJson<{
+    // The receiver's 200 is seen before the consumer records the attempt: wait for the record.
+    type Page = {
       deliveries: { deliveryId: string; callback: { state: string; attempts: { status: number }[] } }[];
-    }>(await admin(`/hooks/${hook.id}/deliveries`), 200);
+    };
+    const page = await eventually(async () => {
+      const p = await expectJson<Page>(await admin(`/hooks/${hook.id}/deliveries`), 200);
+      return p.deliveries[0]?.callback.state === "pending" ? undefined : p;
+    });
     expect(page.deliveries).toHaveLength(1);
     expect(page.deliveries[0]).toMatchObject({
       deliveryId: "msg_cb_retry",
