@@ -199,9 +199,17 @@ describe("GET /docs", () => {
     const res = await gateway("/docs");
     expect(res.status).toBe(200);
     expect(res.headers.get("Content-Type")).toMatch(/^text\/html/);
-    expect(res.headers.get("Content-Security-Policy")).toBe("default-src 'none'; style-src 'unsafe-inline'");
     const html = await res.text();
     expect(html).not.toMatch(/<script/i);
+    // Nothing loads or runs but the page's one style sheet, allowed by its hash.
+    const styles = [...html.matchAll(/<style>([^<]*)<\/style>/g)].map((m) => m[1] ?? "");
+    expect(styles).toHaveLength(1);
+    expect(html).not.toMatch(/ style=/);
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(styles[0])));
+    const hash = btoa(String.fromCharCode(...digest));
+    expect(res.headers.get("Content-Security-Policy")).toBe(
+      `default-src 'none'; style-src 'sha256-${hash}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+    );
     // Listed rather than asserted one by one, so a failure names what is missing, not the page.
     const missing = [
       ...operations(doc)

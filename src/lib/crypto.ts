@@ -6,6 +6,12 @@ export async function sha256Hex(value: string): Promise<string> {
   return toHex(new Uint8Array(digest));
 }
 
+/** SHA-256 of `value` in base64, as a Content-Security-Policy source hash (`'sha256-…'`) is written. */
+export async function sha256Base64(value: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(value)));
+  return btoa(String.fromCharCode(...digest));
+}
+
 /** Compares two secrets in constant time (over their SHA-256, so lengths leak nothing either). */
 export async function secretsEqual(a: string, b: string): Promise<boolean> {
   const [da, db] = await Promise.all([

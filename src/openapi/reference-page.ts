@@ -1,6 +1,6 @@
 /**
  * `GET /docs`: the OpenAPI document as one self-contained HTML page, rendered here from the
- * document itself. No script at all, so nothing third-party runs on the gateway's origin (where an
+ * document itself. No script at all, and one inline style sheet allowed by its hash, so nothing third-party runs on the gateway's origin (where an
  * operator may hold an admin token), and it works where the operator's browser cannot reach a CDN.
  * For an explorer that sends requests, point one (Scalar, Swagger UI, Postman) at /openapi.json.
  */
@@ -62,7 +62,7 @@ export function referencePage(doc: OpenApiDocument): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(info.title)} ${esc(info.version)}: API reference</title>
-<style>${STYLE}</style></head>
+<style>${PAGE_STYLE}</style></head>
 <body><nav><p><strong>${esc(info.title)}</strong> ${esc(info.version)}</p><p><a href="/openapi.json">openapi.json</a></p><ul>${nav}<li><a href="#schemas">Schemas</a></li></ul></nav>
 <main><h1>${esc(info.title)}</h1><p>${inline(info.description ?? "")}</p>${body}<h2 id="schemas">Schemas</h2>${components}</main></body></html>`;
 }
@@ -169,7 +169,8 @@ function inline(text: string): string {
   return esc(text).replace(/`([^`]+)`/g, "<code>$1</code>");
 }
 
-const STYLE = `body{margin:0;display:flex;font:15px/1.5 system-ui,sans-serif;color:#1c1c1c}
+/** The page's one style sheet, inline; the only thing its Content-Security-Policy lets run (by hash). */
+export const PAGE_STYLE = `body{margin:0;display:flex;font:15px/1.5 system-ui,sans-serif;color:#1c1c1c}
 nav{position:sticky;top:0;height:100vh;overflow:auto;width:22rem;flex:none;padding:1rem;background:#f5f5f4;font-size:13px}
 nav ul{list-style:none;padding-left:.8rem}main{padding:1rem 2rem;max-width:60rem;min-width:0}
 code{font:13px ui-monospace,monospace;background:#f0f0ef;padding:0 .2em;border-radius:3px}
