@@ -141,7 +141,7 @@ describe("sessions through the gateway", () => {
 
 describe("a list of live sessions", () => {
   const upstreamCalls = async (account: UpstreamAccount) =>
-    account.control<Record<string, number>>("GET", "/requests");
+    (await account.control<{ requests: Record<string, number> }>("GET", "/stats")).requests;
 
   it("is refreshed with one upstream list, not a read per session, books what it shows and is not asked again at once", async () => {
     const account = await newUpstreamAccount();

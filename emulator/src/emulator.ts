@@ -6,7 +6,7 @@ import { ERROR_DETAILS } from "../../src/v3/schemas";
 import { advanceBrowser, browserCostMicros, browserProxyMicros } from "./browsers";
 import { type EmulatorOptions, type Settings, initialSettings } from "./config";
 import { ApiError, notFound } from "./errors";
-import { type FaultPlan, noFaults } from "./faults";
+import { type FaultPlan, type FaultStats, noFaults, noStats, seededRandom } from "./faults";
 import { type LifecycleEnv, advance } from "./lifecycle";
 import {
   type BrowserRecord,
@@ -26,8 +26,10 @@ export class Emulator {
   /** What reset restores: the started settings, or those a project was created with. */
   startSettings: Settings;
   faults: FaultPlan = noFaults();
-  /** How many /api/v3 requests each route was sent (`GET /sessions/{id}`), for tests that count calls. */
-  readonly requests = new Map<string, number>();
+  /** Where random fault draws come from: Math.random, or the PRNG of the plan's seed. */
+  random: () => number = Math.random;
+  /** /api/v3 requests by route and faults by kind since the start (or the last reset). */
+  stats: FaultStats = noStats();
   webhook: WebhookTarget | null;
   readonly log: (line: string) => void;
   /** What lifecycle.ts needs from us; its fields read the live settings. */
@@ -61,12 +63,18 @@ export class Emulator {
     this.clockOffsetMs += ms;
   }
 
+  /** Replaces the fault plan; a plan with a seed restarts its draws from that seed. */
+  setFaults(plan: FaultPlan): void {
+    this.faults = plan;
+    this.random = plan.seed === null ? Math.random : seededRandom(plan.seed);
+  }
+
   /** Back to the state right after start: no records, no faults, started settings and webhook. */
   reset(): void {
     this.store.clear();
-    this.requests.clear();
     this.settings = { ...this.startSettings };
-    this.faults = noFaults();
+    this.setFaults(noFaults());
+    this.stats = noStats();
     this.webhook = initialWebhook(this.options);
     this.clockOffsetMs = 0;
   }

@@ -5,9 +5,16 @@
  * Random mode, one draw per request over the cumulative rates (their sum must be <= 1):
  *   error500Rate   500 with a plain-text "Internal Server Error" body (as an ASGI server sends)
  *   error429Rate   429 with the concurrency-limit detail (the SDK retries these)
- *   dropRate       the connection is destroyed before any answer
+ *   dropRate       the connection is destroyed before any answer; the request has no effect
+ *   dropAfterRate  the request takes effect, then the connection is destroyed (a lost answer)
  *   malformedRate  200 whose body is truncated JSON
- * and, independently, slowRate: the request waits slowMs first, then proceeds.
+ * and, independently, slowRate: the request waits slowMs first, then proceeds. With `seed`, the
+ * draws come from a PRNG seeded with it (the same requests in the same order draw the same
+ * faults); without, from Math.random.
+ *
+ * Every /api/v3 request is counted by route template (`GET /sessions/{id}`), and every fault
+ * applied by kind, in the project's stats (GET /_emulator/stats), so a test can tell how many
+ * upstream calls of each kind it caused and a chaos run how many faults it met.
  *
  * Queued mode, deterministic: `next` lists faults for the next requests, one each, in order,
  * before the random mode applies again. Entries:
@@ -36,14 +43,16 @@ export const FaultPlanSchema = z
     error500Rate: Rate,
     error429Rate: Rate,
     dropRate: Rate,
+    dropAfterRate: Rate,
     malformedRate: Rate,
     slowRate: Rate,
     slowMs: z.int().min(0).max(120_000).default(1_000),
     next: z.array(FaultKind).default([]),
+    seed: z.int().min(0).max(0xffff_ffff).nullable().default(null),
   })
   .strict()
-  .refine((p) => p.error500Rate + p.error429Rate + p.dropRate + p.malformedRate <= 1, {
-    message: "error500Rate + error429Rate + dropRate + malformedRate must not exceed 1",
+  .refine((p) => p.error500Rate + p.error429Rate + p.dropRate + p.dropAfterRate + p.malformedRate <= 1, {
+    message: "error500Rate + error429Rate + dropRate + dropAfterRate + malformedRate must not exceed 1",
   });
 export type FaultPlan = z.infer<typeof FaultPlanSchema>;
 
@@ -58,11 +67,48 @@ const STATUS_TEXT = {
   504: "Gateway Timeout",
 } as const;
 
-/** Applies the emulator's current fault plan to each request it wraps. */
+/** What a project's /api/v3 has seen: requests by route template, faults applied by kind. */
+export interface FaultStats {
+  requests: Record<string, number>;
+  faults: Record<string, number>;
+}
+
+export function noStats(): FaultStats {
+  return { requests: {}, faults: {} };
+}
+
+/**
+ * A small seeded PRNG (mulberry32): uniform draws in [0, 1), the same sequence for the same seed,
+ * so a chaos run that names its seed draws the same faults for the same order of requests.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+const UUID_SEGMENT = /\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+/** A request's route template: its method and path below /api/v3, each id as `{id}`. */
+const routeOf = (method: string, path: string) =>
+  `${method} ${path.slice("/api/v3".length).replace(UUID_SEGMENT, "/{id}")}`;
+
+const bump = (counts: Record<string, number>, key: string) => {
+  counts[key] = (counts[key] ?? 0) + 1;
+};
+
+/** Applies the emulator's current fault plan to each request it wraps, and counts both. */
 export function faultInjection(emu: Emulator) {
   return createMiddleware<{ Bindings: HttpBindings }>(async function faultInjectionMiddleware(c, next) {
     const plan = emu.faults;
-    let fault = plan.next.shift() ?? drawFault(plan);
+    bump(emu.stats.requests, routeOf(c.req.method, c.req.path));
+    let fault = plan.next.shift() ?? drawFault(plan, emu.random);
+    if (fault !== "ok") bump(emu.stats.faults, fault.startsWith("slow") ? "slow" : fault);
     if (fault === "slow" || fault.startsWith("slow:")) {
       await new Promise((r) => setTimeout(r, fault === "slow" ? plan.slowMs : Number(fault.slice(5))));
       fault = "ok";
@@ -93,16 +139,17 @@ export function faultInjection(emu: Emulator) {
   });
 }
 
-function drawFault(plan: FaultPlan): string {
-  let r = Math.random();
+function drawFault(plan: FaultPlan, random: () => number): string {
+  let r = random();
   for (const [kind, rate] of [
     ["500", plan.error500Rate],
     ["429", plan.error429Rate],
     ["drop", plan.dropRate],
+    ["drop-after", plan.dropAfterRate],
     ["malformed", plan.malformedRate],
   ] as const) {
     if (r < rate) return kind;
     r -= rate;
   }
-  return plan.slowRate > 0 && Math.random() < plan.slowRate ? "slow" : "ok";
+  return plan.slowRate > 0 && random() < plan.slowRate ? "slow" : "ok";
 }

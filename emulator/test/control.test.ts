@@ -3,6 +3,7 @@ import { type IncomingHttpHeaders, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { SessionResponse } from "../../src/v3/schemas";
+import type { FaultStats } from "../src/faults";
 import { type Harness, expectShape, expectStatus, startHarness, waitFor } from "./helpers";
 
 // The /_emulator controls: faults, reset, inspection, webhooks, clock and settings.
@@ -52,9 +53,36 @@ describe("faults", () => {
     expectStatus(await h.api("GET", "/sessions"), 200);
   });
 
+  it("draws the same faults for the same seed, and counts requests and faults", async () => {
+    const draw = async () => {
+      await h.control("POST", "/faults", { error500Rate: 0.3, dropAfterRate: 0.3, seed: 7 });
+      const statuses: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        statuses.push(
+          await h.api("GET", "/billing/account").then(
+            (r) => String(r.status),
+            () => "dropped",
+          ),
+        );
+      }
+      return statuses;
+    };
+    const first = await draw();
+    expect(await draw()).toEqual(first);
+    expect(new Set(first)).toEqual(new Set(["200", "500", "dropped"]));
+    const stats = (await h.control("GET", "/stats")).body as FaultStats;
+    expect(stats.requests["GET /billing/account"]).toBe(40);
+    expect((stats.faults["500"] ?? 0) + (stats.faults["drop-after"] ?? 0)).toBe(
+      2 * first.filter((s) => s !== "200").length,
+    );
+    await h.control("POST", "/reset");
+    expect((await h.control("GET", "/stats")).body).toEqual({ requests: {}, faults: {} });
+  });
+
   it("refuses an unknown fault or rates summing past 1", async () => {
     expectStatus(await h.control("POST", "/faults", { next: ["boom"] }), 422);
     expectStatus(await h.control("POST", "/faults", { error500Rate: 0.6, dropRate: 0.6 }), 422);
+    expectStatus(await h.control("POST", "/faults", { dropAfterRate: 0.6, malformedRate: 0.6 }), 422);
     expectStatus(await h.control("POST", "/faults", { errorRate: 0.1 }), 422);
   });
 });
@@ -77,9 +105,16 @@ describe("state", () => {
 
     const res = await h.control("GET", "/sessions");
     const body = res.body as { sessions: unknown[]; deletedSessionIds: string[]; browsers: { id: string }[] };
-    const sessions = body.sessions.map((s) => expectShape(SessionResponse, s));
+    // A session's truth is its API view plus the tasks it was sent.
+    const sessions = body.sessions.map((s) => {
+      const { tasks: _, ...view } = s as { tasks: string[] };
+      return expectShape(SessionResponse, view);
+    });
     expect(sessions.map((s) => s.id).sort()).toEqual([done.id, deleted.id].sort());
     expect(sessions.find((s) => s.id === done.id)?.totalCostUsd).toBe("0.02");
+    expect(body.sessions.find((s) => (s as { id: string }).id === done.id)).toMatchObject({
+      tasks: ["count me [emu steps=2 cost=0.01]"],
+    });
     expect(body.deletedSessionIds).toEqual([deleted.id]);
     expect(body.browsers.map((b) => b.id)).toEqual([browser.id]);
   });

@@ -8,6 +8,7 @@ import { FaultPlanSchema, noFaults } from "../faults";
 import { type EmuEnv, iso, parse, publicBase, readBody } from "../http";
 import { formatMicros, toMicros } from "../money";
 import { browserView, newestFirst, sessionView } from "../views";
+import type { SessionRecord } from "../state";
 import { DEFAULT_WEBHOOK_SECRET } from "../webhooks";
 
 const Amount = z.union([z.number().min(0), DecimalString]);
@@ -42,6 +43,10 @@ const WebhookTargetBody = z
   .object({ url: z.url({ protocol: /^https?$/ }).nullable(), secret: z.string().min(1).optional() })
   .strict();
 
+/** The tasks dispatched to a session, as sent (directives included), oldest first. */
+const taskTexts = (s: SessionRecord) =>
+  s.messages.filter((m) => m.type === "user_message").map((m) => m.data);
+
 const ClockBody = z.object({ advanceMs: z.int().min(0) }).strict();
 
 /**
@@ -66,27 +71,28 @@ export function controlRoutes(emu: Emulator) {
     })
     .get("/faults", (c) => c.json(emu.faults))
     .post("/faults", async (c) => {
-      emu.faults = parse(FaultPlanSchema, "body", await readBody(c, true));
+      emu.setFaults(parse(FaultPlanSchema, "body", await readBody(c, true)));
       return c.json(emu.faults);
     })
     .delete("/faults", (c) => {
-      emu.faults = noFaults();
+      emu.setFaults(noFaults());
       return c.json(emu.faults);
     })
+    .get("/stats", (c) => c.json(emu.stats))
     .get("/sessions", (c) => {
       // Every session, deleted ones included (their spend still counts), brought up to now.
       emu.tick();
       const base = publicBase(c, emu);
       const sessions = newestFirst(emu.store.sessions.values(), (s) => s.createdAt);
       return c.json({
-        sessions: sessions.map((s) => sessionView(s, base, true)),
+        // With the text of every task sent to it, oldest first: who asked for what.
+        sessions: sessions.map((s) => ({ ...sessionView(s, base, true), tasks: taskTexts(s) })),
         deletedSessionIds: sessions.filter((s) => s.deleted).map((s) => s.id),
         browsers: newestFirst(emu.store.browsers.values(), (b) => b.startedAt).map((b) =>
           browserView(b, base, true),
         ),
       });
     })
-    .get("/requests", (c) => c.json(Object.fromEntries(emu.requests)))
     .get("/webhook", (c) => c.json({ url: emu.webhook?.url ?? null }))
     .post("/webhook", async (c) => {
       const body = parse(WebhookTargetBody, "body", await readBody(c, true));
