@@ -6,7 +6,8 @@ import { ERROR_DETAILS } from "../../src/v3/schemas";
 import { advanceBrowser, browserCostMicros, browserProxyMicros } from "./browsers";
 import { type EmulatorOptions, type Settings, initialSettings } from "./config";
 import { ApiError, notFound } from "./errors";
-import { type FaultPlan, type FaultStats, noFaults, noStats, seededRandom } from "./faults";
+import { type FaultPlan, type FaultStats, noFaults, noStats } from "./faults";
+import { seededRandom } from "./seeded-random";
 import { type LifecycleEnv, advance } from "./lifecycle";
 import {
   type BrowserRecord,

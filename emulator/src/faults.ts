@@ -77,21 +77,6 @@ export function noStats(): FaultStats {
   return { requests: {}, faults: {} };
 }
 
-/**
- * A small seeded PRNG (mulberry32): uniform draws in [0, 1), the same sequence for the same seed,
- * so a chaos run that names its seed draws the same faults for the same order of requests.
- */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 const UUID_SEGMENT = /\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
 /** A request's route template: its method and path below /api/v3, each id as `{id}`. */
