@@ -43,6 +43,9 @@ export default defineConfig({
                 // Retries a second apart, so a test sees a receiver's third attempt.
                 EVENT_RETRY_SCHEDULE_S: "1,1,1",
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+                // test/fuzz.test.ts: runs per route family (npm run fuzz), and a seed to replay.
+                FUZZ_RUNS: process.env.FUZZ_RUNS ?? "",
+                FUZZ_SEED: process.env.FUZZ_SEED ?? "",
               },
             },
           })),

@@ -4,5 +4,7 @@ declare namespace Cloudflare {
     BROWSER_USE_API_KEY: string;
     ADMIN_TOKEN: string;
     BROWSER_USE_WEBHOOK_SECRET: string;
+    FUZZ_RUNS: string;
+    FUZZ_SEED: string;
   }
 }

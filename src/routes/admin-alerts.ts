@@ -33,7 +33,8 @@ const OrgParam = z.object({ orgId: z.uuid() });
 /** Percent of a scope's cap at which an alert fires, when a PUT names none. */
 export const DEFAULT_THRESHOLDS = [50, 80, 100];
 
-const AlertBody = z.strictObject({
+/** The body of `PUT /orgs/{orgId}/alerts` (exported for the fuzz tests, like every route schema). */
+export const AlertBody = z.strictObject({
   url: z.string().max(2_000),
   thresholds: z
     .array(z.int().min(1).max(1_000))

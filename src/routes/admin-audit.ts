@@ -23,7 +23,8 @@ function decodeCursor(cursor: string): number | null {
 
 const Instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s).toISOString());
 
-const AuditQuery = z
+/** The query of `GET /audit`. */
+export const AuditQuery = z
   .object({
     orgId: queryScalar(z.uuid()).optional(),
     tenantId: queryScalar(z.uuid()).optional(),

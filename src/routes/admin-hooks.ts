@@ -55,12 +55,14 @@ const HookFields = {
   options: z.record(z.string(), z.unknown()),
   callbackUrl: z.string().max(2_000).nullable(),
 };
-const NewHook = z.strictObject({
+/** The body of `POST /tenants/{tenantId}/hooks`. */
+export const NewHook = z.strictObject({
   ...HookFields,
   options: HookFields.options.optional(),
   callbackUrl: HookFields.callbackUrl.optional(),
 });
-const HookPatch = z.strictObject({ ...HookFields, suspended: z.boolean() }).partial();
+/** The body of `PATCH /hooks/{hookId}`. */
+export const HookPatch = z.strictObject({ ...HookFields, suspended: z.boolean() }).partial();
 
 /** A hook as the admin API shows it: never its secret, except once (see withSecret). */
 function hookView(hook: Hook): HookView {

@@ -22,12 +22,14 @@ import { getTenant } from "../store/orgs";
 const TenantParam = z.object({ tenantId: z.uuid() });
 const KeyParam = z.object({ keyId: z.uuid() });
 
-const NewKey = z.strictObject({
+/** The body of `POST /tenants/{tenantId}/keys`. */
+export const NewKey = z.strictObject({
   name: z.string().trim().min(1).max(200).default("key"),
   scope: z.enum(["full", "read-only"]).default("full"),
   expiresAt: z.iso.datetime({ offset: true }).nullish(),
 });
-const Rotation = z.strictObject({
+/** The body of `POST /keys/{keyId}/rotate`. */
+export const Rotation = z.strictObject({
   graceSeconds: z
     .int()
     .min(0)

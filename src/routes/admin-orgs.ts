@@ -33,11 +33,14 @@ import { BROWSERS, SESSIONS } from "../upstream/kinds";
 import { PageQuery } from "../v3/schemas";
 import { queryScalar } from "../v3/schemas/common";
 
-const NameBody = z.strictObject({ name: z.string().trim().min(1).max(200) });
+/** The body that names an org or a tenant (create, rename). */
+export const NameBody = z.strictObject({ name: z.string().trim().min(1).max(200) });
 const OrgParam = z.object({ orgId: z.uuid() });
 const TenantParam = z.object({ tenantId: z.uuid() });
-const ListQuery = PageQuery.extend({ name: queryScalar(z.string().max(200)).optional() });
-const SuspendBody = z.strictObject({ stopSessions: z.boolean().default(false) });
+/** The query of the org and tenant lists. */
+export const ListQuery = PageQuery.extend({ name: queryScalar(z.string().max(200)).optional() });
+/** The body of a suspension. */
+export const SuspendBody = z.strictObject({ stopSessions: z.boolean().default(false) });
 
 /** Most live sessions and browsers a suspension stops in its own request; the reconciler does the rest. */
 const STOP_NOW = 40;

@@ -18,7 +18,8 @@ import { BROWSERS, SESSIONS } from "../upstream/kinds";
 const OrgParam = z.object({ orgId: z.uuid() });
 /** Header-safe: printable ASCII without spaces, as a key or secret that travels in a header must be. */
 const Secret = z.string().regex(/^[\x21-\x7e]{1,500}$/, "printable ASCII without spaces, at most 500");
-const UpstreamBody = z.strictObject({ apiKey: Secret, webhookSecret: Secret.optional() });
+/** The body of `PUT /orgs/{orgId}/upstream`. */
+export const UpstreamBody = z.strictObject({ apiKey: Secret, webhookSecret: Secret.optional() });
 
 /**
  * Whether an org may move to the account of `target`: yes when nothing of it is live, or when the

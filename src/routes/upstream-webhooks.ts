@@ -24,7 +24,8 @@ const owners = new TtlCache<Owner>(60_000);
 /** How far a webhook's timestamp may be from now, as Browser Use tells receivers to check. */
 export const WEBHOOK_WINDOW_S = 300;
 
-const StatusUpdate = z.object({
+/** What a status webhook's body must be, once its signature is verified. */
+export const StatusUpdate = z.object({
   type: z.string(),
   timestamp: z.string().optional(),
   payload: z
