@@ -23,6 +23,7 @@ import { hookDeliveries } from "../src/routes/hooks";
 import { StatusUpdate, upstreamWebhooks } from "../src/routes/upstream-webhooks";
 import { v3 } from "../src/routes/v3";
 import * as v3Schemas from "../src/v3/schemas";
+import { hmacHex } from "./helpers";
 import {
   CreateBrowserSessionRequest,
   FileUploadRequest,
@@ -563,18 +564,6 @@ export function requestArbitrary(route: Route, ids: RealIds, creds: Credentials)
       body: ["GET", "HEAD", "get"].includes(r.method) ? undefined : r.body,
       sign: r.sign,
     }));
-}
-
-async function hmacHex(secret: string, message: string): Promise<string> {
-  const k = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(message)));
-  return [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**

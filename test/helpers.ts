@@ -258,3 +258,16 @@ export async function countRoundTrips(
   await expectDocumented(request, res);
   return { res, onPath: trips.slice(0, onPath), after: trips.slice(onPath) };
 }
+
+/** Hex HMAC-SHA256 of `message` under `secret`, as Browser Use signs its webhooks (WebCrypto, not the gateway's helpers). */
+export async function hmacHex(secret: string, message: string): Promise<string> {
+  const k = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(message)));
+  return [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -7,6 +7,7 @@ import { getCounter } from "../src/store/budgets";
 import vectors from "./fixtures/webhook-signatures.json";
 import {
   countRoundTrips,
+  hmacHex,
   emulatorTruth,
   emuTask,
   eventually,
@@ -19,18 +20,6 @@ import {
 } from "./helpers";
 
 const secret = env.BROWSER_USE_WEBHOOK_SECRET as string;
-
-async function hmacHex(key: string, message: string): Promise<string> {
-  const k = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(key),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(message)));
-  return [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** Posts `body` signed as Browser Use does, with WebCrypto here rather than the gateway's helpers. */
 async function deliver(body: string, options: { timestamp?: number; secret?: string; signed?: string } = {}) {
