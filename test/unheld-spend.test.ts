@@ -216,3 +216,46 @@ describe("a browser's proxy traffic", () => {
     expect((await account.truth()).browsers.find((x) => x.id === b.id)?.status).toBe("stopped");
   });
 });
+
+describe("a delete whose stop upstream refuses", () => {
+  // Found by the chaos run (seed 1629478071): the stop sent before a delete answered 429, the
+  // delete went ahead, and upstream's delete stopped the session itself, billing its idle time
+  // since the last read where the gateway could no longer read it.
+  it("is not sent after a 429, so the idle time it would end is booked by the next delete", async () => {
+    const account = await newUpstreamAccount({ idleBrowserBilling: true });
+    const t = await tenantWithBudget();
+    const s = await expectJson<SessionView>(
+      await call(t, account, "/api/v3/sessions", { keepAlive: true }),
+      200,
+    );
+    await eventually(async () => {
+      const up = (await account.truth()).sessions.find((x) => x.id === s.id);
+      return up?.status === "idle" ? true : undefined;
+    });
+    await expectJson(await call(t, account, `/api/v3/sessions/${s.id}`), 200);
+    // Ten minutes idle that no read has shown yet.
+    await account.control("POST", "/clock", { advanceMs: 10 * 60_000 });
+
+    await account.control("POST", "/faults", { next: ["429"] });
+    const refused = await asTenant(t.key, `/api/v3/sessions/${s.id}`, {
+      method: "DELETE",
+      env: account.env,
+    });
+    expect(refused.status, await refused.text()).toBe(429);
+    const truth = await account.truth();
+    expect(truth.sessions.find((x) => x.id === s.id)?.status).toBe("idle");
+    expect((truth as { deletedSessionIds?: string[] }).deletedSessionIds ?? []).not.toContain(s.id);
+
+    const deleted = await asTenant(t.key, `/api/v3/sessions/${s.id}`, {
+      method: "DELETE",
+      env: account.env,
+    });
+    expect(deleted.status, await deleted.text()).toBe(204);
+    const billed = (await account.truth()).sessions.find((x) => x.id === s.id);
+    const booked = await env.DB.prepare("SELECT total_cost_micros FROM usage WHERE id = ?")
+      .bind(s.id)
+      .first<number>("total_cost_micros");
+    expect(booked).toBe(toMicros(String(billed?.totalCostUsd)));
+    expect(booked).toBeGreaterThan(0);
+  });
+});

@@ -97,7 +97,10 @@ export interface OwnedCall {
 export async function onOwned(c: Ctx, spec: KindSpec, id: string, call: OwnedCall): Promise<Response> {
   await requireOwned(c, spec, id);
   const onObject = call.suffix === undefined;
-  if (onObject && call.method === "DELETE") await stopBeforeDelete(c, spec, id);
+  if (onObject && call.method === "DELETE") {
+    const refused = await stopBeforeDelete(c, spec, id);
+    if (refused) return relay(c, refused);
+  }
   const res = await forward(c, {
     method: call.method,
     path: spec.path(id) + (call.suffix ?? ""),
@@ -121,12 +124,17 @@ export async function onOwned(c: Ctx, spec: KindSpec, id: string, call: OwnedCal
  * A deleted session can never be read again, and upstream stops it as it deletes it: what it cost
  * between a last read and the delete would go unbooked. So it is stopped first, as upstream's
  * delete would, and that final view is booked (settling any hold at it) before the delete is sent.
+ * A stop upstream did not carry out (429, 5xx) is the delete's answer, and the delete is not sent:
+ * the client retries it. Any other refusal (a 4xx: gone, already ended) lets the delete go on.
  */
-async function stopBeforeDelete(c: Ctx, spec: KindSpec, id: string): Promise<void> {
-  if (spec.kind !== "session") return;
+async function stopBeforeDelete(c: Ctx, spec: KindSpec, id: string): Promise<UpstreamResponse | null> {
+  if (spec.kind !== "session") return null;
   const res = await forward(c, SESSIONS.stop(id));
-  if (res.status !== 200) return;
-  await observeViews(c.env, c.get("log"), spec, c.get("caller"), [res.body as View], res.sentAt);
+  if (res.status === 429 || res.status >= 500) return res;
+  if (res.status === 200) {
+    await observeViews(c.env, c.get("log"), spec, c.get("caller"), [res.body as View], res.sentAt);
+  }
+  return null;
 }
 
 /**
