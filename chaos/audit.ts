@@ -73,6 +73,13 @@ function truthFigures(kind: "session" | "browser", o: TruthObject): Figures {
   };
 }
 
+/**
+ * How much time outside any hold a live session may cost past a used-up cap: its idle rate
+ * ($0.06 an hour) until a pass stops it, three wind-down steps of 2 minutes at the most (one to be
+ * old enough to be found if its create's answer was lost, one to be read, one to be stopped).
+ */
+const IDLE_PAST_CAP_MICROS = 3 * 2 * 1_000;
+
 /** The cost of one step a task's directive asks for (`cost=0.01`), 0 when it names none. */
 const stepCost = (text: string) => {
   const m = /\bcost=(\d+(?:\.\d+)?)/.exec(text);
@@ -149,7 +156,7 @@ export async function audit(
 
   // 3. Every session's and browser's figures in the ledger are upstream's, to the micro-dollar.
   const usage = await target.sql<UsageRow>(
-    `SELECT kind, id, org_id, tenant_id, input_tokens, output_tokens, proxy_used_micro_mb,
+    `SELECT kind, id, org_id, tenant_id, status, final, updated_at, input_tokens, output_tokens, proxy_used_micro_mb,
             llm_cost_micros, proxy_cost_micros, browser_cost_micros, total_cost_micros FROM usage`,
   );
   const usageById = new Map(usage.map((u) => [`${u.kind}:${u.id}`, u]));
@@ -248,14 +255,14 @@ export async function audit(
   });
 
   // 7. No scope booked more than its cap plus what docs/governance.md lets pass: one step per
-  // task, a session's time outside any hold (its browser time), and a browser's traffic between
+  // task, a session's time outside any hold until a pass stops it, and a browser's traffic between
   // two reconciler passes.
   const boundOf = (rows: { kind: string; id: string }[]) =>
     rows.reduce((n, r) => {
       if (r.kind === "session") {
         const s = truthSession.get(r.id);
         if (!s) return n;
-        return n + s.tasks.reduce((m, text) => m + stepCost(text), 0) + money(s.browserCostUsd);
+        return n + s.tasks.reduce((m, text) => m + stepCost(text), 0) + IDLE_PAST_CAP_MICROS;
       }
       return n + trafficWindowMicros(load.traffic.get(r.id) ?? [], load.passes);
     }, 0);

@@ -98,6 +98,21 @@ async function client(
   }
 }
 
+/** A JSON answer's body, or null when it is none. */
+export function jsonOf(text: string): Record<string, unknown> | null {
+  try {
+    return text ? (JSON.parse(text) as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** An answer as the run counts it: its status, a replay marked, a 5xx with its error code. */
+export function outcomeOf(status: number, body: Record<string, unknown> | null, replayed = false): Outcome {
+  if (replayed) return `${status} replayed`;
+  return status >= 500 && typeof body?.code === "string" ? `${status} ${body.code}` : String(status);
+}
+
 /** Counts one answer (or hang-up) of `op`. */
 export function count(record: LoadRecord, op: string, outcome: Outcome): void {
   const byOutcome = record.outcomes[op] ?? {};
@@ -149,13 +164,8 @@ async function send(
   }
   const text = await res.text();
   const replayed = res.headers.get("Idempotent-Replayed") === "true";
-  count(record, op, replayed ? `${res.status} replayed` : String(res.status));
-  let parsed: Record<string, unknown> | null = null;
-  try {
-    parsed = text ? (JSON.parse(text) as Record<string, unknown>) : null;
-  } catch {
-    parsed = null;
-  }
+  const parsed = jsonOf(text);
+  count(record, op, outcomeOf(res.status, parsed, replayed));
   return { status: String(res.status), body: parsed, replayed };
 }
 

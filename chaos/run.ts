@@ -7,7 +7,7 @@
 import { fromMicros } from "../src/lib/money";
 import { type Check, type Ledger, type Truth, audit } from "./audit";
 import { type ChaosOrg, createFleet } from "./fleet";
-import { count, type LoadRecord, newLoadRecord, runLoad } from "./load";
+import { count, jsonOf, type LoadRecord, newLoadRecord, outcomeOf, runLoad } from "./load";
 import type { ChaosTarget } from "./target";
 
 /** The emulator's fault rates during the load (its documented controls, POST /_emulator/faults). */
@@ -47,10 +47,14 @@ export interface ChaosResult {
 
 /** Reconciler passes after the load, at most, before the run gives up on it going quiet. */
 const MAX_WIND_DOWN_PASSES = 40;
-/** How far ahead the wind-down's passes pretend to be: past every orphaned hold's 15 minutes. */
-const WIND_DOWN_AHEAD_MS = 20 * 60_000;
-/** Upstream time moved ahead at the end, so idle sessions and browsers end by themselves. */
-const UPSTREAM_AHEAD_MS = 30 * 60_000;
+/**
+ * After the load, time moves on in steps of a reconciler pass (the cron's minute, doubled) on
+ * both sides: upstream's clock, and the time each pass runs as. Thirty minutes in all: past
+ * upstream's idle timeout (15) and every orphaned hold's release (15), so what nobody stopped
+ * ends by itself, and the reconciler acts at each step as its cron would have.
+ */
+export const PASS_STEP_MS = 2 * 60_000;
+const WIND_DOWN_STEPS = 15;
 
 /** Whether a pass's reports (counts of what it did) show it did nothing. */
 const nothingDone = (reports: object[]) => reports.every((r) => Object.values(r).every((n) => n === 0));
@@ -86,14 +90,14 @@ export async function runChaos(target: ChaosTarget, options: ChaosOptions): Prom
   await target.emulator("DELETE", "/faults");
   await target.drain();
 
-  await windDown(target, orgs, load, rogue);
+  reconcilerFailures += await windDown(target, orgs, load, rogue);
   let windDownPasses = 0;
   let quiet = false;
   while (!quiet && windDownPasses < MAX_WIND_DOWN_PASSES) {
     windDownPasses++;
     let reports: object[] = [];
     try {
-      reports = await target.reconcile(new Date(Date.now() + WIND_DOWN_AHEAD_MS));
+      reports = await target.reconcile(new Date(Date.now() + WIND_DOWN_STEPS * PASS_STEP_MS));
     } catch {
       reconcilerFailures++;
       continue;
@@ -125,16 +129,22 @@ export async function runChaos(target: ChaosTarget, options: ChaosOptions): Prom
     faults: stats.faults,
     upstreamRequests: Object.values(stats.requests).reduce((a, b) => a + b, 0),
     ledger: audited.ledger,
-    passes: { duringLoad: load.passes.length, windDown: windDownPasses },
+    passes: { duringLoad: load.passes.length, windDown: WIND_DOWN_STEPS + windDownPasses },
   };
 }
 
 /**
  * Ends everything: each session and browser the load knows of is stopped through the gateway
- * (their answers count like any other), the outside sessions through upstream, and upstream's
- * clock moves ahead so what nobody knows of (lost creates) idles out or times out by itself.
+ * (their answers count like any other), the outside sessions through upstream, and time moves on
+ * pass by pass so what nobody knows of (lost creates) is found, idles out or times out.
  */
-async function windDown(target: ChaosTarget, orgs: ChaosOrg[], load: LoadRecord, rogue: Set<string>) {
+async function windDown(
+  target: ChaosTarget,
+  orgs: ChaosOrg[],
+  load: LoadRecord,
+  rogue: Set<string>,
+): Promise<number> {
+  let failures = 0;
   for (const t of orgs.flatMap((o) => o.tenants)) {
     const headers = { "X-Browser-Use-API-Key": t.key, "Content-Type": "application/json" };
     const stops = [
@@ -156,15 +166,18 @@ async function windDown(target: ChaosTarget, orgs: ChaosOrg[], load: LoadRecord,
         body: JSON.stringify(stop.body),
       });
       if (res !== "hung-up") {
-        count(load, "wind-down stop", String(res.status));
-        await res.body?.cancel();
+        count(load, "wind-down stop", outcomeOf(res.status, jsonOf(await res.text())));
       }
     }
   }
   for (const id of rogue)
     await (await target.upstream("POST", `/sessions/${id}/stop`, { strategy: "session" })).body?.cancel();
   await target.drain();
-  await target.emulator("POST", "/clock", { advanceMs: UPSTREAM_AHEAD_MS });
+  for (let step = 1; step <= WIND_DOWN_STEPS; step++) {
+    await target.emulator("POST", "/clock", { advanceMs: PASS_STEP_MS });
+    await target.reconcile(new Date(Date.now() + step * PASS_STEP_MS)).catch(() => failures++);
+  }
+  return failures;
 }
 
 const usd = (micros: number) => `$${fromMicros(micros)}`;
@@ -203,7 +216,14 @@ export function chaosTable(r: ChaosResult): string {
     .map(([k, n]) => `${k} ${n}`)
     .join(", ");
   const l = r.ledger;
+  const fiveHundreds = new Map<string, number>();
+  for (const outcomes of Object.values(r.load.outcomes)) {
+    for (const [outcome, n] of Object.entries(outcomes)) {
+      if (/^5\d\d /.test(outcome)) fiveHundreds.set(outcome, (fiveHundreds.get(outcome) ?? 0) + n);
+    }
+  }
   const rows: [string, string][] = [
+    ["gateway 5xx by code", [...fiveHundreds].map(([k, n]) => `${k} ${n}`).join(", ") || "none"],
     ["upstream requests", String(r.upstreamRequests)],
     ["faults injected", faults || "none"],
     ["reconciler passes", `${r.passes.duringLoad} during the load, ${r.passes.windDown} after`],
