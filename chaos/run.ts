@@ -56,6 +56,17 @@ const MAX_WIND_DOWN_PASSES = 40;
 export const PASS_STEP_MS = 2 * 60_000;
 const WIND_DOWN_STEPS = 15;
 
+/** What a pass's reports show it did: `refreshed 3, adopted 1`. */
+const busyWith = (reports: object[]) => {
+  const sums = new Map<string, number>();
+  for (const r of reports)
+    for (const [k, n] of Object.entries(r)) sums.set(k, (sums.get(k) ?? 0) + Number(n));
+  return [...sums]
+    .filter(([, n]) => n !== 0)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
+};
+
 /** Whether a pass's reports (counts of what it did) show it did nothing. */
 const nothingDone = (reports: object[]) => reports.every((r) => Object.values(r).every((n) => n === 0));
 
@@ -93,6 +104,7 @@ export async function runChaos(target: ChaosTarget, options: ChaosOptions): Prom
   reconcilerFailures += await windDown(target, orgs, load, rogue);
   let windDownPasses = 0;
   let quiet = false;
+  let busy = "";
   while (!quiet && windDownPasses < MAX_WIND_DOWN_PASSES) {
     windDownPasses++;
     let reports: object[] = [];
@@ -104,11 +116,12 @@ export async function runChaos(target: ChaosTarget, options: ChaosOptions): Prom
     }
     const [open] = await target.sql<{ n: number }>("SELECT count(*) AS n FROM holds WHERE state = 'open'");
     quiet = nothingDone(reports) && open?.n === 0;
+    busy = busyWith(reports);
   }
   const quietCheck: Check = {
     name: "reconciler ran dry",
     ok: quiet && reconcilerFailures === 0,
-    detail: `${quiet ? "quiet" : "still busy"} after ${windDownPasses} passes; ${reconcilerFailures} passes threw`,
+    detail: `${quiet ? "quiet" : `still busy (${busy})`} after ${windDownPasses} passes; ${reconcilerFailures} passes threw`,
   };
 
   const truth = await target.emulator<Truth>("GET", "/sessions");
