@@ -177,13 +177,21 @@ describe("a list of live sessions", () => {
     await expectJson(await as("/api/v3/sessions"), 200);
     expect(await upstreamCalls(account)).toEqual(after);
 
+    // What changed through the gateway since shows as it is now, not as the list last saw it.
+    await expectJson(await as(`/api/v3/sessions/${ids[0]}/stop`, { strategy: "session" }), 200);
+    const afterStop = await expectJson<{ sessions: Session[] }>(await as("/api/v3/sessions"), 200);
+    expect(afterStop.sessions.find((s) => s.id === ids[0])?.status).toBe("stopped");
+
     // One item due (a new one, last seen long ago): one read of it, no list.
     const late = await expectJson<Session>(
       await as("/api/v3/sessions", { task: emuTask("late", { steps: 2, stepMs: 60_000, cost: "0.001" }) }),
       200,
     );
-    await env.DB.prepare("UPDATE resources SET view_at = '2026-01-01T00:00:00.000Z' WHERE id = ?")
-      .bind(late.id)
+    // The other four as just seen, however long this took: only the new one is due.
+    await env.DB.prepare(
+      "UPDATE resources SET view_at = CASE WHEN id = ?1 THEN '2026-01-01T00:00:00.000Z' ELSE ?2 END WHERE tenant_id = ?3",
+    )
+      .bind(late.id, new Date().toISOString(), t.tenantId)
       .run();
     const beforeLate = await upstreamCalls(account);
     await expectJson(await as("/api/v3/sessions"), 200);

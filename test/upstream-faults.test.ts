@@ -182,6 +182,29 @@ describe("faults", () => {
     expect(calls).toHaveLength(1);
   });
 
+  it("answers, records and holds a create whose figures the ledger cannot read, and books it at its next read", async () => {
+    const t = await newTenant();
+    // Upstream made the session, but its answer carries a figure past what the ledger can hold.
+    fakeUpstream([
+      async (init) => {
+        const made = await realFetch(`${env.UPSTREAM_URL}/sessions`, init);
+        return Response.json({ ...((await made.json()) as object), llmCostUsd: "99999999999999999999" });
+      },
+    ]);
+    const res = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("odd figure", { steps: 2, stepMs: 60_000 }) },
+    });
+    const created = await expectJson<{ id: string }>(res, 200);
+    vi.restoreAllMocks();
+    const { results } = await env.DB.prepare("SELECT state, resource_id FROM holds WHERE tenant_id = ?")
+      .bind(t.tenantId)
+      .all<{ state: string; resource_id: string | null }>();
+    expect(results).toEqual([{ state: "open", resource_id: created.id }]);
+    expect(await getUsage(env.DB, "session", created.id)).toBeNull();
+    await expectJson(await asTenant(t.key, `/api/v3/sessions/${created.id}`), 200);
+    expect(await getUsage(env.DB, "session", created.id)).toMatchObject({ llmCostMicros: 0 });
+  });
+
   it("answers 502 upstream_bad_response for a 200 whose body is not JSON", async () => {
     const t = await newTenant();
     const s = await newSession(t);

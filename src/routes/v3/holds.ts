@@ -6,7 +6,7 @@ import { formatApplied } from "../../policy/apply";
 import type { AppEnv } from "../../env";
 import { GatewayError } from "../../lib/errors";
 import { describeError } from "../../lib/log";
-import { afterUpstreamActed } from "../../store/guard";
+import { afterUpstreamActed, isStoreFailure } from "../../store/guard";
 import { recordCreatedStatement } from "../../store/resources";
 import { usageCountryStatement } from "../../store/usage";
 import type { KindSpec } from "../../upstream/kinds";
@@ -114,11 +114,22 @@ async function recordSuccess(
     : [];
   const accepted = holdAcceptedStatement(db, hold, view.id, { slotOnly: call.admission.slotOnly === true });
   const log = c.get("log");
+  const lead = [...record, accepted];
   const recorded = await afterUpstreamActed(
     log,
-    "record_after_upstream_accepted_failed",
+    "record_or_first_booking_failed",
     { holdId: hold.id, id: view.id },
-    () => observeViews(c.env, log, call.spec, caller, [view], sentAt, [...record, accepted]),
+    async () => {
+      try {
+        await observeViews(c.env, log, call.spec, caller, [view], sentAt, lead);
+      } catch (err) {
+        if (isStoreFailure(err)) throw err;
+        // A view the ledger cannot book (a figure it cannot read) must not cost the client
+        // upstream's answer: the object is still recorded and held, and booked at its next read.
+        log.error("first_booking_failed", { holdId: hold.id, id: view.id, ...describeError(err) });
+        await db.batch(lead);
+      }
+    },
   );
   if (recorded && isNew) rememberOwned(c, call.spec, view.id);
 }

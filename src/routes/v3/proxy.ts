@@ -198,7 +198,7 @@ const LIST_FRESH_MS = 5_000;
 // What this isolate last heard from upstream of an object a list refreshed, for LIST_FRESH_MS: an
 // unchanged view is not written to D1 (its view_at stays old), and without this every list of
 // live objects would ask upstream again however often it came.
-const recentlyRefreshed = new TtlCache<View>(LIST_FRESH_MS, 2_000);
+const recentlyRefreshed = new TtlCache<{ view: View; sentAt: string }>(LIST_FRESH_MS, 2_000);
 const refreshKey = (kind: string, id: string) => `${kind}:${id.toLowerCase()}`;
 
 /**
@@ -217,10 +217,13 @@ export async function listPage(
   const { items, total } = await listOwned(c.env.DB, spec.kind, c.get("caller").tenantId, page);
   const refreshed: View[] = [];
   const sentAt = new Date().toISOString();
+  // Only while it is at least as new as what D1 has (a stop or a dispatch since is newer).
   const recent = new Map(
     items.flatMap((item) => {
-      const view = recentlyRefreshed.get(refreshKey(spec.kind, item.id));
-      return view ? [[item.id, view] as const] : [];
+      const cached = recentlyRefreshed.get(refreshKey(spec.kind, item.id));
+      return cached && Date.parse(cached.sentAt) >= Date.parse(item.viewAt)
+        ? [[item.id, cached.view] as const]
+        : [];
     }),
   );
   const stale = items.filter(
@@ -254,7 +257,8 @@ export async function listPage(
       return res.body as View;
     }),
   );
-  for (const view of refreshed) recentlyRefreshed.set(refreshKey(spec.kind, String(view.id)), view);
+  for (const view of refreshed)
+    recentlyRefreshed.set(refreshKey(spec.kind, String(view.id)), { view, sentAt });
   remember(c, spec, refreshed, sentAt);
   const present = views.filter((v): v is View => v !== null);
   return { views: present, total: total - (views.length - present.length) };
