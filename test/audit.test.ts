@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
-import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/lib/crypto";
 import { auditStatement } from "../src/store/audit";
 import {
+  deliverToHook,
   ADMIN_TOKEN,
   adminPost,
   asTenant,
@@ -660,18 +660,7 @@ describe("refusals by policy and budget", () => {
       }),
       201,
     );
-    const body = "{}";
-    const now = new Date();
-    const delivered = await gateway(`/hooks/${hook.id}`, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/json",
-        "webhook-id": "msg_refused",
-        "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
-        "webhook-signature": new Webhook(hook.secret).sign("msg_refused", now, body),
-      },
-      body,
-    });
+    const delivered = await deliverToHook(hook, "{}", { id: "msg_refused" });
     expect(await expectJson(delivered, 403)).toMatchObject({ code: "model_not_allowed" });
 
     // Not refusals by policy: no key, a bad body, a read-only key's attempt to change something.

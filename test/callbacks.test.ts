@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { createLogger } from "../src/lib/log";
 import { reconcile } from "../src/reconciler/run";
 import {
+  deliverToHook,
   ADMIN_TOKEN,
   asTenant,
   EMULATOR,
@@ -57,23 +58,8 @@ async function hookWithCallback(t: TestTenant, callbackUrl: string) {
   );
 }
 
-async function deliver(
-  hook: { id: string; secret: string },
-  payload: unknown,
-  id = `msg_${crypto.randomUUID()}`,
-) {
-  const body = JSON.stringify(payload);
-  const now = new Date();
-  return gateway(`/hooks/${hook.id}`, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      "webhook-id": id,
-      "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
-      "webhook-signature": new Webhook(hook.secret).sign(id, now, body),
-    },
-    body,
-  });
+function deliver(hook: { id: string; secret: string }, payload: unknown, id?: string) {
+  return deliverToHook(hook, JSON.stringify(payload), { id });
 }
 
 /** Runs a delivery to its end: the tenant reads its session until it has ended (which books it). */

@@ -1,5 +1,6 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { Webhook } from "standardwebhooks";
 import type { Bindings } from "../src/env";
 import { countedD1 } from "../bench/counted-d1";
 import worker from "../src/index";
@@ -270,4 +271,33 @@ export async function hmacHex(secret: string, message: string): Promise<string> 
   );
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(message)));
   return [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Posts `body` to a hook as a sender would: signed with the hook's secret by the standardwebhooks
+ * library, with `webhook-id` (a fresh one unless given) and the time of `at`. `headers` replace any
+ * of the three (a test of a bad header); `env` as for `gateway`.
+ */
+export function deliverToHook(
+  hook: { id: string; secret: string },
+  body: string,
+  options: { id?: string; at?: Date; headers?: Record<string, string>; env?: Bindings } = {},
+): Promise<Response> {
+  const id = options.id ?? `msg_${crypto.randomUUID()}`;
+  const at = options.at ?? new Date();
+  return gateway(
+    `/hooks/${hook.id}`,
+    {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "webhook-id": id,
+        "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+        "webhook-signature": new Webhook(hook.secret).sign(id, at, body),
+        ...options.headers,
+      },
+      body,
+    },
+    options.env,
+  );
 }

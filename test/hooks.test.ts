@@ -6,6 +6,7 @@ import { renderTask } from "../src/hooks/template";
 import { createLogger } from "../src/lib/log";
 import { reconcile } from "../src/reconciler/run";
 import {
+  deliverToHook,
   ADMIN_TOKEN,
   asTenant,
   emulatorTruth,
@@ -54,27 +55,13 @@ async function newHook(
 }
 
 /** Posts `payload` to a hook, signed with `secret` by the standardwebhooks library (the sender's side). */
-async function deliver(
+function deliver(
   hookId: string,
   secret: string,
   payload: unknown,
   options: { id?: string; at?: Date; raw?: string; headers?: Record<string, string> } = {},
 ) {
-  const body = options.raw ?? JSON.stringify(payload);
-  const id = options.id ?? `msg_${crypto.randomUUID()}`;
-  const at = options.at ?? new Date();
-  const signature = new Webhook(secret).sign(id, at, body);
-  return gateway(`/hooks/${hookId}`, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      "webhook-id": id,
-      "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-      "webhook-signature": signature,
-      ...options.headers,
-    },
-    body,
-  });
+  return deliverToHook({ id: hookId, secret }, options.raw ?? JSON.stringify(payload), options);
 }
 
 const order = { order: { id: "A-1001" }, customer: { name: "Ada" } };
@@ -368,19 +355,12 @@ describe("deliveries, as a sender sees them", () => {
       code: "template_value_missing",
     });
     expect((await deliver("not-a-uuid", hook.secret, order)).status).toBe(404);
-    const body = JSON.stringify({ note: "x" });
     const now = new Date();
     const ts = String(Math.floor(now.getTime() / 1000));
-    const signature = new Webhook(hook.secret).sign("msg_ts", now, body);
-    const res = await gateway(`/hooks/${hook.id}`, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/json",
-        "webhook-id": "msg_ts",
-        "webhook-timestamp": `0${ts}`,
-        "webhook-signature": signature,
-      },
-      body,
+    const res = await deliverToHook(hook, JSON.stringify({ note: "x" }), {
+      id: "msg_ts",
+      at: now,
+      headers: { "webhook-timestamp": `0${ts}` },
     });
     expect(await expectJson(res, 401)).toMatchObject({ code: "invalid_signature" });
     expect(await holdCount(t.tenantId)).toBe(0);
@@ -410,20 +390,5 @@ describe("deliveries, as a sender sees them", () => {
 
 /** A delivery to a hook through a gateway with other bindings (another upstream account). */
 function deliverTo(bindings: typeof env, hook: { id: string; secret: string }, id: string) {
-  const body = JSON.stringify(order);
-  const now = new Date();
-  return gateway(
-    `/hooks/${hook.id}`,
-    {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/json",
-        "webhook-id": id,
-        "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
-        "webhook-signature": new Webhook(hook.secret).sign(id, now, body),
-      },
-      body,
-    },
-    bindings,
-  );
+  return deliverToHook(hook, JSON.stringify(order), { id, env: bindings });
 }

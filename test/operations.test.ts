@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
-import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../src/lib/log";
 import { reconcile } from "../src/reconciler/run";
 import {
+  deliverToHook,
   ADMIN_TOKEN,
   adminPost,
   asTenant,
@@ -90,18 +90,7 @@ describe("orgs and tenants", () => {
     for (const path of ["/api/v3/sessions", "/api/v3/billing/account", "/gateway/v1/budget"]) {
       expect(await expectJson(await asTenant(t.key, path), 403), path).toMatchObject({ code: "suspended" });
     }
-    const body = "{}";
-    const now = new Date();
-    const delivered = await gateway(`/hooks/${hook.id}`, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/json",
-        "webhook-id": "msg_suspended",
-        "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
-        "webhook-signature": new Webhook(hook.secret).sign("msg_suspended", now, body),
-      },
-      body,
-    });
+    const delivered = await deliverToHook(hook, "{}", { id: "msg_suspended" });
     expect(await expectJson(delivered, 403)).toMatchObject({ code: "suspended" });
     await expectJson(await admin(`/tenants/${t.tenantId}/resume`, "POST"), 200);
     expect((await asTenant(t.key, "/api/v3/sessions")).status).toBe(200);

@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
-import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { admin as adminApp } from "../src/routes/admin";
 import {
+  deliverToHook,
   ADMIN_TOKEN,
   adminPost,
   asTenant,
@@ -249,19 +249,7 @@ describe("a tenant's usage and hooks", () => {
         task: "[emu steps=1 cost=0.01] check {{order}}",
       },
     );
-    const body = JSON.stringify({ order: "A-1" });
-    const at = new Date();
-    const msg = `msg_${crypto.randomUUID()}`;
-    const delivered = await gateway(`/hooks/${hook.id}`, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/json",
-        "webhook-id": msg,
-        "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-        "webhook-signature": new Webhook(hook.secret).sign(msg, at, body),
-      },
-      body,
-    });
+    const delivered = await deliverToHook(hook, JSON.stringify({ order: "A-1" }));
     const { sessionId } = await expectJson<{ sessionId: string }>(delivered, 202);
     await eventually(async () => {
       const s = await expectJson<{ status: string }>(

@@ -1,3 +1,5 @@
+import { type RotatedSecretRow, secretsInGrace } from "./rotated-secrets";
+
 /** How long an old alert secret keeps signing beside the new one after a rotation. */
 export const ALERT_SECRET_GRACE_MS = 24 * 60 * 60_000;
 
@@ -64,11 +66,8 @@ export async function alertSecrets(db: D1Database, orgId: string, now = new Date
   const row = await db
     .prepare("SELECT secret, previous_secret, previous_secret_until FROM alert_targets WHERE org_id = ?")
     .bind(orgId)
-    .first<{ secret: string; previous_secret: string | null; previous_secret_until: string | null }>();
-  if (!row) return [];
-  const graced =
-    row.previous_secret && row.previous_secret_until && row.previous_secret_until > now.toISOString();
-  return graced ? [row.secret, row.previous_secret as string] : [row.secret];
+    .first<RotatedSecretRow>();
+  return row ? secretsInGrace(row, now) : [];
 }
 
 /** Deletes an org's alert target, with its audit entry; false when there was none. */

@@ -1,3 +1,5 @@
+import { liveResource } from "./resources";
+
 /**
  * Budget counters and holds. Every function that moves money is one D1 batch, which D1 runs as
  * one transaction with no other write in between: a check and its write can never be split.
@@ -58,7 +60,7 @@ const NOT_HELD = `NOT EXISTS (SELECT 1 FROM holds WHERE kind = ?2 AND resource_i
 
 const LIVE = (column: "org_id" | "tenant_id", param: string) => `(
   (SELECT count(*) FROM resources WHERE ${column} = ${param} AND deleted_at IS NULL
-     AND ((kind = 'session' AND status IN ('created', 'idle', 'running')) OR (kind = 'browser' AND status = 'active')))
+     AND ${liveResource()})
   + (SELECT count(*) FROM holds WHERE ${column} = ${param} AND state = 'open' AND resource_id IS NULL))`;
 
 // A task's base is where the charges to budgets of its session left off (0 for a new one): what

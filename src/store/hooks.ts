@@ -1,4 +1,5 @@
 import type { AuditOf } from "./audit";
+import { type RotatedSecretRow, secretsInGrace } from "./rotated-secrets";
 import type { Owner } from "./resources";
 
 /** How long an old secret keeps verifying after a rotation. */
@@ -124,11 +125,9 @@ export async function getHook(db: D1Database, id: string, now = new Date()): Pro
     .bind(id)
     .first<HookRow & { owner_suspended: number }>();
   if (!row) return null;
-  const graced =
-    row.previous_secret && row.previous_secret_until && row.previous_secret_until > now.toISOString();
   return {
     ...toHook(row),
-    secrets: graced ? [row.secret, row.previous_secret as string] : [row.secret],
+    secrets: secretsInGrace(row, now),
     ownerSuspended: row.owner_suspended === 1,
   };
 }
@@ -331,11 +330,8 @@ export async function hookSigningSecrets(
   const row = await db
     .prepare("SELECT secret, previous_secret, previous_secret_until FROM hooks WHERE id = ?")
     .bind(hookId)
-    .first<{ secret: string; previous_secret: string | null; previous_secret_until: string | null }>();
-  if (!row) return [];
-  const graced =
-    row.previous_secret && row.previous_secret_until && row.previous_secret_until > now.toISOString();
-  return graced ? [row.secret, row.previous_secret as string] : [row.secret];
+    .first<RotatedSecretRow>();
+  return row ? secretsInGrace(row, now) : [];
 }
 
 /** Forgets a delivery that started nothing (refused), so the sender may retry it. */

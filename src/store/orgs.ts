@@ -1,4 +1,5 @@
 import type { AuditOf } from "./audit";
+import { liveResource } from "./resources";
 
 interface Named {
   id: string;
@@ -193,7 +194,7 @@ export async function setSuspended(
 // Live: a session or browser that may still cost money, or a hold still open.
 const LIVE = (column: "org_id" | "tenant_id") => `
   EXISTS (SELECT 1 FROM resources WHERE ${column} = ?1 AND deleted_at IS NULL
-    AND ((kind = 'session' AND status IN ('created', 'idle', 'running')) OR (kind = 'browser' AND status = 'active')))
+    AND ${liveResource()})
   OR EXISTS (SELECT 1 FROM holds WHERE ${column} = ?1 AND state = 'open')`;
 
 /**

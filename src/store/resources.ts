@@ -15,6 +15,13 @@ export interface OwnedResource {
   viewAt: string;
 }
 
+/**
+ * SQL: the row is a session or browser that may still cost money (a session created, idle or
+ * running; a browser active). `alias` is the resources table's alias in the query, if any.
+ */
+export const liveResource = (alias = "") =>
+  `((${alias}kind = 'session' AND ${alias}status IN ('created', 'idle', 'running')) OR (${alias}kind = 'browser' AND ${alias}status = 'active'))`;
+
 interface ResourceRow {
   kind: ResourceKind;
   id: string;
@@ -178,7 +185,7 @@ export async function countActive(db: D1Database, tenantId: string): Promise<num
     .prepare(
       `SELECT count(*) AS n FROM resources
        WHERE tenant_id = ? AND deleted_at IS NULL
-         AND ((kind = 'session' AND status IN ('created', 'idle', 'running')) OR (kind = 'browser' AND status = 'active'))`,
+         AND ${liveResource()}`,
     )
     .bind(tenantId)
     .first<{ n: number }>();
@@ -194,7 +201,7 @@ export async function listLive(
   const { results } = await db
     .prepare(
       `SELECT kind, id, org_id, tenant_id FROM resources WHERE ${owner.column} = ? AND deleted_at IS NULL
-         AND ((kind = 'session' AND status IN ('created', 'idle', 'running')) OR (kind = 'browser' AND status = 'active'))
+         AND ${liveResource()}
        LIMIT ?`,
     )
     .bind(owner.id, limit)
@@ -232,8 +239,7 @@ export async function listLiveItems(
          r.view ->> '$.liveUrl' AS live_url, CAST(coalesce(u.total_cost_micros, 0) AS INTEGER) AS cost
        FROM resources r LEFT JOIN usage u ON u.kind = r.kind AND u.id = r.id
        WHERE r.deleted_at IS NULL AND (?1 IS NULL OR r.org_id = ?1) AND (?2 IS NULL OR r.tenant_id = ?2)
-         AND ((r.kind = 'session' AND r.status IN ('created', 'idle', 'running'))
-           OR (r.kind = 'browser' AND r.status = 'active'))
+         AND ${liveResource("r.")}
        ORDER BY r.created_at DESC, r.id DESC LIMIT ?3`,
     )
     .bind(filter.orgId ?? null, filter.tenantId ?? null, limit)
