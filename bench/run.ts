@@ -123,6 +123,7 @@ async function main() {
       adminToken: "bench-admin-token",
       persistTo: PERSIST,
       logLevel: "error",
+      withoutDevtools: true,
       vars: { LOG_LEVEL, BROWSER_USE_WEBHOOK_SECRET: WEBHOOK_SECRET },
     });
     const seeded = Math.round((performance.now() - seeding) / 1000);
@@ -139,6 +140,7 @@ async function main() {
       port: Number(process.env.BENCH_BARE_PORT ?? 8799),
       args: ["--config", "bench/bare/wrangler.toml"],
       logLevel: "error",
+      withoutDevtools: true,
       vars: { UPSTREAM_URL: `${stack.emulatorUrl}/api/v3`, BROWSER_USE_API_KEY: BARE_KEY },
     });
     const targets: Target[] = [

@@ -23,6 +23,11 @@ export interface StackOptions {
   config?: string;
   /** Keep wrangler's migration tables off the terminal (printed only if a step fails): tests. */
   quiet?: boolean;
+  /**
+   * Serve without wrangler dev's devtools link (scripts/serve-worker.ts), as Cloudflare runs a
+   * worker: the benchmark. Default false: `wrangler dev` itself, as `npm start` runs it.
+   */
+  withoutDevtools?: boolean;
 }
 
 export interface Stack {
@@ -66,6 +71,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     gateway = await startWrangler({
       port: options.port,
       args: [...config, ...persist],
+      withoutDevtools: options.withoutDevtools,
       logLevel: options.logLevel,
       vars: {
         UPSTREAM_URL: `${emulator.url}/api/v3`,
@@ -112,32 +118,44 @@ export interface Worker {
 /**
  * Runs a worker under `wrangler dev` on loopback with `vars`, in its own process group, and waits
  * until its `/healthz` answers. `args` go to wrangler as they are (`--config`, `--persist-to`).
+ * `withoutDevtools` serves it through scripts/serve-worker.ts instead (same build and runtime, no
+ * devtools link).
  */
 export async function startWrangler(options: {
   port: number;
   args?: string[];
   vars: Record<string, string>;
   logLevel?: string;
+  withoutDevtools?: boolean;
 }): Promise<Worker> {
   const url = `http://127.0.0.1:${options.port}`;
-  const wrangler: ChildProcess = spawn(
-    "npx",
-    [
-      "wrangler",
-      "dev",
-      ...(options.args ?? []),
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(options.port),
-      "--log-level",
-      options.logLevel ?? "warn",
-      "--show-interactive-dev-session=false",
-      ...Object.entries(options.vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
-    ],
-    // Its own process group, so stopping it stops npx, wrangler and workerd together.
-    { stdio: "inherit", env: quietEnv, detached: true },
-  );
+  const logLevel = options.logLevel ?? "warn";
+  const command = options.withoutDevtools
+    ? [
+        "tsx",
+        "scripts/serve-worker.ts",
+        JSON.stringify({
+          ...serveFlags(options.args ?? []),
+          port: options.port,
+          vars: options.vars,
+          logLevel,
+        }),
+      ]
+    : [
+        "wrangler",
+        "dev",
+        ...(options.args ?? []),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        String(options.port),
+        "--log-level",
+        logLevel,
+        "--show-interactive-dev-session=false",
+        ...Object.entries(options.vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+      ];
+  // Its own process group, so stopping it stops npx, wrangler and workerd together.
+  const wrangler: ChildProcess = spawn("npx", command, { stdio: "inherit", env: quietEnv, detached: true });
   const exited = new Promise<number>((resolve) => wrangler.on("exit", (code) => resolve(code ?? 1)));
   const stop = async () => {
     if (wrangler.exitCode === null && wrangler.pid) {
@@ -155,6 +173,15 @@ export async function startWrangler(options: {
     throw err;
   }
   return { url, pid: wrangler.pid ?? 0, stop, exited };
+}
+
+/** The `--config` and `--persist-to` of wrangler's flags, as serve-worker.ts takes them. */
+function serveFlags(args: string[]): { config: string; persistTo?: string } {
+  const flag = (name: string) => {
+    const at = args.indexOf(name);
+    return at === -1 ? undefined : args[at + 1];
+  };
+  return { config: flag("--config") ?? "wrangler.toml", persistTo: flag("--persist-to") };
 }
 
 /** An org, a tenant and a key, with the org's policy set when given. */

@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
 import { periodKey } from "../src/budget/period";
 import { observeViews } from "../src/ledger/observe";
@@ -428,6 +429,44 @@ describe("periods", () => {
     expect(periodKey("week", "UTC", new Date("2026-11-29T12:00:00Z"))).toBe("week:2026-11-23");
     expect(periodKey("week", "UTC", new Date("2026-11-30T00:00:00Z"))).toBe("week:2026-11-30");
     expect(periodKey("none", "UTC", new Date())).toBe("none");
+  });
+
+  it("gives the local day of any instant, in any order, zones with half- and three-quarter-hour offsets included", () => {
+    // periodKey remembers the last date per zone for the minute it holds in: asked in any order,
+    // around local midnights, it must answer as a fresh formatter does.
+    const zones = [
+      "UTC",
+      "Asia/Kathmandu",
+      "Australia/Eucla",
+      "America/St_Johns",
+      "Pacific/Chatham",
+      "Asia/Kolkata",
+    ];
+    const reference = (zone: string, at: Date) =>
+      `day:${new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }).format(at)}`;
+    // Pairs of asks a little apart, the second just after the first: a remembered date must not
+    // outlive the minute it was worked out for.
+    const pairs = fc
+      .tuple(
+        fc.constantFrom(...zones),
+        fc.integer({ min: 0, max: 400 }),
+        fc.integer({ min: 0, max: 95 }),
+        fc.integer({ min: 0, max: 900_000 }),
+        fc.integer({ min: 0, max: 3_600_000 }),
+      )
+      .map(([zone, day, quarter, ms, later]) => {
+        const at = Date.UTC(2026, 0, 1) + day * 86_400_000 + quarter * 900_000 + ms;
+        return [zone, new Date(at), new Date(at + later)] as const;
+      });
+    fc.assert(
+      fc.property(fc.array(pairs, { minLength: 1, maxLength: 40 }), (asks) => {
+        for (const [zone, first, then] of asks) {
+          expect(periodKey("day", zone, first)).toBe(reference(zone, first));
+          expect(periodKey("day", zone, then)).toBe(reference(zone, then));
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

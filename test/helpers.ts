@@ -248,10 +248,11 @@ export function storeFailingOn(pattern: RegExp, bindings: Bindings = env): Bindi
 export async function countRoundTrips(
   path: string,
   init: RequestInit,
+  bindings: Bindings = env,
 ): Promise<{ res: Response; onPath: string[][]; after: string[][] }> {
   const trips: string[][] = [];
   const ctx = createExecutionContext();
-  const counted = { ...env, DB: countedD1(env.DB, { sent: (sql) => trips.push(sql) }) };
+  const counted = { ...bindings, DB: countedD1(bindings.DB, { sent: (sql) => trips.push(sql) }) };
   const request = new Request(GATEWAY + path, init);
   const res = await worker.fetch(request, counted, ctx);
   const onPath = trips.length;

@@ -220,6 +220,11 @@ describe("D1 round trips on a task's path", () => {
     for (const part of ["INSERT INTO resources", "UPDATE holds SET resource_id", "INSERT INTO cost_events"]) {
       expect(record.some((sql) => sql.includes(part))).toBe(true);
     }
+    // Nothing that could change nothing: the view was just stored with the record, and under the
+    // hold just attached no spend is charged (so no budget counter is touched).
+    expect(
+      record.filter((sql) => sql.includes("UPDATE resources") || sql.includes("budget_counters")),
+    ).toEqual([]);
     // Booked as it was answered: the ledger has the create's figures without another request.
     expect(await figuresOf("session", created.id)).toMatchObject({ totalCostMicros: 0 });
 

@@ -4,8 +4,10 @@ import { canonicalJson, pythonCanonicalJson, readCanonical } from "../src/lib/ca
 import { toMicros } from "../src/lib/money";
 import { verifySignature } from "../src/routes/upstream-webhooks";
 import { getCounter } from "../src/store/budgets";
+import { recordCreatedStatement } from "../src/store/resources";
 import vectors from "./fixtures/webhook-signatures.json";
 import {
+  asTenant,
   countRoundTrips,
   hmacHex,
   emulatorTruth,
@@ -14,6 +16,7 @@ import {
   expectJson,
   gateway,
   newTenant,
+  newUpstreamAccount,
   putPolicy,
   startSession,
   type TestTenant,
@@ -43,10 +46,10 @@ async function signedDelivery(
   };
 }
 
-const statusUpdate = (sessionId: string, status: string) =>
+const statusUpdate = (sessionId: string, status: string, at = new Date().toISOString()) =>
   JSON.stringify({
     payload: { metadata: {}, session_id: sessionId, status, task_id: crypto.randomUUID() },
-    timestamp: new Date().toISOString(),
+    timestamp: at,
     type: "agent.task.status_update",
   });
 
@@ -86,18 +89,59 @@ describe("Browser Use's status webhook", () => {
   });
 
   it("looks up a session's owner once, not on every event of it", async () => {
+    const account = await newUpstreamAccount();
     const t = await newTenant();
-    const s = await startSession(t, { task: emuTask("watched", { steps: 2, stepMs: 60_000 }) });
+    // Made upstream and recorded as the tenant's, but never seen by this isolate (as when another
+    // isolate made it).
+    const made = await fetch(`${account.env.UPSTREAM_URL}/sessions`, {
+      method: "POST",
+      headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
+      body: JSON.stringify({ task: emuTask("watched", { steps: 2, stepMs: 60_000 }) }),
+    });
+    const s = await expectJson<{ id: string; createdAt: string }>(made, 200);
+    await recordCreatedStatement(env.DB, "session", s.id, t, s, "running").run();
     const trips = async () => {
-      const { res, onPath, after } = await countRoundTrips(
-        "/webhooks/browser-use",
-        await signedDelivery(statusUpdate(s.id, "running")),
-      );
+      const delivery = await signedDelivery(statusUpdate(s.id, "running", s.createdAt));
+      const { res, onPath, after } = await countRoundTrips("/webhooks/browser-use", delivery, account.env);
       expect(await expectJson(res, 200)).toEqual({ received: true });
       return [...onPath, ...after].flat();
     };
     expect((await trips()).filter((sql) => sql.includes("FROM resources"))).not.toEqual([]);
-    expect(await trips()).toEqual([]); // nothing changed upstream either: nothing written
+    expect(await trips()).toEqual([]); // and the event tells of nothing the read did not show
+  });
+
+  it("reads a session for an event only when it may tell of something not yet booked", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
+    const reads = async () =>
+      (await account.control<{ requests: Record<string, number> }>("GET", "/stats")).requests[
+        "GET /sessions/{id}"
+      ] ?? 0;
+    const s = await expectJson<{ id: string; status: string; createdAt: string }>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("hinted", { steps: 2, stepMs: 60_000 }) },
+        env: account.env,
+      }),
+      200,
+    );
+    expect(s.status).toBe("running");
+    const event = async (status: string, at: string) => {
+      const delivery = await signedDelivery(statusUpdate(s.id, status, at));
+      const { res, onPath, after } = await countRoundTrips("/webhooks/browser-use", delivery, account.env);
+      expect(await expectJson(res, 200)).toEqual({ received: true });
+      return [...onPath, ...after].flat();
+    };
+    const before = await reads();
+    // What the create set off: the session ran from its creation, as its answer already showed.
+    expect(await event("running", s.createdAt)).toEqual([]);
+    expect(await event("created", s.createdAt)).toEqual([]);
+    expect(await reads()).toBe(before);
+    // Running again after this isolate last saw it: read.
+    await event("running", new Date(Date.now() + 1_000).toISOString());
+    expect(await reads()).toBe(before + 1);
+    // An event that may end a task is always read, however old.
+    await event("idle", s.createdAt);
+    expect(await reads()).toBe(before + 2);
   });
 
   it("refuses a wrong secret, a stale timestamp, a changed byte or no signature with 401, and acts on none", async () => {

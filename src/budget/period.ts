@@ -1,3 +1,5 @@
+import { TtlCache } from "../lib/ttl-cache";
+
 /** A budget period: calendar-aligned in the scope's time zone, or `none` (one counter forever). */
 export type Period = "day" | "week" | "month" | "none";
 
@@ -19,11 +21,30 @@ export function periodKey(period: Period, timeZone: string, at: Date): string {
 const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
+interface LocalDate {
+  year: number;
+  month: number;
+  day: number;
+  weekday: number;
+}
+
+// The last date worked out per time zone, with the minute it holds for. Every zone's offset is a
+// whole number of minutes, so a local date can only change on a minute's boundary: within one UTC
+// minute it is the same. Every request that books or holds asks for it, and formatToParts is
+// among the dearest calls on those paths.
+const lastDates = new TtlCache<{ minute: number; date: LocalDate }>(60_000, 1_000);
+
 /** The calendar date of an instant in a time zone (weekday 0 = Sunday). */
-function localDate(
-  timeZone: string,
-  at: Date,
-): { year: number; month: number; day: number; weekday: number } {
+function localDate(timeZone: string, at: Date): LocalDate {
+  const minute = Math.floor(at.getTime() / 60_000);
+  const last = lastDates.get(timeZone);
+  if (last?.minute === minute) return last.date;
+  const date = formatLocalDate(timeZone, at);
+  lastDates.set(timeZone, { minute, date });
+  return date;
+}
+
+function formatLocalDate(timeZone: string, at: Date): LocalDate {
   let format = formatters.get(timeZone);
   if (!format) {
     format = new Intl.DateTimeFormat("en-US", {

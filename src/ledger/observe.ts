@@ -13,6 +13,24 @@ import type { KindSpec } from "../upstream/kinds";
 
 type View = Record<string, unknown>;
 
+/**
+ * A create's or a dispatch's booking of the view upstream answered it with. `lead` runs first, in
+ * the same transaction: the object's record and its hold's attachment, so a new object is
+ * recorded, held and booked in one round trip, or not at all. What the lead does makes some of
+ * the booking's statements ones that would change nothing, so they are not sent.
+ */
+export interface FirstBooking {
+  lead: D1PreparedStatement[];
+  /** The lead records the object with this very view: there is no newer one to store. */
+  recorded: boolean;
+  /**
+   * The lead attaches an open hold to it: nothing can be charged outside a hold while it is open,
+   * and what the view cost before it is charged by the next booking once the hold closes (the
+   * usage row's `charged_micros` watermark stays where it was).
+   */
+  held: boolean;
+}
+
 const VIEWS_PER_BATCH = 10;
 
 // What was last booked for each object in this isolate. A client polling a session every two
@@ -20,14 +38,33 @@ const VIEWS_PER_BATCH = 10;
 // write is skipped. Set only once a booking has succeeded.
 const booked = new TtlCache<string>(5 * 60_000);
 
+/** What this isolate last saw of an object: whose it is, its status, and when. */
+export interface Observed {
+  owner: Owner;
+  status: string | null;
+  /** When the read that returned the view was sent: which of two views is newer. */
+  sentAt: string;
+  /** When the view had been booked: upstream's state then was at least as new as the view. */
+  seenAtMs: number;
+}
+
+// Set with `booked`, from the same views: a status webhook about a state this isolate has already
+// booked since it happened needs neither an owner lookup nor an upstream read.
+const observed = new TtlCache<Observed>(5 * 60_000);
+
+/** What this isolate last saw of an object, if it saw it in the last five minutes. */
+export function lastObserved(kind: KindSpec["kind"], id: string): Observed | undefined {
+  return observed.get(`${kind}:${id.toLowerCase()}`);
+}
+
 /**
  * What the gateway does with every view of an owned object upstream gives it, whoever asked
  * (a tenant's request, the reconciler, the upstream webhook): keep the latest view, book its cost
  * figures, charge to the owner's budgets what it cost outside any hold, settle the hold of
  * whatever has ended, and, for a session a hook started, make its `session.finished` callback
  * from its final view. `sentAt` is when the upstream request that returned the views was sent.
- * `lead` statements run first, in the first batch's transaction: a create's record and its hold's
- * attachment, so a new object is recorded, held and booked in one round trip, or not at all.
+ * `first` is a create's or a dispatch's own booking of the view it was answered with (see
+ * FirstBooking).
  */
 export async function observeViews(
   stores: Pick<Bindings, "DB" | "EVENTS">,
@@ -36,8 +73,9 @@ export async function observeViews(
   owner: Owner,
   views: View[],
   sentAt: string,
-  lead: D1PreparedStatement[] = [],
+  first?: FirstBooking,
 ): Promise<void> {
+  const lead = first?.lead ?? [];
   const db = stores.DB;
   const { observe } = spec;
   const all = views.map((view) => {
@@ -45,9 +83,12 @@ export async function observeViews(
     return { view, obs, key: `${spec.kind}:${String(view.id).toLowerCase()}`, print: fingerprint(view, obs) };
   });
   const fresh = all.filter((o) => booked.get(o.key) !== o.print);
-  // Unattributed spend has no budget to charge.
+  // Unattributed spend has no budget to charge, and under a hold just attached nothing is charged
+  // now (so no threshold can be crossed either).
   const periods =
-    observe && fresh.length > 0 && owner.tenantId !== "" ? await currentPeriods(db, owner) : null;
+    observe && fresh.length > 0 && owner.tenantId !== "" && !first?.held
+      ? await currentPeriods(db, owner)
+      : null;
   // A batch per few views, each view's statements together: a list of a hundred costs ten round
   // trips, not two hundred, and no batch grows past what D1 takes comfortably.
   const events: string[] = [];
@@ -55,7 +96,9 @@ export async function observeViews(
   for (let i = 0; i < Math.max(fresh.length, lead.length > 0 ? 1 : 0); i += VIEWS_PER_BATCH) {
     const chunk = fresh.slice(i, i + VIEWS_PER_BATCH);
     const statements = chunk.flatMap(({ view, obs }) => [
-      updateViewStatement(db, spec.kind, String(view.id), view, spec.status(view), sentAt),
+      ...(first?.recorded
+        ? []
+        : [updateViewStatement(db, spec.kind, String(view.id), view, spec.status(view), sentAt)]),
       ...(obs ? recordUsageStatements(db, obs) : []),
       ...(obs && periods ? chargeUnheldStatements(db, obs.kind, obs.id, periods) : []),
     ]);
@@ -74,6 +117,11 @@ export async function observeViews(
     if (moved) await announceCrossings(stores, log, moved);
   }
   for (const { key, print } of fresh) booked.set(key, print);
+  for (const { key, view } of all) {
+    const last = observed.get(key);
+    if (!last || Date.parse(last.sentAt) <= Date.parse(sentAt))
+      observed.set(key, { owner, status: spec.status(view), sentAt, seenAtMs: Date.now() });
+  }
 }
 
 /**

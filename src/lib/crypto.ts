@@ -1,3 +1,5 @@
+import { TtlCache } from "./ttl-cache";
+
 const encoder = new TextEncoder();
 
 /** Lower-case hex SHA-256 of a string. */
@@ -21,16 +23,20 @@ export async function secretsEqual(a: string, b: string): Promise<boolean> {
   return crypto.subtle.timingSafeEqual(da, db);
 }
 
+// Imported HMAC keys by their secret, held only in this isolate's memory: every webhook is
+// verified under one of a few secrets, and importing the key is half the cost of a signature.
+const hmacKeys = new TtlCache<Promise<CryptoKey>>(10 * 60_000, 100);
+
 /** Lower-case hex HMAC-SHA256 of `message` under `secret`. */
 export async function hmacSha256Hex(secret: string, message: string): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    encoder.encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  return toHex(new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(message))));
+  let key = hmacKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+    ]);
+    hmacKeys.set(secret, key);
+  }
+  return toHex(new Uint8Array(await crypto.subtle.sign("HMAC", await key, encoder.encode(message))));
 }
 
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -7,7 +7,7 @@ import { readCanonical } from "../lib/canonical-json";
 import { hmacSha256Hex, secretsEqual } from "../lib/crypto";
 import { GatewayError, invalidInput, notFound } from "../lib/errors";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../lib/json-depth";
-import { observeViews } from "../ledger/observe";
+import { lastObserved, type Observed, observeViews } from "../ledger/observe";
 import { MAX_BODY_BYTES } from "../middleware/json-body";
 import { describeRoute, type RouteDoc } from "../openapi/describe";
 import { WebhookReceived } from "../schemas/gateway";
@@ -137,7 +137,9 @@ async function receive(c: Context<AppEnv>, upstream: Bindings, orgId: string | n
   const sessionId = parsed.data.payload?.session_id;
   if (parsed.data.type !== "agent.task.status_update" || !sessionId) return c.json(RECEIVED);
 
-  const owner = owners.get(sessionId.toLowerCase()) ?? (await findOwner(c.env.DB, "session", sessionId));
+  const seen = lastObserved("session", sessionId);
+  const owner =
+    seen?.owner ?? owners.get(sessionId.toLowerCase()) ?? (await findOwner(c.env.DB, "session", sessionId));
   if (owner) owners.set(sessionId.toLowerCase(), owner);
   // A session of another org than the account's is none of this event's business.
   if (!owner || (orgId !== null && owner.orgId !== orgId)) {
@@ -145,6 +147,10 @@ async function receive(c: Context<AppEnv>, upstream: Bindings, orgId: string | n
     return c.json(RECEIVED);
   }
   const log = c.get("log");
+  if (seen && alreadySeen(parsed.data, seen)) {
+    log.debug("webhook_already_seen", { sessionId });
+    return c.json(RECEIVED);
+  }
   afterResponse(c, "webhook_refresh", async () => {
     const res = await callUpstream(upstream, log, { method: "GET", path: SESSIONS.path(sessionId) });
     if (res.status === 200)
@@ -153,23 +159,44 @@ async function receive(c: Context<AppEnv>, upstream: Bindings, orgId: string | n
   return c.json(RECEIVED);
 }
 
+/** Statuses a session passes through that end no task: an event of one settles nothing. */
+const ENDS_NOTHING: ReadonlySet<string> = new Set(["created", "running"]);
+
+/**
+ * Whether an event tells of nothing this isolate has not seen: a status that ends no task, which
+ * happened before a view of the session was booked here that showed that status (or showed it
+ * past `created`). The event a create sets off is one: it arrives just after the create's answer
+ * was booked. It needs no read; there is nothing to book or settle the view did not. An event
+ * that may end a task (`idle`, `stopped`, …) is always followed by a read, so a task still
+ * settles the moment it ends; one newer than the view is read too.
+ */
+function alreadySeen(event: z.infer<typeof StatusUpdate>, seen: Observed): boolean {
+  const status = event.payload?.status;
+  if (!status || !ENDS_NOTHING.has(status)) return false;
+  if (status !== seen.status && status !== "created") return false;
+  const at = event.timestamp ? Date.parse(event.timestamp) : Number.NaN;
+  return !Number.isNaN(at) && at <= seen.seenAtMs;
+}
+
 /**
  * What a Browser Use signature may have been computed over, in the order they are tried: the body
- * exactly as sent; the body as Python's `json.dumps(sort_keys=True, separators=(",", ":"))` writes
- * it, which is what Browser Use documents; and, for older deliveries, only its `payload` in that
- * form. A body nested too deeply to be an event is never parsed.
+ * as Python's `json.dumps(sort_keys=True, separators=(",", ":"))` writes it, which is what Browser
+ * Use documents (so a genuine event costs one HMAC); the body exactly as sent, if that differs;
+ * and, for older deliveries, only its `payload` in the canonical form. A body nested too deeply to
+ * be an event, or that is not JSON, is only tried as sent.
  */
 function* signedForms(raw: string): Generator<string> {
-  yield raw;
-  if (nestsDeeperThan(raw)) return;
-  let canonical: ReturnType<typeof readCanonical>;
-  try {
-    canonical = readCanonical(raw);
-  } catch {
-    return;
+  let canonical: ReturnType<typeof readCanonical> | null = null;
+  if (!nestsDeeperThan(raw)) {
+    try {
+      canonical = readCanonical(raw);
+    } catch {
+      canonical = null;
+    }
   }
-  yield canonical.whole;
-  const payload = canonical.members.get("payload");
+  if (canonical) yield canonical.whole;
+  if (canonical?.whole !== raw) yield raw;
+  const payload = canonical?.members.get("payload");
   if (payload !== undefined) yield payload;
 }
 

@@ -121,7 +121,11 @@ async function recordSuccess(
     { holdId: hold.id, id: view.id },
     async () => {
       try {
-        await observeViews(c.env, log, call.spec, caller, [view], sentAt, lead);
+        await observeViews(c.env, log, call.spec, caller, [view], sentAt, {
+          lead,
+          recorded: isNew,
+          held: call.admission.slotOnly !== true,
+        });
       } catch (err) {
         if (isStoreFailure(err)) throw err;
         // A view the ledger cannot book (a figure it cannot read) must not cost the client
