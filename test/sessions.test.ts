@@ -139,6 +139,25 @@ describe("sessions through the gateway", () => {
   });
 });
 
+describe("a page of the caller's sessions", () => {
+  it("counts every page's total in the statement that reads it, and a page past the end alone", async () => {
+    const t = await newTenant();
+    const headers = { "X-Browser-Use-API-Key": t.key };
+    for (let i = 0; i < 3; i++) await startSession(t, {});
+    const page = async (n: number) => {
+      const { res, onPath, after } = await countRoundTrips(`/api/v3/sessions?page_size=2&page=${n}`, {
+        headers,
+      });
+      const body = await expectJson<{ sessions: Session[]; total: number }>(res, 200);
+      const reads = [...onPath, ...after].flat().filter((sql) => sql.includes("FROM resources"));
+      return { count: body.sessions.length, total: body.total, reads: reads.length };
+    };
+    expect(await page(1)).toEqual({ count: 2, total: 3, reads: 1 });
+    expect(await page(2)).toEqual({ count: 1, total: 3, reads: 1 });
+    expect(await page(3)).toEqual({ count: 0, total: 3, reads: 2 });
+  });
+});
+
 describe("a list of live sessions", () => {
   const upstreamCalls = async (account: UpstreamAccount) =>
     (await account.control<{ requests: Record<string, number> }>("GET", "/stats")).requests;

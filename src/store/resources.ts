@@ -165,18 +165,24 @@ export async function listOwned(
     args.push(page.search, page.search);
   }
   const where = `WHERE tenant_id = ? AND kind = ? AND deleted_at IS NULL ${filters.join(" ")}`;
-  const [rows, count] = await db.batch([
-    db
-      .prepare(
-        `SELECT kind, id, status, view, view_at FROM resources ${where}
-         ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
-      )
-      .bind(...args, page.limit, page.offset),
-    db.prepare(`SELECT count(*) AS total FROM resources ${where}`).bind(...args),
-  ]);
-  const items = ((rows?.results ?? []) as ResourceRow[]).map(toResource);
-  const total = ((count?.results ?? [])[0] as { total: number } | undefined)?.total ?? 0;
-  return { items, total };
+  // The total rides on every row (a window is counted before LIMIT applies): one statement. Only
+  // a page past the end has no row to carry it, and asks for it alone.
+  const { results } = await db
+    .prepare(
+      `SELECT kind, id, status, view, view_at, count(*) OVER () AS total FROM resources ${where}
+       ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+    )
+    .bind(...args, page.limit, page.offset)
+    .all<ResourceRow & { total: number }>();
+  const total =
+    results[0]?.total ??
+    (page.offset === 0
+      ? 0
+      : ((await db
+          .prepare(`SELECT count(*) AS total FROM resources ${where}`)
+          .bind(...args)
+          .first<number>("total")) ?? 0));
+  return { items: results.map(toResource), total };
 }
 
 /** How many of a tenant's sessions and browsers were last seen active (running, idle, created). */
