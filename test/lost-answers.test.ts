@@ -71,6 +71,35 @@ async function cappedTenant(orgId?: string): Promise<TestTenant> {
   return t;
 }
 
+/**
+ * Two tenants of one org who each lost the answer to a create of a session without a task, alike
+ * (same fingerprint, a minute apart at most): upstream made both, 30 seconds apart by its clock,
+ * and has billed their idle time for 20 minutes since. With `direct`, a session made upstream
+ * outside the gateway in the same minute, but unlike the twins (another country).
+ */
+async function twinLostSessions(options: { direct?: boolean } = {}) {
+  const account = await newUpstreamAccount({ idleBrowserBilling: true, idleTimeoutMs: 24 * 60 * 60_000 });
+  const a = await cappedTenant();
+  const b = await cappedTenant(a.orgId);
+  await account.control("POST", "/faults", { next: ["drop-after", "drop-after"] });
+  expect((await asTenant(a.key, "/api/v3/sessions", { body: {}, env: account.env })).status).toBe(502);
+  await account.control("POST", "/clock", { advanceMs: 30_000 });
+  expect((await asTenant(b.key, "/api/v3/sessions", { body: {}, env: account.env })).status).toBe(502);
+  const direct = options.direct ? await directSession(account) : null;
+  await account.control("POST", "/clock", { advanceMs: 20 * 60_000 });
+  return { account, a, b, direct };
+}
+
+/** A session created on the account straight, not through the gateway, in another country than the gateway's default. */
+async function directSession(account: UpstreamAccount): Promise<string> {
+  const res = await fetch(`${account.env.UPSTREAM_URL}/sessions`, {
+    method: "POST",
+    headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
+    body: JSON.stringify({ proxyCountryCode: "de" }),
+  });
+  return (await expectJson<SessionView>(res, 200)).id;
+}
+
 describe("a client that hangs up", () => {
   it("still has its create recorded and its hold tied to the session: the rest runs in waitUntil", async () => {
     const account = await newUpstreamAccount();
@@ -240,6 +269,79 @@ describe("creates whose answer was lost", () => {
         spentMicros: 300_000,
       });
     }
+  });
+
+  it.each([
+    ["an org's own account", true],
+    ["the deployment's account", false],
+  ])(
+    "stops the sessions without a task several tenants lost on %s, each hold charged the costliest",
+    async (_, own) => {
+      // The direct session is plain unattributed spend: nothing says it is no one's to use.
+      const { account, a, b, ...made } = await twinLostSessions({ direct: true });
+      const direct = String(made.direct);
+      const pass = own ? { orgId: a.orgId } : {};
+      const report = await reconcile(account.env, log, { ...pass, now: later(3) });
+      expect(report).toMatchObject({ adopted: 0, chargedInFull: 2, stoppedUnclaimed: 2, unattributed: 3 });
+
+      const truth = await billed(account);
+      const twins = [...truth.values()].filter((s) => s.id !== direct);
+      expect(twins.map((s) => s.status)).toEqual(["stopped", "stopped"]);
+      expect(truth.get(direct)?.status).toBe("idle");
+      const totals = twins.map((s) => toMicros(String(s.totalCostUsd)));
+      const costliest = Math.max(...totals);
+      // Made 30 seconds apart, billed their idle time: the earlier one cost more.
+      expect(Math.min(...totals)).toBeLessThan(costliest);
+      for (const t of [a, b]) {
+        expect(await holdsOf(t.tenantId)).toEqual([
+          expect.objectContaining({ resource_id: null, state: "settled", settled_micros: costliest }),
+        ]);
+        expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
+          heldMicros: 0,
+          spentMicros: costliest,
+        });
+        for (const twin of twins) {
+          const res = await asTenant(t.key, `/api/v3/sessions/${twin.id}`, { env: account.env });
+          expect(res.status, "no tenant can reach an unclaimed session").toBe(404);
+        }
+      }
+      expect(await getCounter(env.DB, "org", a.orgId, "none")).toMatchObject({ spentMicros: 2 * costliest });
+      const { results } = await env.DB.prepare(
+        "SELECT id, tenant_id, status, unclaimed FROM resources WHERE kind = 'session' AND id IN (?, ?, ?) ORDER BY unclaimed, id",
+      )
+        .bind(direct, twins[0]?.id, twins[1]?.id)
+        .all<{ id: string; tenant_id: string; status: string; unclaimed: number }>();
+      expect(results.map((r) => [r.id === direct, r.tenant_id, r.status, r.unclaimed])).toEqual([
+        [true, "", "idle", 0],
+        [false, "", "stopped", 1],
+        [false, "", "stopped", 1],
+      ]);
+      // Nothing left to stop: the next pass leaves the direct session running.
+      const next = await reconcile(account.env, log, { ...pass, now: later(4) });
+      expect(next).toMatchObject({ stoppedUnclaimed: 0, chargedInFull: 0 });
+      expect((await billed(account)).get(direct)?.status).toBe("idle");
+    },
+  );
+
+  it("stops an unclaimed session on a later pass when upstream refused the first stop", async () => {
+    const { account, a, b } = await twinLostSessions();
+    // The pass's listing goes through; the first of the two stops answers 500.
+    await account.control("POST", "/faults", { next: ["ok", "500"] });
+    const first = await reconcile(account.env, log, { orgId: a.orgId, now: later(3) });
+    expect(first).toMatchObject({ chargedInFull: 2, stoppedUnclaimed: 1 });
+    const statuses = async () => [...(await billed(account)).values()].map((s) => s.status).sort();
+    expect(await statuses()).toEqual(["idle", "stopped"]);
+    for (const t of [a, b]) expect((await holdsOf(t.tenantId)).map((h) => h.state)).toEqual(["settled"]);
+
+    const second = await reconcile(account.env, log, { orgId: a.orgId, now: later(4) });
+    expect(second).toMatchObject({ chargedInFull: 0, stoppedUnclaimed: 1, failures: 0 });
+    expect(await statuses()).toEqual(["stopped", "stopped"]);
+    const live = await env.DB.prepare(
+      "SELECT count(*) AS n FROM resources WHERE org_id = ? AND unclaimed = 1 AND status <> 'stopped'",
+    )
+      .bind(a.orgId)
+      .first<number>("n");
+    expect(live).toBe(0);
   });
 
   it("releases no orphaned hold after a listing that failed, or one that did not reach back to it", async () => {

@@ -6,6 +6,7 @@
  *   open ──upstream certainly did nothing──▶ released (at $0)
  *   open, unattached (the create's answer was lost) ──the reconciler found its object──▶ attached
  *                                                 ──nothing upstream matches, long enough──▶ released
+ *                                                 ──several tenants' creates alike──▶ settled in full
  *
  * Routes, the upstream webhook (through observeViews) and the reconciler all call these; nothing
  * else writes to `holds`. Each change is one D1 batch, and the counters move exactly once however
@@ -273,4 +274,22 @@ export async function chargeOrphanInFull(
   amountMicros: number,
 ): Promise<boolean> {
   return (await closeHold(db, holdId, { amountMicros }, "settled", { onlyUnattached: true })) !== null;
+}
+
+/**
+ * A hold of an ambiguous group of lost creates (see chargeOrphanInFull). A hold that reserved
+ * money is charged its full amount, as there. One that reserved nothing (a session without a
+ * task, which only took a slot, or a hold of 0) would be charged nothing that way, while its
+ * create may have made any of the group's objects: it is charged `costliestMicros`, what the
+ * costliest of them cost by the time the reconciler stopped it. Either way the tenant pays for
+ * the most its own create could have cost, erring against it by at most the difference. Exactly
+ * once, like every close. Returns what it charged, or null when the hold was no longer open.
+ */
+export async function chargeAmbiguousOrphan(
+  db: D1Database,
+  hold: { id: string; amountMicros: number },
+  costliestMicros: number,
+): Promise<number | null> {
+  const amountMicros = hold.amountMicros > 0 ? hold.amountMicros : costliestMicros;
+  return closeHold(db, hold.id, { amountMicros }, "settled", { onlyUnattached: true });
 }

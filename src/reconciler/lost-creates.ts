@@ -7,16 +7,16 @@
  * ever released when nothing upstream can be its object.
  */
 import { announceCrossings } from "../budget/alerts";
-import { adoptOrphan, chargeOrphanInFull, createCeilingMicros } from "../budget/holds";
+import { adoptOrphan, chargeAmbiguousOrphan, createCeilingMicros } from "../budget/holds";
 import type { Bindings } from "../env";
 import { observeViews } from "../ledger/observe";
-import type { Logger } from "../lib/log";
+import { describeError, type Logger } from "../lib/log";
 import { toMicros } from "../lib/money";
 import { linkDeliveryStatement } from "../store/hooks";
 import { type CreateIntent, forgetIntentStatement } from "../store/intents";
 import type { OrphanHold } from "../store/reconcile";
 import { unknownIds } from "../store/reconcile";
-import { type Owner, recordCreatedStatement } from "../store/resources";
+import { markUnclaimedStatement, type Owner, recordCreatedStatement } from "../store/resources";
 import { callUpstream } from "../upstream/client";
 import type { FindableKindSpec, HeldKindSpec, KindSpec, LostCreates } from "../upstream/kinds";
 
@@ -60,6 +60,8 @@ export interface LostCreatesReport {
   adopted: number;
   unattributed: number;
   chargedInFull: number;
+  /** Objects of several tenants' lost creates, which no one can be given, stopped upstream. */
+  stoppedUnclaimed: number;
 }
 
 /**
@@ -118,19 +120,87 @@ export async function findLostCreates(
       await bookUnattributed(env, log, spec, group.views.slice(n), listing.sentAt, window, report);
       continue;
     }
-    // Several tenants' creates that cannot be told apart: no tenant is handed an object that may
-    // be another's, and none goes unpaid. Each hold is charged in full; the objects are booked as
-    // unattributed spend and watched until they end.
-    for (const hold of group.holds) {
-      if (await chargeOrphanInFull(db, hold.id, hold.amountMicros)) {
-        report.chargedInFull++;
-        log.warn("orphan_charged_in_full", { kind: spec.kind, holdId: hold.id, tenantId: hold.tenantId });
-        await announceCrossings(env, log, hold);
-      }
-    }
-    await bookUnattributed(env, log, spec, group.views, listing.sentAt, window, report);
+    await settleAmbiguousGroup(env, log, spec, group, listing.sentAt, window, report);
   }
   return listing.completeSince;
+}
+
+/**
+ * Several tenants' creates that cannot be told apart: no tenant is handed an object that may be
+ * another's, and none goes unpaid. The objects belong to no one, so no one can use them, and what
+ * they would cost from now on no one could be charged for: each live one is stopped upstream at
+ * once. Then each hold is charged (chargeAmbiguousOrphan: in full, or a hold that reserved nothing
+ * the costliest object as stopped), and the objects are booked as unattributed, marked unclaimed so
+ * that a stop that failed is tried again by every later pass (run.ts, stopReason).
+ *
+ * Stopped and charged before anything is recorded: a pass that fails on the way leaves the objects
+ * unrecorded and the holds open, and the next pass finds the same group again. Recorded first, the
+ * holds would fit nothing any more and be released, unpaid.
+ */
+async function settleAmbiguousGroup(
+  env: Bindings,
+  log: Logger,
+  spec: HeldKindSpec,
+  group: { views: View[]; holds: OrphanHold[] },
+  listedAt: string,
+  window: ListingWindow,
+  report: LostCreatesReport,
+): Promise<void> {
+  const owner = window.unclaimedOwner;
+  const seen: { view: View; sentAt: string }[] = [];
+  for (const view of group.views) {
+    const stopped = spec.isFinal(view) ? null : await stopUnclaimed(env, log, spec, view);
+    if (stopped) report.stoppedUnclaimed++;
+    seen.push(stopped ?? { view, sentAt: listedAt });
+  }
+  const costliest = Math.max(0, ...seen.map(({ view }) => spec.observe(view, owner).figures.totalCostMicros));
+  for (const hold of group.holds) {
+    const charged = await chargeAmbiguousOrphan(env.DB, hold, costliest);
+    if (charged === null) continue;
+    report.chargedInFull++;
+    log.warn("orphan_charged_in_full", {
+      kind: spec.kind,
+      holdId: hold.id,
+      tenantId: hold.tenantId,
+      chargedMicros: charged,
+    });
+    await announceCrossings(env, log, hold);
+  }
+  for (const { view, sentAt } of seen) {
+    const id = String(view.id);
+    await env.DB.batch([
+      recordCreatedStatement(env.DB, spec.kind, id, owner, view, spec.status(view)),
+      markUnclaimedStatement(env.DB, spec.kind, id),
+    ]);
+    await observeViews(env, log, spec, owner, [view], sentAt);
+    report.unattributed++;
+    log.warn("unattributed_spend", { kind: spec.kind, id, unclaimed: true });
+  }
+}
+
+/**
+ * Stops an object no tenant can be given, through upstream: its stopped view and when it was
+ * asked for, or null when the stop failed (logged; the object stays live until a later pass stops it).
+ */
+async function stopUnclaimed(
+  env: Bindings,
+  log: Logger,
+  spec: HeldKindSpec,
+  view: View,
+): Promise<{ view: View; sentAt: string } | null> {
+  const id = String(view.id);
+  try {
+    const res = await callUpstream(env, log, spec.stop(id));
+    const stopped = res.body as View | null;
+    if (res.status === 200 && stopped && String(stopped.id).toLowerCase() === id.toLowerCase()) {
+      log.warn("stopped_unclaimed", { kind: spec.kind, id });
+      return { view: stopped, sentAt: res.sentAt };
+    }
+    log.warn("unclaimed_stop_failed", { kind: spec.kind, id, status: res.status });
+  } catch (err) {
+    log.warn("unclaimed_stop_failed", { kind: spec.kind, id, ...describeError(err) });
+  }
+  return null;
 }
 
 /**

@@ -55,8 +55,13 @@ export interface ReconcileReport {
   stoppedSuspended: number;
   adopted: number;
   unattributed: number;
-  /** Lost creates of several tenants that could not be told apart, each hold charged in full. */
+  /**
+   * Lost creates of several tenants that could not be told apart, each hold charged in full (one
+   * that reserved nothing, the costliest of their objects).
+   */
   chargedInFull: number;
+  /** Objects of such lost creates, which belong to no one, stopped (at once, or by a later pass). */
+  stoppedUnclaimed: number;
   released: number;
   failures: number;
 }
@@ -76,7 +81,8 @@ type View = Record<string, unknown>;
  *    up.
  * 2. Finds the sessions and browsers of creates whose answer was lost (lost-creates.ts): gives
  *    each one the gateway never recorded to the orphaned hold it came from, or books it as
- *    unattributed spend; releases an orphaned hold only once listings that reached back past its
+ *    unattributed spend (stopping it when several tenants' lost creates could have made it: it
+ *    is no one's to use); releases an orphaned hold only once listings that reached back past its
  *    time showed nothing of it, for long enough.
  * 3. Forgets idempotency keys past their time.
  */
@@ -96,6 +102,7 @@ export async function reconcile(
     adopted: 0,
     unattributed: 0,
     chargedInFull: 0,
+    stoppedUnclaimed: 0,
     released: 0,
     failures: 0,
   };
@@ -221,12 +228,14 @@ async function refresh(
   if (reason === "idle") report.stoppedIdle++;
   else if (reason === "over_hold") report.stoppedOverHold++;
   else if (reason === "suspended") report.stoppedSuspended++;
+  else if (reason === "unclaimed") report.stoppedUnclaimed++;
   else report.stoppedOverBudget++;
   log.warn("stopped_by_policy", { kind: item.kind, id: item.id, tenantId: item.tenantId, reason });
 }
 
 /**
- * Why policy wants a session or browser stopped now, if it does: a session kept alive and idle
+ * Why policy wants a session or browser stopped now, if it does: one no tenant can be given (of
+ * several tenants' lost creates, whose stop at the time failed); a session kept alive and idle
  * past the tenant's `maxIdleMinutes`; a browser whose spend (its proxy traffic, billed on top of
  * its time) has passed what it holds; or anything live in a scope whose cap is used up, since
  * what it costs from now on no budget can pay for.
@@ -236,9 +245,10 @@ async function stopReason(
   item: Watched,
   view: View,
   now: Date,
-): Promise<"idle" | "over_hold" | "budget" | "suspended" | null> {
+): Promise<"unclaimed" | "idle" | "over_hold" | "budget" | "suspended" | null> {
   const live = item.kind === "session" ? ["created", "idle", "running"] : ["active"];
   if (!live.includes(String(view.status))) return null;
+  if (item.unclaimed) return "unclaimed";
   if (item.suspended) return "suspended";
   const policy = await loadEffectivePolicy(db, item);
   const maxIdle = policy.maxIdleMinutes;

@@ -6,6 +6,8 @@ export interface Watched extends Owner {
   id: string;
   /** Its tenant or org is suspended as a kill switch: anything of it still live is stopped. */
   suspended: boolean;
+  /** Booked to no tenant because several tenants' lost creates could have made it: stopped while live. */
+  unclaimed: boolean;
 }
 
 /**
@@ -17,7 +19,7 @@ export async function listWatched(db: D1Database, limit: number, orgId?: string)
   const { results } = await db
     .prepare(
       `SELECT r.kind, r.id, r.org_id, r.tenant_id,
-         (t.suspension_stops = 1 OR o.suspension_stops = 1) AS suspended
+         (t.suspension_stops = 1 OR o.suspension_stops = 1) AS suspended, r.unclaimed
        FROM resources r LEFT JOIN tenants t ON t.id = r.tenant_id LEFT JOIN orgs o ON o.id = r.org_id
        WHERE r.kind IN ('session', 'browser') AND ${onAccountSql("r.org_id", "?2")} AND (
          (r.deleted_at IS NULL AND r.kind = 'session' AND r.status IN ('created', 'idle', 'running'))
@@ -26,13 +28,21 @@ export async function listWatched(db: D1Database, limit: number, orgId?: string)
        ORDER BY coalesce(r.checked_at, '') ASC, r.view_at ASC LIMIT ?1`,
     )
     .bind(limit, orgId ?? null)
-    .all<{ kind: "session" | "browser"; id: string; org_id: string; tenant_id: string; suspended: number }>();
+    .all<{
+      kind: "session" | "browser";
+      id: string;
+      org_id: string;
+      tenant_id: string;
+      suspended: number;
+      unclaimed: number;
+    }>();
   return results.map((r) => ({
     kind: r.kind,
     id: r.id,
     orgId: r.org_id,
     tenantId: r.tenant_id,
     suspended: r.suspended === 1,
+    unclaimed: r.unclaimed === 1,
   }));
 }
 

@@ -98,6 +98,17 @@ export function recordCreatedStatement(
     );
 }
 
+/**
+ * Marks a session or browser booked to no tenant as unclaimed: lost creates of several tenants
+ * could have made it and none can be told apart, so the reconciler stops it (see
+ * reconciler/lost-creates.ts). Only while no tenant owns it: an object recorded as a tenant's meanwhile stays theirs.
+ */
+export function markUnclaimedStatement(db: D1Database, kind: ResourceKind, id: string): D1PreparedStatement {
+  return db
+    .prepare("UPDATE resources SET unclaimed = 1 WHERE kind = ? AND id = ? AND tenant_id = ''")
+    .bind(kind, id.toLowerCase());
+}
+
 /** Stores a newer view of an owned resource; an older one (by `seenAt`) never overwrites a newer. */
 export function updateViewStatement(
   db: D1Database,
