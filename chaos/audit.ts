@@ -189,9 +189,19 @@ export async function audit(
   const owned = await target.sql<{ kind: string; id: string; tenant_id: string }>(
     "SELECT kind, id, tenant_id FROM resources WHERE kind IN ('session', 'browser') AND tenant_id <> ''",
   );
-  const fullHolds = await target.sql<{ tenant_id: string; micros: number }>(
-    `SELECT tenant_id, coalesce(sum(settled_micros), 0) AS micros FROM holds
-      WHERE state = 'settled' AND resource_id IS NULL GROUP BY tenant_id`,
+  // A hold that reserved nothing (a session without a task) is charged at most the costliest
+  // object of its group (docs/governance.md): `unreserved` counts those, `unreservedMicros` is
+  // what they were charged.
+  const fullHolds = await target.sql<{
+    tenant_id: string;
+    micros: number;
+    unreserved: number;
+    unreservedMicros: number;
+  }>(
+    `SELECT tenant_id, coalesce(sum(settled_micros), 0) AS micros,
+        sum(amount_micros = 0) AS unreserved,
+        coalesce(sum(CASE WHEN amount_micros = 0 THEN settled_micros ELSE 0 END), 0) AS unreservedMicros
+       FROM holds WHERE state = 'settled' AND resource_id IS NULL GROUP BY tenant_id`,
   );
   const fullByTenant = new Map(fullHolds.map((h) => [h.tenant_id, h.micros]));
   const spentOf = (scope: string, id: string) =>
@@ -217,7 +227,8 @@ export async function audit(
 
   // 5. Unattributed spend is the sessions no tenant started; a tenant's object is booked
   // unattributed only where lost creates of several tenants could not be told apart (and their
-  // holds were charged in full instead).
+  // holds were charged in full instead, one that reserved nothing no more than the costliest such
+  // object); only such objects are marked unclaimed (and stopped by the reconciler).
   const unattributed = usage.filter((u) => u.tenant_id === "");
   const unattributedIds = new Set(unattributed.map((u) => u.id));
   const rogueMissed = [...rogue].filter((id) => !unattributedIds.has(id));
@@ -225,18 +236,45 @@ export async function audit(
   const rogueBilled = [...rogue].reduce((n, id) => n + (bill.get(id) ?? 0), 0);
   const unattributedMicros = unattributed.reduce((n, u) => n + Number(u.total_cost_micros), 0);
   const ambiguousMicros = ambiguous.reduce((n, u) => n + (bill.get(u.id) ?? 0), 0);
+  const unclaimed = await target.sql<{ kind: string; id: string; tenant_id: string }>(
+    "SELECT kind, id, tenant_id FROM resources WHERE unclaimed = 1",
+  );
+  const unclaimedIds = new Set(unclaimed.map((r) => r.id));
+  // What several tenants' lost creates alike made (an outside session may be among them).
+  const costliestAmbiguous = Math.max(0, ...unclaimed.map((r) => bill.get(r.id) ?? 0));
+  const overCharged = fullHolds.filter((h) => h.unreservedMicros > h.unreserved * costliestAmbiguous);
+  const wronglyUnclaimed = [
+    ...unclaimed.filter((r) => r.tenant_id !== "" || !unattributedIds.has(r.id)).map((r) => r.id),
+    ...ambiguous.filter((u) => !unclaimedIds.has(u.id)).map((u) => u.id),
+  ];
   checks.push({
     name: "unattributed = sessions no tenant started",
     ok:
       rogueMissed.length === 0 &&
       ambiguous.length <= chargedInFull.count &&
-      unattributedMicros === rogueBilled + ambiguousMicros,
-    detail: `unattributed ${unattributedMicros}, outside sessions billed ${rogueBilled}; ${ambiguous.length} tenant objects unattributed against ${chargedInFull.count} holds charged in full${rogueMissed.length ? `; outside sessions booked to a tenant: ${rogueMissed.join(", ")}` : ""}`,
+      unattributedMicros === rogueBilled + ambiguousMicros &&
+      overCharged.length === 0 &&
+      wronglyUnclaimed.length === 0,
+    detail: `unattributed ${unattributedMicros}, outside sessions billed ${rogueBilled}; ${ambiguous.length} tenant objects unattributed against ${chargedInFull.count} holds charged in full; ${unclaimed.length} unclaimed${rogueMissed.length ? `; outside sessions booked to a tenant: ${rogueMissed.join(", ")}` : ""}${overCharged.length ? `; holds of nothing charged past the costliest object: ${overCharged.map((h) => h.tenant_id).join(", ")}` : ""}${wronglyUnclaimed.length ? `; tenant objects unattributed but not unclaimed, or unclaimed but owned: ${wronglyUnclaimed.join(", ")}` : ""}`,
   });
 
-  // 6. No tenant was handed an object another sent: every task text and browser tag is its owner's.
   const truthSession = new Map(truth.sessions.map((s) => [s.id, s]));
   const truthBrowser = new Map(truth.browsers.map((b) => [b.id, b]));
+
+  // 6. What no one can be given was stopped by the reconciler, not left to idle out: every
+  // unclaimed object ended `stopped` (nothing else knows the twins' ids to stop them), and the
+  // twin creates the run lost did leave unclaimed objects.
+  const notStopped = unclaimed.filter((r) => {
+    const seen = r.kind === "session" ? truthSession.get(r.id) : truthBrowser.get(r.id);
+    return seen?.status !== "stopped";
+  });
+  checks.push({
+    name: "objects no one can be given, stopped",
+    ok: notStopped.length === 0 && unclaimed.length >= load.lostTwins,
+    detail: `${unclaimed.length} unclaimed of ${load.lostTwins} twin creates lost${notStopped.length ? `; not stopped: ${notStopped.map((r) => r.id).join(", ")}` : ""}`,
+  });
+
+  // 7. No tenant was handed an object another sent: every task text and browser tag is its owner's.
   const foreign: string[] = [];
   for (const r of owned) {
     const t = tenantById.get(r.tenant_id);
@@ -254,10 +292,14 @@ export async function audit(
     detail: foreign.slice(0, 5).join(", ") || `${owned.length} owned objects`,
   });
 
-  // 7. No scope booked more than its cap plus what docs/governance.md lets pass: one step per
-  // task, a session's time outside any hold until a pass stops it, and a browser's traffic between
-  // two reconciler passes.
-  const boundOf = (rows: { kind: string; id: string }[]) =>
+  // 8. No scope booked more than its cap plus what docs/governance.md lets pass: one step per
+  // task, a session's time outside any hold until a pass stops it, a browser's traffic between
+  // two reconciler passes, and, for a hold that reserved nothing among several tenants' lost
+  // creates alike, the costliest of their objects.
+  const unreservedOf = (tenantIds: string[]) =>
+    fullHolds.filter((h) => tenantIds.includes(h.tenant_id)).reduce((n, h) => n + h.unreserved, 0) *
+    costliestAmbiguous;
+  const boundOf = (rows: { kind: string; id: string }[], tenantIds: string[]) =>
     rows.reduce((n, r) => {
       if (r.kind === "session") {
         const s = truthSession.get(r.id);
@@ -265,19 +307,21 @@ export async function audit(
         return n + s.tasks.reduce((m, text) => m + stepCost(text), 0) + IDLE_PAST_CAP_MICROS;
       }
       return n + trafficWindowMicros(load.traffic.get(r.id) ?? [], load.passes);
-    }, 0);
+    }, unreservedOf(tenantIds));
   const scopes = [
     ...tenants.map((t) => ({
       scope: `tenant ${t.name}`,
       cap: t.capMicros,
       spent: spentOf("tenant", t.tenantId),
       rows: ownedBy(t),
+      tenantIds: [t.tenantId],
     })),
     ...orgs.map((o) => ({
       scope: `org ${o.name}`,
       cap: o.capMicros,
       spent: spentOf("org", o.orgId),
       rows: o.tenants.flatMap(ownedBy),
+      tenantIds: o.tenants.map((t) => t.tenantId),
     })),
   ];
   let largest: Ledger["largestOvershoot"] = null;
@@ -285,7 +329,7 @@ export async function audit(
   for (const s of scopes) {
     if (s.cap === null) continue;
     const overshoot = Math.max(0, s.spent - s.cap);
-    const bound = boundOf(s.rows);
+    const bound = boundOf(s.rows, s.tenantIds);
     if (overshoot > bound) over.push(`${s.scope}: ${overshoot} past its cap, bound ${bound}`);
     if (!largest || overshoot > largest.overshootMicros)
       largest = { scope: s.scope, overshootMicros: overshoot, boundMicros: bound };

@@ -23,10 +23,22 @@ export interface LoadRecord {
   traffic: Map<string, { at: number; mb: number }[]>;
   /** When each reconciler pass during the load started (the passes bound a browser's traffic). */
   passes: number[];
+  /**
+   * Creates of sessions without a task, alike, by two tenants of one org, whose answers were lost
+   * (before the load): the reconciler cannot give them to either, and must stop them.
+   */
+  lostTwins: number;
 }
 
 export function newLoadRecord(): LoadRecord {
-  return { outcomes: {}, sessions: new Map(), browsers: new Map(), traffic: new Map(), passes: [] };
+  return {
+    outcomes: {},
+    sessions: new Map(),
+    browsers: new Map(),
+    traffic: new Map(),
+    passes: [],
+    lostTwins: 0,
+  };
 }
 
 export interface LoadOptions {

@@ -84,6 +84,8 @@ export async function runChaos(target: ChaosTarget, options: ChaosOptions): Prom
     rogue.add(((await res.json()) as { id: string }).id);
   }
 
+  load.lostTwins = await loseTwinCreates(target, orgs, load);
+
   await target.emulator("POST", "/faults", { ...(options.faults ?? DEFAULT_FAULTS), seed: options.seed });
   let loadDone = false;
   let reconcilerFailures = 0;
@@ -144,6 +146,30 @@ export async function runChaos(target: ChaosTarget, options: ChaosOptions): Prom
     ledger: audited.ledger,
     passes: { duringLoad: load.passes.length, windDown: WIND_DOWN_STEPS + windDownPasses },
   };
+}
+
+/**
+ * Two tenants of one org create a session without a task each, alike, and both answers are lost
+ * after upstream acted (the emulator's `drop-after`): lost creates the reconciler cannot tell
+ * apart, whose sessions it must stop (no one can be given them) and whose slot-only holds it must
+ * charge the costliest of them. Returns how many of the two were lost (502).
+ */
+async function loseTwinCreates(target: ChaosTarget, orgs: ChaosOrg[], load: LoadRecord): Promise<number> {
+  const [a, b] = orgs.find((o) => o.tenants.length >= 2)?.tenants ?? [];
+  if (!a || !b) return 0;
+  await target.emulator("POST", "/faults", { next: ["drop-after", "drop-after"] });
+  let lost = 0;
+  for (const t of [a, b]) {
+    const res = await target.gateway("/api/v3/sessions", {
+      method: "POST",
+      headers: { "X-Browser-Use-API-Key": t.key, "Content-Type": "application/json" },
+      body: "{}",
+    });
+    if (res === "hung-up") continue;
+    count(load, "twin lost create", outcomeOf(res.status, jsonOf(await res.text())));
+    if (res.status === 502) lost++;
+  }
+  return lost;
 }
 
 /**
