@@ -389,6 +389,41 @@ describe("ledger", () => {
     }
   });
 
+  it("writes a final view read again after the same view was refused as older than the stored one", async () => {
+    const t = await newTenant();
+    const s = await newSession(t, { task: emuTask("late", { steps: 1 }) });
+    // Upstream's final view, read straight from it: the gateway has not seen it.
+    const stopped = await eventually(
+      async () => {
+        const res = await fetch(`${env.UPSTREAM_URL}/sessions/${s.id}`, {
+          headers: { "X-Browser-Use-API-Key": env.BROWSER_USE_API_KEY },
+        });
+        const v = await expectJson<View>(res, 200);
+        return v.status === "stopped" ? v : undefined;
+      },
+      15_000,
+      "the session to stop",
+    );
+    const status = () =>
+      env.DB.prepare("SELECT status FROM resources WHERE kind = 'session' AND id = ?")
+        .bind(s.id)
+        .first<string>("status");
+    // First it arrives stamped before the create's view was stored (a read whose clock was behind):
+    // the stored view stays.
+    await observeViews(
+      env,
+      log,
+      SESSIONS,
+      t,
+      [stopped],
+      new Date(Date.parse(String(s.createdAt)) - 60_000).toISOString(),
+    );
+    expect(await status()).toBe("running");
+    // The same view read again, now: it is written, not skipped as already booked.
+    await observeViews(env, log, SESSIONS, t, [stopped], new Date().toISOString());
+    expect(await status()).toBe("stopped");
+  });
+
   it("lowers a browser's figures only on its final view, which carries the refund", async () => {
     const t = await newTenant();
     const active = await expectJson<View>(

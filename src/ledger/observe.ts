@@ -92,22 +92,31 @@ export async function observeViews(
   // A batch per few views, each view's statements together: a list of a hundred costs ten round
   // trips, not two hundred, and no batch grows past what D1 takes comfortably.
   const events: string[] = [];
+  const kept = new Set<string>();
   // At least one batch when there are lead statements, even with nothing new to book.
   for (let i = 0; i < Math.max(fresh.length, lead.length > 0 ? 1 : 0); i += VIEWS_PER_BATCH) {
     const chunk = fresh.slice(i, i + VIEWS_PER_BATCH);
-    const statements = chunk.flatMap(({ view, obs }) => [
+    const perView = chunk.map(({ view, obs }) => [
       ...(first?.recorded
         ? []
         : [updateViewStatement(db, spec.kind, String(view.id), view, spec.status(view), sentAt)]),
       ...(obs ? recordUsageStatements(db, obs) : []),
       ...(obs && periods ? chargeUnheldStatements(db, obs.kind, obs.id, periods) : []),
     ]);
+    const statements = perView.flat();
     const finished = chunk.filter(({ obs }) => obs?.kind === "session" && obs.final && owner.tenantId !== "");
     // After the spend they may have charged: the thresholds it crossed.
     const crossings = periods ? await crossingStatements(db, periods, sentAt) : [];
     const extra = [...finished.map(({ view }) => sessionFinishedStatement(db, view, sentAt)), ...crossings];
-    const results = await db.batch([...(i === 0 ? lead : []), ...statements, ...extra]);
+    const leading = i === 0 ? lead : [];
+    const results = await db.batch([...leading, ...statements, ...extra]);
     events.push(...madeEvents(results, extra.length));
+    // Which views D1 now keeps: those the lead recorded, and those whose update changed the row.
+    let at = leading.length;
+    chunk.forEach(({ key }, j) => {
+      if (first?.recorded || (results[at]?.meta.changes ?? 0) > 0) kept.add(key);
+      at += perView[j]?.length ?? 0;
+    });
   }
   await enqueueEvents(stores, log, events);
   // Settling is checked for every view, booked or not: an unchanged view may still be the first
@@ -116,7 +125,11 @@ export async function observeViews(
     const moved = obs ? await settleIfEnded(db, log, obs, sentAt) : null;
     if (moved) await announceCrossings(stores, log, moved);
   }
-  for (const { key, print } of fresh) booked.set(key, print);
+  // Only a view D1 now keeps counts as booked. One refused as older than the stored view (sent
+  // before it, by the clocks' account) is not: if it was in truth the newer one (clocks disagree,
+  // a read sent earlier may answer later), the same view read again must still be written, or the
+  // stored view stays behind for good and the object looks live forever.
+  for (const { key, print } of fresh) if (kept.has(key)) booked.set(key, print);
   for (const { key, view } of all) {
     const last = observed.get(key);
     if (!last || Date.parse(last.sentAt) <= Date.parse(sentAt))
