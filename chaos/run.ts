@@ -120,6 +120,7 @@ export async function runChaos(target: ChaosTarget, options: ChaosOptions): Prom
     quiet = nothingDone(reports) && open?.n === 0;
     busy = busyWith(reports);
   }
+  if (!quiet) busy += `; ${await stillLive(target)}`;
   const quietCheck: Check = {
     name: "reconciler ran dry",
     ok: quiet && reconcilerFailures === 0,
@@ -146,6 +147,20 @@ export async function runChaos(target: ChaosTarget, options: ChaosOptions): Prom
     ledger: audited.ledger,
     passes: { duringLoad: load.passes.length, windDown: WIND_DOWN_STEPS + windDownPasses },
   };
+}
+
+/** What D1 still counts as live, against what upstream says of it: why a reconciler stays busy. */
+async function stillLive(target: ChaosTarget): Promise<string> {
+  const rows = await target.sql<{ kind: string; id: string; status: string }>(
+    `SELECT kind, id, status FROM resources
+      WHERE (kind = 'session' AND status IN ('created', 'idle', 'running')) OR (kind = 'browser' AND status = 'active')`,
+  );
+  const truth = await target.emulator<Truth>("GET", "/sessions");
+  const upstream = new Map([...truth.sessions, ...truth.browsers].map((o) => [o.id, o.status]));
+  const listed = rows
+    .slice(0, 5)
+    .map((r) => `${r.kind} ${r.id} ${r.status} (upstream ${upstream.get(r.id)})`);
+  return `live in D1: ${listed.join(", ") || "none"}`;
 }
 
 /**
