@@ -3,8 +3,9 @@
  * a 504 after upstream accepted): upstream made a session or browser the gateway never recorded,
  * and the create's hold is open with no object. This pass pages through upstream's newest
  * objects, gives each unrecorded one to the orphaned hold it came from, and books the rest as
- * unattributed spend; it also says how far back its listings are complete, so that a hold is only
- * ever released when nothing upstream can be its object.
+ * unattributed spend, stopping those that several tenants' creates could have made (no one can be
+ * given them); it also says how far back its listings are complete, so that a hold is only ever
+ * released when nothing upstream can be its object.
  */
 import { announceCrossings } from "../budget/alerts";
 import { adoptOrphan, chargeAmbiguousOrphan, createCeilingMicros } from "../budget/holds";
