@@ -144,6 +144,26 @@ describe("Browser Use's status webhook", () => {
     expect(await reads()).toBe(before + 2);
   });
 
+  it("lets a new session's first event wait for its create in flight here, not look it up before it is recorded", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
+    // The session is made at once, its answer comes a second later: Browser Use's event first.
+    await account.control("POST", "/faults", { next: ["late:1000"] });
+    const creating = asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("raced", { steps: 2, stepMs: 60_000 }) },
+      env: account.env,
+    });
+    const made = await eventually(async () => (await account.truth()).sessions[0]);
+    const delivery = await signedDelivery(statusUpdate(made.id, "running", String(made.createdAt)));
+    const { res, onPath, after } = await countRoundTrips("/webhooks/browser-use", delivery, account.env);
+    expect(await expectJson(res, 200)).toEqual({ received: true });
+    // Waited for the create, whose answer booked all the event tells of: no lookup, no read.
+    expect([...onPath, ...after].flat()).toEqual([]);
+    expect(await expectJson<{ id: string }>(await creating, 200)).toMatchObject({ id: made.id });
+    const { requests } = await account.control<{ requests: Record<string, number> }>("GET", "/stats");
+    expect(requests["GET /sessions/{id}"] ?? 0).toBe(0);
+  });
+
   it("refuses a wrong secret, a stale timestamp, a changed byte or no signature with 401, and acts on none", async () => {
     const { t, id } = await endedButHeld();
     const event = statusUpdate(id, "stopped");

@@ -24,6 +24,8 @@
  *   "drop-after"                    the request takes effect, then the connection is destroyed
  *   "malformed"                     200 with a truncated JSON body
  *   "slow" | "slow:<ms>"            a delay (slowMs, or <ms>), then the normal answer
+ *   "late:<ms>"                     the request takes effect at once, its answer waits <ms>
+ *                                   (webhooks of what it did go out meanwhile)
  *   "ok"                            no fault (to let a request through mid-queue)
  */
 import type { HttpBindings } from "@hono/node-server";
@@ -35,7 +37,7 @@ import type { Emulator } from "./emulator";
 const Rate = z.number().min(0).max(1).default(0);
 const FaultKind = z.union([
   z.enum(["500", "502", "503", "504", "429", "drop", "drop-after", "malformed", "slow", "ok"]),
-  z.string().regex(/^slow:\d{1,6}$/),
+  z.string().regex(/^(slow|late):\d{1,6}$/),
 ]);
 
 export const FaultPlanSchema = z
@@ -93,10 +95,15 @@ export function faultInjection(emu: Emulator) {
     const plan = emu.faults;
     bump(emu.stats.requests, routeOf(c.req.method, c.req.path));
     let fault = plan.next.shift() ?? drawFault(plan, emu.random);
-    if (fault !== "ok") bump(emu.stats.faults, fault.startsWith("slow") ? "slow" : fault);
+    if (fault !== "ok") bump(emu.stats.faults, fault.replace(/:\d+$/, ""));
     if (fault === "slow" || fault.startsWith("slow:")) {
       await new Promise((r) => setTimeout(r, fault === "slow" ? plan.slowMs : Number(fault.slice(5))));
       fault = "ok";
+    }
+    if (fault.startsWith("late:")) {
+      await next();
+      await new Promise((r) => setTimeout(r, Number(fault.slice(5))));
+      return;
     }
     switch (fault) {
       case "ok":

@@ -45,6 +45,23 @@ describe("faults", () => {
     expect(list.totalItems).toBe(1);
   });
 
+  it("answers late with late:<ms>, the request having taken effect before the answer", async () => {
+    await h.control("POST", "/faults", { next: ["late:300"] });
+    const answered = h.api("POST", "/profiles", { body: { name: "late" } });
+    // Made while its answer waits: a client that lists meanwhile already sees it.
+    await waitFor(
+      () => h.client.profiles.list({ query: "late" }),
+      (list) => list.totalItems === 1,
+    );
+    let settled = false;
+    void answered.then(() => {
+      settled = true;
+    });
+    expect(settled).toBe(false);
+    expectStatus(await answered, 201);
+    expect(((await h.control("GET", "/stats")).body as FaultStats).faults.late).toBe(1);
+  });
+
   it("fails every request at rate 1 until the faults are cleared", async () => {
     await h.control("POST", "/faults", { error500Rate: 1 });
     expect((await h.api("GET", "/sessions")).status).toBe(500);

@@ -57,6 +57,38 @@ export function lastObserved(kind: KindSpec["kind"], id: string): Observed | und
   return observed.get(`${kind}:${id.toLowerCase()}`);
 }
 
+// The creates this isolate has sent upstream and not yet booked the answer of. Not a cache: an
+// entry lives only as long as its request, and losing one costs a D1 read, nothing more.
+const createsInFlight = new Set<Promise<unknown>>();
+
+/**
+ * Runs a create (sent upstream, its answer recorded and booked) as one in flight in this
+ * isolate. Browser Use sends a new session's first status event while the create's answer is
+ * still on its way: the event can wait for it (createsLanded) rather than look up in D1 a session
+ * whose record is not there yet.
+ */
+export async function inFlight<T>(create: Promise<T>): Promise<T> {
+  createsInFlight.add(create);
+  try {
+    return await create;
+  } finally {
+    createsInFlight.delete(create);
+  }
+}
+
+/** Settles once the creates in flight in this isolate now have landed (or failed), or after `maxMs`. */
+export async function createsLanded(maxMs: number): Promise<void> {
+  if (createsInFlight.size === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.allSettled([...createsInFlight]),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, maxMs);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
 /**
  * What the gateway does with every view of an owned object upstream gives it, whoever asked
  * (a tenant's request, the reconciler, the upstream webhook): keep the latest view, book its cost

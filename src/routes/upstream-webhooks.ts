@@ -6,8 +6,9 @@ import { afterResponse } from "../lib/after-response";
 import { readCanonical } from "../lib/canonical-json";
 import { hmacSha256Hex, secretsEqual } from "../lib/crypto";
 import { GatewayError, invalidInput, notFound } from "../lib/errors";
+import type { Logger } from "../lib/log";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../lib/json-depth";
-import { lastObserved, type Observed, observeViews } from "../ledger/observe";
+import { createsLanded, lastObserved, type Observed, observeViews } from "../ledger/observe";
 import { MAX_BODY_BYTES } from "../middleware/json-body";
 import { describeRoute, type RouteDoc } from "../openapi/describe";
 import { WebhookReceived } from "../schemas/gateway";
@@ -137,26 +138,52 @@ async function receive(c: Context<AppEnv>, upstream: Bindings, orgId: string | n
   const sessionId = parsed.data.payload?.session_id;
   if (parsed.data.type !== "agent.task.status_update" || !sessionId) return c.json(RECEIVED);
 
-  const seen = lastObserved("session", sessionId);
-  const owner =
-    seen?.owner ?? owners.get(sessionId.toLowerCase()) ?? (await findOwner(c.env.DB, "session", sessionId));
-  if (owner) owners.set(sessionId.toLowerCase(), owner);
+  const event = parsed.data;
+  const log = c.get("log");
+  const { DB } = c.env;
+  afterResponse(c, "webhook_refresh", () => refresh(upstream, DB, log, orgId, sessionId, event));
+  return c.json(RECEIVED);
+}
+
+/** How long an event about a session this isolate does not know waits for its creates in flight. */
+const CREATES_IN_FLIGHT_WAIT_MS = 2_000;
+
+/**
+ * What an event about a session leads to, after it was answered: the session read from upstream
+ * and observed, unless this isolate has seen all the event tells of (alreadySeen). Its owner comes
+ * from this isolate's memory, or from D1 once any create this isolate has in flight has landed:
+ * a new session's first event comes while its create's answer is still on its way, and the
+ * session is unknown to D1 until that answer is recorded.
+ */
+async function refresh(
+  upstream: Bindings,
+  db: D1Database,
+  log: Logger,
+  orgId: string | null,
+  sessionId: string,
+  event: z.infer<typeof StatusUpdate>,
+): Promise<void> {
+  const key = sessionId.toLowerCase();
+  let seen = lastObserved("session", sessionId);
+  let owner = seen?.owner ?? owners.get(key);
+  if (!owner) {
+    await createsLanded(CREATES_IN_FLIGHT_WAIT_MS);
+    seen = lastObserved("session", sessionId);
+    owner = seen?.owner ?? (await findOwner(db, "session", sessionId)) ?? undefined;
+  }
   // A session of another org than the account's is none of this event's business.
   if (!owner || (orgId !== null && owner.orgId !== orgId)) {
-    c.get("log").warn("webhook_unknown_session", { sessionId });
-    return c.json(RECEIVED);
+    log.warn("webhook_unknown_session", { sessionId });
+    return;
   }
-  const log = c.get("log");
-  if (seen && alreadySeen(parsed.data, seen)) {
+  owners.set(key, owner);
+  if (seen && alreadySeen(event, seen)) {
     log.debug("webhook_already_seen", { sessionId });
-    return c.json(RECEIVED);
+    return;
   }
-  afterResponse(c, "webhook_refresh", async () => {
-    const res = await callUpstream(upstream, log, { method: "GET", path: SESSIONS.path(sessionId) });
-    if (res.status === 200)
-      await observeViews(upstream, log, SESSIONS, owner, [res.body as Record<string, unknown>], res.sentAt);
-  });
-  return c.json(RECEIVED);
+  const res = await callUpstream(upstream, log, { method: "GET", path: SESSIONS.path(sessionId) });
+  if (res.status === 200)
+    await observeViews(upstream, log, SESSIONS, owner, [res.body as Record<string, unknown>], res.sentAt);
 }
 
 /** Statuses a session passes through that end no task: an event of one settles nothing. */

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { AdmissionRequest } from "../../budget/admission";
 import { type Hold, holdAcceptedStatement, openHold, releaseHold } from "../../budget/holds";
-import { observeViews } from "../../ledger/observe";
+import { inFlight, observeViews } from "../../ledger/observe";
 import { formatApplied } from "../../policy/apply";
 import type { AppEnv } from "../../env";
 import { GatewayError } from "../../lib/errors";
@@ -49,7 +49,11 @@ export interface HeldCall {
  *   hold stays open until the reconciler finds out what upstream did.
  * After upstream answered, a failing store never replaces its answer (afterUpstreamActed).
  */
-export async function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamResponse> {
+export function forwardHeld(c: Ctx, call: HeldCall): Promise<UpstreamResponse> {
+  return inFlight(holdAndForward(c, call));
+}
+
+async function holdAndForward(c: Ctx, call: HeldCall): Promise<UpstreamResponse> {
   const db = c.env.DB;
   const log = c.get("log");
   // Serialised before anything is held: a body that could not be sent must hold nothing.
