@@ -17,6 +17,8 @@ export interface UpstreamResponse {
   status: number;
   /** Parsed JSON body; undefined for 204. */
   body: unknown;
+  /** The body exactly as upstream sent it, for relaying it unchanged (absent for 204). */
+  text?: string;
   /** When the answering attempt was sent: what the body describes is no older than this. */
   sentAt: string;
 }
@@ -88,11 +90,11 @@ export async function callUpstream(
       await res.body?.cancel();
       return { status: 204, body: undefined, sentAt };
     }
-    return { status: res.status, body: await readJson(res), sentAt };
+    return { status: res.status, ...(await readJson(res)), sentAt };
   }
 }
 
-async function readJson(res: Response): Promise<unknown> {
+async function readJson(res: Response): Promise<{ body: unknown; text: string }> {
   let text: string;
   try {
     text = await res.text();
@@ -102,7 +104,7 @@ async function readJson(res: Response): Promise<unknown> {
     throw new GatewayError("upstream_unreachable", "Browser Use closed the connection mid-answer");
   }
   try {
-    return JSON.parse(text);
+    return { body: JSON.parse(text), text };
   } catch {
     throw new GatewayError(
       "upstream_bad_response",

@@ -27,10 +27,11 @@ export function forward(c: Ctx, req: UpstreamRequest): Promise<UpstreamResponse>
   return callUpstream(c.env, c.get("log"), req);
 }
 
-/** Upstream's answer, status and body as they came (204 without a body). */
+/** Upstream's answer, status and body as they came, byte for byte (204 without a body). */
 export function relay(c: Ctx, res: UpstreamResponse): Response {
   if (res.status === 204) return c.body(null, 204);
-  return c.json(res.body as object, res.status as 200);
+  if (res.text === undefined) return c.json(res.body as object, res.status as 200);
+  return c.body(res.text, res.status as 200, { "Content-Type": "application/json" });
 }
 
 /** The body the client sent, exactly (after validation passed): the gateway forwards it unchanged. */
