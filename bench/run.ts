@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: what the gateway costs on top of calling Browser Use through a bare pass-through
- * worker (bench/bare), both under `wrangler dev` on the same emulator, measured on this machine.
+ * worker (bench/bare), both built and served as `wrangler dev` does but without its devtools link
+ * (scripts/serve-worker.ts), on the same emulator, measured on this machine.
  * Each scenario runs interleaved (bare, gateway, bare, gateway) for BENCH_SECONDS each (default 5)
  * with BENCH_CONNECTIONS connections (default 10), so a noisy machine shifts both alike. The gateway
  * runs as deployed: Browser Use's status webhooks on, logging at LOG_LEVEL (default `info`), and
