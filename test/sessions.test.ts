@@ -139,6 +139,19 @@ describe("sessions through the gateway", () => {
   });
 });
 
+describe("the account read", () => {
+  it("reads the tenant, what it has live and its budget in one round trip", async () => {
+    const t = await newTenant();
+    const headers = { "X-Browser-Use-API-Key": t.key };
+    await startSession(t, {}); // the key's lookup and the policy, out of the way
+    const { res, onPath, after } = await countRoundTrips("/api/v3/billing/account", { headers });
+    expect(await expectJson(res, 200)).toMatchObject({ activeSessionCount: 1, projectId: t.tenantId });
+    expect(onPath).toHaveLength(1);
+    expect(onPath[0]).toHaveLength(3);
+    expect(after).toEqual([]);
+  });
+});
+
 describe("a page of the caller's sessions", () => {
   it("counts every page's total in the statement that reads it, and a page past the end alone", async () => {
     const t = await newTenant();

@@ -2,7 +2,7 @@ import { fromMicros, toMicros } from "../lib/money";
 import type { BudgetPolicy, EffectivePolicy } from "../policy/effective";
 import type { BudgetScope, BudgetScopeReport } from "../schemas/gateway";
 import { getAlertTarget } from "../store/alerts";
-import { getCounters, type Scope } from "../store/budgets";
+import { type CounterKey, type CounterView, getCounters, type Scope } from "../store/budgets";
 import { periodKey } from "./period";
 
 /** One budget scope as a tenant sees it (the schema is /gateway/v1/budget's, in schemas/gateway). */
@@ -14,16 +14,37 @@ export async function budgetView(
   ids: { orgId: string; tenantId: string },
   policy: EffectivePolicy,
   now = new Date(),
-): Promise<{ scopes: ScopeView[]; remainingMicros: number | null }> {
+): Promise<BudgetView> {
+  const scopes = budgetScopes(ids, policy, now);
+  return budgetViewOf(scopes, await getCounters(db, scopes));
+}
+
+/** The org's and the tenant's budget now, and the counters they are kept in (for a batch of reads). */
+export type BudgetScopes = (CounterKey & { budget: BudgetPolicy | null })[];
+
+export function budgetScopes(
+  ids: { orgId: string; tenantId: string },
+  policy: EffectivePolicy,
+  now = new Date(),
+): BudgetScopes {
   const budgets: { scope: Scope; scopeId: string; budget: BudgetPolicy | null }[] = [
     { scope: "org", scopeId: ids.orgId, budget: policy.orgBudget },
     { scope: "tenant", scopeId: ids.tenantId, budget: policy.tenantBudget },
   ];
-  const scopes = budgets.map((s) => ({
+  return budgets.map((s) => ({
     ...s,
     periodKey: s.budget ? periodKey(s.budget.period, s.budget.timeZone, now) : "none",
   }));
-  const counters = await getCounters(db, scopes);
+}
+
+export interface BudgetView {
+  scopes: ScopeView[];
+  /** The least any capped scope has left; null when none is capped. */
+  remainingMicros: number | null;
+}
+
+/** budgetView from counters already read (countersStatement of the same scopes). */
+export function budgetViewOf(scopes: BudgetScopes, counters: CounterView[]): BudgetView {
   const views = scopes.map(({ scope, budget, periodKey: key }, i) => {
     const counter = counters[i] ?? { heldMicros: 0, spentMicros: 0, overshootMicros: 0 };
     const remaining = budget

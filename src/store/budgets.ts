@@ -395,27 +395,42 @@ export async function getCounter(
   return counter as CounterView;
 }
 
+/** Which counter: a scope, its id and the period. */
+export interface CounterKey {
+  scope: Scope;
+  scopeId: string;
+  periodKey: string;
+}
+
+interface CounterRow {
+  scope: string;
+  scope_id: string;
+  period_key: string;
+  held_micros: number;
+  spent_micros: number;
+  overshoot_micros: number;
+}
+
 /** Several scopes' counters in one query (an org's and a tenant's), in the order asked; zero where none. */
-export async function getCounters(
-  db: D1Database,
-  keys: { scope: Scope; scopeId: string; periodKey: string }[],
-): Promise<CounterView[]> {
-  const { results } = await db
+export async function getCounters(db: D1Database, keys: CounterKey[]): Promise<CounterView[]> {
+  const { results } = await countersStatement(db, keys).all<CounterRow>();
+  return readCounters(keys, results);
+}
+
+/** getCounters' query, for a batch with others; its rows go to readCounters. */
+export function countersStatement(db: D1Database, keys: CounterKey[]): D1PreparedStatement {
+  return db
     .prepare(
       `SELECT scope, scope_id, period_key, held_micros, spent_micros, overshoot_micros FROM budget_counters
        WHERE ${keys.map(() => "(scope = ? AND scope_id = ? AND period_key = ?)").join(" OR ")}`,
     )
-    .bind(...keys.flatMap((k) => [k.scope, k.scopeId, k.periodKey]))
-    .all<{
-      scope: string;
-      scope_id: string;
-      period_key: string;
-      held_micros: number;
-      spent_micros: number;
-      overshoot_micros: number;
-    }>();
+    .bind(...keys.flatMap((k) => [k.scope, k.scopeId, k.periodKey]));
+}
+
+/** The counters of `keys`, in their order, from countersStatement's rows; zero where none. */
+export function readCounters(keys: CounterKey[], rows: unknown[]): CounterView[] {
   return keys.map((k) => {
-    const row = results.find(
+    const row = (rows as CounterRow[]).find(
       (r) => r.scope === k.scope && r.scope_id === k.scopeId && r.period_key === k.periodKey,
     );
     return {

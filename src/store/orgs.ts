@@ -102,13 +102,22 @@ export async function createTenant(
 
 /** A tenant that is not deleted (nor its org). */
 export async function getTenant(db: D1Database, id: string): Promise<Tenant | null> {
-  const row = await db
+  return readTenant(await getTenantStatement(db, id).all());
+}
+
+/** getTenant's query, for a batch with others; its result goes to readTenant. */
+export function getTenantStatement(db: D1Database, id: string): D1PreparedStatement {
+  return db
     .prepare(
       `SELECT t.* FROM tenants t JOIN orgs o ON o.id = t.org_id
        WHERE t.id = ? AND t.deleted_at IS NULL AND o.deleted_at IS NULL`,
     )
-    .bind(id)
-    .first<TenantRow>();
+    .bind(id);
+}
+
+/** The tenant getTenantStatement found, or null. */
+export function readTenant(result: D1Result | undefined): Tenant | null {
+  const row = result?.results[0] as TenantRow | undefined;
   return row ? toTenant(row) : null;
 }
 

@@ -198,15 +198,18 @@ export async function listOwned(
 
 /** How many of a tenant's sessions and browsers were last seen active (running, idle, created). */
 export async function countActive(db: D1Database, tenantId: string): Promise<number> {
-  const row = await db
+  return (await countActiveStatement(db, tenantId).first<number>("n")) ?? 0;
+}
+
+/** countActive's query, for a batch with others: one row, `n`. */
+export function countActiveStatement(db: D1Database, tenantId: string): D1PreparedStatement {
+  return db
     .prepare(
       `SELECT count(*) AS n FROM resources
        WHERE tenant_id = ? AND deleted_at IS NULL
          AND ${liveResource()}`,
     )
-    .bind(tenantId)
-    .first<{ n: number }>();
-  return row?.n ?? 0;
+    .bind(tenantId);
 }
 
 /** Up to `limit` of the live sessions and browsers of an org or a tenant (for a kill switch). */

@@ -1,8 +1,9 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../../env";
-import { getTenant } from "../../store/orgs";
-import { countActive } from "../../store/resources";
-import { budgetView } from "../../budget/view";
+import { getTenantStatement, readTenant } from "../../store/orgs";
+import { countActiveStatement } from "../../store/resources";
+import { countersStatement, readCounters } from "../../store/budgets";
+import { budgetScopes, budgetViewOf } from "../../budget/view";
 import { fromMicros } from "../../lib/money";
 import { describeRoute } from "../../openapi/describe";
 import { AccountView } from "../../v3/schemas";
@@ -26,11 +27,17 @@ export const billing = new Hono<AppEnv>().get(
   async (c) => {
     const caller = c.get("caller");
     const policy = c.get("policy");
-    const [tenant, active, budget] = await Promise.all([
-      getTenant(c.env.DB, caller.tenantId),
-      countActive(c.env.DB, caller.tenantId),
-      budgetView(c.env.DB, caller, policy),
+    const db = c.env.DB;
+    const scopes = budgetScopes(caller, policy);
+    // One round trip, and one snapshot: the name, what is live and the counters read together.
+    const [tenantRead, activeRead, countersRead] = await db.batch([
+      getTenantStatement(db, caller.tenantId),
+      countActiveStatement(db, caller.tenantId),
+      countersStatement(db, scopes),
     ]);
+    const tenant = readTenant(tenantRead);
+    const active = (activeRead?.results[0] as { n: number } | undefined)?.n ?? 0;
+    const budget = budgetViewOf(scopes, readCounters(scopes, countersRead?.results ?? []));
     const balance = budget.remainingMicros === null ? 0 : Number(fromMicros(budget.remainingMicros));
     const limit = policy.maxConcurrentSessions ?? 0;
     const account: AccountView = {
