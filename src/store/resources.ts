@@ -30,13 +30,21 @@ interface ResourceRow {
   view_at: string;
 }
 
-const toResource = (row: ResourceRow): OwnedResource => ({
-  kind: row.kind,
-  id: row.id,
-  status: row.status,
-  view: JSON.parse(row.view) as Record<string, unknown>,
-  viewAt: row.view_at,
-});
+// The stored view is parsed when first asked for: a list serves most live items from a fresher
+// view than D1's, and parsing ten views it never uses was a tenth of a list's time.
+const toResource = (row: ResourceRow): OwnedResource => {
+  let view: Record<string, unknown> | undefined;
+  return {
+    kind: row.kind,
+    id: row.id,
+    status: row.status,
+    get view() {
+      view ??= JSON.parse(row.view) as Record<string, unknown>;
+      return view;
+    },
+    viewAt: row.view_at,
+  };
+};
 
 /**
  * The resource if `owner`'s tenant owns it and it is not deleted; otherwise null, whether it

@@ -229,7 +229,8 @@ export async function listPage(
   );
   const stale = items.filter(
     (item) =>
-      !spec.isFinal(item.view) &&
+      // By the stored status, which is the stored view's: its view is parsed only if it is served.
+      !spec.isFinal({ status: item.status }) &&
       !recent.has(item.id) &&
       Date.now() - Date.parse(item.viewAt) >= LIST_FRESH_MS,
   );
