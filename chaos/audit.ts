@@ -228,7 +228,8 @@ export async function audit(
   // 5. Unattributed spend is the sessions no tenant started; a tenant's object is booked
   // unattributed only where lost creates of several tenants could not be told apart (and their
   // holds were charged in full instead, one that reserved nothing no more than the costliest such
-  // object); only such objects are marked unclaimed (and stopped by the reconciler).
+  // object); only such objects are marked unclaimed (1: stopped by the reconciler; 2: their group
+  // held more objects than creates, so some may be someone else's, and they were left running).
   const unattributed = usage.filter((u) => u.tenant_id === "");
   const unattributedIds = new Set(unattributed.map((u) => u.id));
   const rogueMissed = [...rogue].filter((id) => !unattributedIds.has(id));
@@ -236,8 +237,8 @@ export async function audit(
   const rogueBilled = [...rogue].reduce((n, id) => n + (bill.get(id) ?? 0), 0);
   const unattributedMicros = unattributed.reduce((n, u) => n + Number(u.total_cost_micros), 0);
   const ambiguousMicros = ambiguous.reduce((n, u) => n + (bill.get(u.id) ?? 0), 0);
-  const unclaimed = await target.sql<{ kind: string; id: string; tenant_id: string }>(
-    "SELECT kind, id, tenant_id FROM resources WHERE unclaimed = 1",
+  const unclaimed = await target.sql<{ kind: string; id: string; tenant_id: string; unclaimed: number }>(
+    "SELECT kind, id, tenant_id, unclaimed FROM resources WHERE unclaimed > 0",
   );
   const unclaimedIds = new Set(unclaimed.map((r) => r.id));
   // What several tenants' lost creates alike made (an outside session may be among them).
@@ -265,6 +266,7 @@ export async function audit(
   // unclaimed object ended `stopped` (nothing else knows the twins' ids to stop them), and the
   // twin creates the run lost did leave unclaimed objects.
   const notStopped = unclaimed.filter((r) => {
+    if (r.unclaimed !== 1) return false; // maybe someone else's: never stopped
     const seen = r.kind === "session" ? truthSession.get(r.id) : truthBrowser.get(r.id);
     return seen?.status !== "stopped";
   });

@@ -77,7 +77,7 @@ async function cappedTenant(orgId?: string): Promise<TestTenant> {
  * and has billed their idle time for 20 minutes since. With `direct`, a session made upstream
  * outside the gateway in the same minute, but unlike the twins (another country).
  */
-async function twinLostSessions(options: { direct?: boolean } = {}) {
+async function twinLostSessions(options: { direct?: boolean; alike?: boolean } = {}) {
   const account = await newUpstreamAccount({ idleBrowserBilling: true, idleTimeoutMs: 24 * 60 * 60_000 });
   const a = await cappedTenant();
   const b = await cappedTenant(a.orgId);
@@ -85,17 +85,24 @@ async function twinLostSessions(options: { direct?: boolean } = {}) {
   expect((await asTenant(a.key, "/api/v3/sessions", { body: {}, env: account.env })).status).toBe(502);
   await account.control("POST", "/clock", { advanceMs: 30_000 });
   expect((await asTenant(b.key, "/api/v3/sessions", { body: {}, env: account.env })).status).toBe(502);
-  const direct = options.direct ? await directSession(account) : null;
+  const direct =
+    options.direct || options.alike ? await directSession(account, options.alike ? {} : undefined) : null;
   await account.control("POST", "/clock", { advanceMs: 20 * 60_000 });
   return { account, a, b, direct };
 }
 
-/** A session created on the account straight, not through the gateway, in another country than the gateway's default. */
-async function directSession(account: UpstreamAccount): Promise<string> {
+/**
+ * A session created on the account straight, not through the gateway: by default in another
+ * country than the gateway's default, unlike the twins; with `body`, as the body says.
+ */
+async function directSession(
+  account: UpstreamAccount,
+  body: unknown = { proxyCountryCode: "de" },
+): Promise<string> {
   const res = await fetch(`${account.env.UPSTREAM_URL}/sessions`, {
     method: "POST",
     headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
-    body: JSON.stringify({ proxyCountryCode: "de" }),
+    body: JSON.stringify(body),
   });
   return (await expectJson<SessionView>(res, 200)).id;
 }
@@ -342,6 +349,73 @@ describe("creates whose answer was lost", () => {
       .bind(a.orgId)
       .first<number>("n");
     expect(live).toBe(0);
+  });
+
+  it("stops nothing when the alike objects outnumber the lost creates: some are someone else's", async () => {
+    // Made on the account straight, with the twins' very body, in the same minute.
+    const { account, a, b, ...made } = await twinLostSessions({ alike: true });
+    const report = await reconcile(account.env, log, { orgId: a.orgId, now: later(3) });
+    expect(report).toMatchObject({ adopted: 0, chargedInFull: 2, stoppedUnclaimed: 0, unattributed: 3 });
+    const truth = await billed(account);
+    expect([...truth.values()].map((s) => s.status)).toEqual(["idle", "idle", "idle"]);
+    expect(truth.has(String(made.direct))).toBe(true);
+    // Each tenant pays for the costliest its create could have made, as the pass saw (and booked)
+    // them: they run on, so upstream's bill has moved since. No one can reach any of them.
+    const costliest = await env.DB.prepare(
+      "SELECT max(total_cost_micros) AS m FROM usage WHERE kind = 'session' AND org_id = ?",
+    )
+      .bind(a.orgId)
+      .first<number>("m");
+    expect(costliest).toBeGreaterThan(0);
+    for (const t of [a, b]) {
+      expect(await holdsOf(t.tenantId)).toEqual([
+        expect.objectContaining({ state: "settled", settled_micros: costliest }),
+      ]);
+      for (const id of truth.keys())
+        expect((await asTenant(t.key, `/api/v3/sessions/${id}`, { env: account.env })).status).toBe(404);
+    }
+    // Marked as no one's or someone else's: never stopped.
+    const { results: marks } = await env.DB.prepare(
+      "SELECT unclaimed FROM resources WHERE org_id = ? AND kind = 'session'",
+    )
+      .bind(a.orgId)
+      .all<{ unclaimed: number }>();
+    expect(marks.map((m) => m.unclaimed)).toEqual([2, 2, 2]);
+    // Nor does a later pass stop them.
+    expect(await reconcile(account.env, log, { orgId: a.orgId, now: later(4) })).toMatchObject({
+      stoppedUnclaimed: 0,
+    });
+  });
+
+  it("charges the holds of alike lost creates and records their objects in one transaction", async () => {
+    const { account, a, b } = await twinLostSessions();
+    // The store fails as the pass records the objects: no hold may be charged without them, or
+    // the open one would fit both objects alone and its tenant be handed the other's.
+    const failing = { ...account.env, DB: storeFailingOn(/INSERT INTO resources/, account.env).DB };
+    const first = await reconcile(failing, log, { orgId: a.orgId, now: later(3) });
+    expect(first.failures).toBeGreaterThan(0);
+    for (const t of [a, b]) expect((await holdsOf(t.tenantId)).map((h) => h.state)).toEqual(["open"]);
+
+    const second = await reconcile(account.env, log, { orgId: a.orgId, now: later(4) });
+    expect(second).toMatchObject({ adopted: 0, chargedInFull: 2 });
+    const truth = await billed(account);
+    const costliest = Math.max(...[...truth.values()].map((s) => toMicros(String(s.totalCostUsd))));
+    for (const t of [a, b]) {
+      expect(await holdsOf(t.tenantId)).toEqual([
+        expect.objectContaining({ resource_id: null, state: "settled", settled_micros: costliest }),
+      ]);
+      for (const id of truth.keys())
+        expect((await asTenant(t.key, `/api/v3/sessions/${id}`, { env: account.env })).status).toBe(404);
+    }
+    const { results } = await env.DB.prepare(
+      "SELECT status, unclaimed FROM resources WHERE org_id = ? AND kind = 'session'",
+    )
+      .bind(a.orgId)
+      .all<{ status: string; unclaimed: number }>();
+    expect(results).toEqual([
+      { status: "stopped", unclaimed: 1 },
+      { status: "stopped", unclaimed: 1 },
+    ]);
   });
 
   it("releases no orphaned hold after a listing that failed, or one that did not reach back to it", async () => {

@@ -18,6 +18,7 @@ import {
   newTenant,
   newUpstreamAccount,
   putPolicy,
+  storeFailingOn,
   startSession,
   type TestTenant,
 } from "./helpers";
@@ -162,6 +163,38 @@ describe("Browser Use's status webhook", () => {
     expect(await expectJson<{ id: string }>(await creating, 200)).toMatchObject({ id: made.id });
     const { requests } = await account.control<{ requests: Record<string, number> }>("GET", "/stats");
     expect(requests["GET /sessions/{id}"] ?? 0).toBe(0);
+  });
+
+  it("answers 503 when the store cannot say whose the session is, so the event is sent again", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
+    // Recorded as the tenant's, never seen by this isolate, and stopped upstream since.
+    const made = await fetch(`${account.env.UPSTREAM_URL}/sessions`, {
+      method: "POST",
+      headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
+      body: JSON.stringify({}),
+    });
+    const s = await expectJson<{ id: string }>(made, 200);
+    await recordCreatedStatement(env.DB, "session", s.id, t, s, "idle").run();
+    await fetch(`${account.env.UPSTREAM_URL}/sessions/${s.id}/stop`, {
+      method: "POST",
+      headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
+      body: JSON.stringify({ strategy: "session" }),
+    });
+    const event = statusUpdate(s.id, "stopped");
+    const broken = storeFailingOn(/SELECT org_id, tenant_id FROM resources/, account.env);
+    const res = await gateway("/webhooks/browser-use", await signedDelivery(event), broken);
+    expect(res.status).toBe(503);
+    const stored = async () =>
+      env.DB.prepare("SELECT status FROM resources WHERE kind = 'session' AND id = ?")
+        .bind(s.id)
+        .first<string>("status");
+    expect(await stored()).toBe("idle");
+    // Sent again with the store back: acted on.
+    expect((await gateway("/webhooks/browser-use", await signedDelivery(event), account.env)).status).toBe(
+      200,
+    );
+    expect(await stored()).toBe("stopped");
   });
 
   it("refuses a wrong secret, a stale timestamp, a changed byte or no signature with 401, and acts on none", async () => {

@@ -22,6 +22,7 @@ import {
   admitHold,
   attachHoldStatement,
   closeHold,
+  closeHoldStatements,
   findOpenHold,
   type OpenHold,
   releaseUnusedHoldStatement,
@@ -277,19 +278,37 @@ export async function chargeOrphanInFull(
 }
 
 /**
- * A hold of an ambiguous group of lost creates (see chargeOrphanInFull). A hold that reserved
- * money is charged its full amount, as there. One that reserved nothing (a session without a
- * task, which only took a slot, or a hold of 0) would be charged nothing that way, while its
- * create may have made any of the group's objects: it is charged `costliestMicros`, what the
- * costliest of them cost by the time the reconciler stopped it. Either way the tenant pays for
- * the most its own create could have cost, erring against it by at most the difference. Exactly
- * once, like every close. Returns what it charged, or null when the hold was no longer open.
+ * The holds of an ambiguous group of lost creates (see chargeOrphanInFull), closed together with
+ * `alongside` (the group's objects recorded as no one's) in one transaction, so that no pass can
+ * leave some of them charged and others open: the open ones would then fit the objects alone, and
+ * one tenant could be handed an object that may be another's. A hold that reserved money is
+ * charged its full amount, as there. One that reserved nothing (a session without a task, which
+ * only took a slot, or a hold of 0) would be charged nothing that way, while its create may have
+ * made any of the group's objects: it is charged `costliestMicros`, what the costliest of them
+ * cost when the reconciler last saw it. Either way the tenant pays for the most its own create
+ * could have cost, erring against it by at most the difference. Exactly once, like every close.
+ * Returns, per hold, what it charged, or null when it was no longer open.
  */
-export async function chargeAmbiguousOrphan(
+export async function chargeAmbiguousOrphans(
   db: D1Database,
-  hold: { id: string; amountMicros: number },
+  holds: { id: string; amountMicros: number }[],
   costliestMicros: number,
-): Promise<number | null> {
-  const amountMicros = hold.amountMicros > 0 ? hold.amountMicros : costliestMicros;
-  return closeHold(db, hold.id, { amountMicros }, "settled", { onlyUnattached: true });
+  alongside: D1PreparedStatement[],
+): Promise<(number | null)[]> {
+  const closes = holds.map((hold) =>
+    closeHoldStatements(
+      db,
+      hold.id,
+      { amountMicros: hold.amountMicros > 0 ? hold.amountMicros : costliestMicros },
+      "settled",
+      { onlyUnattached: true },
+    ),
+  );
+  const results = await db.batch([...closes.flatMap((c) => c.statements), ...alongside]);
+  let at = 0;
+  return closes.map((close) => {
+    const mine = results.slice(at, at + close.statements.length);
+    at += close.statements.length;
+    return close.charged(mine);
+  });
 }

@@ -8,7 +8,7 @@
  * released when nothing upstream can be its object.
  */
 import { announceCrossings } from "../budget/alerts";
-import { adoptOrphan, chargeAmbiguousOrphan, createCeilingMicros } from "../budget/holds";
+import { adoptOrphan, chargeAmbiguousOrphans, createCeilingMicros } from "../budget/holds";
 import type { Bindings } from "../env";
 import { observeViews } from "../ledger/observe";
 import { describeError, type Logger } from "../lib/log";
@@ -130,13 +130,18 @@ export async function findLostCreates(
  * Several tenants' creates that cannot be told apart: no tenant is handed an object that may be
  * another's, and none goes unpaid. The objects belong to no one, so no one can use them, and what
  * they would cost from now on no one could be charged for: each live one is stopped upstream at
- * once. Then each hold is charged (chargeAmbiguousOrphan: in full, or a hold that reserved nothing
- * the costliest object as stopped), and the objects are booked as unattributed, marked unclaimed so
- * that a stop that failed is tried again by every later pass (run.ts, stopReason).
+ * once and marked unclaimed, so that a stop that failed is tried again by every later pass (run.ts,
+ * stopReason). Each hold is charged (chargeAmbiguousOrphans: in full, or a hold that reserved
+ * nothing the costliest object), in the one transaction that records the objects as no one's.
  *
- * Stopped and charged before anything is recorded: a pass that fails on the way leaves the objects
- * unrecorded and the holds open, and the next pass finds the same group again. Recorded first, the
- * holds would fit nothing any more and be released, unpaid.
+ * Unless the group holds more objects than creates: then some of them were made by no create here
+ * (a session made on the account outside the gateway, alike and in the same minute), and which
+ * ones cannot be told. The gateway never stops what may be someone else's: those are booked as
+ * unattributed, marked as maybe someone else's and left running, the holds charged as before.
+ *
+ * Stopped before anything is written: a pass that fails on the way leaves the objects unrecorded
+ * and the holds open, and the next pass finds the same group again; charged and recorded at once:
+ * no pass leaves some holds closed and others open to fit the objects alone.
  */
 async function settleAmbiguousGroup(
   env: Bindings,
@@ -148,34 +153,41 @@ async function settleAmbiguousGroup(
   report: LostCreatesReport,
 ): Promise<void> {
   const owner = window.unclaimedOwner;
+  const mayBeOthers = group.views.length > group.holds.length;
+  if (mayBeOthers)
+    log.warn("lost_create_ambiguous_with_others", { kind: spec.kind, holds: group.holds.length });
   const seen: { view: View; sentAt: string }[] = [];
   for (const view of group.views) {
-    const stopped = spec.isFinal(view) ? null : await stopUnclaimed(env, log, spec, view);
+    const stopped = mayBeOthers || spec.isFinal(view) ? null : await stopUnclaimed(env, log, spec, view);
     if (stopped) report.stoppedUnclaimed++;
     seen.push(stopped ?? { view, sentAt: listedAt });
   }
   const costliest = Math.max(0, ...seen.map(({ view }) => spec.observe(view, owner).figures.totalCostMicros));
-  for (const hold of group.holds) {
-    const charged = await chargeAmbiguousOrphan(env.DB, hold, costliest);
-    if (charged === null) continue;
+  const db = env.DB;
+  const records = seen.flatMap(({ view }) => {
+    const id = String(view.id);
+    return [
+      recordCreatedStatement(db, spec.kind, id, owner, view, spec.status(view)),
+      markUnclaimedStatement(db, spec.kind, id, { othersAmong: mayBeOthers }),
+    ];
+  });
+  const charged = await chargeAmbiguousOrphans(db, group.holds, costliest, records);
+  for (const [i, hold] of group.holds.entries()) {
+    const chargedMicros = charged[i];
+    if (chargedMicros === null || chargedMicros === undefined) continue;
     report.chargedInFull++;
     log.warn("orphan_charged_in_full", {
       kind: spec.kind,
       holdId: hold.id,
       tenantId: hold.tenantId,
-      chargedMicros: charged,
+      chargedMicros,
     });
     await announceCrossings(env, log, hold);
   }
   for (const { view, sentAt } of seen) {
-    const id = String(view.id);
-    await env.DB.batch([
-      recordCreatedStatement(env.DB, spec.kind, id, owner, view, spec.status(view)),
-      markUnclaimedStatement(env.DB, spec.kind, id),
-    ]);
     await observeViews(env, log, spec, owner, [view], sentAt);
     report.unattributed++;
-    log.warn("unattributed_spend", { kind: spec.kind, id, unclaimed: true });
+    log.warn("unattributed_spend", { kind: spec.kind, id: String(view.id), unclaimed: !mayBeOthers });
   }
 }
 

@@ -6,7 +6,6 @@ import { afterResponse } from "../lib/after-response";
 import { readCanonical } from "../lib/canonical-json";
 import { hmacSha256Hex, secretsEqual } from "../lib/crypto";
 import { GatewayError, invalidInput, notFound } from "../lib/errors";
-import type { Logger } from "../lib/log";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../lib/json-depth";
 import { createsLanded, lastObserved, type Observed, observeViews } from "../ledger/observe";
 import { MAX_BODY_BYTES } from "../middleware/json-body";
@@ -140,8 +139,23 @@ async function receive(c: Context<AppEnv>, upstream: Bindings, orgId: string | n
 
   const event = parsed.data;
   const log = c.get("log");
-  const { DB } = c.env;
-  afterResponse(c, "webhook_refresh", () => refresh(upstream, DB, log, orgId, sessionId, event));
+  // The owner before the answer: a store that cannot be read is a 503, and the event is sent again.
+  const known = await knownSession(c.env.DB, sessionId);
+  // A session of another org than the account's is none of this event's business.
+  if (!known || (orgId !== null && known.owner.orgId !== orgId)) {
+    log.warn("webhook_unknown_session", { sessionId });
+    return c.json(RECEIVED);
+  }
+  if (known.seen && alreadySeen(event, known.seen)) {
+    log.debug("webhook_already_seen", { sessionId });
+    return c.json(RECEIVED);
+  }
+  const { owner } = known;
+  afterResponse(c, "webhook_refresh", async () => {
+    const res = await callUpstream(upstream, log, { method: "GET", path: SESSIONS.path(sessionId) });
+    if (res.status === 200)
+      await observeViews(upstream, log, SESSIONS, owner, [res.body as Record<string, unknown>], res.sentAt);
+  });
   return c.json(RECEIVED);
 }
 
@@ -149,20 +163,15 @@ async function receive(c: Context<AppEnv>, upstream: Bindings, orgId: string | n
 const CREATES_IN_FLIGHT_WAIT_MS = 2_000;
 
 /**
- * What an event about a session leads to, after it was answered: the session read from upstream
- * and observed, unless this isolate has seen all the event tells of (alreadySeen). Its owner comes
- * from this isolate's memory, or from D1 once any create this isolate has in flight has landed:
- * a new session's first event comes while its create's answer is still on its way, and the
- * session is unknown to D1 until that answer is recorded.
+ * Whose a session is, and what this isolate last saw of it: from this isolate's memory, or from D1
+ * once any create this isolate has in flight has landed. A new session's first event comes while
+ * its create's answer is still on its way, and the session is unknown to D1 until that answer is
+ * recorded: looked up at once, the event would find nothing and be dropped.
  */
-async function refresh(
-  upstream: Bindings,
+async function knownSession(
   db: D1Database,
-  log: Logger,
-  orgId: string | null,
   sessionId: string,
-  event: z.infer<typeof StatusUpdate>,
-): Promise<void> {
+): Promise<{ owner: Owner; seen: Observed | undefined } | null> {
   const key = sessionId.toLowerCase();
   let seen = lastObserved("session", sessionId);
   let owner = seen?.owner ?? owners.get(key);
@@ -171,19 +180,9 @@ async function refresh(
     seen = lastObserved("session", sessionId);
     owner = seen?.owner ?? (await findOwner(db, "session", sessionId)) ?? undefined;
   }
-  // A session of another org than the account's is none of this event's business.
-  if (!owner || (orgId !== null && owner.orgId !== orgId)) {
-    log.warn("webhook_unknown_session", { sessionId });
-    return;
-  }
+  if (!owner) return null;
   owners.set(key, owner);
-  if (seen && alreadySeen(event, seen)) {
-    log.debug("webhook_already_seen", { sessionId });
-    return;
-  }
-  const res = await callUpstream(upstream, log, { method: "GET", path: SESSIONS.path(sessionId) });
-  if (res.status === 200)
-    await observeViews(upstream, log, SESSIONS, owner, [res.body as Record<string, unknown>], res.sentAt);
+  return { owner, seen };
 }
 
 /** Statuses a session passes through that end no task: an event of one settles nothing. */

@@ -316,12 +316,27 @@ export async function closeHold(
   state: "settled" | "released",
   options: { onlyUnattached?: boolean } = {},
 ): Promise<number | null> {
+  const close = closeHoldStatements(db, holdId, charge, state, options);
+  return close.charged(await db.batch(close.statements));
+}
+
+/**
+ * closeHold's batch, for closing several holds (and writing what goes with them) in one
+ * transaction: the statements, and how to read from their results what the close charged.
+ */
+export function closeHoldStatements(
+  db: D1Database,
+  holdId: string,
+  charge: HoldCharge,
+  state: "settled" | "released",
+  options: { onlyUnattached?: boolean } = {},
+): { statements: D1PreparedStatement[]; charged: (results: D1Result[]) => number | null } {
   const token = crypto.randomUUID();
   // An orphan is released only while still unattached: a concurrent pass may have just adopted it.
   const unattached = options.onlyUnattached ? "AND resource_id IS NULL" : "";
   const observed = "observedTotalMicros" in charge ? charge.observedTotalMicros : null;
   const amount = "amountMicros" in charge ? Math.max(0, charge.amountMicros) : null;
-  const [claim, , , read] = await db.batch([
+  const statements = [
     db
       .prepare(
         `UPDATE holds SET state = ?1, settle_token = ?2, settled_at = ?3,
@@ -334,9 +349,12 @@ export async function closeHold(
     db.prepare(BOOK).bind(holdId, token),
     db.prepare(MARK_CHARGED).bind(holdId, token),
     db.prepare("SELECT settled_micros FROM holds WHERE id = ? AND settle_token = ?").bind(holdId, token),
-  ]);
-  if ((claim?.meta.changes ?? 0) === 0) return null;
-  return (read?.results?.[0] as { settled_micros: number } | undefined)?.settled_micros ?? 0;
+  ];
+  const charged = ([claim, , , read]: D1Result[]) => {
+    if ((claim?.meta.changes ?? 0) === 0) return null;
+    return (read?.results?.[0] as { settled_micros: number } | undefined)?.settled_micros ?? 0;
+  };
+  return { statements, charged };
 }
 
 // The part of an object's booked total no hold has charged, while no hold is open for it.

@@ -6,7 +6,7 @@ export interface Watched extends Owner {
   id: string;
   /** Its tenant or org is suspended as a kill switch: anything of it still live is stopped. */
   suspended: boolean;
-  /** Booked to no tenant because several tenants' lost creates could have made it: stopped while live. */
+  /** Booked to no tenant because several tenants' lost creates made it (unclaimed = 1): stopped while live. */
   unclaimed: boolean;
 }
 

@@ -108,13 +108,20 @@ export function recordCreatedStatement(
 
 /**
  * Marks a session or browser booked to no tenant as unclaimed: lost creates of several tenants
- * could have made it and none can be told apart, so the reconciler stops it (see
- * reconciler/lost-creates.ts). Only while no tenant owns it: an object recorded as a tenant's meanwhile stays theirs.
+ * could have made it and none can be told apart (see reconciler/lost-creates.ts). 1: no one's,
+ * so the reconciler stops it. 2: no one's or someone else's (its group held more objects than
+ * creates, so some were made outside the gateway, and which cannot be told): left running. Only
+ * while no tenant owns it: an object recorded as a tenant's meanwhile stays theirs.
  */
-export function markUnclaimedStatement(db: D1Database, kind: ResourceKind, id: string): D1PreparedStatement {
+export function markUnclaimedStatement(
+  db: D1Database,
+  kind: ResourceKind,
+  id: string,
+  options: { othersAmong: boolean },
+): D1PreparedStatement {
   return db
-    .prepare("UPDATE resources SET unclaimed = 1 WHERE kind = ? AND id = ? AND tenant_id = ''")
-    .bind(kind, id.toLowerCase());
+    .prepare("UPDATE resources SET unclaimed = ? WHERE kind = ? AND id = ? AND tenant_id = ''")
+    .bind(options.othersAmong ? 2 : 1, kind, id.toLowerCase());
 }
 
 /** Stores a newer view of an owned resource; an older one (by `seenAt`) never overwrites a newer. */
