@@ -7,6 +7,7 @@ import { toMicros } from "../src/lib/money";
 import { effectivePolicy } from "../src/policy/effective";
 import { reconcile } from "../src/reconciler/run";
 import { getCounter } from "../src/store/budgets";
+import { recordCreatedStatement } from "../src/store/resources";
 import { getUsage, sumCostEvents } from "../src/store/usage";
 import {
   asTenant,
@@ -542,6 +543,34 @@ describe("reconciler", () => {
       org_id: t.orgId,
       tenant_id: "",
       total_cost_micros: toMicros(String(done.totalCostUsd)),
+    });
+  });
+
+  it("books a session recorded but never booked, however final it is by then", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
+    const res = await fetch(`${env.UPSTREAM_URL}/sessions`, {
+      method: "POST",
+      headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
+      body: JSON.stringify({ task: emuTask("recorded, not booked", { steps: 1, cost: "0.01" }) }),
+    });
+    const made = await expectJson<View>(res, 200);
+    const done = await eventually(async () =>
+      (await account.truth()).sessions.find((u) => u.id === made.id && u.status === "stopped"),
+    );
+    // As a pass leaves it when the store fails between an object's record and its booking.
+    await recordCreatedStatement(
+      env.DB,
+      "session",
+      made.id,
+      { orgId: t.orgId, tenantId: "" },
+      done,
+      "stopped",
+    ).run();
+    expect(await getUsage(env.DB, "session", made.id)).toBeNull();
+    await reconcile(account.env, log, { orgId: t.orgId, now: inMinutes(3) });
+    expect(await getUsage(env.DB, "session", made.id)).toMatchObject({
+      totalCostMicros: toMicros(String(done.totalCostUsd)),
     });
   });
 

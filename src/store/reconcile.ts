@@ -11,9 +11,10 @@ export interface Watched extends Owner {
 }
 
 /**
- * Sessions and browsers the reconciler should ask upstream about: those not yet final and those
- * whose hold is still open (even if deleted: the hold must still be settled), least recently
- * checked first.
+ * Sessions and browsers the reconciler should ask upstream about: those not yet final, those
+ * whose hold is still open (even if deleted: the hold must still be settled), and those recorded
+ * but never booked (a booking that failed after the record, however final the object is), least
+ * recently checked first.
  */
 export async function listWatched(db: D1Database, limit: number, orgId?: string): Promise<Watched[]> {
   const { results } = await db
@@ -24,7 +25,8 @@ export async function listWatched(db: D1Database, limit: number, orgId?: string)
        WHERE r.kind IN ('session', 'browser') AND ${onAccountSql("r.org_id", "?2")} AND (
          (r.deleted_at IS NULL AND r.kind = 'session' AND r.status IN ('created', 'idle', 'running'))
          OR (r.deleted_at IS NULL AND r.kind = 'browser' AND r.status = 'active')
-         OR EXISTS (SELECT 1 FROM holds h WHERE h.kind = r.kind AND h.resource_id = r.id AND h.state = 'open'))
+         OR EXISTS (SELECT 1 FROM holds h WHERE h.kind = r.kind AND h.resource_id = r.id AND h.state = 'open')
+         OR (r.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM usage u WHERE u.kind = r.kind AND u.id = r.id)))
        ORDER BY coalesce(r.checked_at, '') ASC, r.view_at ASC LIMIT ?1`,
     )
     .bind(limit, orgId ?? null)
