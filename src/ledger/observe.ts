@@ -42,8 +42,8 @@ const booked = new TtlCache<string>(5 * 60_000);
 export interface Observed {
   owner: Owner;
   status: string | null;
-  /** When the read that returned the view was sent: which of two views is newer. */
-  sentAt: string;
+  /** When the read that returned the view was sent (ms): which of two views is newer. */
+  sentAtMs: number;
   /** When the view had been booked: upstream's state then was at least as new as the view. */
   seenAtMs: number;
 }
@@ -162,10 +162,11 @@ export async function observeViews(
   // a read sent earlier may answer later), the same view read again must still be written, or the
   // stored view stays behind for good and the object looks live forever.
   for (const { key, print } of fresh) if (kept.has(key)) booked.set(key, print);
+  const sentAtMs = Date.parse(sentAt);
   for (const { key, view } of all) {
     const last = observed.get(key);
-    if (!last || Date.parse(last.sentAt) <= Date.parse(sentAt))
-      observed.set(key, { owner, status: spec.status(view), sentAt, seenAtMs: Date.now() });
+    if (!last || last.sentAtMs <= sentAtMs)
+      observed.set(key, { owner, status: spec.status(view), sentAtMs, seenAtMs: Date.now() });
   }
 }
 

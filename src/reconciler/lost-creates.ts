@@ -158,7 +158,8 @@ async function settleAmbiguousGroup(
     log.warn("lost_create_ambiguous_with_others", { kind: spec.kind, holds: group.holds.length });
   const seen: { view: View; sentAt: string }[] = [];
   for (const view of group.views) {
-    const stopped = mayBeOthers || spec.isFinal(view) ? null : await stopUnclaimed(env, log, spec, view);
+    const stopped =
+      mayBeOthers || spec.isFinal(spec.status(view)) ? null : await stopUnclaimed(env, log, spec, view);
     if (stopped) report.stoppedUnclaimed++;
     seen.push(stopped ?? { view, sentAt: listedAt });
   }

@@ -21,8 +21,11 @@ export interface KindSpec {
   notFound: string;
   /** The status to index, or null for kinds without one. */
   status: (view: View) => string | null;
-  /** Whether the view can no longer change upstream (so a list can serve it from D1). */
-  isFinal: (view: View) => boolean;
+  /**
+   * Whether an object in this status (`status` of its view, as D1 also stores it) can no longer
+   * change upstream, so a list can serve it from D1.
+   */
+  isFinal: (status: string | null) => boolean;
   /** The ledger reading of a view, for the kinds that cost money. */
   observe?: (view: View, owner: Owner) => UsageObservation;
   /** For the kinds created under a hold: how to find the object of a create whose answer was lost. */
@@ -68,7 +71,7 @@ export const SESSIONS: HeldKindSpec = {
   path: (id) => `/sessions/${id}`,
   notFound: ERROR_DETAILS.sessionNotFound,
   status,
-  isFinal: (view) => FINAL_SESSION_STATUSES.has(String(view.status)),
+  isFinal: (status) => status !== null && FINAL_SESSION_STATUSES.has(status),
   observe: sessionObservation,
   stop: (id) => ({ method: "POST", path: `/sessions/${id}/stop`, body: { strategy: "session" } }),
   lost: {
@@ -98,7 +101,7 @@ export const BROWSERS: HeldKindSpec = {
   path: (id) => `/browsers/${id}`,
   notFound: ERROR_DETAILS.sessionNotFound,
   status,
-  isFinal: (view) => view.status === "stopped",
+  isFinal: (status) => status === "stopped",
   observe: browserObservation,
   stop: (id) => ({ method: "PATCH", path: `/browsers/${id}`, body: { action: "stop" } }),
   lost: {

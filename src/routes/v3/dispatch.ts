@@ -114,6 +114,6 @@ async function idleSession(
   }
   throw new GatewayError(
     "session_not_idle",
-    SESSIONS.isFinal(view) ? ERROR_DETAILS.sessionStopped : ERROR_DETAILS.sessionBusy,
+    SESSIONS.isFinal(SESSIONS.status(view)) ? ERROR_DETAILS.sessionStopped : ERROR_DETAILS.sessionBusy,
   );
 }

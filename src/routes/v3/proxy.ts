@@ -230,7 +230,7 @@ export async function listPage(
   const stale = items.filter(
     (item) =>
       // By the stored status, which is the stored view's: its view is parsed only if it is served.
-      !spec.isFinal({ status: item.status }) &&
+      !spec.isFinal(item.status) &&
       !recent.has(item.id) &&
       Date.now() - Date.parse(item.viewAt) >= LIST_FRESH_MS,
   );
