@@ -8,9 +8,9 @@ import { effectivePolicy } from "../src/policy/effective";
 import {
   ADMIN_TOKEN,
   asTenant,
-  EMULATOR,
   emulatorTruth,
   emuTask,
+  eventInbox,
   eventually,
   expectJson,
   gateway,
@@ -27,16 +27,6 @@ const admin = (path: string, method = "GET", body?: unknown) =>
     headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-
-function inbox() {
-  const url = `${EMULATOR}/_emulator/inbox/alerts-${crypto.randomUUID()}`;
-  return {
-    url,
-    received: async () =>
-      ((await (await fetch(url)).json()) as { requests: { headers: Record<string, string>; body: string }[] })
-        .requests,
-  };
-}
 
 interface Alert {
   type: string;
@@ -86,7 +76,7 @@ describe("budget alerts", () => {
 
   it("fires each threshold once, however many settlements cross it at once, signed with the org's secret", async () => {
     const t = await newTenant();
-    const box = inbox();
+    const box = eventInbox(`alerts-${crypto.randomUUID()}`);
     const { secret } = await expectJson<{ secret: string }>(
       await admin(`/orgs/${t.orgId}/alerts`, "PUT", { url: box.url }),
       200,
@@ -134,7 +124,7 @@ describe("budget alerts", () => {
 
   it("fires again in the next period", async () => {
     const t = await newTenant();
-    const box = inbox();
+    const box = eventInbox(`alerts-${crypto.randomUUID()}`);
     await admin(`/orgs/${t.orgId}/alerts`, "PUT", { url: box.url, thresholds: [100] });
     const policy = effectivePolicy(null, { budget: { capUsd: "1", period: "month" } });
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "1", period: "month" } });

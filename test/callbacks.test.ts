@@ -7,9 +7,9 @@ import {
   deliverToHook,
   ADMIN_TOKEN,
   asTenant,
-  EMULATOR,
   emulatorTruth,
   emuTask,
+  eventInbox,
   eventually,
   expectJson,
   gateway,
@@ -17,28 +17,6 @@ import {
   type SessionView,
   type TestTenant,
 } from "./helpers";
-
-interface Received {
-  at: string;
-  headers: Record<string, string>;
-  body: string;
-  status: number;
-}
-
-/** A receiver of the test's own: an emulator inbox. */
-function inbox(name = `cb-${crypto.randomUUID()}`) {
-  const url = `${EMULATOR}/_emulator/inbox/${name}`;
-  return {
-    url,
-    configure: (config: Record<string, unknown>) =>
-      fetch(`${url}/config`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(config),
-      }),
-    received: async () => ((await (await fetch(url)).json()) as { requests: Received[] }).requests,
-  };
-}
 
 const admin = (path: string, method = "GET", body?: unknown) =>
   gateway(`/admin/v1${path}`, {
@@ -77,7 +55,7 @@ async function runToEnd(t: TestTenant, hook: { id: string; secret: string }, del
 describe("result callbacks", () => {
   it("posts session.finished, signed with the hook's secret, with the final figures", async () => {
     const t = await newTenant();
-    const box = inbox();
+    const box = eventInbox();
     const hook = await hookWithCallback(t, box.url);
     const done = await runToEnd(t, hook, "msg_cb_one");
     const [got] = await eventually(async () => {
@@ -120,7 +98,7 @@ describe("result callbacks", () => {
 
   it("retries a receiver that fails twice, with the same webhook-id, and records all three attempts", async () => {
     const t = await newTenant();
-    const box = inbox();
+    const box = eventInbox();
     await box.configure({ failFirst: 2, status: 503 });
     const hook = await hookWithCallback(t, box.url);
     await runToEnd(t, hook, "msg_cb_retry");
@@ -147,7 +125,7 @@ describe("result callbacks", () => {
 
   it("redelivers a callback on request, with the same webhook-id", async () => {
     const t = await newTenant();
-    const box = inbox();
+    const box = eventInbox();
     const hook = await hookWithCallback(t, box.url);
     await runToEnd(t, hook, "msg_cb_again");
     await eventually(async () => ((await box.received()).length === 1 ? true : undefined));
@@ -164,7 +142,7 @@ describe("result callbacks", () => {
 
   it("gives up on a callback URL that stopped being allowed, and records why", async () => {
     const t = await newTenant();
-    const box = inbox();
+    const box = eventInbox();
     const hook = await hookWithCallback(t, box.url);
     // The URL was allowed when saved; on the attempt it no longer is.
     await env.DB.prepare("UPDATE hooks SET callback_url = 'ftp://127.0.0.1/x' WHERE id = ?")
@@ -185,7 +163,7 @@ describe("result callbacks", () => {
 describe("a callback whose message was lost", () => {
   it("is sent again by the reconciler, and arrives", async () => {
     const t = await newTenant();
-    const box = inbox();
+    const box = eventInbox();
     const hook = await hookWithCallback(t, box.url);
     const { sessionId } = await expectJson<{ sessionId: string }>(await deliver(hook, { ref: "lost" }), 202);
     // The queue refuses the message when the session's end is booked.
@@ -215,7 +193,7 @@ describe("a callback whose message was lost", () => {
 describe("callbacks across a change", () => {
   it("signs with both secrets while a rotation's grace lasts, and still sends a deleted hook's callback", async () => {
     const t = await newTenant();
-    const box = inbox();
+    const box = eventInbox();
     const hook = await hookWithCallback(t, box.url);
     const { secret } = await expectJson<{ secret: string }>(
       await admin(`/hooks/${hook.id}/rotate-secret`, "POST"),
@@ -246,7 +224,7 @@ describe("callbacks across a change", () => {
 
   it("gives a redelivered callback that had run out of retries a fresh run of them", async () => {
     const t = await newTenant();
-    const box = inbox();
+    const box = eventInbox();
     await box.configure({ failFirst: 100, status: 500 });
     const hook = await hookWithCallback(t, box.url);
     await runToEnd(t, hook, "msg_cb_spent");

@@ -4,13 +4,44 @@ import { Webhook } from "standardwebhooks";
 import type { Bindings } from "../src/env";
 import { countedD1 } from "../bench/counted-d1";
 import worker from "../src/index";
-import { expectDocumented } from "./response-conformance";
+import { expectDocumented, expectDocumentedEvent } from "./response-conformance";
 import { type CostFigures, getUsage } from "../src/store/usage";
 
 export const ADMIN_TOKEN = "test-admin-token";
 export const GATEWAY = "https://gateway.test";
 /** The emulator's own origin (its control endpoints live outside /api/v3). */
 export const EMULATOR = env.UPSTREAM_URL.replace(/\/api\/v3$/, "");
+
+/** A request an emulator inbox received, and what it answered. */
+export interface Received {
+  at: string;
+  headers: Record<string, string>;
+  body: string;
+  status: number;
+}
+
+/**
+ * A receiver of the gateway's events (hook callbacks, budget alerts): an emulator inbox, which can
+ * be told to fail (`configure`). Every event it received must be one the OpenAPI document's
+ * `webhooks` describe; reading them fails otherwise, as `gateway()` does for answers.
+ */
+export function eventInbox(name = `inbox-${crypto.randomUUID()}`) {
+  const url = `${EMULATOR}/_emulator/inbox/${name}`;
+  return {
+    url,
+    configure: (config: Record<string, unknown>) =>
+      fetch(`${url}/config`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(config),
+      }),
+    received: async (): Promise<Received[]> => {
+      const { requests } = (await (await fetch(url)).json()) as { requests: Received[] };
+      for (const r of requests) await expectDocumentedEvent(r.body);
+      return requests;
+    },
+  };
+}
 
 /**
  * Calls the gateway's fetch handler in this isolate and waits for its after-response work

@@ -15,6 +15,8 @@ type Operation = {
 type Doc = {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
+  /** The events the gateway posts out, by type. */
+  webhooks: Record<string, Record<string, Operation>>;
   components: { schemas: Record<string, Record<string, unknown>> };
 };
 
@@ -194,7 +196,7 @@ describe("the check of every answer against the document", () => {
 });
 
 describe("GET /docs", () => {
-  it("renders every operation and schema of the document in a page that runs no script", async () => {
+  it("renders every operation, event and schema of the document in a page that runs no script", async () => {
     const doc = await document();
     const res = await gateway("/docs");
     expect(res.status).toBe(200);
@@ -215,6 +217,9 @@ describe("GET /docs", () => {
       ...operations(doc)
         .filter(({ op }) => !html.includes(`id="op-${op.operationId}"`))
         .map(({ method, path }) => `${method} ${path}`),
+      ...Object.entries(doc.webhooks)
+        .filter(([, { post }]) => !html.includes(`id="op-${post?.operationId}"`))
+        .map(([type]) => `event ${type}`),
       ...Object.keys(doc.components.schemas).filter((name) => !html.includes(`id="schema-${name}"`)),
     ];
     expect(missing).toEqual([]);

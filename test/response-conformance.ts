@@ -9,6 +9,7 @@ type ResponseDoc = { description: string; content?: Media };
 type OperationDoc = { responses: Record<string, ResponseDoc> };
 interface Document {
   paths: Record<string, Record<string, OperationDoc>>;
+  webhooks?: Record<string, { post?: { requestBody?: { content?: Media } } }>;
 }
 
 const DOC_ID = "openapi";
@@ -26,8 +27,14 @@ class ResponseConformance {
   readonly #ajv: Ajv2020;
   readonly #paths: { template: string; pattern: RegExp; operations: Record<string, OperationDoc> }[];
   readonly #validators = new Map<string, ValidateFunction>();
+  readonly #events: Set<string>;
 
   constructor(doc: Document) {
+    this.#events = new Set(
+      Object.entries(doc.webhooks ?? {})
+        .filter(([, event]) => event.post?.requestBody?.content?.["application/json"]?.schema)
+        .map(([type]) => type),
+    );
     this.#ajv = new Ajv2020({ strict: false, allErrors: true });
     addFormats(this.#ajv);
     this.#ajv.addSchema(doc as object, DOC_ID);
@@ -77,7 +84,7 @@ class ResponseConformance {
       return `media type "${type}" is not documented for ${status} (documented: ${Object.keys(content).join(", ")})`;
     }
     if (type !== "application/json") return null;
-    const pointer = [
+    const pointer = jsonPointer([
       "paths",
       route.template,
       method.toLowerCase(),
@@ -86,10 +93,31 @@ class ResponseConformance {
       "content",
       type,
       "schema",
-    ]
-      .map((segment) => encodeURIComponent(segment.replaceAll("~", "~0").replaceAll("/", "~1")))
-      .join("/");
-    return this.#bodyProblem(`#/${pointer}`, body);
+    ]);
+    return this.#bodyProblem(pointer, body);
+  }
+
+  /** The problem with an event the gateway posted (its body), or null when the document's `webhooks` allow it. */
+  eventProblem(body: string): string | null {
+    let type: unknown;
+    try {
+      type = (JSON.parse(body) as { type?: unknown }).type;
+    } catch {
+      return `the event is not JSON: ${body.slice(0, 300)}`;
+    }
+    if (typeof type !== "string" || !this.#events.has(type)) {
+      return `event type ${JSON.stringify(type)} is not among the document's webhooks`;
+    }
+    const pointer = jsonPointer([
+      "webhooks",
+      type,
+      "post",
+      "requestBody",
+      "content",
+      "application/json",
+      "schema",
+    ]);
+    return this.#bodyProblem(pointer, body);
   }
 
   #bodyProblem(pointer: string, body: string): string | null {
@@ -110,6 +138,14 @@ class ResponseConformance {
       .map((e) => `  ${e.instancePath || "(body)"} ${e.message ?? ""} ${JSON.stringify(e.params)}`);
     return `the body does not match ${decodeURIComponent(pointer)}:\n${errors.join("\n")}\nbody: ${body.slice(0, 2000)}`;
   }
+}
+
+/** A JSON pointer into the document, as a URI fragment (`#/paths/~1healthz/...`). */
+function jsonPointer(segments: string[]): string {
+  const escaped = segments.map((segment) =>
+    encodeURIComponent(segment.replaceAll("~", "~0").replaceAll("/", "~1")),
+  );
+  return `#/${escaped.join("/")}`;
 }
 
 let conformance: Promise<ResponseConformance> | undefined;
@@ -147,4 +183,14 @@ export async function expectDocumented(request: Request, response: Response): Pr
       `${request.method} ${pathname}${search} answered ${response.status}, not as /openapi.json says: ${problem}`,
     );
   }
+}
+
+/**
+ * Fails (throws) when an event the gateway posted (a hook callback, a budget alert: its body as
+ * received) is not what the document's `webhooks` say the gateway posts.
+ */
+export async function expectDocumentedEvent(body: string): Promise<void> {
+  conformance ??= loadConformance();
+  const problem = (await conformance).eventProblem(body);
+  if (problem) throw new Error(`an event the gateway posted is not as /openapi.json says: ${problem}`);
 }

@@ -3,6 +3,7 @@ import { GatewayErrorBody } from "../lib/errors";
 import { PolicyDocument } from "../policy/document";
 import { UsageReport } from "../reports/usage";
 import * as admin from "../schemas/admin";
+import * as events from "../schemas/events";
 import * as gateway from "../schemas/gateway";
 import * as v3 from "../v3/schemas";
 
@@ -47,7 +48,7 @@ export const NAMED_SCHEMAS: Record<string, z.ZodType> = {
   AlertDeliveries: admin.AlertDeliveries,
   AlertTarget: admin.AlertTarget,
   Budget: gateway.Budget,
-  BudgetAlertEvent: admin.BudgetAlertEvent,
+  BudgetAlertEvent: events.BudgetAlertEvent,
   BudgetScope: gateway.BudgetScope,
   EffectivePolicy: admin.EffectivePolicy,
   Hook: admin.Hook,
@@ -57,6 +58,7 @@ export const NAMED_SCHEMAS: Record<string, z.ZodType> = {
   Me: gateway.Me,
   Org: admin.Org,
   PolicyDocument,
+  SessionFinishedEvent: events.SessionFinishedEvent,
   Tenant: admin.Tenant,
   UsageReport,
 };

@@ -10,6 +10,7 @@ import { version } from "../../package.json";
 import { type DocFragment, docOf, type ResponseDetail, type ResponseSpec } from "./describe";
 import { NAMED_SCHEMAS } from "./components";
 import { type JsonSchema, SchemaConverter } from "./json-schema";
+import { outgoingEvents } from "./webhooks";
 
 export type OpenApiDocument = Record<string, unknown> & { paths: Record<string, Record<string, Operation>> };
 type Operation = Record<string, unknown>;
@@ -51,6 +52,11 @@ const TAGS = [
   { name: "Webhooks", description: "Browser Use's own signed status webhooks, so costs settle at once." },
   { name: "Admin", description: "Orgs, tenants, keys, policies, hooks, alerts and usage. Admin token." },
   { name: "Service", description: "Health and this document." },
+  {
+    name: "Events",
+    description:
+      "What the gateway posts out, signed with Standard Webhooks: hook callbacks and budget alerts.",
+  },
 ];
 
 const SECURITY_SCHEMES = {
@@ -117,6 +123,7 @@ export function openApiDocument(routes: readonly RouterRoute[]): OpenApiDocument
     },
     tags: TAGS,
     paths,
+    webhooks: outgoingEvents(schemas),
     components: { schemas: sortedKeys(schemas.components), securitySchemes: SECURITY_SCHEMES },
   };
 }

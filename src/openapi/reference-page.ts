@@ -31,7 +31,9 @@ const AUTH: Record<string, string> = {
 export function referencePage(doc: OpenApiDocument): string {
   const info = doc.info as { title: string; version: string; description?: string };
   const tags = doc.tags as { name: string; description?: string }[];
-  const operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
+  // The events the gateway posts out (`webhooks`) read as operations too, named by their type.
+  const events = (doc.webhooks ?? {}) as Record<string, Record<string, Operation>>;
+  const operations = [...Object.entries(doc.paths), ...Object.entries(events)].flatMap(([path, methods]) =>
     Object.entries(methods).map(([method, op]) => ({ path, method, op: op as Operation })),
   );
   const byTag = tags
@@ -75,7 +77,11 @@ function operationHtml(o: { path: string; method: string; op: Operation }): stri
   return `<section class="op" id="${anchor(o)}">
 <h3><span class="m m-${esc(o.method)}">${esc(o.method.toUpperCase())}</span> <code>${esc(o.path)}</code></h3>
 <p>${esc(op.summary ?? "")}${op.operationId ? ` <small><code>${esc(op.operationId)}</code></small>` : ""}</p>
-${op.description ? `<p>${inline(op.description)}</p>` : ""}<p class="auth">Auth: ${esc(auth ?? "none")}</p>
+${op.description ? `<p>${inline(op.description)}</p>` : ""}<p class="auth">${
+    o.path.startsWith("/")
+      ? `Auth: ${esc(auth ?? "none")}`
+      : "Sent by the gateway to your URL, signed (<code>webhook-signature</code>)"
+  }</p>
 ${
   params.length
     ? `<h4>Parameters</h4><table><tr><th>name</th><th>in</th><th>type</th><th>about</th></tr>${params

@@ -14,9 +14,9 @@ import {
   AlertDeliveries,
   AlertTarget as AlertTargetView,
   AlertTargetPut,
-  type BudgetAlertEvent,
   SigningSecret,
 } from "../schemas/admin";
+import type { BudgetAlertEvent } from "../schemas/events";
 import {
   ALERT_SECRET_GRACE_MS,
   type AlertTarget,

@@ -8,9 +8,8 @@ import * as z from "zod";
 import { BudgetPeriod } from "../policy/document";
 import { AUDIT_ACTIONS } from "../store/audit";
 import { BuModel, MoneyString, ProxyCountryCode } from "../v3/schemas/common";
-
-/** A moment the gateway recorded, as `Date.toISOString()` writes it. */
-export const Timestamp = z.iso.datetime({ offset: true });
+import { Timestamp } from "./common";
+import { BudgetAlertEvent } from "./events";
 
 /** The envelope of the admin lists: a page of `item`, and how many there are in all. */
 export function adminPage<S extends z.ZodType>(item: S) {
@@ -134,24 +133,6 @@ export type AlertTarget = z.infer<typeof AlertTarget>;
 
 /** The first PUT of an org's alerts answers with the signing secret too; later ones do not. */
 export const AlertTargetPut = AlertTarget.extend({ secret: z.string().optional() });
-
-/** What an alert receiver is sent (signed with Standard Webhooks). */
-export const BudgetAlertEvent = z.strictObject({
-  type: z.literal("budget.threshold_crossed"),
-  timestamp: Timestamp,
-  data: z.strictObject({
-    orgId: z.uuid(),
-    /** The tenant whose budget crossed; null for the org's own. */
-    tenantId: z.uuid().nullable(),
-    scope: z.enum(["org", "tenant"]),
-    periodKey: z.string(),
-    thresholdPercent: z.int(),
-    capUsd: MoneyString,
-    spentUsd: MoneyString,
-    heldUsd: MoneyString,
-    remainingUsd: MoneyString,
-  }),
-});
 
 export const AlertDeliveries = z.strictObject({
   deliveries: z.array(

@@ -1,0 +1,5 @@
+/** What the gateway's own answers and the events it posts share. */
+import * as z from "zod";
+
+/** A moment the gateway recorded, as `Date.toISOString()` writes it. */
+export const Timestamp = z.iso.datetime({ offset: true });
