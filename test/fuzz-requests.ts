@@ -1,6 +1,8 @@
 /**
  * What the fuzz tests send (test/fuzz.test.ts): every route of /api/v3, /gateway/v1, /hooks, the
- * webhook receivers and /admin/v1, read from the app's route table (src/app.ts), and fast-check arbitraries for a request to one of them. Field names and
+ * webhook receivers, /admin/v1 and the public ones (health, /openapi.json, /docs, the dashboard's
+ * files), read from the app's route table (src/app.ts), and fast-check arbitraries for a request
+ * to one of them. Field names and
  * enum values come from the route schemas (every exported zod object of the v3 schemas, the admin
  * routes and the policy document); the values mix what those schemas accept with hostile ones:
  * malformed and deeply nested JSON, huge strings and numbers, negative, NaN and exponent money,
@@ -35,7 +37,7 @@ import {
   WorkspaceCreateRequest,
 } from "../src/v3/schemas";
 
-export type Family = "tenant" | "admin" | "hook" | "upstream-webhook";
+export type Family = "tenant" | "admin" | "hook" | "upstream-webhook" | "public";
 
 export interface Route {
   method: string;
@@ -51,12 +53,17 @@ const FAMILIES: [string, Family][] = [
   ["/hooks/", "hook"],
   ["/webhooks/", "upstream-webhook"],
   ["/admin/v1/", "admin"],
+  // What is left: health, the OpenAPI document and its page, the dashboard's files. No auth.
+  ["/", "public"],
 ];
 
-/** Every route of the gateway's app (src/app.ts) under those prefixes, read from its route table. */
+/**
+ * Every route of the gateway's app (src/app.ts) under those prefixes, read from its route table; a
+ * trailing wildcard (the dashboard's files) is the parameter `:path`, the rest of the path.
+ */
 export const ROUTES: Route[] = app.routes
-  .filter((r) => r.method !== "ALL" && !r.path.includes("*"))
-  .map((r) => ({ method: r.method, path: r.path.replace(/(.)\/$/, "$1") }))
+  .filter((r) => r.method !== "ALL" && !r.path.slice(0, -1).includes("*"))
+  .map((r) => ({ method: r.method, path: r.path.replace(/(.)\/$/, "$1").replace(/\/\*$/, "/:path") }))
   .flatMap(({ method, path }) => {
     const family = FAMILIES.find(([prefix]) => `${path}/`.startsWith(prefix))?.[1];
     return family ? [{ method, path, family }] : [];
@@ -412,18 +419,49 @@ const hostileSegment = fc.constantFrom(
   "*",
 );
 
+/** The rest of a path after a wildcard (`:path`): one of the dashboard's files, none, or hostile. */
+const restOfPath = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      "",
+      "index.html",
+      "js/app.js",
+      "dashboard.css",
+      "favicon.svg",
+      "vendor/uPlot.min.css",
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      "js/nope.js",
+      "../wrangler.toml",
+      "..%2f..%2fwrangler.toml",
+      "%2e%2e/%2e%2e/package.json",
+      "js/../../../src/index.ts",
+      "js//app.js",
+      "INDEX.HTML",
+      "index.html%00.js",
+    ),
+  },
+  { weight: 2, arbitrary: hostileSegment },
+);
+
 function pathArbitrary(route: Route, ids: RealIds): fc.Arbitrary<string> {
   const params = route.path.match(/:\w+/g) ?? [];
   if (params.length === 0) return fc.constant(route.path);
   return fc
     .tuple(
       ...params.map((p) =>
-        fc.oneof(
-          { weight: 5, arbitrary: fc.constant(ids[p.slice(1)] ?? crypto.randomUUID()) },
-          { weight: 1, arbitrary: fc.constant((ids[p.slice(1)] ?? crypto.randomUUID()).toUpperCase()) },
-          { weight: 2, arbitrary: fc.uuid() },
-          { weight: 3, arbitrary: hostileSegment },
-        ),
+        p === ":path" && route.family === "public"
+          ? restOfPath
+          : fc.oneof(
+              { weight: 5, arbitrary: fc.constant(ids[p.slice(1)] ?? crypto.randomUUID()) },
+              { weight: 1, arbitrary: fc.constant((ids[p.slice(1)] ?? crypto.randomUUID()).toUpperCase()) },
+              { weight: 2, arbitrary: fc.uuid() },
+              { weight: 3, arbitrary: hostileSegment },
+            ),
       ),
     )
     .map((values) => {
@@ -524,7 +562,15 @@ export function requestArbitrary(route: Route, ids: RealIds, creds: Credentials)
               ["X-Browser-Use-API-Key", creds.tenantKey],
             ],
           )
-        : fc.constant<[string, string][]>([]);
+        : route.family === "public"
+          ? fc.constantFrom<[string, string][]>(
+              [],
+              [],
+              [["X-Browser-Use-API-Key", creds.tenantKey]],
+              [["Authorization", `Bearer ${creds.adminToken}`]],
+              [["Authorization", "Bearer wrong"]],
+            )
+          : fc.constant<[string, string][]>([]);
   const extra = fc.array(
     fc.oneof(
       fc.tuple(fc.constant("Idempotency-Key"), hostileString),

@@ -199,6 +199,7 @@ const REACHED: Record<Family, (status: number) => boolean> = {
   admin: (s) => s < 300,
   hook: (s) => s !== 401,
   "upstream-webhook": (s) => s !== 401,
+  public: (s) => s < 400,
 };
 
 function fuzzFamily(family: Family, runs: number) {
@@ -226,7 +227,7 @@ function fuzzFamily(family: Family, runs: number) {
 describe("fuzzing every route", () => {
   it("covers every route: the gateway knows each one's path (an unknown method there is 405)", async () => {
     expect(ROUTES.length).toBeGreaterThan(60);
-    for (const family of ["tenant", "admin", "hook", "upstream-webhook"]) {
+    for (const family of ["tenant", "admin", "hook", "upstream-webhook", "public"]) {
       expect(
         ROUTES.some((r) => r.family === family),
         family,
@@ -250,4 +251,5 @@ describe("fuzzing every route", () => {
   fuzzFamily("admin", 160);
   fuzzFamily("hook", 50);
   fuzzFamily("upstream-webhook", 50);
+  fuzzFamily("public", 40);
 });

@@ -42,11 +42,17 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
  */
 export function onNotFound(routes: readonly { method: string; path: string }[]): NotFoundHandler<AppEnv> {
   const known = routes
-    .filter((r) => r.method !== "ALL" && !r.path.includes("*"))
+    .filter((r) => r.method !== "ALL" && !r.path.slice(0, -1).includes("*"))
     .map((r) => ({
       method: r.method,
-      // Mounted "/" routes read as ".../sessions/"; the path they answer is ".../sessions".
-      pattern: new RegExp(`^${r.path.replace(/:[^/]+/g, "[^/]+").replace(/(.)\/$/, "$1")}$`),
+      // Mounted "/" routes read as ".../sessions/"; the path they answer is ".../sessions". A
+      // trailing wildcard (the dashboard's files) stands for the rest of the path.
+      pattern: new RegExp(
+        `^${r.path
+          .replace(/:[^/]+/g, "[^/]+")
+          .replace(/(.)\/$/, "$1")
+          .replace(/\*$/, ".*")}$`,
+      ),
     }));
   return function notFoundHandler(c) {
     const path = new URL(c.req.url).pathname;
