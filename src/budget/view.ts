@@ -72,8 +72,7 @@ export type ScopeReport = BudgetScopeReport;
 
 /**
  * The caller's budgets as `GET /gateway/v1/budget` and `GET /admin/v1/tenants/{id}/budget` answer:
- * budgetView's scopes with the thresholds crossed, judged as alerts judge them (spent × 100 ≥ cap ×
- * threshold, in micro-USD), so the dashboard shows what the alerts announced.
+ * budgetView's scopes with the thresholds crossed (see budgetReportOf).
  */
 export async function budgetReport(
   db: D1Database,
@@ -81,18 +80,27 @@ export async function budgetReport(
   policy: EffectivePolicy,
   now = new Date(),
 ): Promise<{ scopes: ScopeReport[] }> {
-  const [{ scopes }, target] = await Promise.all([
-    budgetView(db, ids, policy, now),
-    getAlertTarget(db, ids.orgId),
-  ]);
-  const thresholds = target?.thresholds ?? [];
+  const [view, target] = await Promise.all([budgetView(db, ids, policy, now), getAlertTarget(db, ids.orgId)]);
+  return budgetReportOf(view, policy, target?.thresholds ?? []);
+}
+
+/**
+ * A budget view with the org's alert `thresholds` and those each scope's spend has reached, judged
+ * as alerts judge them (spent × 100 ≥ cap × threshold, in micro-USD), so the dashboard shows what
+ * the alerts announced. Both budget endpoints answer through it.
+ */
+export function budgetReportOf(
+  view: BudgetView,
+  policy: EffectivePolicy,
+  thresholds: number[],
+): { scopes: ScopeReport[] } {
   const caps = { org: policy.orgBudget?.capMicros, tenant: policy.tenantBudget?.capMicros };
   return {
-    scopes: scopes.map((view) => {
-      const cap = caps[view.scope];
-      const spent = toMicros(view.spentUsd);
+    scopes: view.scopes.map((scope) => {
+      const cap = caps[scope.scope];
+      const spent = toMicros(scope.spentUsd);
       return {
-        ...view,
+        ...scope,
         alertThresholds: thresholds,
         thresholdsCrossed: cap === undefined ? [] : thresholds.filter((t) => spent * 100 >= cap * t),
       };

@@ -143,19 +143,27 @@ export async function listOrgs(db: D1Database, page: Page): Promise<{ items: Org
   };
 }
 
+/**
+ * The filter of an org's tenant list (of tenants, unaliased): ?1 the org, ?2 a part of the name or
+ * null. With TENANT_ORDER and `LIMIT ?3 OFFSET ?4`, a page of it; every list of an org's tenants
+ * pages by these, so their pages hold the same tenants.
+ */
+export const TENANTS_OF_ORG =
+  "WHERE org_id = ?1 AND deleted_at IS NULL AND (?2 IS NULL OR instr(lower(name), lower(?2)) > 0)";
+/** The order of an org's tenant list: by name in any case, then id. */
+export const TENANT_ORDER = "ORDER BY name COLLATE NOCASE, id";
+
 /** One page of an org's tenants that are not deleted, by name, and how many there are. */
 export async function listTenants(
   db: D1Database,
   orgId: string,
   page: Page,
 ): Promise<{ items: Tenant[]; total: number }> {
-  const where =
-    "WHERE org_id = ?1 AND deleted_at IS NULL AND (?2 IS NULL OR instr(lower(name), lower(?2)) > 0)";
   const [rows, count] = await db.batch([
     db
-      .prepare(`SELECT * FROM tenants ${where} ORDER BY name COLLATE NOCASE, id LIMIT ?3 OFFSET ?4`)
+      .prepare(`SELECT * FROM tenants ${TENANTS_OF_ORG} ${TENANT_ORDER} LIMIT ?3 OFFSET ?4`)
       .bind(orgId, page.name ?? null, page.limit, page.offset),
-    db.prepare(`SELECT count(*) AS total FROM tenants ${where}`).bind(orgId, page.name ?? null),
+    db.prepare(`SELECT count(*) AS total FROM tenants ${TENANTS_OF_ORG}`).bind(orgId, page.name ?? null),
   ]);
   return {
     items: ((rows?.results ?? []) as TenantRow[]).map(toTenant),

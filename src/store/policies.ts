@@ -12,7 +12,9 @@ const OWNER_TABLE: Record<PolicyScope, string> = { org: "orgs", tenant: "tenants
 
 // Documents were validated when stored. They are not re-validated on read, so a document
 // stored under an older schema still loads rather than failing every request of its tenant.
-const toDocument = (row: PolicyRow): PolicyDocument => JSON.parse(row.document) as PolicyDocument;
+/** A stored document's JSON as a document (for queries that read documents beside other rows). */
+export const parsePolicyDocument = (json: string): PolicyDocument => JSON.parse(json) as PolicyDocument;
+const toDocument = (row: PolicyRow): PolicyDocument => parsePolicyDocument(row.document);
 
 /** The org's and the tenant's documents, in one query; null where a scope has none. */
 export async function getPolicies(
