@@ -157,6 +157,7 @@ const SHAPES: Record<string, RouteShape> = {
   "GET /admin/v1/audit": { query: AuditQuery },
   "GET /admin/v1/orgs": { query: ListQuery },
   "GET /admin/v1/orgs/:orgId/tenants": { query: ListQuery },
+  "GET /admin/v1/orgs/:orgId/budgets": { query: ListQuery },
   "POST /admin/v1/orgs": { seed: { name: "o" }, body: NameBody },
   "PATCH /admin/v1/orgs/:orgId": { seed: { name: "o2" }, body: NameBody },
   "POST /admin/v1/orgs/:orgId/tenants": { seed: { name: "t" }, body: NameBody },

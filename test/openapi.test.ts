@@ -81,6 +81,7 @@ describe("GET /openapi.json", () => {
       "/admin/v1/usage",
       "/admin/v1/live",
       "/admin/v1/tenants/{tenantId}/budget",
+      "/admin/v1/orgs/{orgId}/budgets",
       "/gateway/v1/live",
       "/dashboard/{path}",
       "/admin/v1/orgs/{orgId}/suspend",

@@ -18,6 +18,23 @@ export function periodKey(period: Period, timeZone: string, at: Date): string {
   return `week:${monday.getUTCFullYear()}-${pad(monday.getUTCMonth() + 1)}-${pad(monday.getUTCDate())}`;
 }
 
+const DAY_MS = 24 * 60 * 60_000;
+
+/**
+ * Every period key that is current in some time zone at `at`, so the counters of many scopes in
+ * many zones can be read in one statement before their policies say which key is each one's. No
+ * zone is a day or more from UTC, so its local date is UTC's date a day before `at`, at `at` or a
+ * day after, and its week and month are those of one of the three.
+ */
+export function periodKeysCurrentAnywhere(at: Date): string[] {
+  const keys = new Set(["none"]);
+  for (const shift of [-DAY_MS, 0, DAY_MS]) {
+    const instant = new Date(at.getTime() + shift);
+    for (const period of ["day", "week", "month"] as const) keys.add(periodKey(period, "UTC", instant));
+  }
+  return [...keys];
+}
+
 const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const formatters = new Map<string, Intl.DateTimeFormat>();
 

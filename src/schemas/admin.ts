@@ -10,6 +10,7 @@ import { AUDIT_ACTIONS } from "../store/audit";
 import { BuModel, MoneyString, ProxyCountryCode } from "../v3/schemas/common";
 import { Timestamp } from "./common";
 import { BudgetAlertEvent } from "./events";
+import { Budget } from "./gateway";
 
 /** The envelope of the admin lists: a page of `item`, and how many there are in all. */
 export function adminPage<S extends z.ZodType>(item: S) {
@@ -42,6 +43,17 @@ export type Tenant = z.infer<typeof Tenant>;
 
 export const OrgPage = adminPage(Org);
 export const TenantPage = adminPage(Tenant);
+
+/**
+ * One tenant in `GET /admin/v1/orgs/{orgId}/budgets`: its `scopes` are exactly what
+ * `GET /admin/v1/tenants/{tenantId}/budget` answers for it.
+ */
+export const TenantBudget = z.strictObject({
+  tenantId: z.uuid(),
+  name: z.string(),
+  scopes: Budget.shape.scopes,
+});
+export const TenantBudgetPage = adminPage(TenantBudget);
 
 /** The answer to suspend and resume: `stopped` counts what a kill switch stopped in the request. */
 export const Suspension = z.strictObject({ id: z.uuid(), suspended: z.boolean(), stopped: z.int().min(0) });
