@@ -2,6 +2,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ADMIN_TOKEN,
+  admin,
   api,
   GATEWAY,
   launch,
@@ -83,21 +84,60 @@ describe("dashboard: sign-in and budgets", () => {
     await page.context().close();
   });
 
-  it("shows the admin every tenant's budget, as GET /admin/v1/tenants/{id}/budget says", async () => {
+  it("shows the admin every tenant's budget as GET /admin/v1/tenants/{id}/budget says, from one request per org page", async () => {
     const a = await newTenant("admin-a");
     const b = await newTenant("admin-b", { org: "30", tenant: "7.5" });
+    // A second tenant in a's org, with a budget of its own in another period and zone.
+    const a2 = await admin<{ id: string; name: string }>(`/admin/v1/orgs/${a.orgId}/tenants`, {
+      body: { name: `${a.tenantName} second` },
+    });
+    await admin(`/admin/v1/tenants/${a2.id}/policy`, {
+      method: "PUT",
+      body: { budget: { capUsd: "4", period: "day", timeZone: "Asia/Tokyo" } },
+    });
+    const s = await startSession(a.key, "Spend a little [emu steps=2 cost=0.0123]");
+    await sessionEnded(a.key, s.id);
+
     const { page, errors } = await openPage(browser);
+    const budgetCalls: string[] = [];
+    page.on("request", (r) => {
+      const path = new URL(r.url()).pathname;
+      if (/budgets?$/.test(path)) budgetCalls.push(path);
+    });
     await signIn(page, ADMIN_TOKEN);
-    for (const t of [a, b]) {
+    for (const t of [a, { ...a, tenantId: a2.id, tenantName: a2.name }, b]) {
       const { scopes } = await api<{ scopes: Scope[] }>(
         ADMIN_TOKEN,
         `/admin/v1/tenants/${t.tenantId}/budget`,
       );
-      const row = page.locator(`tr[data-scope="tenant"][data-id="${t.tenantId}"]`);
-      await expect
-        .poll(() => row.locator('[data-field="capUsd"]').textContent())
-        .toBe(`$${scopes[1]?.capUsd}`);
-      expect(await row.locator("th").textContent()).toContain(t.tenantName);
+      for (const [scope, id] of [
+        ["tenant", t.tenantId],
+        ["org", t.orgId],
+      ] as const) {
+        const figures = scopes.find((x) => x.scope === scope);
+        const row = page.locator(`tr[data-scope="${scope}"][data-id="${id}"]`);
+        await expect
+          .poll(() => row.locator('[data-field="capUsd"]').textContent())
+          .toBe(`$${figures?.capUsd}`);
+        for (const field of ["spentUsd", "heldUsd", "remainingUsd"] as const) {
+          expect(await row.locator(`[data-field="${field}"]`).textContent(), `${scope} ${field}`).toBe(
+            `$${figures?.[field]}`,
+          );
+        }
+      }
+      expect(
+        await page.locator(`tr[data-scope="tenant"][data-id="${t.tenantId}"] th`).textContent(),
+      ).toContain(t.tenantName);
+    }
+    expect(
+      await page
+        .locator(`tr[data-scope="tenant"][data-id="${a.tenantId}"] [data-field="spentUsd"]`)
+        .textContent(),
+    ).not.toBe("$0");
+    // One page of each org's budgets, and no per-tenant budget request.
+    expect(budgetCalls.filter((p) => p.startsWith("/admin/v1/tenants/"))).toEqual([]);
+    for (const orgId of [a.orgId, b.orgId]) {
+      expect(budgetCalls.filter((p) => p === `/admin/v1/orgs/${orgId}/budgets`)).toHaveLength(1);
     }
     await screenshot(page, "budgets-admin");
     expect(errors).toEqual([]);

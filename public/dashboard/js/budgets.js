@@ -1,12 +1,17 @@
 // Budgets: each org's and tenant's cap, spent, held, remaining, overshoot and the alert thresholds
-// crossed, exactly as GET /gateway/v1/budget (a tenant) or GET /admin/v1/tenants/{id}/budget (the
-// admin) answer. The org's scope is the same in each of its tenants' answers; it is shown once.
-import { getJson } from "./api.js";
+// crossed, exactly as GET /gateway/v1/budget (a tenant) or GET /admin/v1/orgs/{id}/budgets (the
+// admin: one request per page of an org's tenants, each with what GET /admin/v1/tenants/{id}/budget
+// answers). The org's scope is the same in each of its tenants' answers; it is shown once.
+import { allPages, getJson } from "./api.js";
 import { h, note, show, table } from "./dom.js";
 import { toMicros, usd } from "./money.js";
 
-const budgetPath = (dir, tenantId) =>
-  dir.role === "tenant" ? "/gateway/v1/budget" : `/admin/v1/tenants/${tenantId}/budget`;
+/** Each tenant of the org with its budget scopes: `{ tenantId, name, scopes }`. */
+async function tenantBudgets(dir, org) {
+  if (dir.role !== "tenant") return allPages(`/admin/v1/orgs/${org.id}/budgets`);
+  const { scopes } = await getJson("/gateway/v1/budget");
+  return org.tenants.map((t) => ({ tenantId: t.id, name: t.name, scopes }));
+}
 
 function bar(scope) {
   if (scope.capUsd === null) return "no cap";
@@ -52,15 +57,13 @@ export async function renderBudgets(root, dir) {
   show(root, note("Loading…"));
   const sections = [];
   for (const org of dir.orgs) {
-    const reports = await Promise.all(
-      org.tenants.map(async (t) => ({ tenant: t, report: await getJson(budgetPath(dir, t.id)) })),
-    );
+    const tenants = await tenantBudgets(dir, org);
     const rows = [];
-    const orgScope = reports[0]?.report.scopes.find((s) => s.scope === "org");
+    const orgScope = tenants[0]?.scopes.find((s) => s.scope === "org");
     if (orgScope) rows.push(row(orgScope, org.name, org.id));
-    for (const { tenant, report } of reports) {
-      const scope = report.scopes.find((s) => s.scope === "tenant");
-      if (scope) rows.push(row(scope, tenant.name, tenant.id));
+    for (const { tenantId, name, scopes } of tenants) {
+      const scope = scopes.find((s) => s.scope === "tenant");
+      if (scope) rows.push(row(scope, name, tenantId));
     }
     sections.push(
       rows.length
