@@ -12,7 +12,7 @@ import {
 import { PolicyDocument } from "../src/policy/document";
 import { effectivePolicy, narrowingIssues } from "../src/policy/effective";
 import { CreateBrowserSessionRequest, RunTaskRequest } from "../src/v3/schemas";
-import { ADMIN_TOKEN, adminPost, expectJson, gateway } from "./helpers";
+import { ADMIN_TOKEN, adminPost, asTenant, expectJson, gateway, newTenant, putPolicy } from "./helpers";
 
 type Issue = { type: string; loc: (string | number)[]; msg: string; input?: unknown };
 
@@ -327,6 +327,17 @@ describe("applySessionPolicy", () => {
     expect(err.detail).toMatch(/no proxy/i);
   });
 
+  it("refuses a null proxy where the org restricts countries later, whatever the tenant's stored allowNoProxy says", () => {
+    // The tenant's allowNoProxy: true was stored while its org restricted no country (it widened
+    // nothing then); the org has since restricted countries without turning no-proxy on.
+    const p = policy(doc({ allowedCountries: ["de"] }), doc({ allowNoProxy: true }));
+    expect(p.allowNoProxy).toBe(false);
+    const body = { task: "t", proxyCountryCode: null, skills: false };
+    expect(refusal(() => applySessionPolicy(body, p))).toMatchObject({ code: "country_not_allowed" });
+    // A tenant that restricts countries itself, under an org that restricts none, may still turn it on.
+    expect(policy(doc({}), doc({ allowedCountries: ["de"], allowNoProxy: true })).allowNoProxy).toBe(true);
+  });
+
   it("refuses a model outside the allowlist and passes one inside it", () => {
     const p = policy(doc({ allowedModels: ["bu-mini", "bu-max"] }));
     const err = refusal(() => applySessionPolicy({ task: "t", model: "bu-ultra" }, p));
@@ -561,6 +572,22 @@ describe("admin policy API", () => {
     );
     const wide = { allowedCountries: ["us"], maxConcurrentSessions: 100 };
     expect(await expectJson(await put(`/admin/v1/tenants/${free}/policy`, wide), 200)).toEqual(wide);
+  });
+
+  it("keeps a tenant off no-proxy once its org restricts countries, though the tenant's document turned it on before", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { allowNoProxy: true });
+    await putPolicy("orgs", t.orgId, { allowedCountries: ["de"], defaultCountry: "de" });
+    const session = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: "no proxy", proxyCountryCode: null },
+    });
+    expect(await expectJson(session, 403)).toMatchObject({ code: "country_not_allowed" });
+    const browser = await asTenant(t.key, "/api/v3/browsers", {
+      body: { proxyCountryCode: null, timeout: 5 },
+    });
+    expect(await expectJson(browser, 403)).toMatchObject({ code: "country_not_allowed" });
+    const view = await expectJson(await admin(`/admin/v1/tenants/${t.tenantId}/policy/effective`), 200);
+    expect(view).toMatchObject({ allowedCountries: ["de"], allowNoProxy: false });
   });
 
   it("shows a tenant's effective policy with money as decimal strings", async () => {

@@ -71,7 +71,12 @@ export function effectivePolicy(org: PolicyDocument | null, tenant: PolicyDocume
     minHoldMicros: maxOf(micros(o.minHoldUsd), micros(t.minHoldUsd)),
     allowedCountries,
     defaultCountry: defaultCountry([t.defaultCountry, o.defaultCountry], allowedCountries),
-    allowNoProxy: allowNoProxy(o.allowNoProxy, t.allowNoProxy, allowedCountries),
+    allowNoProxy: allowNoProxy(
+      o.allowNoProxy,
+      t.allowNoProxy,
+      allowedCountries,
+      o.allowedCountries !== undefined,
+    ),
     allowedModels: intersect(o.allowedModels, t.allowedModels),
     allowKeepAlive: (o.allowKeepAlive ?? true) && (t.allowKeepAlive ?? true),
     allowSkills: o.allowSkills === true && t.allowSkills !== false,
@@ -89,16 +94,19 @@ export function effectivePolicy(org: PolicyDocument | null, tenant: PolicyDocume
 
 /**
  * Whether `null` (no proxy) may be sent. Never where either scope says false; where proxy countries
- * are restricted, only where a scope says true, since a request without a proxy leaves from no
- * country at all; elsewhere, as upstream allows it.
+ * are restricted, only where a scope that restricts them says true, since a request without a
+ * proxy leaves from no country at all: where the org restricts countries only the org can turn it
+ * on (a tenant's true, stored while the org restricted none, must not outlast the org's change);
+ * where only the tenant does, the tenant's true suffices. Elsewhere, as upstream allows it.
  */
 function allowNoProxy(
   org: boolean | undefined,
   tenant: boolean | undefined,
   countries: ReadonlySet<string> | null,
+  orgRestrictsCountries: boolean,
 ) {
   if (org === false || tenant === false) return false;
-  return countries === null || org === true || tenant === true;
+  return countries === null || org === true || (tenant === true && !orgRestrictsCountries);
 }
 
 const CEILINGS = [
@@ -179,7 +187,7 @@ export function narrowingIssues(org: PolicyDocument | null, tenant: PolicyDocume
   // Where the org restricts countries, no-proxy is off unless the org itself turns it on.
   if (
     tenant.allowNoProxy === true &&
-    !allowNoProxy(org.allowNoProxy, undefined, intersect(org.allowedCountries, undefined))
+    !allowNoProxy(org.allowNoProxy, undefined, intersect(org.allowedCountries, undefined), true)
   ) {
     widens(["allowNoProxy"], true, "allowNoProxy cannot be true where the org does not allow no-proxy");
   }
