@@ -146,6 +146,62 @@ describe("model and keepAlive", () => {
   });
 });
 
+describe("a follow-up under a policy narrowed since its session was created", () => {
+  // Upstream runs a follow-up on its session's browser, behind the proxy it was created with, and
+  // on the session's model unless the follow-up names one: the follow-up body's country (and an
+  // absent model judged as upstream's default) is not what runs.
+  it("refuses a follow-up whose session's proxy country the policy no longer allows, whatever country the body names", async () => {
+    const t = await newTenant();
+    const s = await startSession(t, {
+      task: emuTask("first", { steps: 1 }),
+      keepAlive: true,
+      proxyCountryCode: "us",
+    });
+    await waitForStatus(t, s.id, ["idle"]);
+    await putPolicy("orgs", t.orgId, { allowedCountries: ["de"] });
+    const res = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("again", { steps: 1 }), sessionId: s.id, proxyCountryCode: "de" },
+    });
+    expect(await expectJson(res, 403)).toMatchObject({ code: "country_not_allowed" });
+    const [truth] = (await emulatorTruth()).filter((x) => x.id === s.id);
+    expect(truth?.tasks).toHaveLength(1);
+    expect(await findOpenHoldOf(s.id)).toBe(0);
+  });
+
+  it("refuses a follow-up naming no model whose session's model the policy no longer allows", async () => {
+    const t = await newTenant();
+    const s = await startSession(t, {
+      task: emuTask("first", { steps: 1 }),
+      keepAlive: true,
+      model: "bu-ultra",
+    });
+    await waitForStatus(t, s.id, ["idle"]);
+    // Upstream's default model stays allowed; the session's own is not any more.
+    await putPolicy("orgs", t.orgId, { allowedModels: ["bu-mini", "claude-opus-4.7"] });
+    const res = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("again", { steps: 1 }), sessionId: s.id },
+    });
+    expect(await expectJson(res, 403)).toMatchObject({ code: "model_not_allowed" });
+    const [truth] = (await emulatorTruth()).filter((x) => x.id === s.id);
+    expect(truth?.tasks).toHaveLength(1);
+    // Naming an allowed model runs the task on it.
+    const ok = await startSession(t, {
+      task: emuTask("mini", { steps: 1 }),
+      sessionId: s.id,
+      model: "bu-mini",
+    });
+    expect(ok.model).toBe("bu-mini");
+  });
+});
+
+/** Open holds of a session: a refused follow-up must leave none. */
+async function findOpenHoldOf(sessionId: string): Promise<number> {
+  const row = await env.DB.prepare("SELECT count(*) AS n FROM holds WHERE resource_id = ? AND state = 'open'")
+    .bind(sessionId.toLowerCase())
+    .first<{ n: number }>();
+  return row?.n ?? -1;
+}
+
 describe("features shared across the upstream account", () => {
   /** The JSON bodies the gateway sends upstream from here on; they still reach the emulator. */
   function upstreamBodies(): Record<string, unknown>[] {

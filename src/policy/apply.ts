@@ -60,6 +60,47 @@ export function applySessionPolicy(body: Body, policy: EffectivePolicy): PolicyR
 }
 
 /**
+ * Enforces the policy on what a follow-up task runs with that its body does not choose: upstream
+ * runs it on its session's browser, behind the proxy the session was created with (a follow-up's
+ * `proxyCountryCode` changes nothing), and on the session's model unless the body names one. A
+ * session created under a wider policy than today's takes no new task there: 403, as for a create.
+ * `session` is the session's view, read just before the dispatch.
+ */
+export function applyFollowUpPolicy(session: Body, body: Body, policy: EffectivePolicy): void {
+  const allowedCountries: ReadonlySet<string> | null = policy.allowedCountries;
+  const country = session.proxyCountryCode;
+  if (country === null && !policy.allowNoProxy) {
+    throw new GatewayError(
+      "country_not_allowed",
+      "This session runs without a proxy, which your policy no longer allows; start a new session",
+      {},
+      { allowed: allowedCountries && [...allowedCountries].sort() },
+    );
+  }
+  if (typeof country === "string" && allowedCountries && !allowedCountries.has(country)) {
+    const allowed = [...allowedCountries].sort();
+    throw new GatewayError(
+      "country_not_allowed",
+      `This session runs behind proxy country '${country}', which your policy no longer allows (allowed: ${list(allowed)}); start a new session`,
+      {},
+      { allowed },
+    );
+  }
+  const allowedModels: ReadonlySet<string> | null = policy.allowedModels;
+  if (body.model === undefined && typeof session.model === "string" && allowedModels) {
+    if (!allowedModels.has(session.model)) {
+      const allowed = [...allowedModels].sort();
+      throw new GatewayError(
+        "model_not_allowed",
+        `This session runs on model '${session.model}', which your policy no longer allows; set model to one of: ${list(allowed)}`,
+        {},
+        { allowed },
+      );
+    }
+  }
+}
+
+/**
  * Enforces the policy on a validated `POST /browsers` body: proxy country as for sessions, and
  * the `timeout` ceiling, injected when upstream's default would exceed it.
  */

@@ -3,7 +3,7 @@ import type { AppEnv } from "../../env";
 import { GatewayError } from "../../lib/errors";
 import { fromMicros, toMicros } from "../../lib/money";
 import { observeViews } from "../../ledger/observe";
-import { applySessionPolicy } from "../../policy/apply";
+import { applyFollowUpPolicy, applySessionPolicy } from "../../policy/apply";
 import { PROFILES, SESSIONS, WORKSPACES } from "../../upstream/kinds";
 import { ERROR_DETAILS } from "../../v3/schemas";
 import type { UpstreamResponse } from "../../upstream/client";
@@ -21,7 +21,8 @@ type View = Record<string, unknown>;
  * `POST /sessions`: the four-way create/dispatch of the v3 API, under policy and budget.
  * - Every id in the body must be the caller's.
  * - The policy may refuse (403) or change the body (a default proxy country); each change is
- *   listed in `X-Gateway-Applied`.
+ *   listed in `X-Gateway-Applied`. A follow-up is judged by its session too (applyFollowUpPolicy):
+ *   upstream runs it behind the session's proxy and, unless it names one, on the session's model.
  * - A task, new or follow-up, is admitted under a hold (402/429/503 otherwise) and forwarded with
  *   `maxCostUsd` set so upstream itself stops it at the hold: for a follow-up the ceiling is the
  *   session's total so far plus the hold, because upstream's ceiling counts the whole session.
@@ -61,6 +62,7 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest, raw: View):
   if (body.sessionId) {
     const before = await idleSession(c, body.sessionId);
     if (!("totalMicros" in before)) return relay(c, before);
+    applyFollowUpPolicy(before.view, raw, c.get("policy"));
     baseTotalMicros = before.totalMicros;
     baseline = before.progress;
   }
@@ -103,14 +105,18 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest, raw: View):
 async function idleSession(
   c: Ctx,
   sessionId: string,
-): Promise<{ totalMicros: number; progress: Progress } | UpstreamResponse> {
+): Promise<{ totalMicros: number; progress: Progress; view: View } | UpstreamResponse> {
   const res = await forward(c, { method: "GET", path: SESSIONS.path(sessionId) });
   if (res.status !== 200) return res;
   const view = res.body as View;
   await observeViews(c.env, c.get("log"), SESSIONS, c.get("caller"), [view], res.sentAt);
   if (view.status === "idle") {
     const { figures, progress } = SESSIONS.observe(view, c.get("caller"));
-    return { totalMicros: figures.totalCostMicros, progress: progress ?? { stepCount: 0, updatedAt: null } };
+    return {
+      totalMicros: figures.totalCostMicros,
+      progress: progress ?? { stepCount: 0, updatedAt: null },
+      view,
+    };
   }
   throw new GatewayError(
     "session_not_idle",
