@@ -192,6 +192,20 @@ describe("a follow-up under a policy narrowed since its session was created", ()
     });
     expect(ok.model).toBe("bu-mini");
   });
+
+  it("ends a kept-alive session after its follow-up once the policy forbids keepAlive, rather than keeping it idle", async () => {
+    const t = await newTenant();
+    const s = await startSession(t, { task: emuTask("first", { steps: 1 }), keepAlive: true });
+    await waitForStatus(t, s.id, ["idle"]);
+    await putPolicy("orgs", t.orgId, { allowKeepAlive: false });
+    const res = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("again", { steps: 1 }), sessionId: s.id },
+    });
+    await expectJson(res, 200);
+    // Kept alive, it would sit idle (and bill its idle time outside any hold) for the next task.
+    expect((await waitForStatus(t, s.id)).status).toBe("stopped");
+    expect(res.headers.get("X-Gateway-Applied")).toContain("keepAlive=false");
+  });
 });
 
 /** Open holds of a session: a refused follow-up must leave none. */

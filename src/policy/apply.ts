@@ -21,7 +21,8 @@ export interface PolicyResult {
 
 /**
  * Enforces the policy on a validated `POST /sessions` body (the client's raw JSON): proxy
- * country, model, keepAlive and the account-wide features. Refuses with 403, or returns the body
+ * country, model, keepAlive (a follow-up naming none is sent `keepAlive: false` where it is not
+ * allowed) and the account-wide features. Refuses with 403, or returns the body
  * to forward with the default country injected and `skills` off unless allowed (upstream's
  * default is on, and skills learnt in one tenant's runs would be used in every other's on the
  * account). maxCostUsd is the budget's business, not this function's.
@@ -45,6 +46,13 @@ export function applySessionPolicy(body: Body, policy: EffectivePolicy): PolicyR
 
   if (out.keepAlive === true && !policy.allowKeepAlive) {
     throw new GatewayError("keep_alive_not_allowed", "keepAlive is not allowed by your policy");
+  }
+  // A follow-up that names no keepAlive leaves its session's as it was: one kept alive under an
+  // earlier policy would sit idle again after this task, so where keepAlive is not allowed the
+  // follow-up ends it.
+  if (out.sessionId != null && out.keepAlive === undefined && !policy.allowKeepAlive) {
+    out.keepAlive = false;
+    applied.push("keepAlive=false");
   }
   if (out.enableScheduledTasks === true && !policy.allowScheduledTasks) {
     throw new GatewayError(
