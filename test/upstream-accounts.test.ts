@@ -226,6 +226,25 @@ describe("an org's own Browser Use account", () => {
     expect((await emulatorTruth()).map((s) => s.id)).toContain(next.id);
   });
 
+  it("does not move while a create's outcome is unknown: its session, on the old account, would never be found", async () => {
+    const { t, account } = await tenantOnOwnAccount();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });
+    // Upstream makes the session and the answer is lost: the hold waits for the reconciler to find
+    // it on this account. Once the org moved, the reconciler would look on the other one, release
+    // the hold as having made nothing, and what the session cost would be charged to no budget.
+    await account.control("POST", "/faults", { next: ["drop-after"] });
+    const lost = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("lost", { steps: 50, stepMs: 60_000 }), maxCostUsd: "1" },
+    });
+    expect(lost.status).toBe(502);
+    await lost.body?.cancel();
+    expect((await account.truth()).sessions).toHaveLength(1);
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({ heldMicros: 1_000_000 });
+    const moving = await admin(`/orgs/${t.orgId}/upstream`, "DELETE");
+    expect(await expectJson(moving, 409)).toMatchObject({ code: "conflict" });
+    expect(await expectJson(await admin(`/orgs/${t.orgId}`), 200)).toMatchObject({ upstream: "own" });
+  });
+
   it("is what the reconciler reads and stops with, and the deployment's pass leaves it alone", async () => {
     const { t, account } = await tenantOnOwnAccount();
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });

@@ -8,6 +8,7 @@ import { jsonBody } from "../middleware/json-body";
 import { REDACTED } from "../lib/redact";
 import { validate } from "../middleware/validate";
 import { describeRoute } from "../openapi/describe";
+import { hasUnattachedHold } from "../store/budgets";
 import { getOrg } from "../store/orgs";
 import { listLive } from "../store/resources";
 import { deleteOrgUpstream, putOrgUpstream } from "../store/upstreams";
@@ -24,9 +25,13 @@ export const UpstreamBody = z.strictObject({ apiKey: Secret, webhookSecret: Secr
 /**
  * Whether an org may move to the account of `target`: yes when nothing of it is live, or when the
  * account sees what is (the same account under a new key). Moving live sessions to an account that
- * does not know them would read them as gone, and stop the ledger following what they spend.
+ * does not know them would read them as gone, and stop the ledger following what they spend. Never
+ * while a create of the org has an open hold tied to no object (in flight, or its answer lost): the
+ * reconciler would look for its object on the new account, find nothing and release the hold,
+ * and what the object costs on the old one would be charged to no budget.
  */
 async function mayMoveTo(c: Context<AppEnv>, orgId: string, target: Bindings): Promise<boolean> {
+  if (await hasUnattachedHold(c.env.DB, orgId)) return false;
   const [live] = await listLive(c.env.DB, { column: "org_id", id: orgId }, 1);
   if (!live) return true;
   const spec = live.kind === "session" ? SESSIONS : BROWSERS;
@@ -44,7 +49,7 @@ const UPSTREAM_DOWN = {
 };
 
 const LIVE_ELSEWHERE =
-  "Sessions or browsers of this org are live on its current Browser Use account: stop them first";
+  "Sessions or browsers of this org are live on its current Browser Use account, or a create's outcome there is still unknown: stop them, or let the reconciler settle it, first";
 
 /**
  * /admin/v1/orgs/{orgId}/upstream: an org's own Browser Use account. PUT checks the key with
@@ -62,7 +67,7 @@ export const adminUpstreams = new Hono<AppEnv>()
       responses: {
         204: "The org uses this account",
         404: "`Org not found`",
-        409: "`conflict`: sessions or browsers of the org are live on an account this key does not see",
+        409: "`conflict`: sessions or browsers of the org are live on an account this key does not see, or a create's outcome is still unknown",
         422: "Browser Use refused the key",
         ...UPSTREAM_DOWN,
       },
@@ -108,7 +113,7 @@ export const adminUpstreams = new Hono<AppEnv>()
       responses: {
         204: "The org uses the deployment's account",
         404: "`Org not found`",
-        409: "`conflict`: sessions or browsers of the org are live on its own account",
+        409: "`conflict`: sessions or browsers of the org are live on its own account, or a create's outcome is still unknown",
         ...UPSTREAM_DOWN,
       },
     }),

@@ -238,6 +238,20 @@ export interface OpenHold {
   createdAt: string;
 }
 
+/**
+ * Whether an org has an open hold tied to no object: a create in flight, or one whose answer was
+ * lost and that the reconciler has yet to find on the org's current upstream account.
+ */
+export async function hasUnattachedHold(db: D1Database, orgId: string): Promise<boolean> {
+  const row = await db
+    .prepare(
+      "SELECT 1 AS found FROM holds WHERE org_id = ? AND state = 'open' AND resource_id IS NULL LIMIT 1",
+    )
+    .bind(orgId)
+    .first<{ found: number }>();
+  return row !== null;
+}
+
 /** The open hold of a session or browser, if it has one. */
 export async function findOpenHold(
   db: D1Database,
