@@ -555,6 +555,34 @@ describe("reconciler", () => {
     ]);
   });
 
+  it("stops a session kept alive after its task once the policy forbids keepAlive, and leaves one waiting for its first task", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
+    const s = await expectJson<View>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("kept", { steps: 1 }), keepAlive: true },
+        ...on(account),
+      }),
+      200,
+    );
+    const waiting = await expectJson<View>(
+      await asTenant(t.key, "/api/v3/sessions", { body: {}, ...on(account) }),
+      200,
+    );
+    await eventually(async () => {
+      const sessions = (await account.truth()).sessions;
+      return sessions.length === 2 && sessions.every((u) => u.status === "idle") ? true : undefined;
+    });
+    // Kept alive under the earlier policy, it would sit idle (billing outside any hold) until
+    // upstream times it out; no maxIdleMinutes is set to stop it sooner.
+    await putPolicy("orgs", t.orgId, { allowKeepAlive: false });
+    const report = await reconcile(account.env, log, { orgId: t.orgId });
+    expect(report.stoppedIdle).toBe(1);
+    const truth = (await account.truth()).sessions;
+    expect(truth.find((u) => u.id === s.id)?.status).toBe("stopped");
+    expect(truth.find((u) => u.id === waiting.id)?.status).toBe("idle");
+  });
+
   it("leaves a kept-alive session alone while it is within maxIdleMinutes", async () => {
     const account = await newUpstreamAccount();
     const t = await newTenant();
