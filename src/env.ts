@@ -44,6 +44,11 @@ export interface Variables {
   changedBy: ChangedBy;
   /** The caller's org policy narrowed by its tenant's. */
   policy: EffectivePolicy;
+  /**
+   * Set by orgUpstream: the deployment's bindings, and when the org's own account that this
+   * request's `c.env` points at was set (null: the deployment's), as this isolate last read it.
+   */
+  orgAccount?: { deployment: Bindings; setAt: string | null };
   /** Set once upstream has answered the create or dispatch this request is for. */
   upstreamAnswered?: boolean;
   /** The hold a call under a hold opened, once it did (for a hook delivery to remember). */

@@ -5,7 +5,9 @@ import { hmacSha256Hex } from "../src/lib/crypto";
 import { createLogger } from "../src/lib/log";
 import { toMicros } from "../src/lib/money";
 import { reconcileEveryAccount } from "../src/reconciler/accounts";
+import { auditStatement } from "../src/store/audit";
 import { getCounter } from "../src/store/budgets";
+import { deleteOrgUpstream, putOrgUpstream } from "../src/store/upstreams";
 import {
   ADMIN_TOKEN,
   asTenant,
@@ -243,6 +245,62 @@ describe("an org's own Browser Use account", () => {
     const moving = await admin(`/orgs/${t.orgId}/upstream`, "DELETE");
     expect(await expectJson(moving, 409)).toMatchObject({ code: "conflict" });
     expect(await expectJson(await admin(`/orgs/${t.orgId}`), 200)).toMatchObject({ upstream: "own" });
+    // The write itself refuses, not only the check before it: a create that takes its hold between
+    // the two cannot be left on an account the org has left. And nothing is audited.
+    const audit = () =>
+      auditStatement(env.DB, {
+        actor: "test",
+        tokenName: "test",
+        requestId: crypto.randomUUID(),
+        action: "upstream.delete",
+        target: { type: "org", id: t.orgId },
+        orgId: t.orgId,
+        tenantId: null,
+        before: null,
+        after: null,
+      });
+    expect(await deleteOrgUpstream(env.DB, t.orgId, audit())).toBe(false);
+    expect(
+      await putOrgUpstream(env.DB, { orgId: t.orgId, apiKeySealed: "x", webhookSecretSealed: null }, audit()),
+    ).toBe(false);
+    expect(
+      await env.DB.prepare(
+        "SELECT count(*) AS n FROM org_upstreams WHERE org_id = ? AND api_key_sealed = 'x'",
+      )
+        .bind(t.orgId)
+        .first("n"),
+    ).toBe(0);
+    expect(await expectJson(await admin(`/orgs/${t.orgId}`), 200)).toMatchObject({ upstream: "own" });
+    const audited = await env.DB.prepare(
+      "SELECT count(*) AS n FROM audit_log WHERE org_id = ? AND actor = 'test'",
+    )
+      .bind(t.orgId)
+      .first("n");
+    expect(audited).toBe(0);
+  });
+
+  it("sends a create to the account the org is on now, though this isolate still remembers the one it moved from", async () => {
+    const { t, account } = await tenantOnOwnAccount();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });
+    // This isolate now remembers the org's own account.
+    const before = await startTask(t, "before the move", { steps: 1 });
+    expect((await account.truth()).sessions.map((s) => s.id)).toEqual([before.id]);
+    await eventually(async () =>
+      (await asTenant(t.key, `/api/v3/sessions/${before.id}`).then((r) => r.json() as Promise<SessionView>))
+        .status === "stopped"
+        ? true
+        : undefined,
+    );
+    // Another isolate moves the org back to the deployment's account: D1 says so at once, while
+    // this isolate's memory of the account lasts up to 30 s more.
+    await env.DB.prepare("DELETE FROM org_upstreams WHERE org_id = ?").bind(t.orgId).run();
+    const after = await startTask(t, "after the move", { steps: 1 });
+    // On the old account it would be read as gone from the new one, and its cost never booked.
+    expect((await account.truth()).sessions.map((s) => s.id)).toEqual([before.id]);
+    expect((await emulatorTruth()).map((s) => s.id)).toContain(after.id);
+    // And the isolate now reads the org's calls from the account it is on.
+    const read = await expectJson<SessionView>(await asTenant(t.key, `/api/v3/sessions/${after.id}`), 200);
+    expect(read.id).toBe(after.id);
   });
 
   it("is what the reconciler reads and stops with, and the deployment's pass leaves it alone", async () => {

@@ -44,6 +44,11 @@ export interface Hold {
   amountMicros: number;
   /** A few micro-USD that tell this hold's create apart from others of the same amount. */
   tagMicros: number;
+  /**
+   * When the org's own account was set, read with the hold (null: the deployment's account): the
+   * account its create goes to, since no org moves while a hold of its is open and tied to nothing.
+   */
+  accountSetAt: string | null;
 }
 
 /**
@@ -101,7 +106,12 @@ export async function openHold(
     throw refusal;
   }
   if (admission.admitted) {
-    return { id: holdId, amountMicros: admission.amountMicros, tagMicros: admission.tagMicros };
+    return {
+      id: holdId,
+      amountMicros: admission.amountMicros,
+      tagMicros: admission.tagMicros,
+      accountSetAt: admission.accountSetAt,
+    };
   }
   if (admission.reason === "already_held")
     throw new GatewayError("session_not_idle", ERROR_DETAILS.sessionBusy);

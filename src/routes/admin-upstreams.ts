@@ -99,7 +99,11 @@ export const adminUpstreams = new Hono<AppEnv>()
         before: accountView(org.ownUpstream),
         after: { ...accountView(true), apiKey: REDACTED, webhookSecret: webhookSecret ? REDACTED : null },
       });
-      if (!(await putOrgUpstream(c.env.DB, sealed, audit))) throw notFound("Org not found");
+      if (!(await putOrgUpstream(c.env.DB, sealed, audit))) {
+        // A create took its hold since mayMoveTo looked: the move waits for it.
+        if (await hasUnattachedHold(c.env.DB, orgId)) throw new GatewayError("conflict", LIVE_ELSEWHERE);
+        throw notFound("Org not found");
+      }
       forgetUpstream(orgId);
       return c.body(null, 204);
     },
@@ -125,7 +129,7 @@ export const adminUpstreams = new Hono<AppEnv>()
       const current = await upstreamEnvFor(c.env, orgId, c.get("log")).catch(() => null);
       if (current === c.env) return c.body(null, 204);
       if (!(await mayMoveTo(c, orgId, c.env))) throw new GatewayError("conflict", LIVE_ELSEWHERE);
-      await deleteOrgUpstream(
+      const moved = await deleteOrgUpstream(
         c.env.DB,
         orgId,
         auditChange(c, {
@@ -137,6 +141,10 @@ export const adminUpstreams = new Hono<AppEnv>()
           after: accountView(false),
         }),
       );
+      // A create took its hold since mayMoveTo looked: the move waits for it.
+      if (!moved && (await hasUnattachedHold(c.env.DB, orgId))) {
+        throw new GatewayError("conflict", LIVE_ELSEWHERE);
+      }
       forgetUpstream(orgId);
       return c.body(null, 204);
     },

@@ -49,7 +49,13 @@ export interface CounterView {
 export const CEILING_TAGS = 1_000;
 
 export type Admission =
-  | { admitted: true; amountMicros: number; tagMicros: number }
+  | {
+      admitted: true;
+      amountMicros: number;
+      tagMicros: number;
+      /** When the org's own account was set as of the admission (null: the deployment's). */
+      accountSetAt: string | null;
+    }
   | { admitted: false; reason: "budget"; scope: Scope; remainingMicros: number }
   | { admitted: false; reason: "concurrency"; scope: Scope; live: number; max: number }
   | { admitted: false; reason: "already_held" };
@@ -97,7 +103,8 @@ const REPORT = `SELECT
     (SELECT count(*) FROM holds WHERE kind = ?6 AND resource_id = ?7 AND state = 'open' AND id <> ?1) AS held_elsewhere,
     o.held_micros AS org_held, o.spent_micros AS org_spent,
     t.held_micros AS tenant_held, t.spent_micros AS tenant_spent,
-    ${LIVE("org_id", "?2")} AS org_live, ${LIVE("tenant_id", "?4")} AS tenant_live
+    ${LIVE("org_id", "?2")} AS org_live, ${LIVE("tenant_id", "?4")} AS tenant_live,
+    (SELECT updated_at FROM org_upstreams WHERE org_id = ?2) AS account_set_at
   FROM budget_counters o, budget_counters t
   WHERE o.scope = 'org' AND o.scope_id = ?2 AND o.period_key = ?3
     AND t.scope = 'tenant' AND t.scope_id = ?4 AND t.period_key = ?5`;
@@ -112,6 +119,7 @@ interface ReportRow {
   tenant_spent: number;
   org_live: number;
   tenant_live: number;
+  account_set_at: string | null;
 }
 
 /**
@@ -158,7 +166,14 @@ export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admis
   ]);
   const row = results[3]?.results?.[0] as ReportRow | undefined;
   if (!row) throw new Error("budget counters missing after admission");
-  if (row.amount !== null) return { admitted: true, amountMicros: row.amount, tagMicros: row.tag ?? 0 };
+  if (row.amount !== null) {
+    return {
+      admitted: true,
+      amountMicros: row.amount,
+      tagMicros: row.tag ?? 0,
+      accountSetAt: row.account_set_at,
+    };
+  }
   // Two follow-ups racing to the same session: the second finds the first's open hold.
   if (row.held_elsewhere > 0) return { admitted: false, reason: "already_held" };
 
@@ -243,14 +258,16 @@ export interface OpenHold {
  * lost and that the reconciler has yet to find on the org's current upstream account.
  */
 export async function hasUnattachedHold(db: D1Database, orgId: string): Promise<boolean> {
-  const row = await db
-    .prepare(
-      "SELECT 1 AS found FROM holds WHERE org_id = ? AND state = 'open' AND resource_id IS NULL LIMIT 1",
-    )
+  const found = await db
+    .prepare(`SELECT EXISTS (${unattachedHoldOf("?1")}) AS found`)
     .bind(orgId)
-    .first<{ found: number }>();
-  return row !== null;
+    .first<number>("found");
+  return found === 1;
 }
+
+/** SQL: the open holds of the org bound at `orgParam` tied to no object (see hasUnattachedHold). */
+export const unattachedHoldOf = (orgParam: string) =>
+  `SELECT 1 FROM holds WHERE org_id = ${orgParam} AND state = 'open' AND resource_id IS NULL`;
 
 /** The open hold of a session or browser, if it has one. */
 export async function findOpenHold(

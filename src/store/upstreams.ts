@@ -1,3 +1,5 @@
+import { unattachedHoldOf } from "./budgets";
+
 /** An org's own Browser Use account as stored: sealed, never in the clear (see upstream/accounts.ts). */
 export interface SealedUpstream {
   orgId: string;
@@ -17,17 +19,28 @@ const toSealed = (row: UpstreamRow): SealedUpstream => ({
   webhookSecretSealed: row.webhook_secret_sealed,
 });
 
-export async function findOrgUpstream(db: D1Database, orgId: string): Promise<SealedUpstream | null> {
+/**
+ * An org's account as stored, and when it was last set: what an admission reads in the same
+ * transaction as its hold (`org_upstreams.updated_at`), to tell whether the org moved since.
+ */
+export async function findOrgUpstream(
+  db: D1Database,
+  orgId: string,
+): Promise<(SealedUpstream & { setAt: string }) | null> {
   const row = await db
-    .prepare("SELECT org_id, api_key_sealed, webhook_secret_sealed FROM org_upstreams WHERE org_id = ?")
+    .prepare(
+      "SELECT org_id, api_key_sealed, webhook_secret_sealed, updated_at FROM org_upstreams WHERE org_id = ?",
+    )
     .bind(orgId)
-    .first<UpstreamRow>();
-  return row ? toSealed(row) : null;
+    .first<UpstreamRow & { updated_at: string }>();
+  return row ? { ...toSealed(row), setAt: row.updated_at } : null;
 }
 
 /**
  * Sets (or replaces) an org's account, with its audit entry in the same transaction; false when
- * the org does not exist or is deleted.
+ * the org does not exist or is deleted, or when a create of the org is in flight or its answer was
+ * lost (an open hold tied to no object): checked in the same statement as the write, so no create
+ * can take its hold under the old account between the check and the move (see routes/v3/holds.ts).
  */
 export async function putOrgUpstream(
   db: D1Database,
@@ -38,7 +51,8 @@ export async function putOrgUpstream(
   const upsert = db
     .prepare(
       `INSERT INTO org_upstreams (org_id, api_key_sealed, webhook_secret_sealed, created_at, updated_at)
-       SELECT id, ?2, ?3, ?4, ?4 FROM orgs WHERE id = ?1 AND deleted_at IS NULL
+       SELECT id, ?2, ?3, ?4, ?4 FROM orgs
+       WHERE id = ?1 AND deleted_at IS NULL AND NOT EXISTS (${unattachedHoldOf("?1")})
        ON CONFLICT (org_id) DO UPDATE SET api_key_sealed = excluded.api_key_sealed,
          webhook_secret_sealed = excluded.webhook_secret_sealed, updated_at = excluded.updated_at
        RETURNING org_id`,
@@ -48,14 +62,19 @@ export async function putOrgUpstream(
   return (put?.results.length ?? 0) > 0;
 }
 
-/** Returns an org to the deployment's account, with its audit entry; false when it had none. */
+/**
+ * Returns an org to the deployment's account, with its audit entry; false when it had none, or
+ * when a create of the org has an open hold tied to no object (as putOrgUpstream).
+ */
 export async function deleteOrgUpstream(
   db: D1Database,
   orgId: string,
   audit: D1PreparedStatement,
 ): Promise<boolean> {
   const [deleted] = await db.batch([
-    db.prepare("DELETE FROM org_upstreams WHERE org_id = ?").bind(orgId),
+    db
+      .prepare(`DELETE FROM org_upstreams WHERE org_id = ?1 AND NOT EXISTS (${unattachedHoldOf("?1")})`)
+      .bind(orgId),
     audit,
   ]);
   return (deleted?.meta.changes ?? 0) > 0;

@@ -19,8 +19,16 @@ export interface UpstreamCredentials {
   webhookSecret: string | null;
 }
 
-/** null: the org uses the deployment's account. */
-const opened = new TtlCache<UpstreamCredentials | null>(30_000);
+/**
+ * Which account an org's calls go to, as this isolate read it: its credentials (null: the
+ * deployment's account) and when the org's own account was set (null: it has none).
+ */
+export interface OrgAccount {
+  credentials: UpstreamCredentials | null;
+  setAt: string | null;
+}
+
+const opened = new TtlCache<OrgAccount>(30_000);
 const sealingKeys = new Map<string, Promise<CryptoKey | null>>();
 
 const context = (orgId: string, field: "api_key" | "webhook_secret") => `org:${orgId}:${field}`;
@@ -38,13 +46,27 @@ function sealingKey(env: Bindings): Promise<CryptoKey | null> {
 
 /** The bindings an org's upstream calls go out with: its own account's, or the deployment's. */
 export async function upstreamEnvFor(env: Bindings, orgId: string, log: Logger): Promise<Bindings> {
-  let credentials = opened.get(orgId);
-  if (credentials === undefined) {
+  return (await orgAccountFor(env, orgId, log)).env;
+}
+
+/**
+ * The same, with when the org's own account was set (null: it is on the deployment's), as this
+ * isolate last read it: up to 30 s old when another isolate moved the org.
+ */
+export async function orgAccountFor(
+  env: Bindings,
+  orgId: string,
+  log: Logger,
+): Promise<{ env: Bindings; setAt: string | null }> {
+  let account = opened.get(orgId);
+  if (account === undefined) {
     const sealed = await findOrgUpstream(env.DB, orgId);
-    credentials = sealed ? await openCredentials(env, sealed, log) : null;
-    opened.set(orgId, credentials);
+    account = sealed
+      ? { credentials: await openCredentials(env, sealed, log), setAt: sealed.setAt }
+      : { credentials: null, setAt: null };
+    opened.set(orgId, account);
   }
-  return credentials ? withCredentials(env, credentials) : env;
+  return { env: account.credentials ? withCredentials(env, account.credentials) : env, setAt: account.setAt };
 }
 
 /** The deployment's bindings with an org's account in place of the deployment's. */
