@@ -193,6 +193,28 @@ describe("a follow-up under a policy narrowed since its session was created", ()
     expect(ok.model).toBe("bu-mini");
   });
 
+  it("takes a follow-up naming no model or country on a session whose own the policy allows, whatever upstream's defaults are", async () => {
+    const t = await newTenant();
+    // Neither upstream's default model nor its default country ("us") is allowed; the session's are.
+    await putPolicy("orgs", t.orgId, { allowedModels: ["bu-max"], allowedCountries: ["de"] });
+    const s = await startSession(t, {
+      task: emuTask("first", { steps: 1 }),
+      keepAlive: true,
+      model: "bu-max",
+      proxyCountryCode: "de",
+    });
+    await waitForStatus(t, s.id, ["idle"]);
+    const res = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("again", { steps: 1 }), sessionId: s.id },
+    });
+    expect(res.status).toBe(200);
+    // Nothing was written into the body for it: a follow-up's country changes nothing upstream.
+    expect(res.headers.get("X-Gateway-Applied") ?? "").not.toContain("proxyCountryCode");
+    await res.body?.cancel();
+    const [truth] = (await emulatorTruth()).filter((x) => x.id === s.id);
+    expect(truth?.tasks).toHaveLength(2);
+  });
+
   it("ends a kept-alive session after its follow-up once the policy forbids keepAlive, rather than keeping it idle", async () => {
     const t = await newTenant();
     const s = await startSession(t, { task: emuTask("first", { steps: 1 }), keepAlive: true });
@@ -581,6 +603,37 @@ describe("reconciler", () => {
     const truth = (await account.truth()).sessions;
     expect(truth.find((u) => u.id === s.id)?.status).toBe("stopped");
     expect(truth.find((u) => u.id === waiting.id)?.status).toBe("idle");
+  });
+
+  it("does not stop, for keepAlive, a session whose follow-up holds its task this very moment", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
+    const s = await expectJson<View>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("kept", { steps: 1 }), keepAlive: true },
+        ...on(account),
+      }),
+      200,
+    );
+    await eventually(async () => ((await account.truth()).sessions[0]?.status === "idle" ? true : undefined));
+    await putPolicy("orgs", t.orgId, { allowKeepAlive: false });
+    // Its first task's hold settles as the idle view is read.
+    const idle = await expectJson<View>(await asTenant(t.key, `/api/v3/sessions/${s.id}`, on(account)), 200);
+    // A follow-up has taken its hold and is on its way upstream (sent keepAlive: false, it ends the
+    // session when its task does): a stop now would cut the paid task short.
+    const policy = effectivePolicy({ allowKeepAlive: false }, null);
+    await openHold(env.DB, t, policy, {
+      kind: "session",
+      resourceId: s.id,
+      requestedMicros: 100_000,
+      exact: false,
+      addsLive: false,
+      // What the session had done when the follow-up was dispatched: its idle view ends no task.
+      baseline: { stepCount: Number(idle.stepCount), updatedAt: String(idle.updatedAt) },
+    });
+    const report = await reconcile(account.env, log, { orgId: t.orgId });
+    expect(report.stoppedIdle).toBe(0);
+    expect((await account.truth()).sessions[0]?.status).toBe("idle");
   });
 
   it("leaves a kept-alive session alone while it is within maxIdleMinutes", async () => {

@@ -259,10 +259,16 @@ describe("an org's own Browser Use account", () => {
         before: null,
         after: null,
       });
-    expect(await deleteOrgUpstream(env.DB, t.orgId, audit())).toBe(false);
+    const quietOnly = { whenNothingToLose: true };
+    expect(await deleteOrgUpstream(env.DB, t.orgId, audit(), quietOnly)).toBe("busy");
     expect(
-      await putOrgUpstream(env.DB, { orgId: t.orgId, apiKeySealed: "x", webhookSecretSealed: null }, audit()),
-    ).toBe(false);
+      await putOrgUpstream(
+        env.DB,
+        { orgId: t.orgId, apiKeySealed: "x", webhookSecretSealed: null },
+        audit(),
+        quietOnly,
+      ),
+    ).toBe("busy");
     expect(
       await env.DB.prepare(
         "SELECT count(*) AS n FROM org_upstreams WHERE org_id = ? AND api_key_sealed = 'x'",
@@ -277,6 +283,47 @@ describe("an org's own Browser Use account", () => {
       .bind(t.orgId)
       .first("n");
     expect(audited).toBe(0);
+  });
+
+  it("changes the same account's credentials while a create's outcome is unknown: nothing can be lost", async () => {
+    const { t, account } = await tenantOnOwnAccount();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });
+    await account.control("POST", "/faults", { next: ["drop-after"] });
+    const lost = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("lost", { steps: 50, stepMs: 60_000 }), maxCostUsd: "1" },
+    });
+    expect(lost.status).toBe(502);
+    await lost.body?.cancel();
+    // The same key with a new webhook secret: the same project, so the reconciler still finds the
+    // lost create's session where it looks.
+    const res = await admin(`/orgs/${t.orgId}/upstream`, "PUT", {
+      apiKey: account.key,
+      webhookSecret: `whsec-${crypto.randomUUID()}`,
+    });
+    expect(res.status).toBe(204);
+  });
+
+  it("refuses, in the move's own write, a move to another account once something of the org is live", async () => {
+    const t = await newTenant();
+    // Nothing was live when the move was judged; since then a create made a session, recorded
+    // live with its hold tied to it. The write must still refuse: on the new account the session
+    // would be read as gone and what it spends never booked.
+    const s = await startTask(t, "slipped in", { steps: 50, stepMs: 60_000 });
+    expect(s.status).not.toBe("stopped");
+    const audit = auditStatement(env.DB, {
+      actor: "test-live",
+      tokenName: "test",
+      requestId: crypto.randomUUID(),
+      action: "upstream.put",
+      target: { type: "org", id: t.orgId },
+      orgId: t.orgId,
+      tenantId: null,
+      before: null,
+      after: null,
+    });
+    const sealed = { orgId: t.orgId, apiKeySealed: "x", webhookSecretSealed: null };
+    expect(await putOrgUpstream(env.DB, sealed, audit, { whenNothingToLose: true })).toBe("busy");
+    expect(await expectJson(await admin(`/orgs/${t.orgId}`), 200)).toMatchObject({ upstream: "deployment" });
   });
 
   it("sends a create to the account the org is on now, though this isolate still remembers the one it moved from", async () => {

@@ -4,6 +4,8 @@ import { toMicros } from "./money";
 export interface EmulatorOptions {
   /** The one API key accepted in `X-Browser-Use-API-Key`. */
   apiKey: string;
+  /** The account's `projectId` in `GET /billing/account` (default PROJECT_ID: the main project's). */
+  projectId?: string;
   /** TCP port; 0 (the default) picks a free one. */
   port?: number;
   /** Interface to bind; 127.0.0.1 by default. */

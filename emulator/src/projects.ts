@@ -6,7 +6,7 @@
  * Tests that share one emulator each take a project of their own, so one test's faults or clock
  * never reach another's requests; an org with its own Browser Use account is a project too.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import * as z from "zod";
 import { buildApp } from "./app";
@@ -45,7 +45,7 @@ export class Projects {
   /** A new project with the main one's options except its key (and webhook, off until set). */
   create(apiKey: string): Project {
     if (this.#byKey.has(apiKey)) throw new ApiError(409, "A project with this API key exists");
-    return this.add({ ...this.options, apiKey, webhookUrl: undefined });
+    return this.add({ ...this.options, apiKey, projectId: randomUUID(), webhookUrl: undefined });
   }
 
   /**

@@ -30,11 +30,14 @@ export interface PolicyResult {
 export function applySessionPolicy(body: Body, policy: EffectivePolicy): PolicyResult {
   const out = { ...body };
   const applied: string[] = [];
-  applyCountry(out, policy, applied);
+  // A follow-up runs behind its session's proxy and, naming no model, on its session's model:
+  // what it leaves out is not upstream's default, and applyFollowUpPolicy judges the session's.
+  const followUp = out.sessionId != null;
+  if (!(followUp && out.proxyCountryCode === undefined)) applyCountry(out, policy, applied);
 
   const allowedModels: ReadonlySet<string> | null = policy.allowedModels;
   const model = out.model === undefined ? UPSTREAM_DEFAULT_MODEL : String(out.model);
-  if (allowedModels && !allowedModels.has(model)) {
+  if (allowedModels && !allowedModels.has(model) && !(followUp && out.model === undefined)) {
     const allowed = [...allowedModels].sort();
     // No model is injected on the client's behalf: which one to pay for is the client's choice.
     const detail =

@@ -236,9 +236,10 @@ async function refresh(
 /**
  * Why policy wants a session or browser stopped now, if it does: one no tenant can be given (of
  * several tenants' lost creates, whose stop at the time failed); a session kept alive and idle
- * past the tenant's `maxIdleMinutes`, or at all where keepAlive is no longer allowed; a browser whose spend (its proxy traffic, billed on top of
- * its time) has passed what it holds; or anything live in a scope whose cap is used up, since
- * what it costs from now on no budget can pay for.
+ * past the tenant's `maxIdleMinutes`, or idle after a task at all where keepAlive is no longer
+ * allowed; a browser whose spend (its proxy traffic, billed on top of its time) has passed what
+ * it holds; or anything live in a scope whose cap is used up, since what it costs from now on no
+ * budget can pay for.
  */
 async function stopReason(
   db: D1Database,
@@ -256,9 +257,18 @@ async function stopReason(
     if (now.getTime() - Date.parse(view.updatedAt) > maxIdle * 60_000) return "idle";
   }
   // Idle after a task, a session is kept alive (one that is not stops when its task ends): kept
-  // under an earlier policy, it is stopped once keepAlive is no longer allowed. One created without
-  // a task and waiting for its first (no step yet) is not kept alive.
-  if (view.status === "idle" && !policy.allowKeepAlive && Number(view.stepCount) > 0) return "idle";
+  // under an earlier policy, it is stopped once keepAlive is no longer allowed. One that has run no
+  // step yet (created without a task, waiting for its first) is what its create asked for, and is
+  // left to maxIdleMinutes; one with an open hold is taking a follow-up this very moment (sent
+  // `keepAlive: false`, it stops when that ends), which a stop now would cut short.
+  if (
+    view.status === "idle" &&
+    !policy.allowKeepAlive &&
+    Number(view.stepCount) > 0 &&
+    !(await findOpenHold(db, "session", item.id))
+  ) {
+    return "idle";
+  }
   if (item.kind === "browser") {
     const hold = await findOpenHold(db, "browser", item.id);
     const spent = BROWSERS.observe(view, item).figures.totalCostMicros - (hold?.baseTotalMicros ?? 0);

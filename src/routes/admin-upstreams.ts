@@ -8,7 +8,6 @@ import { jsonBody } from "../middleware/json-body";
 import { REDACTED } from "../lib/redact";
 import { validate } from "../middleware/validate";
 import { describeRoute } from "../openapi/describe";
-import { hasUnattachedHold } from "../store/budgets";
 import { getOrg } from "../store/orgs";
 import { listLive } from "../store/resources";
 import { deleteOrgUpstream, putOrgUpstream } from "../store/upstreams";
@@ -23,20 +22,48 @@ const Secret = z.string().regex(/^[\x21-\x7e]{1,500}$/, "printable ASCII without
 export const UpstreamBody = z.strictObject({ apiKey: Secret, webhookSecret: Secret.optional() });
 
 /**
- * Whether an org may move to the account of `target`: yes when nothing of it is live, or when the
- * account sees what is (the same account under a new key). Moving live sessions to an account that
- * does not know them would read them as gone, and stop the ledger following what they spend. Never
- * while a create of the org has an open hold tied to no object (in flight, or its answer lost): the
- * reconciler would look for its object on the new account, find nothing and release the hold,
- * and what the object costs on the old one would be charged to no budget.
+ * How an org may move from the account of `current` (null: it cannot be read) to that of
+ * `target`:
+ * - `same_account`: the same Browser Use account under another key or secret (the same
+ *   `projectId`, or what is live of the org is seen there): nothing can be lost, so always;
+ * - `live_elsewhere`: another account, with sessions or browsers of the org live on this one,
+ *   which the new one would read as gone and the ledger stop following: never (409);
+ * - `when_nothing_to_lose`: another account (or one not known to be the same), nothing live now:
+ *   only if nothing is live at the write either, and no create of the org is in flight or lost
+ *   (its object would be looked for on the new account, never found, and its cost charged to no
+ *   budget). The write checks both in its own statement (store/upstreams.ts), so no create can
+ *   slip in between.
  */
-async function mayMoveTo(c: Context<AppEnv>, orgId: string, target: Bindings): Promise<boolean> {
-  if (await hasUnattachedHold(c.env.DB, orgId)) return false;
+async function moveCheck(
+  c: Context<AppEnv>,
+  orgId: string,
+  current: Bindings | null,
+  target: Bindings,
+): Promise<"same_account" | "live_elsewhere" | "when_nothing_to_lose"> {
+  const [from, to] = await Promise.all([current && projectOf(c, current), projectOf(c, target)]);
+  if (from !== null && from === to) return "same_account";
   const [live] = await listLive(c.env.DB, { column: "org_id", id: orgId }, 1);
-  if (!live) return true;
+  if (!live) return "when_nothing_to_lose";
   const spec = live.kind === "session" ? SESSIONS : BROWSERS;
   const res = await callUpstream(target, c.get("log"), { method: "GET", path: spec.path(live.id) });
-  return res.status === 200;
+  return res.status === 200 ? "same_account" : "live_elsewhere";
+}
+
+/** Which Browser Use project an account is (`GET /billing/account`), or null when it cannot say. */
+async function projectOf(c: Context<AppEnv>, account: Bindings): Promise<string | null> {
+  try {
+    const res = await callUpstream(account, c.get("log"), { method: "GET", path: "/billing/account" });
+    const id = (res.body as { projectId?: unknown } | undefined)?.projectId;
+    return res.status === 200 && typeof id === "string" ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The org's account as D1 has it now (not this isolate's memory of it); null when it cannot be opened. */
+async function currentAccount(c: Context<AppEnv>, orgId: string): Promise<Bindings | null> {
+  forgetUpstream(orgId);
+  return upstreamEnvFor(c.env, orgId, c.get("log")).catch(() => null);
 }
 
 /** What the audit log says of an org's account: which it is, never its key or secret. */
@@ -90,7 +117,8 @@ export const adminUpstreams = new Hono<AppEnv>()
           { type: "value_error", loc: ["body", "apiKey"], msg: "Browser Use refused this key" },
         ]);
       }
-      if (!(await mayMoveTo(c, orgId, target))) throw new GatewayError("conflict", LIVE_ELSEWHERE);
+      const check = await moveCheck(c, orgId, await currentAccount(c, orgId), target);
+      if (check === "live_elsewhere") throw new GatewayError("conflict", LIVE_ELSEWHERE);
       const audit = auditChange(c, {
         action: "upstream.put",
         target: { type: "org", id: orgId },
@@ -99,11 +127,11 @@ export const adminUpstreams = new Hono<AppEnv>()
         before: accountView(org.ownUpstream),
         after: { ...accountView(true), apiKey: REDACTED, webhookSecret: webhookSecret ? REDACTED : null },
       });
-      if (!(await putOrgUpstream(c.env.DB, sealed, audit))) {
-        // A create took its hold since mayMoveTo looked: the move waits for it.
-        if (await hasUnattachedHold(c.env.DB, orgId)) throw new GatewayError("conflict", LIVE_ELSEWHERE);
-        throw notFound("Org not found");
-      }
+      const outcome = await putOrgUpstream(c.env.DB, sealed, audit, {
+        whenNothingToLose: check === "when_nothing_to_lose",
+      });
+      if (outcome === "no_org") throw notFound("Org not found");
+      if (outcome === "busy") throw new GatewayError("conflict", LIVE_ELSEWHERE);
       forgetUpstream(orgId);
       return c.body(null, 204);
     },
@@ -126,10 +154,10 @@ export const adminUpstreams = new Hono<AppEnv>()
       const { orgId } = c.req.valid("param");
       const org = await getOrg(c.env.DB, orgId);
       if (!org) throw notFound("Org not found");
-      const current = await upstreamEnvFor(c.env, orgId, c.get("log")).catch(() => null);
-      if (current === c.env) return c.body(null, 204);
-      if (!(await mayMoveTo(c, orgId, c.env))) throw new GatewayError("conflict", LIVE_ELSEWHERE);
-      const moved = await deleteOrgUpstream(
+      if (!org.ownUpstream) return c.body(null, 204);
+      const check = await moveCheck(c, orgId, await currentAccount(c, orgId), c.env);
+      if (check === "live_elsewhere") throw new GatewayError("conflict", LIVE_ELSEWHERE);
+      const outcome = await deleteOrgUpstream(
         c.env.DB,
         orgId,
         auditChange(c, {
@@ -140,11 +168,9 @@ export const adminUpstreams = new Hono<AppEnv>()
           before: accountView(true),
           after: accountView(false),
         }),
+        { whenNothingToLose: check === "when_nothing_to_lose" },
       );
-      // A create took its hold since mayMoveTo looked: the move waits for it.
-      if (!moved && (await hasUnattachedHold(c.env.DB, orgId))) {
-        throw new GatewayError("conflict", LIVE_ELSEWHERE);
-      }
+      if (outcome === "busy") throw new GatewayError("conflict", LIVE_ELSEWHERE);
       forgetUpstream(orgId);
       return c.body(null, 204);
     },

@@ -254,18 +254,9 @@ export interface OpenHold {
 }
 
 /**
- * Whether an org has an open hold tied to no object: a create in flight, or one whose answer was
- * lost and that the reconciler has yet to find on the org's current upstream account.
+ * SQL: the open holds of the org bound at `orgParam` tied to no object: creates in flight, or whose
+ * answer was lost and that the reconciler has yet to find on the org's current account.
  */
-export async function hasUnattachedHold(db: D1Database, orgId: string): Promise<boolean> {
-  const found = await db
-    .prepare(`SELECT EXISTS (${unattachedHoldOf("?1")}) AS found`)
-    .bind(orgId)
-    .first<number>("found");
-  return found === 1;
-}
-
-/** SQL: the open holds of the org bound at `orgParam` tied to no object (see hasUnattachedHold). */
 export const unattachedHoldOf = (orgParam: string) =>
   `SELECT 1 FROM holds WHERE org_id = ${orgParam} AND state = 'open' AND resource_id IS NULL`;
 

@@ -26,7 +26,7 @@ export function billingRoutes(emu: Emulator) {
         subscriptionCanceledAt: null,
       },
       isFreeTier: false,
-      projectId: PROJECT_ID,
+      projectId: emu.options.projectId ?? PROJECT_ID,
       tracingDisabled: false,
       concurrentSessionLimit: limit,
       activeSessionCount: emu.activeCount(),
