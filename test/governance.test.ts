@@ -548,6 +548,30 @@ describe("reconciler", () => {
   // Each test reconciles only its own org, against an upstream account of its own, so a pass
   // looks at this test's sessions and no one else's.
   const on = (account: UpstreamAccount) => ({ env: account.env });
+  /** A session made on `account` directly, behind the gateway's back, as its owner could. */
+  const madeOutside = async (account: UpstreamAccount, task: string) =>
+    expectJson<View>(
+      await fetch(`${env.UPSTREAM_URL}/sessions`, {
+        method: "POST",
+        headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
+        body: JSON.stringify({ task }),
+      }),
+      200,
+    );
+  /** A kept-alive session of `t` on `account`, once its one-step task has ended and it sits idle. */
+  async function keptAliveIdle(t: TestTenant, account: UpstreamAccount): Promise<View> {
+    const s = await expectJson<View>(
+      await asTenant(t.key, "/api/v3/sessions", {
+        body: { task: emuTask("kept", { steps: 1 }), keepAlive: true },
+        ...on(account),
+      }),
+      200,
+    );
+    await eventually(async () =>
+      (await account.truth()).sessions.find((u) => u.id === s.id)?.status === "idle" ? true : undefined,
+    );
+    return s;
+  }
 
   it("stops a kept-alive session idle longer than the tenant's maxIdleMinutes and settles its hold", async () => {
     const account = await newUpstreamAccount();
@@ -608,14 +632,7 @@ describe("reconciler", () => {
   it("does not stop, for keepAlive, a session whose follow-up holds its task this very moment", async () => {
     const account = await newUpstreamAccount();
     const t = await newTenant();
-    const s = await expectJson<View>(
-      await asTenant(t.key, "/api/v3/sessions", {
-        body: { task: emuTask("kept", { steps: 1 }), keepAlive: true },
-        ...on(account),
-      }),
-      200,
-    );
-    await eventually(async () => ((await account.truth()).sessions[0]?.status === "idle" ? true : undefined));
+    const s = await keptAliveIdle(t, account);
     await putPolicy("orgs", t.orgId, { allowKeepAlive: false });
     // Its first task's hold settles as the idle view is read.
     const idle = await expectJson<View>(await asTenant(t.key, `/api/v3/sessions/${s.id}`, on(account)), 200);
@@ -640,11 +657,7 @@ describe("reconciler", () => {
     const account = await newUpstreamAccount();
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, { maxIdleMinutes: 10 });
-    await asTenant(t.key, "/api/v3/sessions", {
-      body: { task: emuTask("idle", { steps: 1 }), keepAlive: true },
-      ...on(account),
-    });
-    await eventually(async () => ((await account.truth()).sessions[0]?.status === "idle" ? true : undefined));
+    await keptAliveIdle(t, account);
     const report = await reconcile(account.env, log, { orgId: t.orgId, now: inMinutes(3) });
     expect(report).toMatchObject({ refreshed: 1, stoppedIdle: 0 });
     expect((await account.truth()).sessions[0]?.status).toBe("idle");
@@ -673,12 +686,10 @@ describe("reconciler", () => {
   it("books an upstream session the gateway never saw as unattributed spend of the account's org", async () => {
     const account = await newUpstreamAccount();
     const t = await newTenant();
-    const res = await fetch(`${env.UPSTREAM_URL}/sessions`, {
-      method: "POST",
-      headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
-      body: JSON.stringify({ task: emuTask("behind the gateway's back", { steps: 1, cost: "0.01" }) }),
-    });
-    const stray = await expectJson<View>(res, 200);
+    const stray = await madeOutside(
+      account,
+      emuTask("behind the gateway's back", { steps: 1, cost: "0.01" }),
+    );
     const done = await eventually(async () =>
       (await account.truth()).sessions.find((u) => u.status === "stopped"),
     );
@@ -700,12 +711,7 @@ describe("reconciler", () => {
   it("books a session recorded but never booked, however final it is by then", async () => {
     const account = await newUpstreamAccount();
     const t = await newTenant();
-    const res = await fetch(`${env.UPSTREAM_URL}/sessions`, {
-      method: "POST",
-      headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
-      body: JSON.stringify({ task: emuTask("recorded, not booked", { steps: 1, cost: "0.01" }) }),
-    });
-    const made = await expectJson<View>(res, 200);
+    const made = await madeOutside(account, emuTask("recorded, not booked", { steps: 1, cost: "0.01" }));
     const done = await eventually(async () =>
       (await account.truth()).sessions.find((u) => u.id === made.id && u.status === "stopped"),
     );
@@ -728,12 +734,7 @@ describe("reconciler", () => {
   it("leaves an unknown upstream session alone inside the grace period", async () => {
     const account = await newUpstreamAccount();
     const t = await newTenant();
-    const res = await fetch(`${env.UPSTREAM_URL}/sessions`, {
-      method: "POST",
-      headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
-      body: JSON.stringify({ task: emuTask("just created", { steps: 1 }) }),
-    });
-    const fresh = await expectJson<View>(res, 200);
+    const fresh = await madeOutside(account, emuTask("just created", { steps: 1 }));
     const report = await reconcile(account.env, log, { orgId: t.orgId });
     expect(report.unattributed).toBe(0);
     expect(await getUsage(env.DB, "session", fresh.id)).toBeNull();
@@ -750,12 +751,7 @@ describe("reconciler", () => {
       }),
       200,
     );
-    const strayRes = await fetch(`${env.UPSTREAM_URL}/sessions`, {
-      method: "POST",
-      headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
-      body: JSON.stringify({ task: emuTask("stray", { steps: 2, cost: "0.01" }) }),
-    });
-    const stray = await expectJson<View>(strayRes, 200);
+    const stray = await madeOutside(account, emuTask("stray", { steps: 2, cost: "0.01" }));
     await eventually(async () =>
       (await account.truth()).sessions.every((u) => u.status === "stopped") ? true : undefined,
     );

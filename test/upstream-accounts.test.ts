@@ -48,6 +48,34 @@ async function tenantOnOwnAccount(): Promise<{ t: TestTenant; account: UpstreamA
   return { t, account, secret };
 }
 
+/**
+ * A create of `t` on its org's account whose answer is lost: upstream makes the session, and the
+ * create's hold stays open, tied to nothing, until the reconciler finds the session there.
+ */
+async function loseACreate(t: TestTenant, account: UpstreamAccount): Promise<void> {
+  await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });
+  await account.control("POST", "/faults", { next: ["drop-after"] });
+  const lost = await asTenant(t.key, "/api/v3/sessions", {
+    body: { task: emuTask("lost", { steps: 50, stepMs: 60_000 }), maxCostUsd: "1" },
+  });
+  expect(lost.status).toBe(502);
+  await lost.body?.cancel();
+}
+
+/** An audit entry of a move of `orgId` by the test itself (actor `test`), for the store's move functions. */
+const moveAudit = (orgId: string) =>
+  auditStatement(env.DB, {
+    actor: "test",
+    tokenName: "test",
+    requestId: crypto.randomUUID(),
+    action: "upstream.put",
+    target: { type: "org", id: orgId },
+    orgId,
+    tenantId: null,
+    before: null,
+    after: null,
+  });
+
 const startTask = async (t: TestTenant, text: string, d: Parameters<typeof emuTask>[1] = {}) =>
   expectJson<SessionView>(
     await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask(text, d) } }),
@@ -230,16 +258,10 @@ describe("an org's own Browser Use account", () => {
 
   it("does not move while a create's outcome is unknown: its session, on the old account, would never be found", async () => {
     const { t, account } = await tenantOnOwnAccount();
-    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });
-    // Upstream makes the session and the answer is lost: the hold waits for the reconciler to find
-    // it on this account. Once the org moved, the reconciler would look on the other one, release
-    // the hold as having made nothing, and what the session cost would be charged to no budget.
-    await account.control("POST", "/faults", { next: ["drop-after"] });
-    const lost = await asTenant(t.key, "/api/v3/sessions", {
-      body: { task: emuTask("lost", { steps: 50, stepMs: 60_000 }), maxCostUsd: "1" },
-    });
-    expect(lost.status).toBe(502);
-    await lost.body?.cancel();
+    // Once the org moved, the reconciler would look for the lost create's session on the other
+    // account, release the hold as having made nothing, and what the session cost would be charged
+    // to no budget.
+    await loseACreate(t, account);
     expect((await account.truth()).sessions).toHaveLength(1);
     expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({ heldMicros: 1_000_000 });
     const moving = await admin(`/orgs/${t.orgId}/upstream`, "DELETE");
@@ -247,28 +269,10 @@ describe("an org's own Browser Use account", () => {
     expect(await expectJson(await admin(`/orgs/${t.orgId}`), 200)).toMatchObject({ upstream: "own" });
     // The write itself refuses, not only the check before it: a create that takes its hold between
     // the two cannot be left on an account the org has left. And nothing is audited.
-    const audit = () =>
-      auditStatement(env.DB, {
-        actor: "test",
-        tokenName: "test",
-        requestId: crypto.randomUUID(),
-        action: "upstream.delete",
-        target: { type: "org", id: t.orgId },
-        orgId: t.orgId,
-        tenantId: null,
-        before: null,
-        after: null,
-      });
     const quietOnly = { whenNothingToLose: true };
-    expect(await deleteOrgUpstream(env.DB, t.orgId, audit(), quietOnly)).toBe("busy");
-    expect(
-      await putOrgUpstream(
-        env.DB,
-        { orgId: t.orgId, apiKeySealed: "x", webhookSecretSealed: null },
-        audit(),
-        quietOnly,
-      ),
-    ).toBe("busy");
+    expect(await deleteOrgUpstream(env.DB, t.orgId, moveAudit(t.orgId), quietOnly)).toBe("busy");
+    const sealed = { orgId: t.orgId, apiKeySealed: "x", webhookSecretSealed: null };
+    expect(await putOrgUpstream(env.DB, sealed, moveAudit(t.orgId), quietOnly)).toBe("busy");
     expect(
       await env.DB.prepare(
         "SELECT count(*) AS n FROM org_upstreams WHERE org_id = ? AND api_key_sealed = 'x'",
@@ -287,13 +291,7 @@ describe("an org's own Browser Use account", () => {
 
   it("changes the same account's credentials while a create's outcome is unknown: nothing can be lost", async () => {
     const { t, account } = await tenantOnOwnAccount();
-    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });
-    await account.control("POST", "/faults", { next: ["drop-after"] });
-    const lost = await asTenant(t.key, "/api/v3/sessions", {
-      body: { task: emuTask("lost", { steps: 50, stepMs: 60_000 }), maxCostUsd: "1" },
-    });
-    expect(lost.status).toBe(502);
-    await lost.body?.cancel();
+    await loseACreate(t, account);
     // The same key with a new webhook secret: the same project, so the reconciler still finds the
     // lost create's session where it looks.
     const res = await admin(`/orgs/${t.orgId}/upstream`, "PUT", {
@@ -310,19 +308,10 @@ describe("an org's own Browser Use account", () => {
     // would be read as gone and what it spends never booked.
     const s = await startTask(t, "slipped in", { steps: 50, stepMs: 60_000 });
     expect(s.status).not.toBe("stopped");
-    const audit = auditStatement(env.DB, {
-      actor: "test-live",
-      tokenName: "test",
-      requestId: crypto.randomUUID(),
-      action: "upstream.put",
-      target: { type: "org", id: t.orgId },
-      orgId: t.orgId,
-      tenantId: null,
-      before: null,
-      after: null,
-    });
     const sealed = { orgId: t.orgId, apiKeySealed: "x", webhookSecretSealed: null };
-    expect(await putOrgUpstream(env.DB, sealed, audit, { whenNothingToLose: true })).toBe("busy");
+    expect(await putOrgUpstream(env.DB, sealed, moveAudit(t.orgId), { whenNothingToLose: true })).toBe(
+      "busy",
+    );
     expect(await expectJson(await admin(`/orgs/${t.orgId}`), 200)).toMatchObject({ upstream: "deployment" });
   });
 

@@ -12,7 +12,7 @@ import { getOrg } from "../store/orgs";
 import { listLive } from "../store/resources";
 import { deleteOrgUpstream, putOrgUpstream } from "../store/upstreams";
 import { forgetUpstream, sealCredentials, upstreamEnvFor, withCredentials } from "../upstream/accounts";
-import { callUpstream } from "../upstream/client";
+import { callUpstream, type UpstreamResponse } from "../upstream/client";
 import { BROWSERS, SESSIONS } from "../upstream/kinds";
 
 const OrgParam = z.object({ orgId: z.uuid() });
@@ -38,26 +38,32 @@ async function moveCheck(
   c: Context<AppEnv>,
   orgId: string,
   current: Bindings | null,
-  target: Bindings,
+  target: { env: Bindings; projectId: string | null },
 ): Promise<"same_account" | "live_elsewhere" | "when_nothing_to_lose"> {
-  const [from, to] = await Promise.all([current && projectOf(c, current), projectOf(c, target)]);
-  if (from !== null && from === to) return "same_account";
+  const from = current && (await projectOf(c, current));
+  if (from !== null && from === target.projectId) return "same_account";
   const [live] = await listLive(c.env.DB, { column: "org_id", id: orgId }, 1);
   if (!live) return "when_nothing_to_lose";
   const spec = live.kind === "session" ? SESSIONS : BROWSERS;
-  const res = await callUpstream(target, c.get("log"), { method: "GET", path: spec.path(live.id) });
+  const res = await callUpstream(target.env, c.get("log"), { method: "GET", path: spec.path(live.id) });
   return res.status === 200 ? "same_account" : "live_elsewhere";
 }
 
 /** Which Browser Use project an account is (`GET /billing/account`), or null when it cannot say. */
 async function projectOf(c: Context<AppEnv>, account: Bindings): Promise<string | null> {
   try {
-    const res = await callUpstream(account, c.get("log"), { method: "GET", path: "/billing/account" });
-    const id = (res.body as { projectId?: unknown } | undefined)?.projectId;
-    return res.status === 200 && typeof id === "string" ? id : null;
+    return projectIdOf(
+      await callUpstream(account, c.get("log"), { method: "GET", path: "/billing/account" }),
+    );
   } catch {
     return null;
   }
+}
+
+/** The `projectId` of a `GET /billing/account` answer, if it is one. */
+function projectIdOf(res: UpstreamResponse): string | null {
+  const id = (res.body as { projectId?: unknown } | undefined)?.projectId;
+  return res.status === 200 && typeof id === "string" ? id : null;
 }
 
 /** The org's account as D1 has it now (not this isolate's memory of it); null when it cannot be opened. */
@@ -109,15 +115,19 @@ export const adminUpstreams = new Hono<AppEnv>()
       if (!org) throw notFound("Org not found");
       const sealed = await sealCredentials(c.env, orgId, { apiKey, webhookSecret });
       const target = withCredentials(c.env, { apiKey, webhookSecret });
+      let account: UpstreamResponse;
       try {
-        await callUpstream(target, c.get("log"), { method: "GET", path: "/billing/account" });
+        account = await callUpstream(target, c.get("log"), { method: "GET", path: "/billing/account" });
       } catch (err) {
         if (!(err instanceof GatewayError && err.code === "upstream_unauthorized")) throw err;
         throw invalidInput([
           { type: "value_error", loc: ["body", "apiKey"], msg: "Browser Use refused this key" },
         ]);
       }
-      const check = await moveCheck(c, orgId, await currentAccount(c, orgId), target);
+      const check = await moveCheck(c, orgId, await currentAccount(c, orgId), {
+        env: target,
+        projectId: projectIdOf(account),
+      });
       if (check === "live_elsewhere") throw new GatewayError("conflict", LIVE_ELSEWHERE);
       const audit = auditChange(c, {
         action: "upstream.put",
@@ -155,7 +165,10 @@ export const adminUpstreams = new Hono<AppEnv>()
       const org = await getOrg(c.env.DB, orgId);
       if (!org) throw notFound("Org not found");
       if (!org.ownUpstream) return c.body(null, 204);
-      const check = await moveCheck(c, orgId, await currentAccount(c, orgId), c.env);
+      const check = await moveCheck(c, orgId, await currentAccount(c, orgId), {
+        env: c.env,
+        projectId: await projectOf(c, c.env),
+      });
       if (check === "live_elsewhere") throw new GatewayError("conflict", LIVE_ELSEWHERE);
       const outcome = await deleteOrgUpstream(
         c.env.DB,
