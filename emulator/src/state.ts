@@ -113,6 +113,8 @@ export interface BrowserRecord {
   status: "active" | "stopped";
   profileId: string | null;
   proxyCountryCode: ProxyCountryCode | null;
+  /** Whether it browses through the client's own proxy (`customProxy`): Browser Use's proxy then carries nothing. */
+  customProxy: boolean;
   metadata: Record<string, string>;
   enableRecording: boolean;
   timeoutMinutes: number;

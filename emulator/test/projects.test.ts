@@ -107,10 +107,17 @@ describe("a browser's proxy traffic", () => {
     expect(100_000_000 - micros(String(billing.totalCreditsBalanceUsd))).toBe(255_000 + 334);
   });
 
-  it("refuses traffic for a browser without a proxy or one that stopped", async () => {
+  it("refuses traffic for a browser without Browser Use's proxy or one that stopped", async () => {
     const p = await newProject();
     const direct = await p.client.browsers.create({ timeout: 5, proxyCountryCode: null });
     expect((await p.control("POST", `/browsers/${direct.id}/traffic`, { proxyMb: 1 })).status).toBe(409);
+    // On the client's own proxy, whatever its country says: Browser Use's proxies carry nothing.
+    const own = await p.client.browsers.create({
+      timeout: 5,
+      proxyCountryCode: "de",
+      customProxy: { host: "proxy.example", port: 8080, ignoreCertErrors: false },
+    });
+    expect((await p.control("POST", `/browsers/${own.id}/traffic`, { proxyMb: 1 })).status).toBe(409);
     const proxied = await p.client.browsers.create({ timeout: 5 });
     await p.client.browsers.stop(proxied.id);
     expect((await p.control("POST", `/browsers/${proxied.id}/traffic`, { proxyMb: 1 })).status).toBe(409);

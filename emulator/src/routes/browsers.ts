@@ -35,6 +35,7 @@ export function browserRoutes(emu: Emulator) {
         status: "active",
         profileId: profile?.id ?? null,
         proxyCountryCode: body.proxyCountryCode,
+        customProxy: body.customProxy != null,
         metadata: body.metadata ?? {},
         enableRecording: body.enableRecording,
         timeoutMinutes: body.timeout,

@@ -109,8 +109,9 @@ export function controlRoutes(emu: Emulator) {
       const { session_id } = parse(BrowserPathParams, "path", c.req.param());
       const { proxyMb } = parse(TrafficBody, "body", await readBody(c, true));
       const b = emu.browser(session_id);
-      if (b.status !== "active" || b.proxyCountryCode === null) {
-        throw new ApiError(409, "Only an active browser with a proxy carries proxy traffic");
+      // A browser on the client's own proxy (customProxy) sends nothing through Browser Use's.
+      if (b.status !== "active" || b.proxyCountryCode === null || b.customProxy) {
+        throw new ApiError(409, "Only an active browser on Browser Use's proxy carries proxy traffic");
       }
       addProxyTraffic(b, Math.round(toMicros(proxyMb) / 1_000));
       return c.json(browserView(b, publicBase(c, emu), true));
