@@ -7,10 +7,11 @@
 import gateway from "../src/index";
 import type { Bindings } from "../src/env";
 import { countedD1, type RoundTripListener } from "./counted-d1";
+import { D1_ROUND_TRIPS_PER_PROBE } from "./probes";
 
 export { RateCounter } from "../src/index";
 
-const counts = { statements: 0, roundTrips: 0, d1Ms: 0 };
+const counts = { statements: 0, roundTrips: 0, d1Ms: 0, webhooks: 0 };
 const counting: RoundTripListener = {
   sent(sql) {
     counts.statements += sql.length;
@@ -22,8 +23,15 @@ const counting: RoundTripListener = {
 };
 
 export default {
-  fetch(request: Request, env: Bindings, ctx: ExecutionContext) {
-    if (new URL(request.url).pathname === "/__bench/d1") return Response.json(counts);
+  async fetch(request: Request, env: Bindings, ctx: ExecutionContext) {
+    const { pathname } = new URL(request.url);
+    if (pathname === "/__bench/d1") return Response.json(counts);
+    if (pathname === "/__bench/nothing") return new Response(null, { status: 204 });
+    if (pathname === "/__bench/d1-round-trips") {
+      for (let i = 0; i < D1_ROUND_TRIPS_PER_PROBE; i++) await env.DB.prepare("SELECT 1").first();
+      return new Response(null, { status: 204 });
+    }
+    if (pathname.startsWith("/webhooks/")) counts.webhooks++;
     return gateway.fetch(request, { ...env, DB: countedD1(env.DB, counting) }, ctx);
   },
   scheduled: gateway.scheduled,

@@ -33,6 +33,8 @@ export interface D1Counts {
   roundTrips: number;
   /** D1's own execution time of the statements answered so far (`meta.duration`). */
   d1Ms: number;
+  /** Browser Use's status webhooks received so far. */
+  webhooks: number;
 }
 
 /** The benchmark gateway's D1 counts so far (bench/gateway-entry.ts). */

@@ -14,8 +14,11 @@
  */
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import autocannon from "autocannon";
+import { randomUUID } from "node:crypto";
+import { signWebhook, statusUpdateBody } from "../emulator/src/webhooks";
 import { createTenant, type Stack, startStack, startWrangler, type Worker } from "../scripts/local-stack";
 import { benchFleet, type FleetResult } from "./fleet";
+import { D1_ROUND_TRIPS_PER_PROBE } from "./probes";
 import { bundleSize, d1Counts, workerdCpuMs } from "./measure";
 import { benchUsageReports, usageSeed } from "./usage";
 
@@ -59,6 +62,7 @@ interface Sample {
   statementsPerRequest: number | null;
   roundTripsPerRequest: number | null;
   d1MsPerRequest: number | null;
+  webhooksPerRequest: number | null;
 }
 
 async function measure(target: Target, scenario: Scenario): Promise<Sample> {
@@ -87,6 +91,7 @@ async function measure(target: Target, scenario: Scenario): Promise<Sample> {
     statementsPerRequest: d1After && d1Before ? per(d1After.statements, d1Before.statements) : null,
     roundTripsPerRequest: d1After && d1Before ? per(d1After.roundTrips, d1Before.roundTrips) : null,
     d1MsPerRequest: d1After && d1Before ? perMs(d1After.d1Ms, d1Before.d1Ms) : null,
+    webhooksPerRequest: d1After && d1Before ? per(d1After.webhooks, d1Before.webhooks) : null,
   };
 }
 
@@ -148,14 +153,23 @@ async function main() {
       { name: "bare", url: bare.url, pid: bare.pid },
       { name: "gateway", url: stack.gatewayUrl, pid: stack.pid },
     ];
-    const scenarios = await prepareScenarios(stack, bare.url);
+    const { scenarios, polledSession } = await prepareScenarios(stack, bare.url);
 
+    const runtime = await measureRuntime(targets[1] as Target, polledSession);
     const rows = [];
     for (const scenario of scenarios) {
       const samples: Record<Target["name"], Sample[]> = { bare: [], gateway: [] };
       for (let round = 0; round < 2; round++)
         for (const target of targets) samples[target.name].push(await measure(target, scenario));
       const [b, g] = [samples.bare, samples.gateway];
+      const localD1CpuMs =
+        Math.round(
+          ((meanOf(g, "roundTripsPerRequest") ?? 0) * runtime.d1RoundTripCpuMs +
+            (meanOf(g, "d1MsPerRequest") ?? 0)) *
+            100,
+        ) / 100;
+      const cpuRatio = (bare: number, gateway: number) =>
+        Math.round((bare / Math.max(0.01, gateway)) * 100) / 100;
       rows.push({
         scenario: scenario.name,
         bareRps: meanOf(b, "rps"),
@@ -170,6 +184,13 @@ async function main() {
         d1Statements: meanOf(g, "statementsPerRequest"),
         d1RoundTrips: meanOf(g, "roundTripsPerRequest"),
         d1Ms: meanOf(g, "d1MsPerRequest"),
+        webhooks: meanOf(g, "webhooksPerRequest"),
+        cpuRatio: cpuRatio(meanOf(b, "cpuMsPerRequest") ?? 0, meanOf(g, "cpuMsPerRequest") ?? 0),
+        localD1CpuMs,
+        cpuRatioLessLocalD1: cpuRatio(
+          meanOf(b, "cpuMsPerRequest") ?? 0,
+          (meanOf(g, "cpuMsPerRequest") ?? 0) - localD1CpuMs,
+        ),
         failed: [...b, ...g].reduce((n, s) => n + s.failed, 0),
       });
     }
@@ -181,6 +202,7 @@ async function main() {
       secondsPerRun: SECONDS,
       connections: CONNECTIONS,
       logLevel: LOG_LEVEL,
+      runtime,
       scenarios: rows,
       fleet,
       usageReports: { events: USAGE_EVENTS, seededAndStartedS: seeded, reports: usage },
@@ -203,7 +225,10 @@ async function main() {
  * again under a `requestsPerMinute` policy. The bare worker gets the same requests, on sessions of
  * its own project made the same way.
  */
-async function prepareScenarios(stack: Stack, bareUrl: string): Promise<Scenario[]> {
+async function prepareScenarios(
+  stack: Stack,
+  bareUrl: string,
+): Promise<{ scenarios: Scenario[]; polledSession: string }> {
   const policy = { budget: { capUsd: "1000000", period: "month" }, maxTaskCostUsd: "0.01" };
   const tenant = async (name: string, tenantPolicy?: unknown) => {
     const t = await createTenant(stack, { org: `bench ${name}`, tenant: name }, policy);
@@ -236,7 +261,7 @@ async function prepareScenarios(stack: Stack, bareUrl: string): Promise<Scenario
   const limited = await tenant("rate", { requestsPerMinute: 1_000_000 });
   const limitedSession = await sessionsOf(limited.key);
   const as = (key: string) => () => ({ "X-Browser-Use-API-Key": key });
-  return [
+  const scenarios: Scenario[] = [
     {
       name: "poll GET /sessions/{id}",
       path: (t) => `/api/v3/sessions/${polled[t.name][0]}`,
@@ -257,6 +282,48 @@ async function prepareScenarios(stack: Stack, bareUrl: string): Promise<Scenario
       headers: as(limited.key),
     },
   ];
+  return { scenarios, polledSession: polled.gateway[0] as string };
+}
+
+/**
+ * What the runtime costs workerd, measured on the gateway's process in this run (interleaved
+ * twice): one local D1 round trip, a tenth of the difference between a bench-only route that runs
+ * ten `SELECT 1` and one that runs nothing; and one status webhook, a signed `running` event for a
+ * running session (what a create sets off), whole. Local D1 runs in workerd's process, so a round
+ * trip's cost and D1's own SQL time land in the worker's CPU here; on Cloudflare they do not.
+ */
+async function measureRuntime(gateway: Target, sessionId: string) {
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const event = statusUpdateBody({ sessionId, taskId: randomUUID(), status: "running", at: Date.now() });
+  const probes: Scenario[] = [
+    { name: "nothing", path: () => "/__bench/nothing", headers: () => ({}) },
+    { name: "D1 round trips", path: () => "/__bench/d1-round-trips", headers: () => ({}) },
+    {
+      name: "status webhook",
+      path: () => "/webhooks/browser-use",
+      method: "POST",
+      headers: () => ({
+        "Content-Type": "application/json",
+        "X-Browser-Use-Timestamp": timestamp,
+        "X-Browser-Use-Signature": signWebhook(WEBHOOK_SECRET, timestamp, event),
+      }),
+      body: JSON.stringify(event),
+    },
+  ];
+  const cpu: number[][] = probes.map(() => []);
+  for (let round = 0; round < 2; round++)
+    for (const [i, probe] of probes.entries()) {
+      const sample = await measure(gateway, probe);
+      if (sample.failed > 0)
+        throw new Error(`the runtime probe "${probe.name}" failed ${sample.failed} times`);
+      cpu[i]?.push(sample.cpuMsPerRequest);
+    }
+  const [nothing, roundTrip, webhook] = cpu.map(mean) as [number, number, number];
+  return {
+    nothingCpuMs: nothing,
+    d1RoundTripCpuMs: Math.round(((roundTrip - nothing) / D1_ROUND_TRIPS_PER_PROBE) * 100) / 100,
+    webhookCpuMs: webhook,
+  };
 }
 
 function markdown(run: {
@@ -264,6 +331,7 @@ function markdown(run: {
   secondsPerRun: number;
   connections: number;
   logLevel: string;
+  runtime: { nothingCpuMs: number; d1RoundTripCpuMs: number; webhookCpuMs: number };
   scenarios: Record<string, unknown>[];
   fleet: FleetResult | null;
   usageReports: { events: number; seededAndStartedS: number; reports: Record<string, unknown>[] };
@@ -280,6 +348,7 @@ function markdown(run: {
   const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
   return [
     `\n${run.at}: ${run.secondsPerRun} s per run, bare and gateway interleaved twice, ${run.connections} connections, LOG_LEVEL=${run.logLevel}, status webhooks on. CPU is workerd's per request (ms); D1 is per gateway request.\n`,
+    `The runtime itself, on the gateway's workerd: a request that does nothing costs ${run.runtime.nothingCpuMs} ms, one local D1 round trip ${run.runtime.d1RoundTripCpuMs} ms more, a status webhook ${run.runtime.webhookCpuMs} ms. \`localD1CpuMs\` is a request's round trips at that price plus D1's own SQL time (\`d1Ms\`), both in workerd's process only when served locally; \`cpuRatio\` is bare/gateway CPU, \`cpuRatioLessLocalD1\` the same without that share; \`webhooks\` the status webhooks a request set off.\n`,
     table(run.scenarios),
     run.fleet
       ? `\nFleet: ${run.fleet.clients} clients over ${run.fleet.tenants} tenants, each running ten-second tasks one after another and polling every 2 s, for ${run.fleet.seconds} s:\n\n${table([{ ...run.fleet }])}`
