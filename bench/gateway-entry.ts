@@ -1,17 +1,23 @@
 /**
- * The gateway with a counter around its D1 binding, for the benchmark only: every statement run
- * alone is one round trip, a batch is one round trip of several statements. `GET /__bench/d1`
- * answers the counts so far and D1's own execution time (ms) of those answered; the benchmark
- * reads it before and after each scenario.
+ * The gateway with counters around its D1 binding and its rate counters, for the benchmark only:
+ * every statement run alone is one round trip, a batch is one round trip of several statements,
+ * and every call to a key's rate counter (a Durable Object) is one call. `GET /__bench/d1` answers
+ * the counts so far, D1's own execution time (ms) of those answered and the status webhooks
+ * received; the benchmark reads it before and after each scenario.
+ *
+ * Three more routes measure the runtime rather than the gateway (bench/probes.ts): one answers at
+ * once, one after ten `SELECT 1` in a row and one after ten calls to a rate counter, so their CPU
+ * per request differs by what ten local D1 round trips, or ten local Durable Object calls, cost
+ * workerd (ten, so that the request's own cost and its noise weigh a tenth as much).
  */
 import gateway from "../src/index";
 import type { Bindings } from "../src/env";
 import { countedD1, type RoundTripListener } from "./counted-d1";
-import { D1_ROUND_TRIPS_PER_PROBE } from "./probes";
+import { CALLS_PER_PROBE, PROBES } from "./probes";
 
 export { RateCounter } from "../src/index";
 
-const counts = { statements: 0, roundTrips: 0, d1Ms: 0, webhooks: 0 };
+const counts = { statements: 0, roundTrips: 0, d1Ms: 0, rateCounterCalls: 0, webhooks: 0 };
 const counting: RoundTripListener = {
   sent(sql) {
     counts.statements += sql.length;
@@ -22,17 +28,47 @@ const counting: RoundTripListener = {
   },
 };
 
+/** The rate counters' namespace, counting each call the gateway makes to a counter. */
+function countedRateCounters(namespace: Bindings["RATE_COUNTERS"]): Bindings["RATE_COUNTERS"] {
+  return new Proxy(namespace, {
+    get(target, property) {
+      if (property !== "get") return Reflect.get(target, property, target).bind(target);
+      return (id: DurableObjectId) => {
+        const counter = target.get(id);
+        return {
+          take: (limit: number) => {
+            counts.rateCounterCalls++;
+            return counter.take(limit);
+          },
+        };
+      };
+    },
+  });
+}
+
 export default {
   async fetch(request: Request, env: Bindings, ctx: ExecutionContext) {
     const { pathname } = new URL(request.url);
     if (pathname === "/__bench/d1") return Response.json(counts);
-    if (pathname === "/__bench/nothing") return new Response(null, { status: 204 });
-    if (pathname === "/__bench/d1-round-trips") {
-      for (let i = 0; i < D1_ROUND_TRIPS_PER_PROBE; i++) await env.DB.prepare("SELECT 1").first();
+    if (pathname === PROBES.nothing) return new Response(null, { status: 204 });
+    if (pathname === PROBES.d1RoundTrips) {
+      for (let i = 0; i < CALLS_PER_PROBE; i++) await env.DB.prepare("SELECT 1").first();
+      return new Response(null, { status: 204 });
+    }
+    if (pathname === PROBES.rateCounterCalls) {
+      // A counter of its own, with a limit nothing reaches, reached as a rate-limited key's is.
+      const counters = env.RATE_COUNTERS;
+      for (let i = 0; i < CALLS_PER_PROBE; i++)
+        await counters.get(counters.idFromName("bench-probe")).take(Number.MAX_SAFE_INTEGER);
       return new Response(null, { status: 204 });
     }
     if (pathname.startsWith("/webhooks/")) counts.webhooks++;
-    return gateway.fetch(request, { ...env, DB: countedD1(env.DB, counting) }, ctx);
+    const counted = {
+      ...env,
+      DB: countedD1(env.DB, counting),
+      RATE_COUNTERS: countedRateCounters(env.RATE_COUNTERS),
+    };
+    return gateway.fetch(request, counted, ctx);
   },
   scheduled: gateway.scheduled,
   queue: gateway.queue,

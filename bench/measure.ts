@@ -33,11 +33,13 @@ export interface D1Counts {
   roundTrips: number;
   /** D1's own execution time of the statements answered so far (`meta.duration`). */
   d1Ms: number;
+  /** Calls to a key's rate counter (a Durable Object) so far. */
+  rateCounterCalls: number;
   /** Browser Use's status webhooks received so far. */
   webhooks: number;
 }
 
-/** The benchmark gateway's D1 counts so far (bench/gateway-entry.ts). */
+/** The benchmark gateway's D1, rate-counter and webhook counts so far (bench/gateway-entry.ts). */
 export async function d1Counts(gatewayUrl: string): Promise<D1Counts> {
   return (await (await fetch(`${gatewayUrl}/__bench/d1`)).json()) as D1Counts;
 }

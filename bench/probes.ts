@@ -1,4 +1,13 @@
-/** Shared by the benchmark's gateway entry and its runner: how the runtime probes are made. */
+/** Shared by the benchmark's gateway entry and its runner: the routes that measure the runtime. */
 
-/** How many `SELECT 1` round trips `GET /__bench/d1-round-trips` makes one after another. */
-export const D1_ROUND_TRIPS_PER_PROBE = 10;
+/** How many calls a probe makes one after another, so a tenth of its cost over `nothing` is one. */
+export const CALLS_PER_PROBE = 10;
+
+export const PROBES = {
+  /** Answers at once: what a request costs the runtime at all. */
+  nothing: "/__bench/nothing",
+  /** `SELECT 1`, CALLS_PER_PROBE times: local D1 round trips. */
+  d1RoundTrips: "/__bench/d1-round-trips",
+  /** A rate counter's `take`, CALLS_PER_PROBE times: local Durable Object calls. */
+  rateCounterCalls: "/__bench/rate-counter-calls",
+} as const;

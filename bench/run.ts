@@ -5,7 +5,9 @@
  * Each scenario runs interleaved (bare, gateway, bare, gateway) for BENCH_SECONDS each (default 5)
  * with BENCH_CONNECTIONS connections (default 10), so a noisy machine shifts both alike. The gateway
  * runs as deployed: Browser Use's status webhooks on, logging at LOG_LEVEL (default `info`), and
- * its D1 calls counted (bench/gateway-entry.ts). Then usage reports over a seeded ledger of
+ * its D1 and rate-counter calls counted (bench/gateway-entry.ts). First it measures the runtime
+ * itself on the gateway's workerd (measureRuntime), so each scenario can show the share of its CPU
+ * that local D1 and Durable Objects take. Then usage reports over a seeded ledger of
  * BENCH_USAGE_EVENTS cost events (default a million; 0 skips it), the fleet scenario (bench/fleet.ts:
  * BENCH_FLEET_CLIENTS SDK-like clients, default 200, over BENCH_FLEET_TENANTS tenants, default 20,
  * for BENCH_FLEET_SECONDS, default 30; 0 clients skips it), and the bundle's size.
@@ -18,7 +20,7 @@ import { randomUUID } from "node:crypto";
 import { signWebhook, statusUpdateBody } from "../emulator/src/webhooks";
 import { createTenant, type Stack, startStack, startWrangler, type Worker } from "../scripts/local-stack";
 import { benchFleet, type FleetResult } from "./fleet";
-import { D1_ROUND_TRIPS_PER_PROBE } from "./probes";
+import { CALLS_PER_PROBE, PROBES } from "./probes";
 import { bundleSize, d1Counts, workerdCpuMs } from "./measure";
 import { benchUsageReports, usageSeed } from "./usage";
 
@@ -62,6 +64,7 @@ interface Sample {
   statementsPerRequest: number | null;
   roundTripsPerRequest: number | null;
   d1MsPerRequest: number | null;
+  rateCounterCallsPerRequest: number | null;
   webhooksPerRequest: number | null;
 }
 
@@ -91,10 +94,13 @@ async function measure(target: Target, scenario: Scenario): Promise<Sample> {
     statementsPerRequest: d1After && d1Before ? per(d1After.statements, d1Before.statements) : null,
     roundTripsPerRequest: d1After && d1Before ? per(d1After.roundTrips, d1Before.roundTrips) : null,
     d1MsPerRequest: d1After && d1Before ? perMs(d1After.d1Ms, d1Before.d1Ms) : null,
+    rateCounterCallsPerRequest:
+      d1After && d1Before ? per(d1After.rateCounterCalls, d1Before.rateCounterCalls) : null,
     webhooksPerRequest: d1After && d1Before ? per(d1After.webhooks, d1Before.webhooks) : null,
   };
 }
 
+const round2 = (n: number) => Math.round(n * 100) / 100;
 const mean = (xs: number[]) => Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 100) / 100;
 const meanOf = (samples: Sample[], key: keyof Sample) =>
   samples[0]?.[key] === null ? null : mean(samples.map((s) => Number(s[key])));
@@ -162,14 +168,14 @@ async function main() {
       for (let round = 0; round < 2; round++)
         for (const target of targets) samples[target.name].push(await measure(target, scenario));
       const [b, g] = [samples.bare, samples.gateway];
-      const localD1CpuMs =
-        Math.round(
-          ((meanOf(g, "roundTripsPerRequest") ?? 0) * runtime.d1RoundTripCpuMs +
-            (meanOf(g, "d1MsPerRequest") ?? 0)) *
-            100,
-        ) / 100;
-      const cpuRatio = (bare: number, gateway: number) =>
-        Math.round((bare / Math.max(0.01, gateway)) * 100) / 100;
+      const bareCpu = meanOf(b, "cpuMsPerRequest") ?? 0;
+      const gatewayCpu = meanOf(g, "cpuMsPerRequest") ?? 0;
+      // What D1 and the rate counters cost workerd here because they run in its process.
+      const localStoresCpuMs = round2(
+        (meanOf(g, "roundTripsPerRequest") ?? 0) * runtime.d1RoundTripCpuMs +
+          (meanOf(g, "d1MsPerRequest") ?? 0) +
+          (meanOf(g, "rateCounterCallsPerRequest") ?? 0) * runtime.rateCounterCallCpuMs,
+      );
       rows.push({
         scenario: scenario.name,
         bareRps: meanOf(b, "rps"),
@@ -184,13 +190,11 @@ async function main() {
         d1Statements: meanOf(g, "statementsPerRequest"),
         d1RoundTrips: meanOf(g, "roundTripsPerRequest"),
         d1Ms: meanOf(g, "d1MsPerRequest"),
+        rateCounterCalls: meanOf(g, "rateCounterCallsPerRequest"),
         webhooks: meanOf(g, "webhooksPerRequest"),
-        cpuRatio: cpuRatio(meanOf(b, "cpuMsPerRequest") ?? 0, meanOf(g, "cpuMsPerRequest") ?? 0),
-        localD1CpuMs,
-        cpuRatioLessLocalD1: cpuRatio(
-          meanOf(b, "cpuMsPerRequest") ?? 0,
-          (meanOf(g, "cpuMsPerRequest") ?? 0) - localD1CpuMs,
-        ),
+        localStoresCpuMs,
+        cpuRatio: round2(bareCpu / gatewayCpu),
+        cpuRatioLessLocalStores: round2(bareCpu / (gatewayCpu - localStoresCpuMs)),
         failed: [...b, ...g].reduce((n, s) => n + s.failed, 0),
       });
     }
@@ -285,19 +289,30 @@ async function prepareScenarios(
   return { scenarios, polledSession: polled.gateway[0] as string };
 }
 
+/** What the runtime costs workerd, in ms: see measureRuntime. */
+interface RuntimeCosts {
+  nothingCpuMs: number;
+  d1RoundTripCpuMs: number;
+  rateCounterCallCpuMs: number;
+  webhookCpuMs: number;
+}
+
 /**
  * What the runtime costs workerd, measured on the gateway's process in this run (interleaved
- * twice): one local D1 round trip, a tenth of the difference between a bench-only route that runs
- * ten `SELECT 1` and one that runs nothing; and one status webhook, a signed `running` event for a
- * running session (what a create sets off), whole. Local D1 runs in workerd's process, so a round
- * trip's cost and D1's own SQL time land in the worker's CPU here; on Cloudflare they do not.
+ * twice): a request that does nothing; one local D1 round trip and one call to a rate counter (a
+ * local Durable Object), each a tenth of what ten of them in a row add to that (bench/probes.ts);
+ * and one status webhook, a signed `running` event for a running session (what a create sets off),
+ * whole. Local D1 and Durable Objects run in workerd's own process, so their work lands in the
+ * worker's CPU here; on Cloudflare they run elsewhere and the worker only waits for them.
  */
-async function measureRuntime(gateway: Target, sessionId: string) {
+async function measureRuntime(gateway: Target, sessionId: string): Promise<RuntimeCosts> {
   const timestamp = String(Math.floor(Date.now() / 1000));
   const event = statusUpdateBody({ sessionId, taskId: randomUUID(), status: "running", at: Date.now() });
+  const probe = (path: string): Scenario => ({ name: path, path: () => path, headers: () => ({}) });
   const probes: Scenario[] = [
-    { name: "nothing", path: () => "/__bench/nothing", headers: () => ({}) },
-    { name: "D1 round trips", path: () => "/__bench/d1-round-trips", headers: () => ({}) },
+    probe(PROBES.nothing),
+    probe(PROBES.d1RoundTrips),
+    probe(PROBES.rateCounterCalls),
     {
       name: "status webhook",
       path: () => "/webhooks/browser-use",
@@ -312,16 +327,16 @@ async function measureRuntime(gateway: Target, sessionId: string) {
   ];
   const cpu: number[][] = probes.map(() => []);
   for (let round = 0; round < 2; round++)
-    for (const [i, probe] of probes.entries()) {
-      const sample = await measure(gateway, probe);
-      if (sample.failed > 0)
-        throw new Error(`the runtime probe "${probe.name}" failed ${sample.failed} times`);
+    for (const [i, p] of probes.entries()) {
+      const sample = await measure(gateway, p);
+      if (sample.failed > 0) throw new Error(`the runtime probe ${p.name} failed ${sample.failed} times`);
       cpu[i]?.push(sample.cpuMsPerRequest);
     }
-  const [nothing, roundTrip, webhook] = cpu.map(mean) as [number, number, number];
+  const [nothing, roundTrips, counterCalls, webhook] = cpu.map(mean) as [number, number, number, number];
   return {
     nothingCpuMs: nothing,
-    d1RoundTripCpuMs: Math.round(((roundTrip - nothing) / D1_ROUND_TRIPS_PER_PROBE) * 100) / 100,
+    d1RoundTripCpuMs: round2((roundTrips - nothing) / CALLS_PER_PROBE),
+    rateCounterCallCpuMs: round2((counterCalls - nothing) / CALLS_PER_PROBE),
     webhookCpuMs: webhook,
   };
 }
@@ -331,7 +346,7 @@ function markdown(run: {
   secondsPerRun: number;
   connections: number;
   logLevel: string;
-  runtime: { nothingCpuMs: number; d1RoundTripCpuMs: number; webhookCpuMs: number };
+  runtime: RuntimeCosts;
   scenarios: Record<string, unknown>[];
   fleet: FleetResult | null;
   usageReports: { events: number; seededAndStartedS: number; reports: Record<string, unknown>[] };
@@ -348,7 +363,7 @@ function markdown(run: {
   const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
   return [
     `\n${run.at}: ${run.secondsPerRun} s per run, bare and gateway interleaved twice, ${run.connections} connections, LOG_LEVEL=${run.logLevel}, status webhooks on. CPU is workerd's per request (ms); D1 is per gateway request.\n`,
-    `The runtime itself, on the gateway's workerd: a request that does nothing costs ${run.runtime.nothingCpuMs} ms, one local D1 round trip ${run.runtime.d1RoundTripCpuMs} ms more, a status webhook ${run.runtime.webhookCpuMs} ms. \`localD1CpuMs\` is a request's round trips at that price plus D1's own SQL time (\`d1Ms\`), both in workerd's process only when served locally; \`cpuRatio\` is bare/gateway CPU, \`cpuRatioLessLocalD1\` the same without that share; \`webhooks\` the status webhooks a request set off.\n`,
+    `The runtime itself, on the gateway's workerd: a request that does nothing costs ${run.runtime.nothingCpuMs} ms, one local D1 round trip ${run.runtime.d1RoundTripCpuMs} ms more, one call to a rate counter (a local Durable Object) ${run.runtime.rateCounterCallCpuMs} ms more, a status webhook ${run.runtime.webhookCpuMs} ms. \`localStoresCpuMs\` is a request's D1 round trips and rate-counter calls at those prices plus D1's own SQL time (\`d1Ms\`), which land in workerd's CPU only when served locally; \`cpuRatio\` is bare/gateway CPU, \`cpuRatioLessLocalStores\` the same without that share; \`webhooks\` the status webhooks a request set off.\n`,
     table(run.scenarios),
     run.fleet
       ? `\nFleet: ${run.fleet.clients} clients over ${run.fleet.tenants} tenants, each running ten-second tasks one after another and polling every 2 s, for ${run.fleet.seconds} s:\n\n${table([{ ...run.fleet }])}`
