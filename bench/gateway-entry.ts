@@ -32,7 +32,10 @@ const counting: RoundTripListener = {
 function countedRateCounters(namespace: Bindings["RATE_COUNTERS"]): Bindings["RATE_COUNTERS"] {
   return new Proxy(namespace, {
     get(target, property) {
-      if (property !== "get") return Reflect.get(target, property, target).bind(target);
+      if (property !== "get") {
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      }
       return (id: DurableObjectId) => {
         const counter = target.get(id);
         return {
