@@ -158,6 +158,8 @@ const SHAPES: Record<string, RouteShape> = {
   "GET /admin/v1/orgs": { query: ListQuery },
   "GET /admin/v1/orgs/:orgId/tenants": { query: ListQuery },
   "GET /admin/v1/orgs/:orgId/budgets": { query: ListQuery },
+  "GET /admin/v1/orgs/:orgId/keys": { query: ListQuery },
+  "GET /admin/v1/orgs/:orgId/hooks": { query: ListQuery },
   "POST /admin/v1/orgs": { seed: { name: "o" }, body: NameBody },
   "PATCH /admin/v1/orgs/:orgId": { seed: { name: "o2" }, body: NameBody },
   "POST /admin/v1/orgs/:orgId/tenants": { seed: { name: "t" }, body: NameBody },

@@ -82,6 +82,8 @@ describe("GET /openapi.json", () => {
       "/admin/v1/live",
       "/admin/v1/tenants/{tenantId}/budget",
       "/admin/v1/orgs/{orgId}/budgets",
+      "/admin/v1/orgs/{orgId}/keys",
+      "/admin/v1/orgs/{orgId}/hooks",
       "/gateway/v1/live",
       "/dashboard/{path}",
       "/admin/v1/orgs/{orgId}/suspend",

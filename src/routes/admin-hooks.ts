@@ -17,6 +17,7 @@ import {
   HookList,
   Redelivery,
   SigningSecret,
+  TenantHooksPage,
 } from "../schemas/admin";
 import { findOwned } from "../store/resources";
 import {
@@ -25,6 +26,7 @@ import {
   getHook,
   type Hook,
   listHooks,
+  listOrgHooks,
   rotateHookSecret,
   SECRET_GRACE_MS,
   updateHook,
@@ -34,9 +36,11 @@ import { enqueueEvents } from "../events/deliver";
 import { type EventRow, findEvents, listAttempts, listHookDeliveries, requeueEvent } from "../store/events";
 import { PageQuery } from "../v3/schemas";
 import { parseInput } from "../v3/validation";
+import { ListQuery } from "./admin-orgs";
 import { GatewayRunTaskRequest } from "./v3/sessions";
 
 const TenantParam = z.object({ tenantId: z.uuid() });
+const OrgParam = z.object({ orgId: z.uuid() });
 const HookParam = z.object({ hookId: z.uuid() });
 
 /** The `RunTaskRequest` fields a hook fixes for every task it starts. */
@@ -129,7 +133,8 @@ function checkCallbackUrl(c: Context<AppEnv>, url: string | null | undefined): v
 }
 
 /**
- * /admin/v1 hooks: create, list, read, change, delete, and rotate a hook's signing secret. The
+ * /admin/v1 hooks: create, list (a tenant's, or a page of an org's tenants' in one D1 round trip:
+ * the dashboard's Hooks view), read, change, delete, and rotate a hook's signing secret. The
  * secret is shown only on creation and rotation, and never in an audit entry. Mounted inside the admin app, which applies
  * adminAuth.
  */
@@ -191,6 +196,29 @@ export const adminHooks = new Hono<AppEnv>()
       const { tenantId } = c.req.valid("param");
       if (!(await getTenant(c.env.DB, tenantId))) throw notFound("Tenant not found");
       return c.json({ hooks: (await listHooks(c.env.DB, tenantId)).map(hookView) });
+    },
+  )
+  .get(
+    "/orgs/:orgId/hooks",
+    describeRoute({
+      operationId: "listOrgHooks",
+      summary: "An org's tenants' hooks, a page at a time",
+      description:
+        "The org's tenants as `GET /admin/v1/orgs/{orgId}/tenants` pages them (`name` matches any part of the name, in any case), each with `hooks` exactly as `GET /admin/v1/tenants/{tenantId}/hooks` answers for it: never a secret. One D1 round trip per page, whatever its size.",
+      responses: { 200: TenantHooksPage, 404: "`Org not found`" },
+    }),
+    validate("param", OrgParam),
+    validate("query", ListQuery),
+    async (c) => {
+      const { pageNumber, pageSize, name } = c.req.valid("query");
+      const page = await listOrgHooks(c.env.DB, c.req.valid("param").orgId, {
+        offset: (pageNumber - 1) * pageSize,
+        limit: pageSize,
+        name,
+      });
+      if (!page) throw notFound("Org not found");
+      const items = page.items.map((t) => ({ ...t, hooks: t.hooks.map(hookView) }));
+      return c.json({ items, totalItems: page.total, pageNumber, pageSize });
     },
   )
   .get(

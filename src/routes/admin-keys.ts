@@ -7,19 +7,22 @@ import { jsonBody } from "../middleware/json-body";
 import { forgetKey } from "../middleware/tenant-auth";
 import { validate } from "../middleware/validate";
 import { describeRoute } from "../openapi/describe";
-import { IssuedKey as IssuedKeyView, type Key, KeyList } from "../schemas/admin";
+import { IssuedKey as IssuedKeyView, type Key, KeyList, TenantKeysPage } from "../schemas/admin";
 import {
   getKey,
   type IssuedKey,
   issueKey,
   type KeyInfo,
   listKeys,
+  listOrgKeys,
   revokeKey,
   rotateKey,
 } from "../store/keys";
 import { getTenant } from "../store/orgs";
+import { ListQuery } from "./admin-orgs";
 
 const TenantParam = z.object({ tenantId: z.uuid() });
+const OrgParam = z.object({ orgId: z.uuid() });
 const KeyParam = z.object({ keyId: z.uuid() });
 
 /** The body of `POST /tenants/{tenantId}/keys`. */
@@ -51,8 +54,9 @@ const keyView = (k: KeyInfo): Key => ({
 const issuedView = (k: IssuedKey): IssuedKeyView => ({ ...keyView(k), key: k.key });
 
 /**
- * /admin/v1 keys of a tenant: issue (the key is shown once), list (never the key or its hash),
- * rotate with a grace, revoke. Their audit entries show keys as keyView does: never the key.
+ * /admin/v1 keys of a tenant: issue (the key is shown once), list (never the key or its hash; also
+ * for a page of an org's tenants in one D1 round trip, the dashboard's Keys view), rotate with a
+ * grace, revoke. Their audit entries show keys as keyView does: never the key.
  */
 export const adminKeys = new Hono<AppEnv>()
   .post(
@@ -109,6 +113,29 @@ export const adminKeys = new Hono<AppEnv>()
       const { tenantId } = c.req.valid("param");
       if (!(await getTenant(c.env.DB, tenantId))) throw notFound("Tenant not found");
       return c.json({ keys: (await listKeys(c.env.DB, tenantId)).map(keyView) });
+    },
+  )
+  .get(
+    "/orgs/:orgId/keys",
+    describeRoute({
+      operationId: "listOrgKeys",
+      summary: "An org's tenants' keys, a page at a time",
+      description:
+        "The org's tenants as `GET /admin/v1/orgs/{orgId}/tenants` pages them (`name` matches any part of the name, in any case), each with `keys` exactly as `GET /admin/v1/tenants/{tenantId}/keys` answers for it: never the key or its hash. One D1 round trip per page, whatever its size.",
+      responses: { 200: TenantKeysPage, 404: "`Org not found`" },
+    }),
+    validate("param", OrgParam),
+    validate("query", ListQuery),
+    async (c) => {
+      const { pageNumber, pageSize, name } = c.req.valid("query");
+      const page = await listOrgKeys(c.env.DB, c.req.valid("param").orgId, {
+        offset: (pageNumber - 1) * pageSize,
+        limit: pageSize,
+        name,
+      });
+      if (!page) throw notFound("Org not found");
+      const items = page.items.map((t) => ({ ...t, keys: t.keys.map(keyView) }));
+      return c.json({ items, totalItems: page.total, pageNumber, pageSize });
     },
   )
   .post(

@@ -80,6 +80,13 @@ export type IssuedKey = z.infer<typeof IssuedKey>;
 
 export const KeyList = z.strictObject({ keys: z.array(Key) });
 
+/**
+ * One tenant in `GET /admin/v1/orgs/{orgId}/keys`: its `keys` are exactly what
+ * `GET /admin/v1/tenants/{tenantId}/keys` answers for it.
+ */
+export const TenantKeys = z.strictObject({ tenantId: z.uuid(), name: z.string(), keys: KeyList.shape.keys });
+export const TenantKeysPage = adminPage(TenantKeys);
+
 export const Hook = z.strictObject({
   id: z.uuid(),
   orgId: z.uuid(),
@@ -99,6 +106,17 @@ export type Hook = z.infer<typeof Hook>;
 /** A hook as created: with its signing secret (`whsec_…`), shown only here and on rotation. */
 export const CreatedHook = Hook.extend({ secret: z.string() });
 export const HookList = z.strictObject({ hooks: z.array(Hook) });
+
+/**
+ * One tenant in `GET /admin/v1/orgs/{orgId}/hooks`: its `hooks` are exactly what
+ * `GET /admin/v1/tenants/{tenantId}/hooks` answers for it.
+ */
+export const TenantHooks = z.strictObject({
+  tenantId: z.uuid(),
+  name: z.string(),
+  hooks: HookList.shape.hooks,
+});
+export const TenantHooksPage = adminPage(TenantHooks);
 
 /** A new signing secret (hooks and alerts); the previous one keeps verifying for a grace period. */
 export const SigningSecret = z.strictObject({ secret: z.string() });

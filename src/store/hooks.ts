@@ -1,4 +1,5 @@
 import type { AuditOf } from "./audit";
+import { type Page, tenantPageWith } from "./orgs";
 import { type RotatedSecretRow, secretsInGrace } from "./rotated-secrets";
 import type { Owner } from "./resources";
 
@@ -30,6 +31,7 @@ export interface HookWithSecrets extends Hook {
   ownerSuspended: boolean;
 }
 
+// A hook's columns but its secrets (getHook reads those too, as a RotatedSecretRow).
 interface HookRow {
   id: string;
   org_id: string;
@@ -38,9 +40,6 @@ interface HookRow {
   task: string;
   options: string;
   callback_url: string | null;
-  secret: string;
-  previous_secret: string | null;
-  previous_secret_until: string | null;
   suspended_at: string | null;
   created_at: string;
   updated_at: string;
@@ -123,7 +122,7 @@ export async function getHook(db: D1Database, id: string, now = new Date()): Pro
        WHERE h.id = ? AND h.deleted_at IS NULL AND t.deleted_at IS NULL AND o.deleted_at IS NULL`,
     )
     .bind(id)
-    .first<HookRow & { owner_suspended: number }>();
+    .first<HookRow & RotatedSecretRow & { owner_suspended: number }>();
   if (!row) return null;
   return {
     ...toHook(row),
@@ -132,15 +131,35 @@ export async function getHook(db: D1Database, id: string, now = new Date()): Pro
   };
 }
 
+/**
+ * The hooks (not deleted) of the tenants that `tenants` names (a parameter or a subquery), newest
+ * first: listHooks and listOrgHooks list alike. Not the secrets: a list has no use for them.
+ */
+const HOOKS_OF = (tenants: string) =>
+  `SELECT id, org_id, tenant_id, name, task, options, callback_url, suspended_at, created_at, updated_at
+   FROM hooks WHERE tenant_id IN (${tenants}) AND deleted_at IS NULL ORDER BY created_at DESC, id DESC`;
+
 /** A tenant's hooks, newest first. */
 export async function listHooks(db: D1Database, tenantId: string): Promise<Hook[]> {
-  const { results } = await db
-    .prepare(
-      "SELECT * FROM hooks WHERE tenant_id = ? AND deleted_at IS NULL ORDER BY created_at DESC, id DESC",
-    )
-    .bind(tenantId)
-    .all<HookRow>();
+  const { results } = await db.prepare(HOOKS_OF("?1")).bind(tenantId).all<HookRow>();
   return results.map(toHook);
+}
+
+/**
+ * A page of an org's tenants as the tenant list pages them, each with its hooks exactly as
+ * listHooks lists them, read in one batch; null when there is no such org.
+ */
+export async function listOrgHooks(
+  db: D1Database,
+  orgId: string,
+  page: Page,
+): Promise<{ items: { tenantId: string; name: string; hooks: Hook[] }[]; total: number } | null> {
+  const found = await tenantPageWith<HookRow>(db, orgId, page, HOOKS_OF);
+  if (!found) return null;
+  return {
+    items: found.tenants.map((t) => ({ tenantId: t.id, name: t.name, hooks: t.rows.map(toHook) })),
+    total: found.total,
+  };
 }
 
 /** Replaces the fields given, with the change's audit entry; null when the hook does not exist. */

@@ -1,5 +1,6 @@
 import { randomBase62, sha256Hex } from "../lib/crypto";
 import type { AuditOf } from "./audit";
+import { type Page, tenantPageWith } from "./orgs";
 
 /** Gateway keys look like `bugw_<40 base62 chars>` (~238 bits); the prefix makes them easy to spot in a leak scan. */
 export const KEY_PREFIX = "bugw_";
@@ -166,13 +167,35 @@ export async function findKeyOwner(db: D1Database, keyHash: string): Promise<Key
     : null;
 }
 
+/**
+ * The keys of the tenants that `tenants` names (a parameter or a subquery), newest first: listKeys and
+ * listOrgKeys list alike. Not the hash: a list has no use for it.
+ */
+const KEYS_OF = (tenants: string) =>
+  `SELECT id, tenant_id, name, prefix, scope, created_at, last_used_at, expires_at, revoked_at
+   FROM api_keys WHERE tenant_id IN (${tenants}) ORDER BY created_at DESC, id DESC`;
+
 /** A tenant's keys, newest first. */
 export async function listKeys(db: D1Database, tenantId: string): Promise<KeyInfo[]> {
-  const { results } = await db
-    .prepare("SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at DESC, id DESC")
-    .bind(tenantId)
-    .all<KeyRow>();
+  const { results } = await db.prepare(KEYS_OF("?1")).bind(tenantId).all<KeyRow>();
   return results.map(toInfo);
+}
+
+/**
+ * A page of an org's tenants as the tenant list pages them, each with its keys exactly as
+ * listKeys lists them (revoked and expired too), read in one batch; null when there is no such org.
+ */
+export async function listOrgKeys(
+  db: D1Database,
+  orgId: string,
+  page: Page,
+): Promise<{ items: { tenantId: string; name: string; keys: KeyInfo[] }[]; total: number } | null> {
+  const found = await tenantPageWith<KeyRow>(db, orgId, page, KEYS_OF);
+  if (!found) return null;
+  return {
+    items: found.tenants.map((t) => ({ tenantId: t.id, name: t.name, keys: t.rows.map(toInfo) })),
+    total: found.total,
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { PolicyDocument } from "../policy/document";
-import { type Page, TENANT_ORDER, TENANTS_OF_ORG } from "./orgs";
+import { type Page, TENANT_ORDER, TENANT_PAGE_IDS, TENANTS_OF_ORG } from "./orgs";
 import { parsePolicyDocument } from "./policies";
 
 /** What a page of an org's tenants' budgets is made from, read in one transaction. */
@@ -14,9 +14,6 @@ export interface OrgBudgetRows {
   /** The org's and the page's tenants' counters under any of the asked period keys (for readCounters). */
   counters: unknown[];
 }
-
-// The ids of the page's tenants, as the tenant list pages them.
-const PAGE_IDS = `SELECT id FROM tenants ${TENANTS_OF_ORG} ${TENANT_ORDER} LIMIT ?3 OFFSET ?4`;
 
 /**
  * One page of an org's tenants with everything their budgets are worked out from: the org's and
@@ -50,7 +47,7 @@ export async function readOrgBudgets(
       .prepare(
         `SELECT scope, scope_id, period_key, held_micros, spent_micros, overshoot_micros FROM budget_counters
          WHERE period_key IN (SELECT value FROM json_each(?5))
-           AND ((scope = 'org' AND scope_id = ?1) OR (scope = 'tenant' AND scope_id IN (${PAGE_IDS})))`,
+           AND ((scope = 'org' AND scope_id = ?1) OR (scope = 'tenant' AND scope_id IN (${TENANT_PAGE_IDS})))`,
       )
       .bind(...filter, page.limit, page.offset, JSON.stringify(periodKeys)),
   ]);

@@ -152,6 +152,54 @@ export const TENANTS_OF_ORG =
   "WHERE org_id = ?1 AND deleted_at IS NULL AND (?2 IS NULL OR instr(lower(name), lower(?2)) > 0)";
 /** The order of an org's tenant list: by name in any case, then id. */
 export const TENANT_ORDER = "ORDER BY name COLLATE NOCASE, id";
+/** The ids of a page of an org's tenants (binds as TENANTS_OF_ORG, then ?3 limit, ?4 offset). */
+export const TENANT_PAGE_IDS = `SELECT id FROM tenants ${TENANTS_OF_ORG} ${TENANT_ORDER} LIMIT ?3 OFFSET ?4`;
+
+/** A page of an org's tenants, each with the rows of it that a per-tenant list shows. */
+export interface TenantPageOf<Row> {
+  tenants: { id: string; name: string; rows: Row[] }[];
+  /** How many tenants the whole list has. */
+  total: number;
+}
+
+/**
+ * One page of an org's tenants as listTenants pages them, each with its rows of what `rowsOf`
+ * selects: a statement over `tenant_id IN (${pageIds})` (binding ?1 to ?4 as TENANT_PAGE_IDS does),
+ * whose order each tenant's rows keep. Four statements (the org, the page, its count, the rows) in
+ * one batch whatever the page size, so they are one round trip and one snapshot. Null when the org
+ * does not exist or is deleted.
+ */
+export async function tenantPageWith<Row extends { tenant_id: string }>(
+  db: D1Database,
+  orgId: string,
+  page: Page,
+  rowsOf: (pageIds: string) => string,
+): Promise<TenantPageOf<Row> | null> {
+  const filter = [orgId, page.name ?? null] as const;
+  const [org, tenants, count, rows] = await db.batch([
+    db.prepare("SELECT 1 AS found FROM orgs WHERE id = ?1 AND deleted_at IS NULL").bind(orgId),
+    db
+      .prepare(`SELECT id, name FROM tenants ${TENANTS_OF_ORG} ${TENANT_ORDER} LIMIT ?3 OFFSET ?4`)
+      .bind(...filter, page.limit, page.offset),
+    db.prepare(`SELECT count(*) AS total FROM tenants ${TENANTS_OF_ORG}`).bind(...filter),
+    db.prepare(rowsOf(TENANT_PAGE_IDS)).bind(...filter, page.limit, page.offset),
+  ]);
+  if ((org?.results ?? []).length === 0) return null;
+  const byTenant = new Map<string, Row[]>();
+  for (const row of (rows?.results ?? []) as Row[]) {
+    const own = byTenant.get(row.tenant_id);
+    if (own) own.push(row);
+    else byTenant.set(row.tenant_id, [row]);
+  }
+  return {
+    tenants: ((tenants?.results ?? []) as { id: string; name: string }[]).map((t) => ({
+      id: t.id,
+      name: t.name,
+      rows: byTenant.get(t.id) ?? [],
+    })),
+    total: ((count?.results ?? [])[0] as { total: number } | undefined)?.total ?? 0,
+  };
+}
 
 /** One page of an org's tenants that are not deleted, by name, and how many there are. */
 export async function listTenants(
