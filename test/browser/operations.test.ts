@@ -1,4 +1,4 @@
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -27,6 +27,16 @@ beforeAll(async () => {
   browser = await launch();
 });
 afterAll(() => browser?.close());
+
+/** The paths of the page's GET requests whose path ends in `/{list}`, from now on. */
+function listCalls(page: Page, list: "keys" | "hooks"): string[] {
+  const calls: string[] = [];
+  page.on("request", (r) => {
+    const path = new URL(r.url()).pathname;
+    if (r.method() === "GET" && path.endsWith(`/${list}`)) calls.push(path);
+  });
+  return calls;
+}
 
 /** Delivers a signed webhook to a hook, as a sender would. */
 async function deliver(hook: { id: string; secret: string }, payload: unknown): Promise<void> {
@@ -74,13 +84,29 @@ describe("dashboard: hooks, keys and refusals", () => {
       25_000,
     );
     expect(failed.attempts).toHaveLength(3);
+    // A second tenant of the org, whose hook has a delivery and no callback.
+    const second = await admin<{ id: string; name: string }>(`/admin/v1/orgs/${t.orgId}/tenants`, {
+      body: { name: `${t.tenantName} second` },
+    });
+    const quiet = await admin<{ id: string; name: string; secret: string }>(
+      `/admin/v1/tenants/${second.id}/hooks`,
+      { body: { name: `Quiet ${t.tenantName}`, task: "Note {{order}} [emu steps=1]" } },
+    );
+    await deliver(quiet, { order: "B-2" });
 
     const { page, errors } = await openPage(browser);
+    const calls = listCalls(page, "hooks");
     await signIn(page, ADMIN_TOKEN);
     await page.getByRole("link", { name: "Hooks" }).click();
     const row = page.locator(`#hooks-table tr[data-event="${failed.eventId}"]`);
     await row.waitFor();
     expect(await row.locator('[data-field="callback"]').textContent()).toBe("failed");
+    const quietRow = page.locator("#hooks-table tr", { hasText: quiet.name });
+    expect(await quietRow.locator("th").textContent()).toContain(second.name);
+    expect(await quietRow.locator('[data-field="callback"]').textContent()).toBe("—");
+    // One page of each org's hooks, and no per-tenant hooks request.
+    expect(calls.filter((p) => p.startsWith("/admin/v1/tenants/"))).toEqual([]);
+    expect(calls.filter((p) => p === `/admin/v1/orgs/${t.orgId}/hooks`)).toHaveLength(1);
     expect(await row.locator("ol.attempts li").allTextContents()).toEqual([
       expect.stringContaining("HTTP 503"),
       expect.stringContaining("HTTP 503"),
@@ -102,7 +128,16 @@ describe("dashboard: hooks, keys and refusals", () => {
 
   it("rotates and revokes a tenant's key from the page", async () => {
     const t = await newTenant("keys");
+    // A second tenant of the org, with a key already revoked.
+    const second = await admin<{ id: string; name: string }>(`/admin/v1/orgs/${t.orgId}/tenants`, {
+      body: { name: `${t.tenantName} second` },
+    });
+    const old = await admin<{ id: string; key: string }>(`/admin/v1/tenants/${second.id}/keys`, {
+      body: { name: "old" },
+    });
+    await admin(`/admin/v1/keys/${old.id}`, { method: "DELETE", expected: 204 });
     const { page, errors } = await openPage(browser);
+    const calls = listCalls(page, "keys");
     page.on("dialog", (d) => d.accept());
     await signIn(page, ADMIN_TOKEN);
     await page.getByRole("link", { name: "Keys" }).click();
@@ -110,6 +145,14 @@ describe("dashboard: hooks, keys and refusals", () => {
     await row.waitFor();
     expect(await row.textContent()).toContain(t.key.slice(0, 8));
     expect(await row.textContent()).not.toContain(t.key);
+    const oldRow = page.locator(`#keys-table tr[data-key="${old.id}"]`);
+    expect(await oldRow.locator("th").textContent()).toContain(second.name);
+    expect(await oldRow.locator('[data-field="state"]').textContent()).toMatch(/^revoked/);
+    expect(await oldRow.getByRole("button").count()).toBe(0);
+    expect(await page.content()).not.toContain(old.key);
+    // One page of each org's keys, and no per-tenant keys request.
+    expect(calls.filter((p) => p.startsWith("/admin/v1/tenants/"))).toEqual([]);
+    expect(calls.filter((p) => p === `/admin/v1/orgs/${t.orgId}/keys`)).toHaveLength(1);
     await screenshot(page, "keys");
 
     await row.getByRole("button", { name: /^Rotate/ }).click();

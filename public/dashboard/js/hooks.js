@@ -1,7 +1,8 @@
 // Hooks (the operator's): each tenant's hooks and their recent deliveries, with each result
-// callback's attempts, from GET /admin/v1/tenants/{id}/hooks and GET /admin/v1/hooks/{id}/deliveries;
-// "Redeliver" is POST /admin/v1/deliveries/{eventId}/redeliver.
-import { getJson, send } from "./api.js";
+// callback's attempts, from GET /admin/v1/orgs/{id}/hooks (one request per page of an org's
+// tenants, each with what GET /admin/v1/tenants/{id}/hooks answers) and
+// GET /admin/v1/hooks/{id}/deliveries; "Redeliver" is POST /admin/v1/deliveries/{eventId}/redeliver.
+import { allPages, getJson, send } from "./api.js";
 import { h, note, show, table, when } from "./dom.js";
 
 const RECENT = 20;
@@ -25,9 +26,10 @@ function attemptsOf(callback) {
 export async function renderHooks(root, dir) {
   show(root, note("Loading…"));
   const found = [];
-  for (const tenant of dir.tenants) {
-    const { hooks } = await getJson(`/admin/v1/tenants/${tenant.id}/hooks`);
-    for (const hook of hooks) {
+  const tenants = [];
+  for (const org of dir.orgs) tenants.push(...(await allPages(`/admin/v1/orgs/${org.id}/hooks`)));
+  for (const tenant of tenants) {
+    for (const hook of tenant.hooks) {
       const { deliveries } = await getJson(`/admin/v1/hooks/${hook.id}/deliveries`, { pageSize: RECENT });
       for (const d of deliveries) found.push({ tenant, hook, delivery: d });
     }

@@ -1,7 +1,8 @@
-// Keys (the operator's): each tenant's keys from GET /admin/v1/tenants/{id}/keys (prefix, scope,
-// last used, expiry; never the key), with rotate (POST /admin/v1/keys/{id}/rotate, the new key
-// shown once) and revoke (DELETE /admin/v1/keys/{id}).
-import { getJson, send } from "./api.js";
+// Keys (the operator's): each tenant's keys (prefix, scope, last used, expiry; never the key) from
+// GET /admin/v1/orgs/{id}/keys, one request per page of an org's tenants, each with what
+// GET /admin/v1/tenants/{id}/keys answers; with rotate (POST /admin/v1/keys/{id}/rotate, the new
+// key shown once) and revoke (DELETE /admin/v1/keys/{id}).
+import { allPages, send } from "./api.js";
 import { h, note, show, table, when } from "./dom.js";
 
 function stateOf(key) {
@@ -17,9 +18,10 @@ export async function renderKeys(root, dir) {
   issued.hidden = true;
   issued.replaceChildren();
   const rows = [];
-  for (const tenant of dir.tenants) {
-    const { keys } = await getJson(`/admin/v1/tenants/${tenant.id}/keys`);
-    for (const key of keys) {
+  const tenants = [];
+  for (const org of dir.orgs) tenants.push(...(await allPages(`/admin/v1/orgs/${org.id}/keys`)));
+  for (const tenant of tenants) {
+    for (const key of tenant.keys) {
       const usable = !key.revokedAt;
       const label = `${key.name} (${key.prefix}…) of ${tenant.name}`;
       rows.push(
