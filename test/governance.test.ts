@@ -285,6 +285,31 @@ describe("features shared across the upstream account", () => {
     await putPolicy("orgs", t.orgId, { allowScheduledTasks: true });
     await startSession(t, { task: emuTask("scheduled", { steps: 1 }), enableScheduledTasks: true });
   });
+
+  it("refuses useOwnKey with 403, first task and follow-up alike, unless the org allows the account's own LLM key", async () => {
+    // useOwnKey runs inference on the LLM key in the upstream project's settings: the provider
+    // bills it to whoever owns that key, and Browser Use reports (and maxCostUsd bounds) only its
+    // 0.2x fee, so the tenant's budget would see a fifth of what its task cost.
+    const t = await newTenant();
+    const calls = countUpstream();
+    const res = await asTenant(t.key, "/api/v3/sessions", { body: { task: "t", useOwnKey: true } });
+    expect(await expectJson(res, 403)).toMatchObject({ code: "own_key_not_allowed" });
+    expect(calls).toEqual([]);
+    expect(await rowsOf(t.tenantId)).toEqual({ holds: 0, resources: 0, usage: 0 });
+
+    const s = await startSession(t, { task: emuTask("first", { steps: 1 }), keepAlive: true });
+    await waitForStatus(t, s.id, ["idle"]);
+    const holdsBefore = await holdsOf(t.tenantId);
+    const followUp = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: "again", sessionId: s.id, useOwnKey: true },
+    });
+    expect(await expectJson(followUp, 403)).toMatchObject({ code: "own_key_not_allowed" });
+    expect(await holdsOf(t.tenantId)).toEqual(holdsBefore);
+    await stopAll(t, [s.id]);
+
+    await putPolicy("orgs", t.orgId, { allowOwnKey: true });
+    await startSession(t, { task: emuTask("own key", { steps: 1 }), useOwnKey: true });
+  });
 });
 
 describe("upstream's own browser timeout limit", () => {

@@ -46,6 +46,7 @@ describe("effectivePolicy", () => {
       allowKeepAlive: true,
       allowSkills: false,
       allowScheduledTasks: false,
+      allowOwnKey: false,
       maxIdleMinutes: null,
       maxConcurrentSessions: null,
       orgMaxConcurrentSessions: null,
@@ -266,6 +267,21 @@ describe("applySessionPolicy", () => {
         i.loc.join("."),
       ),
     ).toEqual(["body.allowScheduledTasks"]);
+  });
+
+  it("refuses useOwnKey with 403 unless the org allows it, and a tenant cannot allow it by itself", () => {
+    const err = refusal(() => applySessionPolicy({ task: "t", useOwnKey: true }, policy(null)));
+    expect(err).toMatchObject({ code: "own_key_not_allowed", status: 403 });
+    expect(applySessionPolicy({ task: "t", useOwnKey: false, skills: false }, policy(null)).applied).toEqual(
+      [],
+    );
+    const allowed = policy(doc({ allowOwnKey: true }));
+    expect(applySessionPolicy({ task: "t", useOwnKey: true, skills: false }, allowed).applied).toEqual([]);
+    expect(policy(doc({ allowOwnKey: true }), doc({ allowOwnKey: false })).allowOwnKey).toBe(false);
+    expect(policy(null, doc({ allowOwnKey: true })).allowOwnKey).toBe(false);
+    expect(narrowingIssues(null, doc({ allowOwnKey: true })).map((i) => i.loc.join("."))).toEqual([
+      "body.allowOwnKey",
+    ]);
   });
 
   it("injects the default country when none is sent, without mutating the input", () => {
@@ -617,6 +633,7 @@ describe("admin policy API", () => {
       allowKeepAlive: true,
       allowSkills: false,
       allowScheduledTasks: false,
+      allowOwnKey: false,
       maxIdleMinutes: 10,
       maxConcurrentSessions: 5,
       requestsPerMinute: 30,

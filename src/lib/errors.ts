@@ -19,6 +19,7 @@ export type ErrorCode =
   | "forbidden"
   | "read_only_key"
   | "scheduled_tasks_not_allowed"
+  | "own_key_not_allowed"
   | "timeout_not_allowed"
   | "not_found"
   | "method_not_allowed"
@@ -54,6 +55,7 @@ const STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   read_only_key: 403,
   scheduled_tasks_not_allowed: 403,
+  own_key_not_allowed: 403,
   timeout_not_allowed: 403,
   not_found: 404,
   method_not_allowed: 405,

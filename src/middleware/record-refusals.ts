@@ -15,6 +15,7 @@ export const POLICY_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "keep_alive_not_allowed",
   "timeout_not_allowed",
   "scheduled_tasks_not_allowed",
+  "own_key_not_allowed",
   "concurrency_limit",
   "rate_limited",
 ]);

@@ -22,10 +22,11 @@ export interface PolicyResult {
 /**
  * Enforces the policy on a validated `POST /sessions` body (the client's raw JSON): proxy
  * country, model, keepAlive (a follow-up naming none is sent `keepAlive: false` where it is not
- * allowed) and the account-wide features. Refuses with 403, or returns the body
- * to forward with the default country injected and `skills` off unless allowed (upstream's
- * default is on, and skills learnt in one tenant's runs would be used in every other's on the
- * account). maxCostUsd is the budget's business, not this function's.
+ * allowed) and the account-wide features (skills, scheduled tasks, the account's own LLM key).
+ * Refuses with 403, or returns the body to forward with the default country injected and
+ * `skills` off unless allowed (upstream's default is on, and skills learnt in one tenant's runs
+ * would be used in every other's on the account). maxCostUsd is the budget's business, not this
+ * function's.
  */
 export function applySessionPolicy(body: Body, policy: EffectivePolicy): PolicyResult {
   const out = { ...body };
@@ -61,6 +62,14 @@ export function applySessionPolicy(body: Body, policy: EffectivePolicy): PolicyR
     throw new GatewayError(
       "scheduled_tasks_not_allowed",
       "enableScheduledTasks is not allowed by your policy: scheduled tasks are visible to the whole upstream account",
+    );
+  }
+  // The provider bills the account's own LLM key directly; upstream reports, and its maxCostUsd
+  // bounds, only its 0.2x fee, so a hold would cover a fraction of what the task costs the org.
+  if (out.useOwnKey === true && !policy.allowOwnKey) {
+    throw new GatewayError(
+      "own_key_not_allowed",
+      "useOwnKey is not allowed by your policy: inference on the account's own LLM key is billed outside your budget",
     );
   }
   if (!policy.allowSkills && out.skills !== false) {

@@ -51,6 +51,8 @@ export const PolicyDocument = z
     allowSkills: z.boolean().optional(),
     /** `enableScheduledTasks` makes tasks visible account-wide: refused unless true. */
     allowScheduledTasks: z.boolean().optional(),
+    /** `useOwnKey` runs inference on the account's own LLM key, billed outside Browser Use: refused unless true. */
+    allowOwnKey: z.boolean().optional(),
     maxIdleMinutes: Positive.optional(),
     maxConcurrentSessions: Positive.optional(),
     requestsPerMinute: Positive.optional(),

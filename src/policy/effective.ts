@@ -33,6 +33,8 @@ export interface EffectivePolicy {
   /** Account-wide upstream features, off unless the org turns them on and the tenant keeps them. */
   allowSkills: boolean;
   allowScheduledTasks: boolean;
+  /** `useOwnKey`: the LLM provider bills the account's own key, outside every figure the ledger books. */
+  allowOwnKey: boolean;
   maxIdleMinutes: number | null;
   /** Live sessions and browsers per tenant (the tighter of both documents)... */
   maxConcurrentSessions: number | null;
@@ -81,6 +83,7 @@ export function effectivePolicy(org: PolicyDocument | null, tenant: PolicyDocume
     allowKeepAlive: (o.allowKeepAlive ?? true) && (t.allowKeepAlive ?? true),
     allowSkills: o.allowSkills === true && t.allowSkills !== false,
     allowScheduledTasks: o.allowScheduledTasks === true && t.allowScheduledTasks !== false,
+    allowOwnKey: o.allowOwnKey === true && t.allowOwnKey !== false,
     maxIdleMinutes: minOf(o.maxIdleMinutes, t.maxIdleMinutes),
     maxConcurrentSessions: minOf(o.maxConcurrentSessions, t.maxConcurrentSessions),
     orgMaxConcurrentSessions: o.maxConcurrentSessions ?? null,
@@ -125,7 +128,7 @@ export function narrowingIssues(org: PolicyDocument | null, tenant: PolicyDocume
   const widens = (loc: (string | number)[], input: unknown, msg: string) =>
     issues.push({ type: "policy_widens", loc: ["body", ...loc], msg, input });
   // These are off unless the org turns them on, so a tenant cannot turn them on by itself.
-  for (const field of ["allowSkills", "allowScheduledTasks"] as const) {
+  for (const field of ["allowSkills", "allowScheduledTasks", "allowOwnKey"] as const) {
     if (tenant[field] === true && org?.[field] !== true) {
       widens([field], true, `${field} cannot be true unless the org's ${field} is true`);
     }
@@ -221,6 +224,7 @@ export function effectivePolicyView(policy: EffectivePolicy): EffectivePolicyVie
     allowKeepAlive: policy.allowKeepAlive,
     allowSkills: policy.allowSkills,
     allowScheduledTasks: policy.allowScheduledTasks,
+    allowOwnKey: policy.allowOwnKey,
     maxIdleMinutes: policy.maxIdleMinutes,
     maxConcurrentSessions: policy.maxConcurrentSessions,
     requestsPerMinute: policy.requestsPerMinute,

@@ -195,6 +195,7 @@ export const EffectivePolicy = z.strictObject({
   allowKeepAlive: z.boolean(),
   allowSkills: z.boolean(),
   allowScheduledTasks: z.boolean(),
+  allowOwnKey: z.boolean(),
   maxIdleMinutes: z.int().nullable(),
   maxConcurrentSessions: z.int().nullable(),
   requestsPerMinute: z.int().nullable(),

@@ -62,7 +62,7 @@ export const sessions = new Hono<AppEnv>()
         },
         400: "`session_not_idle`: the session of a follow-up task is busy or has ended",
         402: "`budget_exceeded`: what is left in a budget is below the minimum hold",
-        403: "A policy refusal: `country_not_allowed`, `model_not_allowed`, `keep_alive_not_allowed` or `scheduled_tasks_not_allowed`",
+        403: "A policy refusal: `country_not_allowed`, `model_not_allowed`, `keep_alive_not_allowed`, `scheduled_tasks_not_allowed` or `own_key_not_allowed`",
         404: "A `sessionId`, `profileId` or `workspaceId` that is unknown or another tenant's",
         429: {
           description: "`concurrency_limit`: too many live sessions and browsers for the tenant or org",
