@@ -258,4 +258,40 @@ describe("a delete whose stop upstream refuses", () => {
     expect(booked).toBe(toMicros(String(billed?.totalCostUsd)));
     expect(booked).toBeGreaterThan(0);
   });
+
+  it("reads a session that ended before the delete when upstream refuses its stop with a 4xx, and books its last figures", async () => {
+    const account = await newUpstreamAccount();
+    const t = await tenantWithBudget();
+    const s = await expectJson<SessionView>(
+      await call(t, account, "/api/v3/sessions", { task: emuTask("ends alone", { steps: 2, cost: "0.01" }) }),
+      200,
+    );
+    // It ends by itself (no keepAlive) while no read of the gateway's shows it.
+    const ended = await eventually(async () => {
+      const up = (await account.truth()).sessions.find((x) => x.id === s.id);
+      return up?.status === "stopped" ? up : undefined;
+    });
+    const billed = toMicros(String(ended.totalCostUsd));
+    expect(billed).toBeGreaterThan(0);
+
+    // Upstream refuses to stop what has already ended ("already stopped"); the delete still goes.
+    await account.control("POST", "/faults", { next: ["400"] });
+    const deleted = await asTenant(t.key, `/api/v3/sessions/${s.id}`, { method: "DELETE", env: account.env });
+    expect(deleted.status, await deleted.text()).toBe(204);
+    expect((await account.truth()) as { deletedSessionIds?: string[] }).toMatchObject({
+      deletedSessionIds: expect.arrayContaining([s.id]),
+    });
+    const booked = await env.DB.prepare("SELECT total_cost_micros FROM usage WHERE id = ?")
+      .bind(s.id)
+      .first<number>("total_cost_micros");
+    expect(booked).toBe(billed);
+    const hold = await env.DB.prepare("SELECT state, settled_micros FROM holds WHERE resource_id = ?")
+      .bind(s.id)
+      .first<{ state: string; settled_micros: number }>();
+    expect(hold).toEqual({ state: "settled", settled_micros: billed });
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
+      heldMicros: 0,
+      spentMicros: billed,
+    });
+  });
 });

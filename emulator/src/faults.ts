@@ -20,6 +20,8 @@
  * before the random mode applies again. Entries:
  *   "500" | "502" | "503" | "504"   that status, plain-text body
  *   "429"                           429 with the concurrency-limit detail
+ *   "400"                           400 with the ended-session detail: a refusal with no effect,
+ *                                   as Browser Use refuses a stop of a session already stopped
  *   "drop"                          connection destroyed; the request has no effect
  *   "drop-after"                    the request takes effect, then the connection is destroyed
  *   "malformed"                     200 with a truncated JSON body
@@ -36,7 +38,7 @@ import type { Emulator } from "./emulator";
 
 const Rate = z.number().min(0).max(1).default(0);
 const FaultKind = z.union([
-  z.enum(["500", "502", "503", "504", "429", "drop", "drop-after", "malformed", "slow", "ok"]),
+  z.enum(["500", "502", "503", "504", "429", "400", "drop", "drop-after", "malformed", "slow", "ok"]),
   z.string().regex(/^(slow|late):\d{1,6}$/),
 ]);
 
@@ -110,6 +112,8 @@ export function faultInjection(emu: Emulator) {
         return next();
       case "429":
         return c.json({ detail: ERROR_DETAILS.tooManyConcurrentSessions }, 429);
+      case "400":
+        return c.json({ detail: ERROR_DETAILS.sessionStopped }, 400);
       case "500":
       case "502":
       case "503":

@@ -18,7 +18,7 @@ afterAll(() => h.close());
 describe("faults", () => {
   it("applies queued faults to the next requests in order, then answers normally", async () => {
     expectStatus(
-      await h.control("POST", "/faults", { next: ["500", "429", "malformed", "drop", "slow:30"] }),
+      await h.control("POST", "/faults", { next: ["500", "429", "400", "malformed", "drop", "slow:30"] }),
       200,
     );
 
@@ -27,6 +27,8 @@ describe("faults", () => {
     const e429 = await h.api("GET", "/billing/account");
     expect(e429.status).toBe(429);
     expect(e429.body).toMatchObject({ detail: expect.stringMatching(/Too many concurrent/) });
+    const e400 = await h.api("GET", "/billing/account");
+    expect(e400).toMatchObject({ status: 400, body: { detail: expect.stringMatching(/is stopped/) } });
     const malformed = await h.api("GET", "/billing/account");
     expect(malformed.status).toBe(200);
     expect(malformed.headers.get("content-type")).toMatch(/json/);

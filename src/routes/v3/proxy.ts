@@ -125,12 +125,17 @@ export async function onOwned(c: Ctx, spec: KindSpec, id: string, call: OwnedCal
  * A deleted session can never be read again, and upstream stops it as it deletes it: what it cost
  * between a last read and the delete would go unbooked. So it is stopped first, as upstream's
  * delete would, and that final view is booked (settling any hold at it) before the delete is sent.
- * A stop upstream did not carry out (429, 5xx) is the delete's answer, and the delete is not sent:
- * the client retries it. Any other refusal (a 4xx: gone, already ended) lets the delete go on.
+ * A stop upstream refused otherwise (a 4xx other than 404: already ended, say) shows no view, and
+ * the session may have ended since its last read with figures no one has seen: it is read, and
+ * that view booked, instead. A stop or read upstream did not carry out (429, 5xx) is the delete's
+ * answer, and the delete is not sent: the client retries it. A session upstream no longer knows
+ * (404) lets the delete go on.
  */
 async function stopBeforeDelete(c: Ctx, spec: KindSpec, id: string): Promise<UpstreamResponse | null> {
   if (spec.kind !== "session") return null;
-  const res = await forward(c, SESSIONS.stop(id));
+  const stopped = await forward(c, SESSIONS.stop(id));
+  const unread = stopped.status !== 200 && stopped.status !== 404 && stopped.status < 429;
+  const res = unread ? await forward(c, { method: "GET", path: spec.path(id) }) : stopped;
   if (res.status === 429 || res.status >= 500) return res;
   if (res.status === 200) {
     await observeViews(c.env, c.get("log"), spec, c.get("caller"), [res.body as View], res.sentAt);
