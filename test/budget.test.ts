@@ -593,6 +593,32 @@ describe("Idempotency-Key", () => {
     await expectJson(ok, 200);
   });
 
+  it("frees the key when a follow-up fails before anything was held: the retry runs, not 409", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
+    const created = await expectJson<Session>(
+      await asTenant(t.key, "/api/v3/sessions", { body: { keepAlive: true }, env: account.env }),
+      200,
+    );
+    const body = { sessionId: created.id, task: emuTask("after a failed read", { steps: 1 }) };
+    const send = () =>
+      asTenant(t.key, "/api/v3/sessions", {
+        body,
+        env: account.env,
+        headers: { "Idempotency-Key": "read-failed" },
+      });
+    const before = await holds(t.tenantId);
+    // The read of the session before the admission fails (and its one retry): nothing is held or sent.
+    await account.control("POST", "/faults", { next: ["500", "500"] });
+    const failed = await send();
+    expect(failed.status, await failed.text()).toBeGreaterThanOrEqual(500);
+    expect(await holds(t.tenantId)).toEqual(before);
+    const retried = await send();
+    expect(retried.headers.get("Idempotent-Replayed")).toBeNull();
+    await expectJson(retried, 200);
+    expect(await holds(t.tenantId)).toHaveLength(before.length + 1);
+  });
+
   it("lets concurrent retries with one key create one session", async () => {
     const t = await newTenant();
     const body = { task: emuTask("dup", { steps: 1 }) };

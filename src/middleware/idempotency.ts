@@ -14,7 +14,9 @@ const NOTHING_SENT = new Set(["budget_unavailable", "store_unavailable", "upstre
  * `Idempotency-Key` on creates (`POST /sessions`, `POST /browsers`): per tenant, for 24 hours, a
  * retry with the same key and body gets the first answer again (`Idempotent-Replayed: true`) and
  * takes no second hold, when that answer was upstream's (a success or its certain refusal); a
- * refusal of the gateway's own (budget, policy, limits) frees the key for a later retry; the same key with another body is 409 `idempotency_conflict`, and so is a
+ * refusal of the gateway's own (budget, policy, limits) frees the key for a later retry, and so does
+ * any failure before a hold was opened (a follow-up's read of its session, say: nothing that costs
+ * was sent); the same key with another body is 409 `idempotency_conflict`, and so is a
  * retry while the first is under way or when the first one's outcome upstream was lost (the
  * reconciler settles that one; a new key starts a new task). Runs after body validation.
  */
@@ -68,7 +70,8 @@ export function idempotency() {
       if (isFinalAnswer(res.status, c.get("upstreamAnswered") === true)) {
         const applied = res.headers.get("X-Gateway-Applied");
         await completeKey(db, tenantId, key, { status: res.status, body, applied });
-      } else if (res.status < 500 || NOTHING_SENT.has(errorCode(body))) {
+      } else if (res.status < 500 || NOTHING_SENT.has(errorCode(body)) || c.get("holdId") === undefined) {
+        // Every create and dispatch is sent under a hold (forwardHeld): without one, nothing was.
         await releaseKey(db, tenantId, key);
       } else {
         await markUnknown(db, tenantId, key);
