@@ -233,6 +233,40 @@ describe("creates whose answer was lost", () => {
     expect((await holdsOf(t.tenantId))[0]?.state).toBe("settled");
   });
 
+  it("never hands a lost browser create the browser of another tenant's agent session, nor books that one", async () => {
+    // Upstream lists an agent session's own browser among its browsers ("None for standalone BaaS
+    // sessions"): alike a browser created without metadata, made in the same minute, unrecorded.
+    const account = await newUpstreamAccount({ agentBrowsers: true });
+    const other = await cappedTenant();
+    const t = await cappedTenant(other.orgId);
+    const theirs = await expectJson<SessionView>(
+      await asTenant(other.key, "/api/v3/sessions", {
+        body: { task: emuTask("busy", { outcome: "hang" }) },
+        env: account.env,
+      }),
+      200,
+    );
+    const listed = await fetch(`${account.env.UPSTREAM_URL}/browsers?agentSessionId=${theirs.id}`, {
+      headers: { "X-Browser-Use-API-Key": account.key },
+    });
+    const agentBrowserId = (await expectJson<{ items: { id: string }[] }>(listed, 200)).items[0]?.id;
+    expect(agentBrowserId).toBeDefined();
+    await account.control("POST", "/faults", { next: ["drop-after"] });
+    const lost = await asTenant(t.key, "/api/v3/browsers", { body: {}, env: account.env });
+    expect(lost.status).toBe(502);
+
+    await reconcile(account.env, log, { orgId: t.orgId, now: later(3) });
+    const [mine] = (await account.truth()).browsers;
+    expect(await holdsOf(t.tenantId)).toEqual([
+      expect.objectContaining({ resource_id: mine?.id, state: "open" }),
+    ]);
+    const agentRecords = await env.DB.prepare("SELECT count(*) AS n FROM resources WHERE id = ?")
+      .bind(agentBrowserId)
+      .first<number>("n");
+    expect(agentRecords).toBe(0);
+    await asTenant(other.key, `/api/v3/sessions/${theirs.id}/stop`, { body: {}, env: account.env });
+  });
+
   it("charges every hold in full when lost creates of several tenants cannot be told apart", async () => {
     const account = await newUpstreamAccount();
     const a = await cappedTenant();

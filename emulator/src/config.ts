@@ -32,6 +32,12 @@ export interface EmulatorOptions {
    * document which it does; the gateway must book either correctly.
    */
   idleBrowserBilling?: boolean;
+  /**
+   * Whether GET /browsers also lists each agent session's own browser, with its `agentSessionId`
+   * (default false), as Browser Use's API can ("None for standalone BaaS sessions"). Its time is
+   * billed in the session, so it shows no cost of its own.
+   */
+  agentBrowsers?: boolean;
   /** Where task status webhooks go (off by default); can be changed at /_emulator/webhook. */
   webhookUrl?: string;
   webhookSecret?: string;
@@ -52,6 +58,7 @@ export interface Settings {
   creditsMicros: number;
   defaultMaxCostMicros: number;
   idleBrowserBilling: boolean;
+  agentBrowsers: boolean;
 }
 
 export const DEFAULT_STEP_MS = 1_000;
@@ -73,5 +80,6 @@ export function initialSettings(o: EmulatorOptions): Settings {
     creditsMicros: toMicros(o.creditsUsd ?? DEFAULT_CREDITS_USD),
     defaultMaxCostMicros: toMicros(o.defaultMaxCostUsd ?? DEFAULT_MAX_COST_USD),
     idleBrowserBilling: o.idleBrowserBilling ?? false,
+    agentBrowsers: o.agentBrowsers ?? false,
   };
 }

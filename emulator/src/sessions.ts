@@ -66,6 +66,7 @@ function create(
     task: null,
     messages: [],
     deleted: false,
+    browserId: randomUUID(),
     createdAt: now,
     updatedAt: now,
   };

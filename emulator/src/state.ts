@@ -104,6 +104,8 @@ export interface SessionRecord {
   task: TaskRun | null;
   messages: MessageRecord[];
   deleted: boolean;
+  /** The id of the session's own browser, as GET /browsers lists it with `agentBrowsers` on. */
+  browserId: string;
   createdAt: number;
   updatedAt: number;
 }

@@ -89,6 +89,32 @@ export function browserView(b: BrowserRecord, base: string, detail: boolean): Br
   return view;
 }
 
+/** Minutes an agent session's browser is listed as timing out after, Browser Use's default browser timeout. */
+const AGENT_BROWSER_TIMEOUT_MINUTES = 60;
+
+/**
+ * An agent session's own browser as GET /browsers lists it (setting `agentBrowsers`): live while
+ * its session is, with no cost of its own (its time is billed in the session).
+ */
+export function agentBrowserView(s: SessionRecord): BrowserSessionView {
+  const ended = s.status === "stopped" || s.status === "timed_out" || s.status === "error";
+  return {
+    id: s.browserId,
+    status: ended ? "stopped" : "active",
+    liveUrl: null,
+    cdpUrl: null,
+    timeoutAt: iso(s.createdAt + AGENT_BROWSER_TIMEOUT_MINUTES * 60_000),
+    startedAt: iso(s.createdAt),
+    finishedAt: ended ? iso(s.updatedAt) : null,
+    proxyUsedMb: "0",
+    proxyCost: "0",
+    browserCost: "0",
+    agentSessionId: s.id,
+    recordingUrl: null,
+    metadata: {},
+  };
+}
+
 export function profileView(p: ProfileRecord): ProfileView {
   return {
     id: p.id,

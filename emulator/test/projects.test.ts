@@ -165,3 +165,23 @@ describe("idle browser time", () => {
     );
   });
 });
+
+describe("agent sessions' own browsers", () => {
+  it("lists none by default, and with agentBrowsers each session's, live while it is, at no cost of its own", async () => {
+    const off = await newProject();
+    await off.client.sessions.create();
+    expect((await off.client.browsers.list()).items).toEqual([]);
+
+    const p = await newProject({ agentBrowsers: true });
+    const standalone = await p.client.browsers.create({ timeout: 5 });
+    const s = await p.client.sessions.create();
+    const all = await p.client.browsers.list();
+    expect(all.items.map((b) => b.agentSessionId ?? null)).toEqual([s.id, null]);
+    const [own] = (await p.client.browsers.list({ agentSessionId: s.id })).items;
+    expect(own).toMatchObject({ status: "active", agentSessionId: s.id, browserCost: "0", proxyCost: "0" });
+    expect(own?.id).not.toBe(standalone.id);
+    await p.client.sessions.stop(s.id);
+    const [after] = (await p.client.browsers.list({ agentSessionId: s.id })).items;
+    expect(after).toMatchObject({ id: own?.id, status: "stopped" });
+  });
+});

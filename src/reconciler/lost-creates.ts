@@ -271,8 +271,12 @@ async function unrecordedObjects(
   const oldest = Math.min(...claims.map((h) => Date.parse(h.createdAt)));
   const listing = await listNewest(env, log, spec.lost, oldest - MATCH_WINDOW_MS, window.maxPages);
   if (!listing) return null;
-  // A create younger than `before` may still be on its way back: not yet a lost one.
-  const settled = listing.views.filter((v) => spec.lost.createdAt(v) < Date.parse(window.before));
+  // A create younger than `before` may still be on its way back: not yet a lost one. Filtered
+  // here, not in the listing, which must count every item to know how far back it is complete.
+  const madeByCreate = spec.lost.madeByCreate ?? (() => true);
+  const settled = listing.views.filter(
+    (v) => madeByCreate(v) && spec.lost.createdAt(v) < Date.parse(window.before),
+  );
   const unknown = new Set(
     await unknownIds(
       env.DB,

@@ -47,6 +47,11 @@ export interface LostCreates {
   listPath: string;
   listQuery: (page: number) => URLSearchParams;
   listItems: (body: unknown) => View[];
+  /**
+   * Whether a listed object is one this kind's create makes (all are, unless this says otherwise):
+   * only those can be a lost create's, or spend made outside the gateway.
+   */
+  madeByCreate?: (view: View) => boolean;
 }
 
 /** The kinds a lost create's object can be found of: all four. */
@@ -122,6 +127,9 @@ export const BROWSERS: HeldKindSpec = {
     listPath: "/browsers",
     listQuery: (page) => new URLSearchParams({ pageNumber: String(page), pageSize: "100" }),
     listItems: (body) => (body as { items?: View[] } | null)?.items ?? [],
+    // An agent session's own browser is listed too: it is its session's, who pays for it there,
+    // never what a POST /browsers made (those carry no agentSessionId).
+    madeByCreate: (view) => view.agentSessionId == null,
   },
 };
 

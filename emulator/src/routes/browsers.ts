@@ -15,7 +15,7 @@ import { ApiError } from "../errors";
 import { type EmuEnv, parse, publicBase, queryOf, readBody } from "../http";
 import { browserMinutesMicros } from "../pricing";
 import type { BrowserRecord } from "../state";
-import { browserView, itemsPage, newestFirst } from "../views";
+import { agentBrowserView, browserView, itemsPage, newestFirst } from "../views";
 
 /** /api/v3/browsers: standalone CDP browsers, billed by the minute of their timeout. */
 export function browserRoutes(emu: Emulator) {
@@ -57,18 +57,25 @@ export function browserRoutes(emu: Emulator) {
         const eq = m.indexOf("=");
         return eq < 0 ? { key: m, value: null } : { key: m.slice(0, eq), value: m.slice(eq + 1) };
       });
-      const matching = newestFirst(emu.store.browsers.values(), (b) => b.startedAt).filter(
+      const base = publicBase(c, emu);
+      // Standalone browsers belong to no agent session; agent sessions' own ones are listed
+      // only with `agentBrowsers` on.
+      const standalone = q.agentSessionId
+        ? []
+        : [...emu.store.browsers.values()].map((b) => browserView(b, base, false));
+      const agents = emu.settings.agentBrowsers
+        ? [...emu.store.sessions.values()]
+            .filter((s) => !s.deleted && (!q.agentSessionId || s.id === q.agentSessionId.toLowerCase()))
+            .map(agentBrowserView)
+        : [];
+      const matching = newestFirst([...standalone, ...agents], (b) => Date.parse(b.startedAt)).filter(
         (b) =>
           (!q.filterBy || b.status === q.filterBy) &&
-          // Standalone browsers belong to no agent session.
-          !q.agentSessionId &&
           wanted.every(
-            ({ key, value }) => key in b.metadata && (value === null || b.metadata[key] === value),
+            ({ key, value }) => key in (b.metadata ?? {}) && (value === null || b.metadata?.[key] === value),
           ),
       );
-      const base = publicBase(c, emu);
-      const page = itemsPage(matching, q.pageNumber, q.pageSize);
-      return c.json({ ...page, items: page.items.map((b) => browserView(b, base, false)) });
+      return c.json(itemsPage(matching, q.pageNumber, q.pageSize));
     })
     .get("/:session_id", (c) => {
       const { session_id } = parse(BrowserPathParams, "path", c.req.param());

@@ -23,6 +23,7 @@ export const ConfigPatch = z
     creditsUsd: Amount.optional(),
     defaultMaxCostUsd: Amount.optional(),
     idleBrowserBilling: z.boolean().optional(),
+    agentBrowsers: z.boolean().optional(),
   })
   .strict();
 
@@ -62,6 +63,7 @@ export function controlRoutes(emu: Emulator) {
     creditsUsd: formatMicros(emu.settings.creditsMicros),
     defaultMaxCostUsd: formatMicros(emu.settings.defaultMaxCostMicros),
     idleBrowserBilling: emu.settings.idleBrowserBilling,
+    agentBrowsers: emu.settings.agentBrowsers,
   });
 
   return new Hono<EmuEnv>()
