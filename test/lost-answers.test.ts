@@ -421,6 +421,39 @@ describe("creates whose answer was lost", () => {
     });
   });
 
+  it("hands one tenant none of its alike objects when they outnumber its lost creates: one is someone else's", async () => {
+    const account = await newUpstreamAccount();
+    const t = await cappedTenant();
+    const body = { timeout: 7, metadata: { job: "lookalike" } };
+    // Made on the account straight, alike and just before: a browser no create here made.
+    const outside = await fetch(`${account.env.UPSTREAM_URL}/browsers`, {
+      method: "POST",
+      headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const outsideId = (await expectJson<{ id: string }>(outside, 201)).id;
+    await account.control("POST", "/faults", { next: ["drop-after"] });
+    expect((await asTenant(t.key, "/api/v3/browsers", { body, env: account.env })).status).toBe(502);
+
+    const report = await reconcile(account.env, log, { orgId: t.orgId, now: later(3) });
+    expect(report).toMatchObject({ adopted: 0, chargedInFull: 1, stoppedUnclaimed: 0, unattributed: 2 });
+    const { browsers } = await account.truth();
+    expect(browsers.map((b) => b.status)).toEqual(["active", "active"]);
+    // The tenant can reach neither, the outside one above all, and pays its hold in full.
+    for (const b of browsers)
+      expect((await asTenant(t.key, `/api/v3/browsers/${b.id}`, { env: account.env })).status).toBe(404);
+    const [hold] = await holdsOf(t.tenantId);
+    expect(hold).toMatchObject({ state: "settled", resource_id: null });
+    expect(hold?.settled_micros).toBe(hold?.amount_micros);
+    const marks = await env.DB.prepare(
+      "SELECT id, unclaimed FROM resources WHERE org_id = ? AND kind = 'browser'",
+    )
+      .bind(t.orgId)
+      .all<{ id: string; unclaimed: number }>();
+    expect(marks.results.map((m) => m.unclaimed)).toEqual([2, 2]);
+    expect(marks.results.map((m) => m.id)).toContain(outsideId);
+  });
+
   it("charges the holds of alike lost creates and records their objects in one transaction", async () => {
     const { account, a, b } = await twinLostSessions();
     // The store fails as the pass records the objects: no hold may be charged without them, or

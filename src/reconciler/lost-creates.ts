@@ -112,13 +112,18 @@ export async function findLostCreates(
     }
   }
   for (const group of groups(views, holds, (view, hold) => fitsHold(spec, view, hold), spec.lost.createdAt)) {
+    if (group.holds.length === 0) {
+      // Fits no lost create: made on the account outside the gateway.
+      await bookUnattributed(env, log, spec, group.views, listing.sentAt, window, report);
+      continue;
+    }
     const tenants = new Set(group.holds.map((h) => h.tenantId));
-    if (tenants.size <= 1) {
+    if (tenants.size === 1 && group.views.length <= group.holds.length) {
       // One tenant's lost creates, alike: whichever object goes to whichever hold, the tenant
-      // owns them all and pays for each. Paired in the order they were made.
-      const n = Math.min(group.views.length, group.holds.length);
-      for (let i = 0; i < n; i++) await adopt(group.views[i] as View, group.holds[i] as OrphanHold);
-      await bookUnattributed(env, log, spec, group.views.slice(n), listing.sentAt, window, report);
+      // owns them all and pays for each. Paired in the order they were made. With more objects
+      // than creates, one of them was made by no create here, and which cannot be told: the
+      // tenant is handed none, as where several tenants' creates are alike.
+      for (const [i, view] of group.views.entries()) await adopt(view, group.holds[i] as OrphanHold);
       continue;
     }
     await settleAmbiguousGroup(env, log, spec, group, listing.sentAt, window, report);
@@ -127,8 +132,8 @@ export async function findLostCreates(
 }
 
 /**
- * Several tenants' creates that cannot be told apart: no tenant is handed an object that may be
- * another's, and none goes unpaid. The objects belong to no one, so no one can use them, and what
+ * Several tenants' creates that cannot be told apart (or one tenant's, alongside more objects than
+ * it made): no tenant is handed an object that may be another's, and none goes unpaid. The objects belong to no one, so no one can use them, and what
  * they would cost from now on no one could be charged for: each live one is stopped upstream at
  * once and marked unclaimed, so that a stop that failed is tried again by every later pass (run.ts,
  * stopReason). Each hold is charged (chargeAmbiguousOrphans: in full, or a hold that reserved
