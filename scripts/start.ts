@@ -59,9 +59,12 @@ async function main() {
   process.on("SIGTERM", () => shutdown(0));
   stack.exited.then((code) => shutdown(code));
 
-  // wrangler dev does not fire cron triggers; fire the reconciler's each minute, as Cloudflare would.
+  // wrangler dev does not fire cron triggers; fire the reconciler's each minute, as Cloudflare would,
+  // and say so when it could not run.
   setInterval(() => {
-    fetch(`${stack.gatewayUrl}/cdn-cgi/handler/scheduled`).catch(() => undefined);
+    stack
+      .fireCron()
+      .catch((err: unknown) => console.error(`reconciler: ${err instanceof Error ? err.message : err}`));
   }, 60_000).unref();
 
   const demo = await demoTenant(stack);
