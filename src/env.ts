@@ -19,7 +19,7 @@ export interface Secrets {
   UPSTREAM_KEY_ENCRYPTION_KEY?: string;
   /** Optional tuning, as strings because vars are strings. */
   UPSTREAM_TIMEOUT_MS?: string;
-  /** `info` (default), `warn` or `error`: the lowest level logged. */
+  /** `info` (default), `debug`, `warn` or `error`: the lowest level logged. */
   LOG_LEVEL?: string;
   /** `true` lets hook callbacks go to http and private addresses (local development only). */
   ALLOW_PRIVATE_CALLBACKS?: string;
