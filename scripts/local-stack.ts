@@ -167,6 +167,10 @@ export async function startWrangler(options: {
   // Its own process group, so stopping it stops npx, wrangler and workerd together.
   const wrangler: ChildProcess = spawn("npx", command, { stdio: "inherit", env: quietEnv, detached: true });
   const exited = new Promise<number>((resolve) => wrangler.on("exit", (code) => resolve(code ?? 1)));
+  let exitCode: number | null = null;
+  exited.then((code) => {
+    exitCode = code;
+  });
   const stop = async () => {
     if (wrangler.exitCode === null && wrangler.pid) {
       try {
@@ -177,7 +181,7 @@ export async function startWrangler(options: {
     }
   };
   try {
-    await waitForHealth(url);
+    await waitForHealth(url, () => exitCode);
   } catch (err) {
     await stop();
     throw err;
@@ -216,9 +220,15 @@ export async function createTenant(
   return { orgId: org.id, tenantId: tenant.id, key: key.key };
 }
 
-async function waitForHealth(url: string): Promise<void> {
+/**
+ * Waits until `url` answers `/healthz`; fails at once when the process serving it has exited
+ * (`exitCode`), e.g. because its port was taken, rather than after the whole minute.
+ */
+async function waitForHealth(url: string, exitCode: () => number | null): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
+    const code = exitCode();
+    if (code !== null) throw new Error(`the worker exited (${code}) before ${url} answered /healthz`);
     try {
       if ((await fetch(`${url}/healthz`)).ok) return;
     } catch {
