@@ -595,6 +595,33 @@ describe("a store that fails after upstream answered", () => {
 });
 
 describe("findings of a review of the above", () => {
+  it("hands one tenant none of the alike profiles or workspaces when they outnumber its lost creates: one is someone else's", async () => {
+    const account = await newUpstreamAccount();
+    const t = await cappedTenant();
+    for (const path of ["/profiles", "/workspaces"]) {
+      const body = { name: `lookalike ${path}` };
+      // Made on the account straight, alike and just before: an object no create here made (a
+      // profile carries someone's logins).
+      const outside = await fetch(`${account.env.UPSTREAM_URL}${path}`, {
+        method: "POST",
+        headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      const outsideId = (await expectJson<{ id: string }>(outside, 201)).id;
+      await account.control("POST", "/faults", { next: ["drop-after"] });
+      expect((await asTenant(t.key, `/api/v3${path}`, { body, env: account.env })).status).toBe(502);
+
+      await reconcile(account.env, log, { orgId: t.orgId, now: later(3) });
+      expect((await asTenant(t.key, `/api/v3${path}/${outsideId}`, { env: account.env })).status).toBe(404);
+      const owned = await env.DB.prepare(
+        "SELECT count(*) AS n FROM resources WHERE tenant_id = ? AND kind = ?",
+      )
+        .bind(t.tenantId, path === "/profiles" ? "profile" : "workspace")
+        .first<number>("n");
+      expect(owned).toBe(0);
+    }
+  });
+
   it("charges a browser once when its record failed and the reconciler adopted it later", async () => {
     const account = await newUpstreamAccount();
     const t = await cappedTenant();

@@ -225,7 +225,10 @@ async function stopUnclaimed(
 /**
  * The same for profiles and workspaces, which cost nothing and are created under no hold but
  * under an intent: each unrecorded object one tenant's intents fit is recorded as that tenant's.
- * One that several tenants' intents fit is left to nobody rather than to the wrong one.
+ * One that several tenants' intents fit is left to nobody rather than to the wrong one, and so
+ * are one tenant's alike objects when they outnumber its intents: one of them was made by no
+ * create here (on the account outside the gateway, alike and in the same minute), and which one
+ * cannot be told; a profile carries its maker's logins. Their intents expire unmatched.
  */
 export async function findLostFreeCreates(
   env: Bindings,
@@ -245,13 +248,15 @@ export async function findLostFreeCreates(
     spec.lost.createdAt,
   )) {
     if (group.holds.length === 0) continue;
-    if (new Set(group.holds.map((i) => i.tenantId)).size > 1) {
-      log.warn("lost_create_ambiguous", { kind: spec.kind, intents: group.holds.length });
+    if (new Set(group.holds.map((i) => i.tenantId)).size > 1 || group.views.length > group.holds.length) {
+      log.warn("lost_create_ambiguous", {
+        kind: spec.kind,
+        intents: group.holds.length,
+        objects: group.views.length,
+      });
       continue;
     }
-    const n = Math.min(group.views.length, group.holds.length);
-    for (let i = 0; i < n; i++) {
-      const view = group.views[i] as View;
+    for (const [i, view] of group.views.entries()) {
       const intent = group.holds[i] as CreateIntent;
       const id = String(view.id);
       await db.batch([
