@@ -339,6 +339,37 @@ describe("an org's own Browser Use account", () => {
     expect(read.id).toBe(after.id);
   });
 
+  it("makes a profile or workspace on the account the org is on now, though this isolate remembers the old one", async () => {
+    const { t, account } = await tenantOnOwnAccount();
+    const listed = async (path: string) => {
+      const res = await fetch(`${account.env.UPSTREAM_URL}${path}`, {
+        headers: { "X-Browser-Use-API-Key": account.key },
+      });
+      return (await expectJson<{ items: { id: string }[] }>(res, 200)).items.map((i) => i.id);
+    };
+    // This isolate now remembers the org's own account.
+    const before = await expectJson<{ id: string }>(
+      await asTenant(t.key, "/api/v3/profiles", { body: { name: "before the move" } }),
+      201,
+    );
+    expect(await listed("/profiles")).toEqual([before.id]);
+    // Another isolate moves the org back to the deployment's account.
+    await env.DB.prepare("DELETE FROM org_upstreams WHERE org_id = ?").bind(t.orgId).run();
+    const profile = await expectJson<{ id: string }>(
+      await asTenant(t.key, "/api/v3/profiles", { body: { name: "after the move" } }),
+      201,
+    );
+    const workspace = await expectJson<{ id: string }>(
+      await asTenant(t.key, "/api/v3/workspaces", { body: { name: "after the move" } }),
+      201,
+    );
+    // Made on the old account, they would be read as gone from the new one: the tenant's, lost.
+    expect(await listed("/profiles")).toEqual([before.id]);
+    expect(await listed("/workspaces")).toEqual([]);
+    expect((await asTenant(t.key, `/api/v3/profiles/${profile.id}`)).status).toBe(200);
+    expect((await asTenant(t.key, `/api/v3/workspaces/${workspace.id}`)).status).toBe(200);
+  });
+
   it("is what the reconciler reads and stops with, and the deployment's pass leaves it alone", async () => {
     const { t, account } = await tenantOnOwnAccount();
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });

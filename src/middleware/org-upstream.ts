@@ -1,12 +1,12 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
-import { orgAccountFor } from "../upstream/accounts";
+import { forgetUpstream, orgAccountFor } from "../upstream/accounts";
 
 /**
  * Points the rest of the request at the caller's org's Browser Use account: its own when it has
  * one, the deployment's otherwise (see upstream/accounts.ts). After the caller is known. Keeps
  * the deployment's bindings and when the account was set, so a create can follow a move another
- * isolate made (routes/v3/holds.ts).
+ * isolate made (followAccountMove).
  */
 export function orgUpstream(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -16,4 +16,27 @@ export function orgUpstream(): MiddlewareHandler<AppEnv> {
     c.set("orgAccount", { deployment, setAt: account.setAt });
     await next();
   };
+}
+
+/**
+ * Points the rest of the request at the account the org is on now, when a read made in D1 just
+ * before a create (`accountSetAt`: when the org's own account was set, null for the deployment's)
+ * says it moved since this isolate learnt it. An isolate remembers an org's account for up to
+ * 30 s, so another isolate may have moved the org meanwhile; an object made on the old account
+ * would be read as gone from the new one (and a session's cost never booked). `why` names, in the
+ * log, what the create was read with (a hold, an intent).
+ */
+export async function followAccountMove(
+  c: Context<AppEnv>,
+  accountSetAt: string | null,
+  why: Record<string, string>,
+): Promise<void> {
+  const account = c.get("orgAccount");
+  if (!account || account.setAt === accountSetAt) return;
+  const { orgId } = c.get("caller");
+  c.get("log").warn("org_account_moved", { orgId, ...why });
+  forgetUpstream(orgId);
+  const now = await orgAccountFor(account.deployment, orgId, c.get("log"));
+  c.env = now.env;
+  c.set("orgAccount", { ...account, setAt: now.setAt });
 }

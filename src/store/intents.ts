@@ -9,14 +9,25 @@ export interface CreateIntent extends Owner {
   createdAt: string;
 }
 
-/** Notes a create about to be sent; its id is what forgetIntentStatement removes. */
-export async function recordIntent(db: D1Database, intent: CreateIntent): Promise<void> {
-  await db
-    .prepare(
-      "INSERT INTO create_intents (id, kind, org_id, tenant_id, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(intent.id, intent.kind, intent.orgId, intent.tenantId, intent.fingerprint, intent.createdAt)
-    .run();
+/**
+ * Notes a create about to be sent; its id is what forgetIntentStatement removes. Reads, in the same
+ * transaction, when the org's own account was set (null: the deployment's), so the create can go
+ * to the account the org is on now however stale this isolate's memory of it is.
+ */
+export async function recordIntent(
+  db: D1Database,
+  intent: CreateIntent,
+): Promise<{ accountSetAt: string | null }> {
+  const [, account] = await db.batch([
+    db
+      .prepare(
+        "INSERT INTO create_intents (id, kind, org_id, tenant_id, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+      )
+      .bind(intent.id, intent.kind, intent.orgId, intent.tenantId, intent.fingerprint, intent.createdAt),
+    db.prepare("SELECT updated_at FROM org_upstreams WHERE org_id = ?").bind(intent.orgId),
+  ]);
+  const row = account?.results[0] as { updated_at: string } | undefined;
+  return { accountSetAt: row?.updated_at ?? null };
 }
 
 export function forgetIntentStatement(db: D1Database, id: string): D1PreparedStatement {

@@ -5,12 +5,12 @@ import { inFlight, observeViews } from "../../ledger/observe";
 import { formatApplied } from "../../policy/apply";
 import type { AppEnv } from "../../env";
 import { GatewayError } from "../../lib/errors";
+import { followAccountMove } from "../../middleware/org-upstream";
 import { describeError } from "../../lib/log";
 import { afterUpstreamActed, isStoreFailure } from "../../store/guard";
 import { recordCreatedStatement } from "../../store/resources";
 import { usageCountryStatement } from "../../store/usage";
 import type { KindSpec } from "../../upstream/kinds";
-import { forgetUpstream, orgAccountFor } from "../../upstream/accounts";
 import type { UpstreamResponse } from "../../upstream/client";
 import { forward, rememberOwned } from "./proxy";
 
@@ -65,7 +65,9 @@ async function holdAndForward(c: Ctx, call: HeldCall): Promise<UpstreamResponse>
     afterUpstreamActed(log, "hold_release_failed", { holdId: hold.id, why }, () => releaseHold(db, hold.id));
   let res: UpstreamResponse;
   try {
-    await followAccountMove(c, hold);
+    // The hold read the org's account in its own transaction, and no org moves while one of its
+    // holds is open and tied to nothing (admin-upstreams.ts): that is where the create must go.
+    await followAccountMove(c, hold.accountSetAt, { holdId: hold.id });
     const ceiling = call.ceiling?.(hold) ?? null;
     const body = ceiling === null ? call.body : { ...call.body, maxCostUsd: ceiling };
     res = await forward(c, { method: "POST", path: call.path, body });
@@ -91,24 +93,6 @@ async function holdAndForward(c: Ctx, call: HeldCall): Promise<UpstreamResponse>
     log.warn("hold_outcome_unknown", { holdId: hold.id, status: res.status });
   }
   return res;
-}
-
-/**
- * Points the create at the account its hold was opened under. This isolate remembers an org's
- * account for up to 30 s, so another isolate may have moved the org since; a session made on the
- * old account would be read as gone from the new one and its cost never booked. The hold read the
- * account in its own transaction, and no org moves while one of its holds is open and tied to
- * nothing (admin-upstreams.ts): that is the account the create must go to.
- */
-async function followAccountMove(c: Ctx, hold: Hold): Promise<void> {
-  const account = c.get("orgAccount");
-  if (!account || account.setAt === hold.accountSetAt) return;
-  const { orgId } = c.get("caller");
-  c.get("log").warn("org_account_moved", { orgId, holdId: hold.id });
-  forgetUpstream(orgId);
-  const now = await orgAccountFor(account.deployment, orgId, c.get("log"));
-  c.env = now.env;
-  c.set("orgAccount", { ...account, setAt: now.setAt });
 }
 
 /**

@@ -18,6 +18,7 @@ import { callUpstream, type UpstreamRequest, type UpstreamResponse } from "../..
 import { type FindableKindSpec, type KindSpec, SESSIONS } from "../../upstream/kinds";
 import { afterUpstreamActed } from "../../store/guard";
 import { forgetIntentStatement, recordIntent } from "../../store/intents";
+import { followAccountMove } from "../../middleware/org-upstream";
 
 type Ctx = Context<AppEnv>;
 type View = Record<string, unknown>;
@@ -154,11 +155,12 @@ export async function createOwned(c: Ctx, spec: FindableKindSpec, path: string):
   const caller = c.get("caller");
   const body = (await clientBody(c)) as View;
   const intent = { id: crypto.randomUUID(), kind: spec.kind as "profile" | "workspace", ...caller };
-  await recordIntent(db, {
+  const { accountSetAt } = await recordIntent(db, {
     ...intent,
     fingerprint: spec.lost.requestPrint(body),
     createdAt: new Date().toISOString(),
   });
+  await followAccountMove(c, accountSetAt, { intentId: intent.id });
   const res = await forward(c, { method: "POST", path, body });
   const log = c.get("log");
   if (res.status === 201) {
