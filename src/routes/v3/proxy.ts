@@ -135,7 +135,8 @@ export async function onOwned(c: Ctx, spec: KindSpec, id: string, call: OwnedCal
 async function stopBeforeDelete(c: Ctx, spec: KindSpec, id: string): Promise<UpstreamResponse | null> {
   if (spec.kind !== "session") return null;
   const stopped = await forward(c, SESSIONS.stop(id));
-  const unread = stopped.status !== 200 && stopped.status !== 404 && stopped.status < 429;
+  const refused = stopped.status >= 400 && stopped.status < 500;
+  const unread = refused && stopped.status !== 404 && stopped.status !== 429;
   const res = unread ? await forward(c, { method: "GET", path: spec.path(id) }) : stopped;
   if (res.status === 429 || res.status >= 500) return res;
   if (res.status === 200) {
