@@ -117,12 +117,9 @@ export async function findLostCreates(
       await bookUnattributed(env, log, spec, group.views, listing.sentAt, window, report);
       continue;
     }
-    const tenants = new Set(group.holds.map((h) => h.tenantId));
-    if (tenants.size === 1 && group.views.length <= group.holds.length) {
+    if (pairable(group)) {
       // One tenant's lost creates, alike: whichever object goes to whichever hold, the tenant
-      // owns them all and pays for each. Paired in the order they were made. With more objects
-      // than creates, one of them was made by no create here, and which cannot be told: the
-      // tenant is handed none, as where several tenants' creates are alike.
+      // owns them all and pays for each. Paired in the order they were made.
       for (const [i, view] of group.views.entries()) await adopt(view, group.holds[i] as OrphanHold);
       continue;
     }
@@ -248,7 +245,7 @@ export async function findLostFreeCreates(
     spec.lost.createdAt,
   )) {
     if (group.holds.length === 0) continue;
-    if (new Set(group.holds.map((i) => i.tenantId)).size > 1 || group.views.length > group.holds.length) {
+    if (!pairable(group)) {
       log.warn("lost_create_ambiguous", {
         kind: spec.kind,
         intents: group.holds.length,
@@ -385,6 +382,16 @@ function fitsHold(spec: HeldKindSpec, view: View, hold: OrphanHold): boolean {
   // A hold of 0 sent no ceiling, so only the fingerprint and the time tie an object to it.
   if (ceiling === null) return true;
   return view.maxCostUsd != null && toMicros(String(view.maxCostUsd)) === ceiling;
+}
+
+/**
+ * Whether a group's objects may be handed to its creates in creation order: only when the creates
+ * are all one tenant's and the objects no more than the creates. With several tenants, any object
+ * may be another's; with more objects than creates, one was made by no create here (on the account
+ * outside the gateway, alike and in the same minute), and which one cannot be told.
+ */
+function pairable(group: { views: View[]; holds: Claim[] }): boolean {
+  return new Set(group.holds.map((h) => h.tenantId)).size === 1 && group.views.length <= group.holds.length;
 }
 
 /**
