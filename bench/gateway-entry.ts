@@ -2,22 +2,24 @@
  * The gateway with counters around its D1 binding and its rate counters, for the benchmark only:
  * every statement run alone is one round trip, a batch is one round trip of several statements,
  * and every call to a key's rate counter (a Durable Object) is one call. `GET /__bench/d1` answers
- * the counts so far, D1's own execution time (ms) of those answered and the status webhooks
- * received; the benchmark reads it before and after each scenario.
+ * the counts so far, D1's own execution time (ms) of those answered, the status webhooks
+ * received and the lines logged; the benchmark reads it before and after each scenario.
  *
- * Three more routes measure the runtime rather than the gateway (bench/probes.ts): one answers at
- * once, one after ten `SELECT 1` in a row and one after ten calls to a rate counter, so their CPU
- * per request differs by what ten local D1 round trips, or ten local Durable Object calls, cost
- * workerd (ten, so that the request's own cost and its noise weigh a tenth as much).
+ * Four more routes measure the runtime rather than the gateway (bench/probes.ts): one answers at
+ * once, one after ten `SELECT 1` in a row, one after ten calls to a rate counter and one after ten
+ * request log lines, so their CPU per request differs by what ten local D1 round trips, ten local
+ * Durable Object calls or ten log lines cost workerd (ten, so that the request's own cost and its
+ * noise weigh a tenth as much).
  */
 import gateway from "../src/index";
 import type { Bindings } from "../src/env";
+import { createLogger, logLevel } from "../src/lib/log";
 import { countedD1, type RoundTripListener } from "./counted-d1";
 import { CALLS_PER_PROBE, PROBES } from "./probes";
 
 export { RateCounter } from "../src/index";
 
-const counts = { statements: 0, roundTrips: 0, d1Ms: 0, rateCounterCalls: 0, webhooks: 0 };
+const counts = { statements: 0, roundTrips: 0, d1Ms: 0, rateCounterCalls: 0, webhooks: 0, logLines: 0 };
 const counting: RoundTripListener = {
   sent(sql) {
     counts.statements += sql.length;
@@ -27,6 +29,15 @@ const counting: RoundTripListener = {
     counts.d1Ms += durationMs;
   },
 };
+
+// Every line the gateway logs (src/lib/log.ts writes with console.log and console.error), counted.
+for (const method of ["log", "error"] as const) {
+  const write = console[method].bind(console);
+  console[method] = (...args: unknown[]) => {
+    counts.logLines++;
+    write(...args);
+  };
+}
 
 /** The rate counters' namespace, counting each call the gateway makes to a counter. */
 function countedRateCounters(namespace: Bindings["RATE_COUNTERS"]): Bindings["RATE_COUNTERS"] {
@@ -63,6 +74,19 @@ export default {
       const counters = env.RATE_COUNTERS;
       for (let i = 0; i < CALLS_PER_PROBE; i++)
         await counters.get(counters.idFromName("bench-probe")).take(Number.MAX_SAFE_INTEGER);
+      return new Response(null, { status: 204 });
+    }
+    if (pathname === PROBES.logLines) {
+      // The line requestId() writes for a poll, with the same fields and sizes.
+      const log = createLogger({ requestId: crypto.randomUUID() }, logLevel(env.LOG_LEVEL));
+      for (let i = 0; i < CALLS_PER_PROBE; i++)
+        log.info("request", {
+          method: "GET",
+          path: `/api/v3/sessions/${crypto.randomUUID()}`,
+          status: 200,
+          ms: 3,
+          tenantId: "bench-probe-tenant",
+        });
       return new Response(null, { status: 204 });
     }
     if (pathname.startsWith("/webhooks/")) counts.webhooks++;

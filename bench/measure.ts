@@ -37,9 +37,11 @@ export interface D1Counts {
   rateCounterCalls: number;
   /** Browser Use's status webhooks received so far. */
   webhooks: number;
+  /** Lines the gateway has logged so far (console.log and console.error). */
+  logLines: number;
 }
 
-/** The benchmark gateway's D1, rate-counter and webhook counts so far (bench/gateway-entry.ts). */
+/** The benchmark gateway's D1, rate-counter, webhook and log-line counts so far (bench/gateway-entry.ts). */
 export async function d1Counts(gatewayUrl: string): Promise<D1Counts> {
   return (await (await fetch(`${gatewayUrl}/__bench/d1`)).json()) as D1Counts;
 }

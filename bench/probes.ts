@@ -10,4 +10,6 @@ export const PROBES = {
   d1RoundTrips: "/__bench/d1-round-trips",
   /** A rate counter's `take`, CALLS_PER_PROBE times: local Durable Object calls. */
   rateCounterCalls: "/__bench/rate-counter-calls",
+  /** The gateway's line per request, CALLS_PER_PROBE times, at the run's LOG_LEVEL: local logging. */
+  logLines: "/__bench/log-lines",
 } as const;

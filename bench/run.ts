@@ -66,6 +66,7 @@ interface Sample {
   d1MsPerRequest: number | null;
   rateCounterCallsPerRequest: number | null;
   webhooksPerRequest: number | null;
+  logLinesPerRequest: number | null;
 }
 
 async function measure(target: Target, scenario: Scenario): Promise<Sample> {
@@ -97,6 +98,7 @@ async function measure(target: Target, scenario: Scenario): Promise<Sample> {
     rateCounterCallsPerRequest:
       d1After && d1Before ? per(d1After.rateCounterCalls, d1Before.rateCounterCalls) : null,
     webhooksPerRequest: d1After && d1Before ? per(d1After.webhooks, d1Before.webhooks) : null,
+    logLinesPerRequest: d1After && d1Before ? per(d1After.logLines, d1Before.logLines) : null,
   };
 }
 
@@ -176,6 +178,8 @@ async function main() {
           (meanOf(g, "d1MsPerRequest") ?? 0) +
           (meanOf(g, "rateCounterCallsPerRequest") ?? 0) * runtime.rateCounterCallCpuMs,
       );
+      // What writing its log lines costs workerd here, where they go down a pipe to wrangler.
+      const logCpuMs = round2((meanOf(g, "logLinesPerRequest") ?? 0) * runtime.logLineCpuMs);
       rows.push({
         scenario: scenario.name,
         bareRps: meanOf(b, "rps"),
@@ -192,9 +196,12 @@ async function main() {
         d1Ms: meanOf(g, "d1MsPerRequest"),
         rateCounterCalls: meanOf(g, "rateCounterCallsPerRequest"),
         webhooks: meanOf(g, "webhooksPerRequest"),
+        logLines: meanOf(g, "logLinesPerRequest"),
         localStoresCpuMs,
+        logCpuMs,
         cpuRatio: round2(bareCpu / gatewayCpu),
         cpuRatioLessLocalStores: round2(bareCpu / (gatewayCpu - localStoresCpuMs)),
+        cpuRatioLessLocalStoresAndLogs: round2(bareCpu / (gatewayCpu - localStoresCpuMs - logCpuMs)),
         failed: [...b, ...g].reduce((n, s) => n + s.failed, 0),
       });
     }
@@ -294,15 +301,16 @@ interface RuntimeCosts {
   nothingCpuMs: number;
   d1RoundTripCpuMs: number;
   rateCounterCallCpuMs: number;
+  logLineCpuMs: number;
   webhookCpuMs: number;
 }
 
 /**
  * What the runtime costs workerd, measured on the gateway's process in this run (interleaved
- * twice): a request that does nothing; one local D1 round trip and one call to a rate counter (a
- * local Durable Object), each a tenth of what ten of them in a row add to that (bench/probes.ts);
- * and one status webhook, a signed `running` event for a running session (what a create sets off),
- * whole. Local D1 and Durable Objects run in workerd's own process, so their work lands in the
+ * twice): a request that does nothing; one local D1 round trip, one call to a rate counter (a
+ * local Durable Object) and one request log line, each a tenth of what ten of them in a row add to
+ * that (bench/probes.ts); and one status webhook, a signed `running` event for a running session
+ * (what a create sets off), whole. Local D1 and Durable Objects run in workerd's own process, so their work lands in the
  * worker's CPU here; on Cloudflare they run elsewhere and the worker only waits for them.
  */
 async function measureRuntime(gateway: Target, sessionId: string): Promise<RuntimeCosts> {
@@ -313,6 +321,7 @@ async function measureRuntime(gateway: Target, sessionId: string): Promise<Runti
     probe(PROBES.nothing),
     probe(PROBES.d1RoundTrips),
     probe(PROBES.rateCounterCalls),
+    probe(PROBES.logLines),
     {
       name: "status webhook",
       path: () => "/webhooks/browser-use",
@@ -332,11 +341,18 @@ async function measureRuntime(gateway: Target, sessionId: string): Promise<Runti
       if (sample.failed > 0) throw new Error(`the runtime probe ${p.name} failed ${sample.failed} times`);
       cpu[i]?.push(sample.cpuMsPerRequest);
     }
-  const [nothing, roundTrips, counterCalls, webhook] = cpu.map(mean) as [number, number, number, number];
+  const [nothing, roundTrips, counterCalls, logLines, webhook] = cpu.map(mean) as number[] as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   return {
     nothingCpuMs: nothing,
     d1RoundTripCpuMs: round2((roundTrips - nothing) / CALLS_PER_PROBE),
     rateCounterCallCpuMs: round2((counterCalls - nothing) / CALLS_PER_PROBE),
+    logLineCpuMs: round2((logLines - nothing) / CALLS_PER_PROBE),
     webhookCpuMs: webhook,
   };
 }
@@ -363,7 +379,7 @@ function markdown(run: {
   const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
   return [
     `\n${run.at}: ${run.secondsPerRun} s per run, bare and gateway interleaved twice, ${run.connections} connections, LOG_LEVEL=${run.logLevel}, status webhooks on. CPU is workerd's per request (ms); D1 is per gateway request.\n`,
-    `The runtime itself, on the gateway's workerd: a request that does nothing costs ${run.runtime.nothingCpuMs} ms, one local D1 round trip ${run.runtime.d1RoundTripCpuMs} ms more, one call to a rate counter (a local Durable Object) ${run.runtime.rateCounterCallCpuMs} ms more, a status webhook ${run.runtime.webhookCpuMs} ms. \`localStoresCpuMs\` is a request's D1 round trips and rate-counter calls at those prices plus D1's own SQL time (\`d1Ms\`), which land in workerd's CPU only when served locally; \`cpuRatio\` is bare/gateway CPU, \`cpuRatioLessLocalStores\` the same without that share; \`webhooks\` the status webhooks a request set off.\n`,
+    `The runtime itself, on the gateway's workerd: a request that does nothing costs ${run.runtime.nothingCpuMs} ms, one local D1 round trip ${run.runtime.d1RoundTripCpuMs} ms more, one call to a rate counter (a local Durable Object) ${run.runtime.rateCounterCallCpuMs} ms more, one log line ${run.runtime.logLineCpuMs} ms more, a status webhook ${run.runtime.webhookCpuMs} ms. \`localStoresCpuMs\` is a request's D1 round trips and rate-counter calls at those prices plus D1's own SQL time (\`d1Ms\`), which land in workerd's CPU only when served locally; \`logCpuMs\` its log lines (\`logLines\`, its webhooks' included) at theirs; \`cpuRatio\` is bare/gateway CPU, \`cpuRatioLessLocalStores\` the same without the stores' share and \`cpuRatioLessLocalStoresAndLogs\` without the logs' too (the bare worker logs nothing); \`webhooks\` the status webhooks a request set off.\n`,
     table(run.scenarios),
     run.fleet
       ? `\nFleet: ${run.fleet.clients} clients over ${run.fleet.tenants} tenants, each running ten-second tasks one after another and polling every 2 s, for ${run.fleet.seconds} s:\n\n${table([{ ...run.fleet }])}`
