@@ -765,6 +765,30 @@ describe("reconciler", () => {
     expect(await getUsage(env.DB, "session", fresh.id)).toBeNull();
   });
 
+  it("never stops a session made on the org's account outside the gateway, whatever the org's policy", async () => {
+    const account = await newUpstreamAccount({ idleTimeoutMs: 24 * 60 * 60_000 });
+    const t = await newTenant();
+    // Either rule stops a tenant's session idle after its task; neither is the outside one's.
+    await putPolicy("orgs", t.orgId, { maxIdleMinutes: 1, allowKeepAlive: false });
+    const stray = await expectJson<View>(
+      await fetch(`${env.UPSTREAM_URL}/sessions`, {
+        method: "POST",
+        headers: { "X-Browser-Use-API-Key": account.key, "Content-Type": "application/json" },
+        body: JSON.stringify({ task: emuTask("kept outside", { steps: 1, cost: "0.01" }), keepAlive: true }),
+      }),
+      200,
+    );
+    await eventually(async () =>
+      (await account.truth()).sessions.find((u) => u.id === stray.id)?.status === "idle" ? true : undefined,
+    );
+    const found = await reconcile(account.env, log, { orgId: t.orgId, now: inMinutes(3) });
+    expect(found.unattributed).toBe(1);
+    // The next pass reads it as it watches every live object, and must leave it running.
+    const watched = await reconcile(account.env, log, { orgId: t.orgId, now: inMinutes(5) });
+    expect(watched).toMatchObject({ refreshed: 1, stoppedIdle: 0, stoppedOverBudget: 0 });
+    expect((await account.truth()).sessions.find((u) => u.id === stray.id)?.status).toBe("idle");
+  });
+
   it("books one settlement when two passes run at once", async () => {
     const account = await newUpstreamAccount();
     const t = await newTenant();

@@ -239,7 +239,7 @@ async function refresh(
  * past the tenant's `maxIdleMinutes`, or idle after a task at all where keepAlive is no longer
  * allowed; a browser whose spend (its proxy traffic, billed on top of its time) has passed what
  * it holds; or anything live in a scope whose cap is used up, since what it costs from now on no
- * budget can pay for.
+ * budget can pay for. Never, by policy, what was made on the account outside the gateway.
  */
 async function stopReason(
   db: D1Database,
@@ -251,6 +251,10 @@ async function stopReason(
   if (!live.includes(String(view.status))) return null;
   if (item.unclaimed) return "unclaimed";
   if (item.suspended) return "suspended";
+  // Made on the account outside the gateway (no tenant): no policy is its, and nothing says it is
+  // no one's. The org's own policy (which owner `{orgId, tenantId: ""}` would load) judges only
+  // its tenants' objects; this one runs until it ends by itself.
+  if (item.tenantId === "") return null;
   const policy = await loadEffectivePolicy(db, item);
   const maxIdle = policy.maxIdleMinutes;
   if (view.status === "idle" && maxIdle !== null && typeof view.updatedAt === "string") {
