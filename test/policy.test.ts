@@ -11,6 +11,7 @@ import {
 } from "../src/policy/apply";
 import { PolicyDocument } from "../src/policy/document";
 import { effectivePolicy, narrowingIssues } from "../src/policy/effective";
+import { loadEffectivePolicy } from "../src/policy/load";
 import { CreateBrowserSessionRequest, RunTaskRequest } from "../src/v3/schemas";
 import { ADMIN_TOKEN, adminPost, asTenant, expectJson, gateway, newTenant, putPolicy } from "./helpers";
 
@@ -138,6 +139,18 @@ describe("effectivePolicy", () => {
       period: "day",
       timeZone: "UTC",
     });
+  });
+});
+
+describe("loadEffectivePolicy", () => {
+  it("keeps two orgs' policies apart for owners with no tenant, though both spell it the same", async () => {
+    const a = await newTenant();
+    const b = await newTenant();
+    await putPolicy("orgs", a.orgId, { maxIdleMinutes: 1 });
+    await putPolicy("orgs", b.orgId, { maxIdleMinutes: 30 });
+    const noTenant = (orgId: string) => loadEffectivePolicy(env.DB, { orgId, tenantId: "" });
+    expect((await noTenant(a.orgId)).maxIdleMinutes).toBe(1);
+    expect((await noTenant(b.orgId)).maxIdleMinutes).toBe(30);
   });
 });
 

@@ -20,10 +20,12 @@ export async function loadEffectivePolicy(
   db: D1Database,
   owner: { orgId: string; tenantId: string },
 ): Promise<EffectivePolicy> {
-  const cached = policyCache.get(owner.tenantId);
+  // By org and tenant: every org's spend made outside the gateway has the same (empty) tenant id.
+  const key = `${owner.orgId}/${owner.tenantId}`;
+  const cached = policyCache.get(key);
   if (cached) return cached;
   const docs = await getPolicies(db, owner.orgId, owner.tenantId);
   const policy = effectivePolicy(docs.org, docs.tenant);
-  policyCache.set(owner.tenantId, policy);
+  policyCache.set(key, policy);
   return policy;
 }
