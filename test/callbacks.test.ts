@@ -53,6 +53,34 @@ async function runToEnd(t: TestTenant, hook: { id: string; secret: string }, del
 }
 
 describe("result callbacks", () => {
+  it("posts session.finished with output null when the output is too large to keep, and books the session", async () => {
+    const t = await newTenant();
+    const box = eventInbox();
+    const hook = await expectJson<{ id: string; secret: string }>(
+      await admin(`/tenants/${t.tenantId}/hooks`, "POST", {
+        name: "long answer",
+        task: emuTask("Transcribe {{ref}}", { steps: 1, cost: "0.01" }),
+        // Two and a half megabytes of output: more than the event's D1 row may hold.
+        options: { outputSchema: { type: "string", minLength: 2_500_000 } },
+        callbackUrl: box.url,
+      }),
+      201,
+    );
+    const done = await runToEnd(t, hook, "msg_cb_long");
+    expect(String(done.output).length).toBe(2_500_000);
+    const [got] = await eventually(async () => {
+      const r = await box.received();
+      return r.length > 0 ? r : undefined;
+    });
+    const event = JSON.parse(got?.body as string) as { data: Record<string, unknown> };
+    expect(event.data).toMatchObject({
+      sessionId: done.id,
+      status: "stopped",
+      output: null,
+      totalCostUsd: done.totalCostUsd,
+    });
+  });
+
   it("posts session.finished, signed with the hook's secret, with the final figures", async () => {
     const t = await newTenant();
     const box = eventInbox();

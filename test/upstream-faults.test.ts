@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { observeViews } from "../src/ledger/observe";
 import { createLogger } from "../src/lib/log";
+import { getCounter } from "../src/store/budgets";
 import { getUsage, sumCostEvents } from "../src/store/usage";
 import { BROWSERS, SESSIONS } from "../src/upstream/kinds";
 import {
@@ -11,6 +12,7 @@ import {
   expectJson,
   gateway,
   newTenant,
+  putPolicy,
   type TestTenant,
   figuresOf,
   waitForStatus,
@@ -361,6 +363,37 @@ describe("ledger", () => {
     const figures = await figuresOf("session", s.id);
     expect(figures.totalCostMicros).toBe(20_000);
     expect(await sumCostEvents(env.DB, "session", s.id)).toEqual(figures);
+  });
+
+  it("books and settles a session whose output is larger than a D1 row, keeping its view without the output", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "5", period: "none" },
+      maxTaskCostUsd: "0.5",
+    });
+    // The agent's output is bounded by nothing the gateway checks: what the task asks for, here
+    // through its output schema, two and a half megabytes of it (D1 keeps at most 2 MB a row).
+    const s = await newSession(t, {
+      task: emuTask("a long answer", { steps: 2, cost: "0.01" }),
+      outputSchema: { type: "string", minLength: 2_500_000 },
+    });
+    const done = await waitForStatus(t, s.id, ["stopped"]);
+    expect(String(done.output).length).toBe(2_500_000);
+    expect(await getUsage(env.DB, "session", s.id)).toMatchObject({
+      status: "stopped",
+      totalCostMicros: 20_000,
+    });
+    const { results } = await env.DB.prepare("SELECT state, settled_micros FROM holds WHERE tenant_id = ?")
+      .bind(t.tenantId)
+      .all();
+    expect(results).toEqual([{ state: "settled", settled_micros: 20_000 }]);
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
+      heldMicros: 0,
+      spentMicros: 20_000,
+    });
+    // A list serves the stored view, which has no room for the output; the session's own read has it.
+    const list = await expectJson<{ sessions: View[] }>(await asTenant(t.key, "/api/v3/sessions"), 200);
+    expect(list.sessions.map((v) => [v.id, v.status, v.output])).toEqual([[s.id, "stopped", null]]);
   });
 
   it("never lowers a session's figures on a stale view", async () => {

@@ -1,3 +1,5 @@
+import { fitsStore } from "./stored-json";
+
 /**
  * The outbox of events the gateway posts out (hook callbacks, budget alerts): made once, with a
  * body fixed then, attempted until delivered or out of retries, every attempt recorded.
@@ -32,7 +34,9 @@ export interface AttemptRow {
  * The `session.finished` event of a hook's session, made from its final view: one statement that
  * makes nothing unless the session was started by a hook with a callback URL, and nothing a second
  * time (one event per delivery), so it can ride along in the batch that books the view. Its
- * figures are the view's, exactly as upstream wrote them. Returns the new event's id, if any.
+ * figures are the view's, exactly as upstream wrote them. An output too large for the event's row
+ * is sent as null: bound whole, it would fail the batch, and with it the booking of the view.
+ * Returns the new event's id, if any.
  */
 export function sessionFinishedStatement(
   db: D1Database,
@@ -41,6 +45,7 @@ export function sessionFinishedStatement(
 ): D1PreparedStatement {
   const text = (v: unknown) => (v === undefined || v === null ? null : String(v));
   const int = (v: unknown) => (typeof v === "number" ? v : 0);
+  const output = JSON.stringify(view.output ?? null);
   return db
     .prepare(
       `INSERT INTO events (id, type, org_id, tenant_id, hook_id, delivery_id, url, body, state, attempts, next_attempt_at, created_at)
@@ -61,7 +66,7 @@ export function sessionFinishedStatement(
       at,
       text(view.status),
       JSON.stringify(typeof view.isTaskSuccessful === "boolean" ? view.isTaskSuccessful : null),
-      JSON.stringify(view.output ?? null),
+      fitsStore(output) ? output : "null",
       text(view.totalCostUsd),
       text(view.llmCostUsd),
       text(view.proxyCostUsd),

@@ -1,3 +1,5 @@
+import { fitsStore } from "./stored-json";
+
 /** The kinds of upstream object a tenant can own through the gateway. */
 export type ResourceKind = "session" | "browser" | "profile" | "workspace";
 
@@ -21,6 +23,19 @@ export interface OwnedResource {
  */
 export const liveResource = (alias = "") =>
   `((${alias}kind = 'session' AND ${alias}status IN ('created', 'idle', 'running')) OR (${alias}kind = 'browser' AND ${alias}status = 'active'))`;
+
+/**
+ * A view as D1 keeps it. A session's view carries its `output`, which nothing the gateway checks
+ * bounds (it is what the task asked the agent for): one too large for a row would fail every batch
+ * that stores it, and with it the booking of the object's figures and the settling of its hold, on
+ * every read for good. Such a view is kept without its output (null); a read of the session itself
+ * still gets the output from upstream.
+ */
+function storedView(view: unknown): string {
+  const json = JSON.stringify(view);
+  if (fitsStore(json) || view === null || typeof view !== "object" || !("output" in view)) return json;
+  return JSON.stringify({ ...view, output: null });
+}
 
 interface ResourceRow {
   kind: ResourceKind;
@@ -100,7 +115,7 @@ export function recordCreatedStatement(
       owner.tenantId,
       now,
       status,
-      JSON.stringify(view),
+      storedView(view),
       now,
       owner.keyId ?? null,
     );
@@ -137,7 +152,7 @@ export function updateViewStatement(
     .prepare(
       "UPDATE resources SET view = ?, status = ?, view_at = ? WHERE kind = ? AND id = ? AND view_at <= ?",
     )
-    .bind(JSON.stringify(view), status, seenAt, kind, id.toLowerCase(), seenAt);
+    .bind(storedView(view), status, seenAt, kind, id.toLowerCase(), seenAt);
 }
 
 export async function markDeleted(db: D1Database, kind: ResourceKind, id: string): Promise<void> {
