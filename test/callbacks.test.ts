@@ -1,8 +1,10 @@
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+import { observeViews } from "../src/ledger/observe";
 import { createLogger } from "../src/lib/log";
 import { reconcile } from "../src/reconciler/run";
+import { SESSIONS } from "../src/upstream/kinds";
 import {
   deliverToHook,
   ADMIN_TOKEN,
@@ -17,6 +19,8 @@ import {
   type SessionView,
   type TestTenant,
 } from "./helpers";
+
+const log = createLogger({ test: "callbacks" });
 
 const admin = (path: string, method = "GET", body?: unknown) =>
   gateway(`/admin/v1${path}`, {
@@ -79,6 +83,47 @@ describe("result callbacks", () => {
       output: null,
       totalCostUsd: done.totalCostUsd,
     });
+  });
+
+  it("books a hook's session whose final output nests deeper than SQLite reads JSON, and posts output null", async () => {
+    const t = await newTenant();
+    const box = eventInbox();
+    const hook = await expectJson<{ id: string; secret: string }>(
+      await admin(`/tenants/${t.tenantId}/hooks`, "POST", {
+        name: "deep answer",
+        task: emuTask("Map {{ref}}", { steps: 1, outcome: "hang" }),
+        callbackUrl: box.url,
+      }),
+      201,
+    );
+    const { sessionId } = await expectJson<{ sessionId: string }>(
+      await deliver(hook, { ref: "R-9" }, "msg_cb_deep"),
+      202,
+    );
+    const running = await expectJson<SessionView>(
+      await asTenant(t.key, `/api/v3/sessions/${sessionId}`),
+      200,
+    );
+    // Its final view as upstream could give it (a code-mode task's output, say) and the emulator
+    // cannot: an output nested 1,001 deep, one level past what SQLite's json() reads.
+    let deep: unknown = "leaf";
+    for (let i = 0; i < 1001; i++) deep = [deep];
+    const final = { ...running, status: "stopped", output: deep, updatedAt: new Date().toISOString() };
+    try {
+      await observeViews(env, log, SESSIONS, t, [final], new Date().toISOString());
+      const { results } = await env.DB.prepare("SELECT state FROM holds WHERE tenant_id = ?")
+        .bind(t.tenantId)
+        .all();
+      expect(results).toEqual([{ state: "settled" }]);
+      const [got] = await eventually(async () => {
+        const r = await box.received();
+        return r.length > 0 ? r : undefined;
+      });
+      const event = JSON.parse(got?.body as string) as { data: Record<string, unknown> };
+      expect(event.data).toMatchObject({ sessionId, status: "stopped", output: null });
+    } finally {
+      await asTenant(t.key, `/api/v3/sessions/${sessionId}/stop`, { body: { strategy: "session" } });
+    }
   });
 
   it("posts session.finished, signed with the hook's secret, with the final figures", async () => {

@@ -1,4 +1,5 @@
-import { fitsStore } from "./stored-json";
+import { nestsDeeperThan } from "../lib/json-depth";
+import { fitsStore, MAX_SQL_JSON_DEPTH } from "./stored-json";
 
 /**
  * The outbox of events the gateway posts out (hook callbacks, budget alerts): made once, with a
@@ -34,8 +35,9 @@ export interface AttemptRow {
  * The `session.finished` event of a hook's session, made from its final view: one statement that
  * makes nothing unless the session was started by a hook with a callback URL, and nothing a second
  * time (one event per delivery), so it can ride along in the batch that books the view. Its
- * figures are the view's, exactly as upstream wrote them. An output too large for the event's row
- * is sent as null: bound whole, it would fail the batch, and with it the booking of the view.
+ * figures are the view's, exactly as upstream wrote them. An output too large for the event's row,
+ * or nested deeper than SQLite's json() reads, is sent as null: bound whole, it would fail the
+ * batch, and with it the booking of the view, on every read.
  * Returns the new event's id, if any.
  */
 export function sessionFinishedStatement(
@@ -46,6 +48,7 @@ export function sessionFinishedStatement(
   const text = (v: unknown) => (v === undefined || v === null ? null : String(v));
   const int = (v: unknown) => (typeof v === "number" ? v : 0);
   const output = JSON.stringify(view.output ?? null);
+  const storable = fitsStore(output) && !nestsDeeperThan(output, MAX_SQL_JSON_DEPTH);
   return db
     .prepare(
       `INSERT INTO events (id, type, org_id, tenant_id, hook_id, delivery_id, url, body, state, attempts, next_attempt_at, created_at)
@@ -66,7 +69,7 @@ export function sessionFinishedStatement(
       at,
       text(view.status),
       JSON.stringify(typeof view.isTaskSuccessful === "boolean" ? view.isTaskSuccessful : null),
-      fitsStore(output) ? output : "null",
+      storable ? output : "null",
       text(view.totalCostUsd),
       text(view.llmCostUsd),
       text(view.proxyCostUsd),

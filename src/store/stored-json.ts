@@ -9,3 +9,6 @@ export function fitsStore(json: string): boolean {
   if (json.length * 3 <= MAX_STORED_JSON_BYTES) return true;
   return new TextEncoder().encode(json).byteLength <= MAX_STORED_JSON_BYTES;
 }
+
+/** How deep SQLite's JSON functions read: `json()` refuses text nested deeper as malformed. */
+export const MAX_SQL_JSON_DEPTH = 1000;
