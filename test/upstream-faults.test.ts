@@ -396,6 +396,30 @@ describe("ledger", () => {
     expect(list.sessions.map((v) => [v.id, v.status, v.output])).toEqual([[s.id, "stopped", null]]);
   });
 
+  it("keeps the view of a session whose output nests deeper than SQLite reads JSON without it, so live lists still answer", async () => {
+    const t = await newTenant();
+    const s = await newSession(t, { task: emuTask("deep answer", { steps: 1 }), keepAlive: true });
+    try {
+      const idle = await waitForStatus(t, s.id, ["idle"]);
+      // Its view as upstream could give it and the emulator cannot (a code-mode task's output,
+      // say): nested 1,001 deep, one level past what SQLite's JSON functions read. The session is
+      // still live (idle), so every live list reads its stored view.
+      let deep: unknown = "leaf";
+      for (let i = 0; i < 1001; i++) deep = [deep];
+      const at = new Date().toISOString();
+      await observeViews(env, log, SESSIONS, t, [{ ...idle, output: deep, updatedAt: at }], at);
+      const live = await expectJson<{ items: { id: string }[] }>(
+        await asTenant(t.key, "/gateway/v1/live"),
+        200,
+      );
+      expect(live.items.map((i) => i.id)).toEqual([s.id]);
+      const list = await expectJson<{ sessions: View[] }>(await asTenant(t.key, "/api/v3/sessions"), 200);
+      expect(list.sessions.map((v) => v.id)).toEqual([s.id]);
+    } finally {
+      await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: { strategy: "session" } });
+    }
+  });
+
   it("never lowers a session's figures on a stale view", async () => {
     const t = await newTenant();
     const s = await newSession(t, { task: emuTask("stale", { steps: 2, cost: "0.01", outcome: "hang" }) });

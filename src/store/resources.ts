@@ -1,4 +1,5 @@
-import { fitsStore } from "./stored-json";
+import { nestsDeeperThan } from "../lib/json-depth";
+import { fitsStore, MAX_SQL_JSON_DEPTH } from "./stored-json";
 
 /** The kinds of upstream object a tenant can own through the gateway. */
 export type ResourceKind = "session" | "browser" | "profile" | "workspace";
@@ -28,12 +29,15 @@ export const liveResource = (alias = "") =>
  * A view as D1 keeps it. A session's view carries its `output`, which nothing the gateway checks
  * bounds (it is what the task asked the agent for): one too large for a row would fail every batch
  * that stores it, and with it the booking of the object's figures and the settling of its hold, on
- * every read for good. Such a view is kept without its output (null); a read of the session itself
- * still gets the output from upstream.
+ * every read for good; one nested deeper than SQLite's JSON functions read would fail every query
+ * that reads a field of the view (the live lists, of the tenant and of the whole deployment). Such
+ * a view is kept without its output (null); a read of the session itself still gets the output
+ * from upstream.
  */
 function storedView(view: unknown): string {
   const json = JSON.stringify(view);
-  if (fitsStore(json) || view === null || typeof view !== "object" || !("output" in view)) return json;
+  const storable = fitsStore(json) && !nestsDeeperThan(json, MAX_SQL_JSON_DEPTH);
+  if (storable || view === null || typeof view !== "object" || !("output" in view)) return json;
   return JSON.stringify({ ...view, output: null });
 }
 
