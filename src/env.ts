@@ -53,6 +53,12 @@ export interface Variables {
   upstreamAnswered?: boolean;
   /** The hold a call under a hold opened, once it did (for a hook delivery to remember). */
   holdId?: string;
+  /**
+   * Set for a hook delivery: the id its task's hold takes, chosen when the delivery was claimed and
+   * written on it then, so that whatever becomes of the request once its create has left, the
+   * delivery names the hold through which the reconciler finds its session.
+   */
+  deliveryHoldId?: string;
   /** Set for a delivery to /hooks/{hookId}: its hook, and its body exactly as signed. */
   hook?: HookWithSecrets;
   rawBody?: string;

@@ -18,6 +18,7 @@ import {
   newUpstreamAccount,
   putPolicy,
   type SessionView,
+  storeFailingOn,
   type TestTenant,
 } from "./helpers";
 
@@ -385,6 +386,50 @@ describe("deliveries, as a sender sees them", () => {
     const [made] = (await account.truth()).sessions;
     expect(await expectJson(await sendLost(), 200)).toEqual({ sessionId: made?.id, deliveryId: "msg_lost" });
     expect((await account.truth()).sessions).toHaveLength(1);
+  });
+});
+
+describe("a delivery whose store fails after upstream started its task", () => {
+  async function deliveryRow(hookId: string, deliveryId: string) {
+    return env.DB.prepare(
+      "SELECT state, session_id AS sessionId FROM hook_deliveries WHERE hook_id = ? AND delivery_id = ?",
+    )
+      .bind(hookId, deliveryId)
+      .first<{ state: string; sessionId: string | null }>();
+  }
+
+  it("still knows its session when only the write of its answer failed", async () => {
+    const t = await newTenant();
+    const hook = await newHook(t);
+    // The task is recorded and held; then D1 drops the write that stores the delivery's answer.
+    const blip = storeFailingOn(/UPDATE hook_deliveries SET state = 'done'/);
+    const res = await deliverToHook(hook, JSON.stringify(order), { id: "msg_answer_lost", env: blip });
+    const { sessionId } = await expectJson<{ sessionId: string }>(res, 202);
+    // Its callback and a repeat's answer both need the delivery to name its session.
+    expect(await deliveryRow(hook.id, "msg_answer_lost")).toEqual({ state: "done", sessionId });
+    expect(
+      await expectJson(await deliver(hook.id, hook.secret, order, { id: "msg_answer_lost" }), 200),
+    ).toEqual({ sessionId, deliveryId: "msg_answer_lost" });
+  });
+
+  it("is tied to its session by the reconciler when no write after upstream's answer was made", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "5", period: "none" },
+      defaultTaskCostUsd: "0.2",
+    });
+    const hook = await newHook(t);
+    // D1 goes away once the create has left: neither the session's record nor the answer is written.
+    const outage = storeFailingOn(/INSERT INTO resources|UPDATE hook_deliveries/, account.env);
+    const res = await deliverToHook(hook, JSON.stringify(order), { id: "msg_all_lost", env: outage });
+    const { sessionId } = await expectJson<{ sessionId: string }>(res, 202);
+    await reconcile(account.env, createLogger({ test: "hooks" }), {
+      orgId: t.orgId,
+      now: new Date(Date.now() + 180_000),
+    });
+    expect(await deliveryRow(hook.id, "msg_all_lost")).toEqual({ state: "done", sessionId });
+    expect((await account.truth()).sessions.map((s) => s.id)).toEqual([sessionId]);
   });
 });
 

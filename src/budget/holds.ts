@@ -66,7 +66,8 @@ export function createCeilingMicros(amountMicros: number, tagMicros: number): nu
  * 402 `budget_exceeded` naming the scope and what remains, 429 `concurrency_limit`, 400
  * `session_not_idle` when the session already holds a task, or 503 `budget_unavailable` when D1
  * cannot answer (never forward unbudgeted). The hold is the smallest of holdBounds' want and what
- * remains in each scope.
+ * remains in each scope. `holdId` is the id it takes (a hook delivery chose it, and wrote it on
+ * itself, when it was claimed).
  */
 export async function openHold(
   db: D1Database,
@@ -74,9 +75,9 @@ export async function openHold(
   policy: EffectivePolicy,
   req: AdmissionRequest,
   now = new Date(),
+  holdId: string = crypto.randomUUID(),
 ): Promise<Hold> {
   const { wantMicros, minHoldMicros, minRemainingMicros } = holdBounds(policy, req);
-  const holdId = crypto.randomUUID();
   let admission: Admission;
   try {
     admission = await admitHold(db, {

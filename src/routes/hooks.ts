@@ -93,6 +93,7 @@ export const hookDeliveries = new Hono<AppEnv>().post(
     const db = c.env.DB;
     const claim = await claimOrWait(db, hook, deliveryId);
     if (!claim.claimed) return answerRepeat(c, claim);
+    c.set("deliveryHoldId", claim.token);
     const log = c.get("log");
     const settle = (how: "release" | "unknown") =>
       afterUpstreamActed(log, "hook_delivery_store_failed", { hookId: hook.id }, () =>

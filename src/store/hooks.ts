@@ -222,13 +222,17 @@ export async function rotateHookSecret(
 }
 
 export type DeliveryClaim =
+  /** `token` is also the id of the hold its task is admitted under (written on the delivery now). */
   | { claimed: true; token: string }
   | { claimed: false; state: "pending" | "unknown" }
   | { claimed: false; state: "done"; status: number; body: string };
 
 /**
  * Claims a delivery's webhook-id for this hook, in one transaction: one older than DELIVERY_TTL_MS
- * is forgotten first; then either this request claims it or the earlier one's row comes back.
+ * is forgotten first; then either this request claims it or the earlier one's row comes back. A
+ * claim names, from the start, the hold its task will be admitted under (its token): should the
+ * request be cut off or its store fail once the create has left, the reconciler, finding that
+ * hold's session, ties it to the delivery (linkDeliveryStatement).
  */
 export async function claimDelivery(
   db: D1Database,
@@ -243,8 +247,8 @@ export async function claimDelivery(
       .bind(hook.id, deliveryId, new Date(now.getTime() - DELIVERY_TTL_MS).toISOString()),
     db
       .prepare(
-        `INSERT INTO hook_deliveries (hook_id, delivery_id, tenant_id, claim_token, state, created_at)
-         VALUES (?, ?, ?, ?, 'pending', ?) ON CONFLICT DO NOTHING`,
+        `INSERT INTO hook_deliveries (hook_id, delivery_id, tenant_id, claim_token, state, hold_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?4, ?5) ON CONFLICT DO NOTHING`,
       )
       .bind(hook.id, deliveryId, hook.tenantId, token, now.toISOString()),
     db

@@ -8,6 +8,7 @@ import { GatewayError } from "../../lib/errors";
 import { followAccountMove } from "../../middleware/org-upstream";
 import { describeError } from "../../lib/log";
 import { afterUpstreamActed, isStoreFailure } from "../../store/guard";
+import { linkDeliveryStatement } from "../../store/hooks";
 import { recordCreatedStatement } from "../../store/resources";
 import { usageCountryStatement } from "../../store/usage";
 import type { KindSpec } from "../../upstream/kinds";
@@ -59,7 +60,14 @@ async function holdAndForward(c: Ctx, call: HeldCall): Promise<UpstreamResponse>
   const log = c.get("log");
   // Serialised before anything is held: a body that could not be sent must hold nothing.
   JSON.stringify(call.body);
-  const hold = await openHold(db, c.get("caller"), c.get("policy"), call.admission);
+  const hold = await openHold(
+    db,
+    c.get("caller"),
+    c.get("policy"),
+    call.admission,
+    new Date(),
+    c.get("deliveryHoldId"),
+  );
   c.set("holdId", hold.id);
   const release = (why: string) =>
     afterUpstreamActed(log, "hold_release_failed", { holdId: hold.id, why }, () => releaseHold(db, hold.id));
@@ -122,7 +130,10 @@ async function recordSuccess(
     : [];
   const accepted = holdAcceptedStatement(db, hold, view.id, { slotOnly: call.admission.slotOnly === true });
   const log = c.get("log");
-  const lead = [...record, accepted];
+  // A hook delivery's session is its own in the same batch: no write between them can be lost
+  // alone, leaving a session whose delivery never learns of it (nor sends its callback).
+  const delivery = c.get("deliveryHoldId") === hold.id ? [linkDeliveryStatement(db, hold.id, view.id)] : [];
+  const lead = [...record, accepted, ...delivery];
   const recorded = await afterUpstreamActed(
     log,
     "record_or_first_booking_failed",
