@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+import { deliverEvent } from "../src/events/deliver";
 import { observeViews } from "../src/ledger/observe";
 import { createLogger } from "../src/lib/log";
 import { reconcile } from "../src/reconciler/run";
@@ -312,5 +313,44 @@ describe("callbacks across a change", () => {
     await admin("/deliveries/msg_cb_spent/redeliver", "POST");
     // It fails again, and is retried again rather than given up at once.
     await eventually(async () => ((await box.received()).length >= 6 ? true : undefined), 15_000);
+  });
+
+  it("sends a redelivered callback now, not when the retry it was waiting for falls due", async () => {
+    const t = await newTenant();
+    const box = eventInbox();
+    await box.configure({ failFirst: 1, status: 500 });
+    const hook = await hookWithCallback(t, box.url);
+    const { sessionId } = await expectJson<{ sessionId: string }>(await deliver(hook, { ref: "wait" }), 202);
+    // The event is made with the queue away, then attempted once under an hour-long retry.
+    const queueDown = {
+      ...env,
+      EVENTS: { sendBatch: () => Promise.reject(new Error("queue unavailable")) } as unknown as Queue,
+    };
+    await eventually(async () => {
+      const s = await expectJson<SessionView>(
+        await asTenant(t.key, `/api/v3/sessions/${sessionId}`, { env: queueDown }),
+        200,
+      );
+      return s.status === "stopped" ? s : undefined;
+    });
+    const event = await env.DB.prepare("SELECT id FROM events WHERE hook_id = ?")
+      .bind(hook.id)
+      .first<{ id: string }>();
+    const hourly = { ...env, EVENT_RETRY_SCHEDULE_S: "3600" };
+    expect(await deliverEvent(hourly, createLogger({ test: "callbacks" }), event?.id ?? "")).toEqual({
+      retryInS: 3600,
+    });
+    expect((await box.received()).map((r) => r.status)).toEqual([500]);
+    // The receiver is fixed; the operator asks for the callback again.
+    await expectJson(await admin(`/deliveries/${event?.id}/redeliver`, "POST"), 202);
+    const received = await eventually(
+      async () => {
+        const r = await box.received();
+        return r.length === 2 ? r : undefined;
+      },
+      10_000,
+      "the redelivered callback",
+    );
+    expect(received.map((r) => r.status)).toEqual([500, 200]);
   });
 });

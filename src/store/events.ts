@@ -145,8 +145,9 @@ export async function findEvents(db: D1Database, id: string): Promise<EventRow[]
 
 /**
  * Puts an event back in line, due now, with a fresh run of retries, whatever became of it; an
- * attempt already under way is left to finish (at-least-once allows a second copy, not a race).
- * `audit` is the redelivery's audit entry.
+ * attempt already under way (claimed, its lease running, not yet recorded) is left to finish
+ * (at-least-once allows a second copy, not a race). An event waiting for a retry is not under
+ * way: it is due now, not hours later. `audit` is the redelivery's audit entry.
  */
 export async function requeueEvent(
   db: D1Database,
@@ -158,7 +159,9 @@ export async function requeueEvent(
     db
       .prepare(
         `UPDATE events SET state = 'pending', retry_base = attempts,
-         next_attempt_at = CASE WHEN state = 'pending' AND next_attempt_at > ?1 THEN next_attempt_at ELSE ?1 END
+         next_attempt_at = CASE WHEN state = 'pending' AND next_attempt_at > ?1 AND attempts > 0
+           AND NOT EXISTS (SELECT 1 FROM event_attempts a WHERE a.event_id = events.id AND a.attempt = events.attempts)
+           THEN next_attempt_at ELSE ?1 END
        WHERE id = ?2`,
       )
       .bind(now.toISOString(), id),
