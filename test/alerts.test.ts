@@ -1,9 +1,10 @@
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { announceCrossings } from "../src/budget/alerts";
 import { openHold, settleIfEnded } from "../src/budget/holds";
+import { enqueueEvents } from "../src/events/deliver";
 import { createLogger } from "../src/lib/log";
+import { reconcile } from "../src/reconciler/run";
 import { effectivePolicy } from "../src/policy/effective";
 import {
   ADMIN_TOKEN,
@@ -152,13 +153,58 @@ describe("budget alerts", () => {
         { kind: "session", id: session, owner: t, status: "stopped", final: true, figures },
         new Date().toISOString(),
       );
-      expect(moved).not.toBeNull();
-      await announceCrossings(env, log, moved as NonNullable<typeof moved>);
+      expect(moved?.events).toHaveLength(1);
+      await enqueueEvents(env, log, moved?.events ?? []);
     }
     const periods = await eventually(async () => {
       const r = await box.received();
       return r.length === 2 ? r.map((x) => (JSON.parse(x.body) as Alert).data.periodKey) : undefined;
     });
     expect(periods.sort()).toEqual(["month:2026-11", "month:2026-12"]);
+  });
+
+  it("makes a threshold's alert with the settlement that crosses it, so a stop between them loses none", async () => {
+    const t = await newTenant();
+    const box = eventInbox(`alerts-${crypto.randomUUID()}`);
+    await admin(`/orgs/${t.orgId}/alerts`, "PUT", { url: box.url, thresholds: [100] });
+    const policy = effectivePolicy(null, { budget: { capUsd: "1", period: "none" } });
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "1", period: "none" } });
+    const session = crypto.randomUUID();
+    await openHold(env.DB, t, policy, {
+      kind: "session",
+      resourceId: session,
+      requestedMicros: 1_000_000,
+      exact: false,
+      addsLive: false,
+    });
+    const figures = {
+      inputTokens: 0,
+      outputTokens: 0,
+      proxyUsedMicroMb: 0,
+      llmCostMicros: 1_000_000,
+      proxyCostMicros: 0,
+      browserCostMicros: 0,
+      totalCostMicros: 1_000_000,
+    };
+    // The settlement is written; the isolate stops before anything else (no announceCrossings).
+    expect(
+      await settleIfEnded(
+        env.DB,
+        log,
+        { kind: "session", id: session, owner: t, status: "stopped", final: true, figures },
+        new Date().toISOString(),
+      ),
+    ).not.toBeNull();
+    // The budget is spent: nothing more will settle in it. The reconciler sends what is owed.
+    await reconcile(env, log, { orgId: t.orgId, now: new Date(Date.now() + 120_000) });
+    const [alert] = await eventually(async () => {
+      const r = await box.received();
+      return r.length > 0 ? r : undefined;
+    });
+    expect((JSON.parse(alert?.body ?? "{}") as Alert).data).toMatchObject({
+      scope: "tenant",
+      thresholdPercent: 100,
+      spentUsd: "1",
+    });
   });
 });

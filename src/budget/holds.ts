@@ -28,7 +28,7 @@ import {
   releaseUnusedHoldStatement,
 } from "../store/budgets";
 import type { UsageObservation } from "../store/usage";
-import type { MovedScopes } from "./alerts";
+import { crossingStatements, madeEvents, type MovedScopes } from "./alerts";
 import { ERROR_DETAILS } from "../v3/schemas";
 import { type AdmissionRequest, holdBounds, scopeBudget } from "./admission";
 
@@ -183,6 +183,14 @@ function taskOver(hold: OpenHold, obs: UsageObservation, observedAt: string): bo
 }
 
 /**
+ * A settlement that moved spend: the scopes it moved, and the ids of the threshold alerts it
+ * crossed, made in its own transaction (for the caller to hand to the queue).
+ */
+export interface Settled extends MovedScopes {
+  events: string[];
+}
+
+/**
  * Settles a task's or browser's hold when an observation shows it has ended: a session back to
  * `idle` past its task (see taskOver), or `stopped`, `timed_out`, `error`; a browser `stopped`.
  * The task's actual cost is what the session's total added since the hold's base. Any number of
@@ -194,7 +202,7 @@ export async function settleIfEnded(
   log: Logger,
   obs: UsageObservation,
   observedAt: string,
-): Promise<MovedScopes | null> {
+): Promise<Settled | null> {
   const ended = obs.final || (obs.kind === "session" && obs.status === "idle");
   if (!ended) return null;
   const hold = await findOpenHold(db, obs.kind, obs.id);
@@ -212,7 +220,7 @@ export async function settleGone(
   log: Logger,
   kind: "session" | "browser",
   id: string,
-): Promise<MovedScopes | null> {
+): Promise<Settled | null> {
   const hold = await findOpenHold(db, kind, id);
   if (!hold) return null;
   // The closing statement reads the last figures the ledger booked of it.
@@ -227,8 +235,20 @@ async function settle(
   hold: OpenHold,
   totalMicros: number,
   extra: { gone?: boolean } = {},
-): Promise<MovedScopes | null> {
-  const actual = await closeHold(db, hold.id, { observedTotalMicros: totalMicros }, "settled");
+): Promise<Settled | null> {
+  const moved: MovedScopes = {
+    orgId: hold.orgId,
+    orgPeriod: hold.orgPeriod,
+    tenantId: hold.tenantId,
+    tenantPeriod: hold.tenantPeriod,
+  };
+  // The thresholds it crosses are announced in the settlement's own transaction: once it is
+  // written, no later observer settles it again, so alerts left for a second write (an isolate
+  // stopped, D1 failing in between) would never be made, and a spent budget moves no more.
+  const crossings = await crossingStatements(db, moved, new Date().toISOString());
+  const close = closeHoldStatements(db, hold.id, { observedTotalMicros: totalMicros }, "settled");
+  const results = await db.batch([...close.statements, ...crossings]);
+  const actual = close.charged(results);
   if (actual === null) return null;
   log.info("hold_settled", {
     kind,
@@ -242,12 +262,7 @@ async function settle(
     // Upstream stops a task at its ceiling only after the step that crossed it; that step is booked too.
     log.warn("hold_overshoot", { kind, id, holdId: hold.id, overMicros: actual - hold.amountMicros });
   }
-  return {
-    orgId: hold.orgId,
-    orgPeriod: hold.orgPeriod,
-    tenantId: hold.tenantId,
-    tenantPeriod: hold.tenantPeriod,
-  };
+  return { ...moved, events: madeEvents(results, crossings.length) };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { currentPeriods } from "../budget/admission";
-import { announceCrossings, crossingStatements, madeEvents } from "../budget/alerts";
+import { crossingStatements, madeEvents } from "../budget/alerts";
 import { settleIfEnded } from "../budget/holds";
 import type { Bindings } from "../env";
 import { enqueueEvents } from "../events/deliver";
@@ -154,8 +154,8 @@ export async function observeViews(
   // Settling is checked for every view, booked or not: an unchanged view may still be the first
   // sent after its task was dispatched.
   for (const { obs } of all) {
-    const moved = obs ? await settleIfEnded(db, log, obs, sentAt) : null;
-    if (moved) await announceCrossings(stores, log, moved);
+    const settled = obs ? await settleIfEnded(db, log, obs, sentAt) : null;
+    if (settled) await enqueueEvents(stores, log, settled.events);
   }
   // Only a view D1 now keeps counts as booked. One refused as older than the stored view (sent
   // before it, by the clocks' account) is not: if it was in truth the newer one (clocks disagree,

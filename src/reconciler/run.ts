@@ -210,8 +210,8 @@ async function refresh(
   if (res.status === 404) {
     // Gone upstream (deleted outside the gateway): what it cost is what was last seen.
     await markDeleted(env.DB, item.kind, item.id);
-    const moved = await settleGone(env.DB, log, item.kind, item.id);
-    if (moved) await announceCrossings(env, log, moved);
+    const settled = await settleGone(env.DB, log, item.kind, item.id);
+    if (settled) await enqueueEvents(env, log, settled.events);
     report.gone++;
     return;
   }

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../../env";
-import { announceCrossings } from "../../budget/alerts";
 import { settleGone } from "../../budget/holds";
+import { enqueueEvents } from "../../events/deliver";
 import { observeViews } from "../../ledger/observe";
 import { afterResponse } from "../../lib/after-response";
 import { notFound } from "../../lib/errors";
@@ -198,8 +198,8 @@ export async function forget(c: Ctx, spec: KindSpec, id: string): Promise<void> 
   await markDeleted(c.env.DB, spec.kind, id);
   const { kind } = spec;
   if (kind !== "session" && kind !== "browser") return;
-  const moved = await settleGone(c.env.DB, c.get("log"), kind, id);
-  if (moved) await announceCrossings(c.env, c.get("log"), moved);
+  const settled = await settleGone(c.env.DB, c.get("log"), kind, id);
+  if (settled) await enqueueEvents(c.env, c.get("log"), settled.events);
 }
 
 /** A list serves an item as last seen when that was this recent, rather than asking upstream again. */
