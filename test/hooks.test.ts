@@ -433,6 +433,48 @@ describe("a delivery whose store fails after upstream started its task", () => {
   });
 });
 
+describe("a delivery that certainly started nothing, whatever it was answered", () => {
+  it("runs when sent again once the reconciler has found upstream made nothing of its 5xx", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "5", period: "none" },
+      defaultTaskCostUsd: "0.2",
+    });
+    const hook = await newHook(t);
+    await account.control("POST", "/faults", { next: ["500"] });
+    const send = () => deliverTo(account.env, hook, "msg_upstream_500");
+    expect(await expectJson(await send(), 502)).toMatchObject({ code: "upstream_bad_response" });
+    // Its outcome is not known yet: not run again.
+    expect(await expectJson(await send(), 409)).toMatchObject({ code: "idempotency_conflict" });
+    // The reconciler's listings show nothing was made, and the hold is released.
+    await reconcile(account.env, createLogger({ test: "hooks" }), {
+      orgId: t.orgId,
+      now: new Date(Date.now() + 20 * 60_000),
+    });
+    expect((await account.truth()).sessions).toHaveLength(0);
+    const { sessionId } = await expectJson<{ sessionId: string }>(await send(), 202);
+    expect((await account.truth()).sessions.map((s) => s.id)).toEqual([sessionId]);
+  });
+
+  it("runs when sent again after its request was cut off before anything was held", async () => {
+    const t = await newTenant();
+    const hook = await newHook(t);
+    // D1 fails after the claim: nothing is held, and the claim cannot be let go either.
+    const blip = storeFailingOn(
+      /INSERT INTO holds|DELETE FROM hook_deliveries WHERE hook_id = \? AND delivery_id = \? AND state/,
+    );
+    const first = await deliverToHook(hook, JSON.stringify(order), { id: "msg_never_held", env: blip });
+    expect(await expectJson(first, 503)).toMatchObject({ code: "budget_unavailable" });
+    // Long after, the sender tries again.
+    await env.DB.prepare("UPDATE hook_deliveries SET created_at = ? WHERE hook_id = ? AND delivery_id = ?")
+      .bind(new Date(Date.now() - 10 * 60_000).toISOString(), hook.id, "msg_never_held")
+      .run();
+    await expectJson(await deliver(hook.id, hook.secret, order, { id: "msg_never_held" }), 202);
+    expect(await holdCount(t.tenantId)).toBe(1);
+  });
+});
+
 /** A delivery to a hook through a gateway with other bindings (another upstream account). */
 function deliverTo(bindings: typeof env, hook: { id: string; secret: string }, id: string) {
   return deliverToHook(hook, JSON.stringify(order), { id, env: bindings });

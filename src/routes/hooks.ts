@@ -99,7 +99,7 @@ export const hookDeliveries = new Hono<AppEnv>().post(
       afterUpstreamActed(log, "hook_delivery_store_failed", { hookId: hook.id }, () =>
         how === "release"
           ? releaseDelivery(db, hook.id, deliveryId)
-          : markDeliveryUnknown(db, hook.id, deliveryId, c.get("holdId") ?? null),
+          : markDeliveryUnknown(db, hook.id, deliveryId),
       );
     let res: Response;
     try {

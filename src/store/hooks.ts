@@ -232,7 +232,10 @@ export type DeliveryClaim =
  * is forgotten first; then either this request claims it or the earlier one's row comes back. A
  * claim names, from the start, the hold its task will be admitted under (its token): should the
  * request be cut off or its store fail once the create has left, the reconciler, finding that
- * hold's session, ties it to the delivery (linkDeliveryStatement).
+ * hold's session, ties it to the delivery (linkDeliveryStatement). And one that certainly started
+ * nothing is forgotten too, so the sender's retry runs: no session, and its hold released (upstream
+ * refused it, or the reconciler found nothing it made) or never opened, once its request is over
+ * (its outcome marked unknown, or pending for longer than any admission takes).
  */
 export async function claimDelivery(
   db: D1Database,
@@ -243,8 +246,18 @@ export async function claimDelivery(
   const token = crypto.randomUUID();
   const [, , read] = await db.batch([
     db
-      .prepare("DELETE FROM hook_deliveries WHERE hook_id = ? AND delivery_id = ? AND created_at < ?")
-      .bind(hook.id, deliveryId, new Date(now.getTime() - DELIVERY_TTL_MS).toISOString()),
+      .prepare(
+        `DELETE FROM hook_deliveries WHERE hook_id = ?1 AND delivery_id = ?2 AND (created_at < ?3
+           OR (state <> 'done' AND session_id IS NULL AND hold_id IS NOT NULL
+             AND (state = 'unknown' OR created_at < ?4)
+             AND NOT EXISTS (SELECT 1 FROM holds WHERE id = hook_deliveries.hold_id AND state <> 'released')))`,
+      )
+      .bind(
+        hook.id,
+        deliveryId,
+        new Date(now.getTime() - DELIVERY_TTL_MS).toISOString(),
+        new Date(now.getTime() - STALE_PENDING_MS).toISOString(),
+      ),
     db
       .prepare(
         `INSERT INTO hook_deliveries (hook_id, delivery_id, tenant_id, claim_token, state, hold_id, created_at)
@@ -270,7 +283,8 @@ export async function claimDelivery(
   if (row.claim_token === token) return { claimed: true, token };
   if (row.state === "done")
     return { claimed: false, state: "done", status: row.status ?? 500, body: row.body ?? "" };
-  // A delivery pending this long was cut off mid-way (its outcome is not known): never run again.
+  // A delivery pending this long was cut off mid-way with its hold open (one that held nothing was
+  // forgotten above): its outcome is not known, and it is not run again.
   if (row.state === "pending" && row.created_at < new Date(now.getTime() - STALE_PENDING_MS).toISOString()) {
     return { claimed: false, state: "unknown" };
   }
@@ -294,20 +308,16 @@ export async function completeDelivery(
 }
 
 /**
- * Marks a delivery whose task's outcome upstream is unknown: a repeat is refused, never run again,
- * and the hold it opened (if any) lets the reconciler tie the session it finds back to it.
+ * Marks a delivery whose task's outcome upstream is unknown: a repeat is refused, not run again,
+ * while its hold (named at the claim) may have made a session; the reconciler ties the session it
+ * finds back to it, or releases the hold when upstream made nothing (see claimDelivery).
  */
-export async function markDeliveryUnknown(
-  db: D1Database,
-  hookId: string,
-  deliveryId: string,
-  holdId: string | null,
-): Promise<void> {
+export async function markDeliveryUnknown(db: D1Database, hookId: string, deliveryId: string): Promise<void> {
   await db
     .prepare(
-      "UPDATE hook_deliveries SET state = 'unknown', hold_id = ? WHERE hook_id = ? AND delivery_id = ? AND state = 'pending'",
+      "UPDATE hook_deliveries SET state = 'unknown' WHERE hook_id = ? AND delivery_id = ? AND state = 'pending'",
     )
-    .bind(holdId, hookId, deliveryId)
+    .bind(hookId, deliveryId)
     .run();
 }
 
