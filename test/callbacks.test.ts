@@ -5,6 +5,7 @@ import { deliverEvent } from "../src/events/deliver";
 import { observeViews } from "../src/ledger/observe";
 import { createLogger } from "../src/lib/log";
 import { reconcile } from "../src/reconciler/run";
+import { claimAttempt, recordAttempt } from "../src/store/events";
 import { SESSIONS } from "../src/upstream/kinds";
 import {
   deliverToHook,
@@ -352,5 +353,47 @@ describe("callbacks across a change", () => {
       "the redelivered callback",
     );
     expect(received.map((r) => r.status)).toEqual([500, 200]);
+  });
+
+  it("keeps a redelivery asked for while the last attempt is under way, though that attempt fails", async () => {
+    const t = await newTenant();
+    const box = eventInbox();
+    const hook = await hookWithCallback(t, box.url);
+    const { sessionId } = await expectJson<{ sessionId: string }>(await deliver(hook, { ref: "last" }), 202);
+    const queueDown = {
+      ...env,
+      EVENTS: { sendBatch: () => Promise.reject(new Error("queue unavailable")) } as unknown as Queue,
+    };
+    await eventually(async () => {
+      const s = await expectJson<SessionView>(
+        await asTenant(t.key, `/api/v3/sessions/${sessionId}`, { env: queueDown }),
+        200,
+      );
+      return s.status === "stopped" ? s : undefined;
+    });
+    const { id } = (await env.DB.prepare("SELECT id FROM events WHERE hook_id = ?")
+      .bind(hook.id)
+      .first<{ id: string }>()) ?? { id: "" };
+    // The consumer claims the attempt it will find to be the last; while it is under way, the
+    // operator asks for the callback again; then the attempt fails, with no retry left in its run.
+    const claimed = await claimAttempt(env.DB, id, new Date(), 60_000);
+    expect(claimed?.attempts).toBe(1);
+    await expectJson(await admin(`/deliveries/${id}/redeliver`, "POST"), 202);
+    await recordAttempt(
+      env.DB,
+      claimed as NonNullable<typeof claimed>,
+      { at: new Date().toISOString(), status: 500, error: null },
+      { state: "failed" },
+    );
+    const row = await env.DB.prepare("SELECT state FROM events WHERE id = ?")
+      .bind(id)
+      .first<{ state: string }>();
+    expect(row?.state).toBe("pending");
+    // And it is sent: the reconciler finds it due.
+    await reconcile(env, createLogger({ test: "callbacks" }), {
+      orgId: t.orgId,
+      now: new Date(Date.now() + 120_000),
+    });
+    await eventually(async () => ((await box.received()).length === 1 ? true : undefined));
   });
 });

@@ -100,7 +100,11 @@ export async function claimAttempt(
     .first<EventRow>();
 }
 
-/** Records an attempt and what follows it: delivered, failed for good, or pending until `retryAt`. */
+/**
+ * Records an attempt and what follows it: delivered, failed for good, or pending until `retryAt`.
+ * `event` is the row as claimed: should a redelivery have given it a fresh run of retries while
+ * the attempt was under way, running out of the old run fails nothing, and it is due at once.
+ */
 export async function recordAttempt(
   db: D1Database,
   event: EventRow,
@@ -115,11 +119,20 @@ export async function recordAttempt(
       .bind(event.id, event.attempts, result.at, result.status, result.error),
     db
       .prepare(
-        `UPDATE events SET state = ?, next_attempt_at = coalesce(?, next_attempt_at),
-           delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END
-         WHERE id = ? AND state = 'pending'`,
+        `UPDATE events SET
+           state = CASE WHEN ?1 = 'failed' AND retry_base <> ?5 THEN 'pending' ELSE ?1 END,
+           next_attempt_at = CASE WHEN ?1 = 'failed' AND retry_base <> ?5 THEN ?3
+             ELSE coalesce(?2, next_attempt_at) END,
+           delivered_at = CASE WHEN ?1 = 'delivered' THEN ?3 ELSE delivered_at END
+         WHERE id = ?4 AND state = 'pending'`,
       )
-      .bind(next.state, next.state === "pending" ? next.retryAt : null, next.state, result.at, event.id),
+      .bind(
+        next.state,
+        next.state === "pending" ? next.retryAt : null,
+        result.at,
+        event.id,
+        event.retry_base,
+      ),
   ]);
 }
 
