@@ -16,8 +16,10 @@ import {
   expectJson,
   gateway,
   newTenant,
+  newUpstreamAccount,
   putPolicy,
   startSession,
+  storeFailingOn,
 } from "./helpers";
 
 const log = createLogger({ test: "alerts" });
@@ -186,7 +188,7 @@ describe("budget alerts", () => {
       browserCostMicros: 0,
       totalCostMicros: 1_000_000,
     };
-    // The settlement is written; the isolate stops before anything else (no announceCrossings).
+    // The settlement is written; the isolate stops before anything else (nothing is handed to the queue).
     expect(
       await settleIfEnded(
         env.DB,
@@ -203,6 +205,36 @@ describe("budget alerts", () => {
     });
     expect((JSON.parse(alert?.body ?? "{}") as Alert).data).toMatchObject({
       scope: "tenant",
+      thresholdPercent: 100,
+      spentUsd: "1",
+    });
+  });
+
+  it("makes the alerts a lost create's charge in full crosses with that charge, or neither", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
+    const box = eventInbox(`alerts-${crypto.randomUUID()}`);
+    await admin(`/orgs/${t.orgId}/alerts`, "PUT", { url: box.url, thresholds: [100] });
+    const policy = effectivePolicy(null, { budget: { capUsd: "1", period: "none" } });
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "1", period: "none" } });
+    // A create whose answer was lost, and of which nothing is found for a day: charged in full.
+    await openHold(env.DB, t, policy, {
+      kind: "session",
+      resourceId: null,
+      requestedMicros: 1_000_000,
+      exact: false,
+      addsLive: true,
+    });
+    const dayLater = { orgId: t.orgId, now: new Date(Date.now() + 25 * 60 * 60_000) };
+    // D1 refuses the alert's insert on the first pass.
+    const noAlerts = storeFailingOn(/'budget.threshold_crossed'/, account.env);
+    await reconcile(noAlerts, log, dayLater).catch(() => undefined);
+    await reconcile(account.env, log, dayLater);
+    const [alert] = await eventually(async () => {
+      const r = await box.received();
+      return r.length > 0 ? r : undefined;
+    });
+    expect((JSON.parse(alert?.body ?? "{}") as Alert).data).toMatchObject({
       thresholdPercent: 100,
       spentUsd: "1",
     });

@@ -1,6 +1,3 @@
-import type { Bindings } from "../env";
-import { enqueueEvents } from "../events/deliver";
-import type { Logger } from "../lib/log";
 import { loadEffectivePolicy } from "../policy/load";
 import { thresholdCrossingStatement } from "../store/alerts";
 
@@ -15,7 +12,8 @@ export interface MovedScopes {
 /**
  * The statements that announce the thresholds a move of spend crossed (see
  * thresholdCrossingStatement), for the scopes of `owner` that have a cap. They read the counters,
- * so they belong after the statements that move them, in the same batch or after it.
+ * so they belong after the statements that move them, and in the same batch: once spend has moved,
+ * nothing moves it again to make an alert a later batch failed to write.
  */
 export async function crossingStatements(
   db: D1Database,
@@ -65,15 +63,4 @@ export function madeEvents(results: D1Result[], count: number): string[] {
   return results
     .slice(results.length - count)
     .flatMap((r) => ((r.results ?? []) as { id: string }[]).map((row) => row.id));
-}
-
-/** After spend moved (a settlement, a hold charged in full): announce what it crossed. */
-export async function announceCrossings(
-  stores: Pick<Bindings, "DB" | "EVENTS">,
-  log: Logger,
-  moved: MovedScopes,
-): Promise<void> {
-  const statements = await crossingStatements(stores.DB, moved, new Date().toISOString());
-  if (statements.length === 0) return;
-  await enqueueEvents(stores, log, madeEvents(await stores.DB.batch(statements), statements.length));
 }

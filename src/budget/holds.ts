@@ -293,14 +293,19 @@ export async function expireOrphan(db: D1Database, holdId: string): Promise<bool
 /**
  * A lost create whose object cannot be told apart from another tenant's lost create: rather than
  * hand either tenant an object that may be the other's, or let the work go unpaid, the hold is
- * settled at its full amount.
+ * settled at its full amount, with the threshold alerts that crosses (as settle). Returns the
+ * alerts' event ids, or null when the hold was no longer open.
  */
 export async function chargeOrphanInFull(
   db: D1Database,
-  holdId: string,
-  amountMicros: number,
-): Promise<boolean> {
-  return (await closeHold(db, holdId, { amountMicros }, "settled", { onlyUnattached: true })) !== null;
+  hold: MovedScopes & { id: string; amountMicros: number },
+): Promise<string[] | null> {
+  const crossings = await crossingStatements(db, hold, new Date().toISOString());
+  const close = closeHoldStatements(db, hold.id, { amountMicros: hold.amountMicros }, "settled", {
+    onlyUnattached: true,
+  });
+  const results = await db.batch([...close.statements, ...crossings]);
+  return close.charged(results) === null ? null : madeEvents(results, crossings.length);
 }
 
 /**
@@ -313,14 +318,15 @@ export async function chargeOrphanInFull(
  * made any of the group's objects: it is charged `costliestMicros`, what the costliest of them
  * cost when the reconciler last saw it. Either way the tenant pays for the most its own create
  * could have cost, erring against it by at most the difference. Exactly once, like every close.
- * Returns, per hold, what it charged, or null when it was no longer open.
+ * Returns, per hold, what it charged, or null when it was no longer open; and the threshold alerts
+ * the charges cross, made in the same transaction (as settle).
  */
 export async function chargeAmbiguousOrphans(
   db: D1Database,
-  holds: { id: string; amountMicros: number }[],
+  holds: (MovedScopes & { id: string; amountMicros: number })[],
   costliestMicros: number,
   alongside: D1PreparedStatement[],
-): Promise<(number | null)[]> {
+): Promise<{ charged: (number | null)[]; events: string[] }> {
   const closes = holds.map((hold) =>
     closeHoldStatements(
       db,
@@ -330,11 +336,18 @@ export async function chargeAmbiguousOrphans(
       { onlyUnattached: true },
     ),
   );
-  const results = await db.batch([...closes.flatMap((c) => c.statements), ...alongside]);
-  let at = 0;
-  return closes.map((close) => {
-    const mine = results.slice(at, at + close.statements.length);
-    at += close.statements.length;
+  // Each tenant's scopes once: several of the holds may be one tenant's.
+  const scopes = new Map(holds.map((h) => [`${h.tenantId}:${h.orgPeriod}:${h.tenantPeriod}`, h]));
+  const at = new Date().toISOString();
+  const crossings = (
+    await Promise.all([...scopes.values()].map((scope) => crossingStatements(db, scope, at)))
+  ).flat();
+  const results = await db.batch([...closes.flatMap((c) => c.statements), ...alongside, ...crossings]);
+  let from = 0;
+  const charged = closes.map((close) => {
+    const mine = results.slice(from, from + close.statements.length);
+    from += close.statements.length;
     return close.charged(mine);
   });
+  return { charged, events: madeEvents(results, crossings.length) };
 }

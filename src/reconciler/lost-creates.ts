@@ -7,9 +7,9 @@
  * given them); it also says how far back its listings are complete, so that a hold is only ever
  * released when nothing upstream can be its object.
  */
-import { announceCrossings } from "../budget/alerts";
 import { adoptOrphan, chargeAmbiguousOrphans, createCeilingMicros } from "../budget/holds";
 import type { Bindings } from "../env";
+import { enqueueEvents } from "../events/deliver";
 import { observeViews } from "../ledger/observe";
 import { describeError, type Logger } from "../lib/log";
 import { toMicros } from "../lib/money";
@@ -174,7 +174,7 @@ async function settleAmbiguousGroup(
       markUnclaimedStatement(db, spec.kind, id, { othersAmong: mayBeOthers }),
     ];
   });
-  const charged = await chargeAmbiguousOrphans(db, group.holds, costliest, records);
+  const { charged, events } = await chargeAmbiguousOrphans(db, group.holds, costliest, records);
   for (const [i, hold] of group.holds.entries()) {
     const chargedMicros = charged[i];
     if (chargedMicros === null || chargedMicros === undefined) continue;
@@ -185,8 +185,8 @@ async function settleAmbiguousGroup(
       tenantId: hold.tenantId,
       chargedMicros,
     });
-    await announceCrossings(env, log, hold);
   }
+  await enqueueEvents(env, log, events);
   for (const { view, sentAt } of seen) {
     await observeViews(env, log, spec, owner, [view], sentAt);
     report.unattributed++;

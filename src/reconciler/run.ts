@@ -1,4 +1,3 @@
-import { announceCrossings } from "../budget/alerts";
 import { budgetView } from "../budget/view";
 import type { Bindings } from "../env";
 import { observeViews } from "../ledger/observe";
@@ -141,10 +140,11 @@ export async function reconcile(
     // A lost create nothing could be found of in a day (listings that kept failing, or never
     // reached back that far) is charged, never released: whatever it made has been paid for.
     for (const hold of mine.filter((h) => h.createdAt < giveUpBefore)) {
-      if (await chargeOrphanInFull(db, hold.id, hold.amountMicros)) {
+      const events = await chargeOrphanInFull(db, hold);
+      if (events) {
         report.chargedInFull++;
         log.error("orphan_unresolved_charged", { kind: hold.kind, holdId: hold.id, tenantId: hold.tenantId });
-        await announceCrossings(env, log, hold);
+        await enqueueEvents(env, log, events);
       }
     }
     // Released only when a listing that did not fail reached back past the hold's whole window.
