@@ -133,6 +133,42 @@ describe("bad input is a clear 4xx in the upstream's shape and writes nothing", 
     });
   });
 
+  it("stops reading a body sent without a length once it passes the limit, on every route that reads one", async () => {
+    const hook = await expectJson<{ id: string }>(
+      await gateway(`/admin/v1/tenants/${t.tenantId}/hooks`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ name: "big", task: "t" }),
+      }),
+      201,
+    );
+    const routes: [string, Record<string, string>][] = [
+      ["/api/v3/sessions", { "X-Browser-Use-API-Key": t.key }],
+      [`/hooks/${hook.id}`, {}],
+      ["/webhooks/browser-use", {}],
+    ];
+    for (const [path, headers] of routes) {
+      // A chunked body of 16 MiB (as a sender may stream it, with no Content-Length), counted as read.
+      const chunk = new TextEncoder().encode(" ".repeat(64 * 1024));
+      let pulled = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (pulled >= 16 * 1024 * 1024) return controller.close();
+          pulled += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      });
+      const res = await gateway(path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...headers },
+        body,
+      });
+      expect(await expectJson(res, 413), path).toMatchObject({ code: "body_too_large" });
+      // What a stream has in flight beyond the limit aside, no more of it was taken in.
+      expect(pulled, path).toBeLessThanOrEqual(MAX_BODY_BYTES + 4 * chunk.byteLength);
+    }
+  });
+
   it("none of the refused requests wrote anything", async () => {
     expect(await written()).toBe(0);
   });

@@ -1,6 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { verifiedBy } from "../hooks/signatures";
+import { readCappedBody } from "../lib/capped-body";
 import { GatewayError, notFound } from "../lib/errors";
 import { withDoc } from "../openapi/describe";
 import { getHook } from "../store/hooks";
@@ -20,8 +21,9 @@ export function hookAuth() {
     const hook = await getHook(c.env.DB, c.req.param("hookId") ?? "");
     if (!hook || hook.suspended) throw notFound("Hook not found");
     if (Number(c.req.header("Content-Length") ?? "0") > MAX_BODY_BYTES) throw tooLarge();
-    const raw = await c.req.text();
-    if (new TextEncoder().encode(raw).byteLength > MAX_BODY_BYTES) throw tooLarge();
+    const bytes = await readCappedBody(c.req.raw, MAX_BODY_BYTES);
+    if (!bytes) throw tooLarge();
+    const raw = new TextDecoder().decode(bytes);
     const mediaType = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim() ?? "";
     if (!JSON_TYPE.test(mediaType)) {
       throw new GatewayError("unsupported_media_type", "Content-Type must be application/json");

@@ -1,5 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
+import { readCappedBody } from "../lib/capped-body";
 import { GatewayError, invalidInput } from "../lib/errors";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../lib/json-depth";
 import { withDoc } from "../openapi/describe";
@@ -21,8 +22,8 @@ export function jsonBody(options: { required: boolean }) {
   const middleware = createMiddleware<AppEnv>(async function jsonBodyMiddleware(c, next) {
     const declared = Number(c.req.header("Content-Length") ?? "0");
     if (declared > MAX_BODY_BYTES) throw tooLarge();
-    const bytes = new Uint8Array(await c.req.arrayBuffer());
-    if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge();
+    const bytes = await readCappedBody(c.req.raw, MAX_BODY_BYTES);
+    if (!bytes) throw tooLarge();
 
     const text = new TextDecoder().decode(bytes);
     let value: unknown = {};

@@ -5,6 +5,7 @@ import type { AppEnv, Bindings } from "../env";
 import { afterResponse } from "../lib/after-response";
 import { readCanonical } from "../lib/canonical-json";
 import { hmacSha256Hex, secretsEqual } from "../lib/crypto";
+import { readCappedBody } from "../lib/capped-body";
 import { GatewayError, invalidInput, notFound } from "../lib/errors";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../lib/json-depth";
 import { createsLanded, lastObserved, type Observed, observeViews } from "../ledger/observe";
@@ -117,8 +118,9 @@ async function receive(c: Context<AppEnv>, upstream: Bindings, orgId: string | n
   const tooLarge = (why = `exceeds ${MAX_BODY_BYTES} bytes`) =>
     new GatewayError("body_too_large", `Webhook body ${why}`);
   if (Number(c.req.header("Content-Length") ?? "0") > MAX_BODY_BYTES) throw tooLarge();
-  const raw = await c.req.text();
-  if (new TextEncoder().encode(raw).byteLength > MAX_BODY_BYTES) throw tooLarge();
+  const bytes = await readCappedBody(c.req.raw, MAX_BODY_BYTES);
+  if (!bytes) throw tooLarge();
+  const raw = new TextDecoder().decode(bytes);
   await verifySignature(
     secret,
     c.req.header("X-Browser-Use-Timestamp"),
