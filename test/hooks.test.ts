@@ -274,6 +274,22 @@ describe("delivery signatures", () => {
 });
 
 describe("templates", () => {
+  it("inserts a number as the delivery wrote it, however many digits it has", async () => {
+    const t = await newTenant();
+    const hook = await newHook(t);
+    // An order id past 2^53, as many systems send them: a double would round it.
+    const raw = '{"order": {"id": 1234567890123456789}, "customer": {"name": 1.50}}';
+    const { sessionId } = await expectJson<{ sessionId: string }>(
+      await deliverToHook(hook, raw, { id: "msg_big_number" }),
+      202,
+    );
+    const made = await eventually(async () => {
+      const s = (await emulatorTruth()).find((x) => x.id === sessionId);
+      return s?.status === "stopped" ? s : undefined;
+    });
+    expect(made.title).toBe("Check order 1234567890123456789 for 1.50");
+  });
+
   it("inserts values as text in one pass, by own properties only", () => {
     expect(renderTask("{{a.b}} and {{ n }} and {{flag}}", { a: { b: "{{n}}" }, n: 5, flag: false })).toEqual({
       task: "{{n}} and 5 and false",

@@ -175,7 +175,11 @@ function taskOf(c: Ctx): string {
   if (nestsDeeperThan(raw)) throw invalidInput([jsonTooDeepIssue(MAX_JSON_DEPTH)]);
   let payload: unknown;
   try {
-    payload = JSON.parse(raw);
+    // Numbers as the delivery wrote them: the task takes them as text, and a double would round
+    // an id past 2^53 (`1234567890123456789` would start a task about `…800`).
+    payload = JSON.parse(raw, (_key, value: unknown, context?: { source?: string }) =>
+      typeof value === "number" && context?.source !== undefined ? context.source : value,
+    );
   } catch {
     throw invalidInput([jsonInvalidIssue()]);
   }
