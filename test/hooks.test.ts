@@ -217,6 +217,14 @@ describe("a signed delivery", () => {
     ).toBe(422);
     expect((await deliver(hook.id, hook.secret, null, { raw: "{not json" })).status).toBe(422);
   });
+
+  it("verifies a body that begins with a byte order mark over the bytes sent, and reads the JSON after it", async () => {
+    const t = await newTenant();
+    const hook = await newHook(t);
+    // Some senders write UTF-8 with a BOM; they sign exactly what they send.
+    const res = await deliver(hook.id, hook.secret, null, { raw: `\uFEFF${JSON.stringify(order)}` });
+    expect(await expectJson(res, 202)).toHaveProperty("sessionId");
+  });
 });
 
 describe("delivery signatures", () => {

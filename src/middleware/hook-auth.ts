@@ -23,7 +23,8 @@ export function hookAuth() {
     if (Number(c.req.header("Content-Length") ?? "0") > MAX_BODY_BYTES) throw tooLarge();
     const bytes = await readCappedBody(c.req.raw, MAX_BODY_BYTES);
     if (!bytes) throw tooLarge();
-    const raw = new TextDecoder().decode(bytes);
+    // Exactly what was signed: a leading byte order mark is kept (taskOf reads the JSON after it).
+    const raw = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }).decode(bytes);
     const mediaType = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim() ?? "";
     if (!JSON_TYPE.test(mediaType)) {
       throw new GatewayError("unsupported_media_type", "Content-Type must be application/json");

@@ -171,7 +171,8 @@ function answerRepeat(c: Ctx, claim: Exclude<DeliveryClaim, { claimed: true }>):
 
 /** The hook's task filled from the delivery: 422 for a body that is not JSON or lacks a value. */
 function taskOf(c: Ctx): string {
-  const raw = c.get("rawBody") ?? "";
+  // RFC 8259 lets a parser ignore a byte order mark; the signature covered it (hookAuth).
+  const raw = (c.get("rawBody") ?? "").replace(/^\uFEFF/, "");
   if (nestsDeeperThan(raw)) throw invalidInput([jsonTooDeepIssue(MAX_JSON_DEPTH)]);
   let payload: unknown;
   try {
