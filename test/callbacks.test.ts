@@ -396,4 +396,33 @@ describe("callbacks across a change", () => {
     });
     await eventually(async () => ((await box.received()).length === 1 ? true : undefined));
   });
+
+  it("counts only attempts that were made against its retries, not claims a crash cut short", async () => {
+    const t = await newTenant();
+    const box = eventInbox();
+    await box.configure({ failFirst: 100, status: 500 });
+    const hook = await hookWithCallback(t, box.url);
+    const { sessionId } = await expectJson<{ sessionId: string }>(await deliver(hook, { ref: "crash" }), 202);
+    const queueDown = {
+      ...env,
+      EVENTS: { sendBatch: () => Promise.reject(new Error("queue unavailable")) } as unknown as Queue,
+    };
+    await eventually(async () => {
+      const s = await expectJson<SessionView>(
+        await asTenant(t.key, `/api/v3/sessions/${sessionId}`, { env: queueDown }),
+        200,
+      );
+      return s.status === "stopped" ? s : undefined;
+    });
+    const { id } = (await env.DB.prepare("SELECT id FROM events WHERE hook_id = ?")
+      .bind(hook.id)
+      .first<{ id: string }>()) ?? { id: "" };
+    // Three consumers claim the attempt and die before making it (their leases run out).
+    const minute = (n: number) => new Date(Date.now() + n * 61_000);
+    for (const n of [0, 1, 2]) expect(await claimAttempt(env.DB, id, minute(n), 60_000)).not.toBeNull();
+    // The first attempt made fails: the test schedule (three retries) is still ahead of it.
+    const log = createLogger({ test: "callbacks" });
+    expect(await deliverEvent(env, log, id, minute(3))).toEqual({ retryInS: 1 });
+    expect((await box.received()).map((r) => r.status)).toEqual([500]);
+  });
 });

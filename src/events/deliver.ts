@@ -79,7 +79,7 @@ export async function deliverEvent(
     return { done: true };
   }
   const schedule = retrySchedule(env);
-  const wait = schedule[event.attempts - event.retry_base - 1];
+  const wait = schedule[event.made];
   if (wait === undefined) {
     await recordAttempt(db, event, { at, ...result }, { state: "failed" });
     log.warn("event_failed", { id, type: event.type, attempts: event.attempts });

@@ -80,6 +80,15 @@ export function sessionFinishedStatement(
     );
 }
 
+/** An event whose next attempt was claimed: with how many attempts of its run of retries were made. */
+export interface ClaimedEvent extends EventRow {
+  /**
+   * Attempts recorded since its run began (all failed, or it would not be pending): claims that
+   * a consumer's crash cut short, before anything was recorded, do not count against the run.
+   */
+  made: number;
+}
+
 /**
  * Claims the next attempt of a pending event that is due (or nearly: a retry may wake a moment
  * early), leasing it for `leaseMs` so another copy of its message finds nothing to do. Returns the
@@ -90,14 +99,16 @@ export async function claimAttempt(
   id: string,
   now: Date,
   leaseMs: number,
-): Promise<EventRow | null> {
+): Promise<ClaimedEvent | null> {
   return db
     .prepare(
       `UPDATE events SET attempts = attempts + 1, next_attempt_at = ?
-       WHERE id = ? AND state = 'pending' AND next_attempt_at <= ? RETURNING *`,
+       WHERE id = ? AND state = 'pending' AND next_attempt_at <= ?
+       RETURNING *, (SELECT count(*) FROM event_attempts a
+         WHERE a.event_id = events.id AND a.attempt > events.retry_base) AS made`,
     )
     .bind(new Date(now.getTime() + leaseMs).toISOString(), id, new Date(now.getTime() + 5_000).toISOString())
-    .first<EventRow>();
+    .first<ClaimedEvent>();
 }
 
 /**
