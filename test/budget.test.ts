@@ -619,6 +619,41 @@ describe("Idempotency-Key", () => {
     expect(await holds(t.tenantId)).toHaveLength(before.length + 1);
   });
 
+  it("frees a key whose create's answer was lost once the reconciler finds upstream made nothing, and only then", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "5", period: "none" },
+      maxTaskCostUsd: "0.2",
+    });
+    const send = (body: unknown, key: string) =>
+      asTenant(t.key, "/api/v3/sessions", { body, env: account.env, headers: { "Idempotency-Key": key } });
+    const task = { task: emuTask("lost, then retried", { steps: 1 }) };
+    // A task whose create upstream answered 500 without acting; and a session without a task whose
+    // create upstream carried out, its answer lost: the first made nothing, the second a session.
+    await account.control("POST", "/faults", { next: ["500"] });
+    expect(await expectJson(await send(task, "refused-500"), 502)).toMatchObject({
+      code: "upstream_bad_response",
+    });
+    await account.control("POST", "/faults", { next: ["drop-after"] });
+    expect((await send({}, "answer-lost")).status).toBeGreaterThanOrEqual(500);
+    for (const key of ["refused-500", "answer-lost"]) {
+      const retry = await send(key === "answer-lost" ? {} : task, key);
+      expect(await expectJson(retry, 409)).toMatchObject({ code: "idempotency_conflict" });
+    }
+    // The reconciler's listings, long enough after: nothing of the first, the second's session adopted.
+    await reconcile(account.env, log, { orgId: t.orgId, now: new Date(Date.now() + 20 * 60_000) });
+    const [made] = (await account.truth()).sessions;
+    expect((await account.truth()).sessions).toHaveLength(1);
+    const retried = await expectJson<Session>(await send(task, "refused-500"), 200);
+    expect(await expectJson(await send({}, "answer-lost"), 409)).toMatchObject({
+      code: "idempotency_conflict",
+    });
+    expect(new Set((await account.truth()).sessions.map((s) => s.id))).toEqual(
+      new Set([made?.id, retried.id]),
+    );
+  });
+
   it("lets concurrent retries with one key create one session", async () => {
     const t = await newTenant();
     const body = { task: emuTask("dup", { steps: 1 }) };

@@ -18,7 +18,8 @@ const NOTHING_SENT = new Set(["budget_unavailable", "store_unavailable", "upstre
  * any failure before a hold was opened (a follow-up's read of its session, say: nothing that costs
  * was sent); the same key with another body is 409 `idempotency_conflict`, and so is a
  * retry while the first is under way or when the first one's outcome upstream was lost (the
- * reconciler settles that one; a new key starts a new task). Runs after body validation.
+ * reconciler settles that one; a new key starts a new task) until the reconciler has found that
+ * upstream made nothing of it and released its hold. Runs after body validation.
  */
 export function idempotency() {
   const middleware = createMiddleware<AppEnv>(async function idempotencyMiddleware(c, next) {
@@ -70,11 +71,14 @@ export function idempotency() {
       if (isFinalAnswer(res.status, c.get("upstreamAnswered") === true)) {
         const applied = res.headers.get("X-Gateway-Applied");
         await completeKey(db, tenantId, key, { status: res.status, body, applied });
-      } else if (res.status < 500 || NOTHING_SENT.has(errorCode(body)) || c.get("holdId") === undefined) {
-        // Every create and dispatch is sent under a hold (forwardHeld): without one, nothing was.
-        await releaseKey(db, tenantId, key);
       } else {
-        await markUnknown(db, tenantId, key);
+        // Every create and dispatch is sent under a hold (forwardHeld): without one, nothing was.
+        const holdId = c.get("holdId");
+        if (res.status < 500 || NOTHING_SENT.has(errorCode(body)) || holdId === undefined) {
+          await releaseKey(db, tenantId, key);
+        } else {
+          await markUnknown(db, tenantId, key, holdId);
+        }
       }
     } catch (err) {
       c.get("log").error("idempotency_store_failed", describeError(err));

@@ -24,7 +24,9 @@ interface Row {
 
 /**
  * Claims a tenant's idempotency key for a request, in one transaction: a key older than the TTL is
- * forgotten first; then either this request claims it, or the earlier request's row is returned.
+ * forgotten first, and so is one whose outcome was unknown once its hold has been released (the
+ * reconciler found nothing upstream made of it: see markUnknown); then either this request claims
+ * it, or the earlier request's row is returned.
  */
 export async function claimKey(
   db: D1Database,
@@ -36,7 +38,11 @@ export async function claimKey(
   const token = crypto.randomUUID();
   const [, , select] = await db.batch([
     db
-      .prepare("DELETE FROM idempotency_keys WHERE tenant_id = ? AND key = ? AND created_at < ?")
+      .prepare(
+        `DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND key = ?2 AND (created_at < ?3
+           OR (state = 'unknown' AND EXISTS (SELECT 1 FROM holds h WHERE h.id = idempotency_keys.hold_id
+             AND h.state = 'released' AND h.slot_only = 0)))`,
+      )
       .bind(tenantId, key, new Date(now.getTime() - IDEMPOTENCY_TTL_MS).toISOString()),
     db
       .prepare(
@@ -78,13 +84,23 @@ export async function completeKey(
     .run();
 }
 
-/** Marks a key whose request's outcome upstream is unknown (its answer was lost). */
-export async function markUnknown(db: D1Database, tenantId: string, key: string): Promise<void> {
+/**
+ * Marks a key whose request's outcome upstream is unknown (its answer was lost), with the hold it
+ * was sent under. A retry is refused while that hold may have made something. Once the reconciler
+ * releases it, upstream made nothing and the key is free again (claimKey). A slot-only hold (a
+ * session without a task) is released when its session is found as well, so its key stays taken.
+ */
+export async function markUnknown(
+  db: D1Database,
+  tenantId: string,
+  key: string,
+  holdId: string,
+): Promise<void> {
   await db
     .prepare(
-      "UPDATE idempotency_keys SET state = 'unknown' WHERE tenant_id = ? AND key = ? AND state = 'pending'",
+      "UPDATE idempotency_keys SET state = 'unknown', hold_id = ? WHERE tenant_id = ? AND key = ? AND state = 'pending'",
     )
-    .bind(tenantId, key)
+    .bind(holdId, tenantId, key)
     .run();
 }
 
