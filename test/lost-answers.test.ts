@@ -667,3 +667,41 @@ describe("findings of a review of the above", () => {
     expect(await owner(String(without?.id))).toBe(a.tenantId);
   });
 });
+
+describe("a listing the account changes under", () => {
+  it("releases no hold while a delete between two pages may have hidden its session, and adopts it a pass later", async () => {
+    const account = await newUpstreamAccount();
+    const t = await cappedTenant();
+    await account.control("POST", "/faults", { next: ["drop-after"] });
+    const task = { task: emuTask("lost under a moving list", { steps: 1, outcome: "hang" }) };
+    expect((await asTenant(t.key, "/api/v3/sessions", { body: task, env: account.env })).status).toBe(502);
+    // A hundred sessions made on the account since, outside the gateway: the lost one is now the
+    // first of the listing's second page.
+    const newer: string[] = [];
+    for (let i = 0; i < 100; i++) newer.push(await directSession(account));
+    const lost = (await account.truth()).sessions.find((s) => !newer.includes(s.id));
+    const real = globalThis.fetch;
+    let deleted = false;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (!deleted && url.pathname.endsWith("/sessions") && url.searchParams.get("page") === "2") {
+        deleted = true;
+        // One of the first page's is deleted between the two pages' reads: the lost session moves
+        // up onto the first page, already read, and the second comes back empty.
+        const gone = await real(`${account.env.UPSTREAM_URL}/sessions/${newer[50]}`, {
+          method: "DELETE",
+          headers: { "X-Browser-Use-API-Key": account.key },
+        });
+        expect(gone.status).toBe(204);
+      }
+      return real(input, init);
+    });
+    await reconcile(account.env, log, { now: later(20) });
+    expect(deleted).toBe(true);
+    expect((await holdsOf(t.tenantId)).map((h) => h.state)).toEqual(["open"]);
+    vi.restoreAllMocks();
+    await reconcile(account.env, log, { now: later(21) });
+    expect(await holdsOf(t.tenantId)).toMatchObject([{ state: "open", resource_id: lost?.id }]);
+    await asTenant(t.key, `/api/v3/sessions/${lost?.id}/stop`, { body: {}, env: account.env });
+  }, 60_000);
+});

@@ -317,6 +317,13 @@ async function bookUnattributed(
  * Upstream's newest objects, page by page, until the listing reaches back to `horizon` (or ends),
  * at most `maxPages`. `completeSince` is how far back it is complete: `horizon` or earlier when it
  * got there, else the oldest creation time it saw. Null when upstream did not answer a page.
+ *
+ * Pages are by number, so the list can move between two of them. A create moves every object one
+ * down, and the one at the end of a page is listed twice (kept once). A delete moves those after
+ * it one up, and the first object of the next page lands at the end of one already read: never
+ * seen. A listing whose total shrank between two pages therefore stops there, complete only down
+ * to the oldest object of the pages before (the total drops whenever deletes outnumber creates,
+ * which every such skip needs).
  */
 interface Listing {
   views: View[];
@@ -334,6 +341,7 @@ async function listNewest(
   const views: View[] = [];
   const seen = new Set<string>();
   let sentAt = new Date().toISOString();
+  let total: number | null = null;
   for (let page = 1; page <= maxPages; page++) {
     const res = await callUpstream(env, log, {
       method: "GET",
@@ -346,6 +354,12 @@ async function listNewest(
     }
     if (page === 1) sentAt = res.sentAt;
     const items = lost.listItems(res.body);
+    const pageTotal = lost.listTotal(res.body);
+    if (total !== null && pageTotal !== null && pageTotal < total) {
+      // An object may have moved onto a page already read, unseen, since the one before.
+      return { views, completeSince: Math.min(...views.map(lost.createdAt)), sentAt };
+    }
+    total = pageTotal;
     // An object a new create pushed onto the next page shows up twice: keep it once.
     for (const item of items) {
       const id = String(item.id);

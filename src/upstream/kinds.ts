@@ -47,6 +47,8 @@ export interface LostCreates {
   listPath: string;
   listQuery: (page: number) => URLSearchParams;
   listItems: (body: unknown) => View[];
+  /** How many objects the list says there are in all, when it says. */
+  listTotal: (body: unknown) => number | null;
   /**
    * Whether a listed object is one this kind's create makes (all are, unless this says otherwise):
    * only those can be a lost create's, or spend made outside the gateway.
@@ -98,6 +100,7 @@ export const SESSIONS: HeldKindSpec = {
     listPath: "/sessions",
     listQuery: (page) => new URLSearchParams({ page: String(page), page_size: "100" }),
     listItems: (body) => (body as { sessions?: View[] } | null)?.sessions ?? [],
+    listTotal: (body) => countOf((body as { total?: unknown } | null)?.total),
   },
 };
 
@@ -127,6 +130,7 @@ export const BROWSERS: HeldKindSpec = {
     listPath: "/browsers",
     listQuery: (page) => new URLSearchParams({ pageNumber: String(page), pageSize: "100" }),
     listItems: (body) => (body as { items?: View[] } | null)?.items ?? [],
+    listTotal: (body) => countOf((body as { totalItems?: unknown } | null)?.totalItems),
     // An agent session's own browser is listed too: it is its session's, who pays for it there,
     // never what a POST /browsers made (those carry no agentSessionId).
     madeByCreate: (view) => view.agentSessionId == null,
@@ -139,7 +143,12 @@ const itemsList = (listPath: string) => ({
   listPath,
   listQuery: (page: number) => new URLSearchParams({ pageNumber: String(page), pageSize: "100" }),
   listItems: (body: unknown) => (body as { items?: View[] } | null)?.items ?? [],
+  listTotal: (body: unknown) => countOf((body as { totalItems?: unknown } | null)?.totalItems),
 });
+
+/** A list's total, if it is a count. */
+const countOf = (total: unknown): number | null =>
+  typeof total === "number" && Number.isInteger(total) && total >= 0 ? total : null;
 
 // Profiles and workspaces change upstream too (a profile's cookies and last use), so a list
 // always refreshes them; they carry no status.
