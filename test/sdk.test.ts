@@ -1,9 +1,11 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as z from "zod";
 import worker from "../src/index";
-import { GATEWAY, emuTask, newTenant } from "./helpers";
+import type { Bindings } from "../src/env";
+import { GATEWAY, emuTask, newTenant, newUpstreamAccount } from "./helpers";
 import { expectDocumented } from "./response-conformance";
 
 // The SDK reads process.env for optional credentials; workerd without nodejs_compat has no `process`.
@@ -11,6 +13,9 @@ import { expectDocumented } from "./response-conformance";
 const { BrowserUse, BrowserUseError } = await import("browser-use-sdk/v3");
 
 type Client = InstanceType<typeof BrowserUse>;
+
+/** The gateway's env for a tenant's key, where a test gives that tenant an upstream account of its own. */
+const upstreamOf = new Map<string, Bindings>();
 
 /**
  * Requests the SDK sends to the gateway's host go to the gateway's fetch handler in this isolate;
@@ -22,7 +27,11 @@ beforeAll(() => {
     const req = new Request(input, init);
     if (!req.url.startsWith(GATEWAY)) return realFetch(req);
     const ctx = createExecutionContext();
-    const res = await worker.fetch(req, env, ctx);
+    const res = await worker.fetch(
+      req,
+      upstreamOf.get(req.headers.get("X-Browser-Use-API-Key") ?? "") ?? env,
+      ctx,
+    );
     await waitOnExecutionContext(ctx);
     await expectDocumented(req, res);
     return res;
@@ -90,6 +99,213 @@ async function scenario(client: Client) {
   };
 }
 
+/**
+ * What two runs of the same calls can share: every id the run made is replaced by its name (so
+ * lists still show which object is where), any other uuid, time or URL by a placeholder.
+ */
+function stable(value: unknown, names: Map<string, string>): unknown {
+  if (typeof value === "string") {
+    if (names.has(value)) return names.get(value);
+    if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) return "<uuid>";
+    if (/^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(value)) return "<time>";
+    if (/^(https?|wss?):\/\//.test(value)) return "<url>";
+    return value;
+  }
+  if (Array.isArray(value)) return value.map((v) => stable(v, names));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, stable(v, names)]));
+  }
+  return value;
+}
+
+/**
+ * A call's refusal as the SDK surfaces it: status, message and the parsed body, less the `code` and
+ * `requestId` the gateway adds to an error it answers itself (README, Errors: a documented difference).
+ */
+async function refusal(call: Promise<unknown>) {
+  try {
+    await call;
+  } catch (err) {
+    if (!(err instanceof BrowserUseError)) throw err;
+    const { code: _c, requestId: _r, ...detail } = err.detail as Record<string, unknown>;
+    return { status: err.statusCode, message: err.message, detail };
+  }
+  throw new Error("expected a BrowserUseError");
+}
+
+/** Every method of the v3 client not in `scenario`, called the same way against any base URL and key. */
+async function sweep(client: Client) {
+  const names = new Map<string, string>();
+  const named = <T extends { id: string }>(name: string, view: T) => {
+    names.set(view.id, name);
+    return view;
+  };
+  const out: Record<string, unknown> = {};
+
+  // Sessions: list pages (the SDK's own `page`/`page_size`), delete, and run's message iterator.
+  const idle = named("session:idle", await client.sessions.create({}));
+  const done = named(
+    "session:done",
+    await client.run(emuTask("Listed", { steps: 2, cost: "0.002" }), { interval: 25 }),
+  );
+  const iterated: unknown[] = [];
+  const run = client.run(emuTask("Iterated", { steps: 2, cost: "0.001" }), { interval: 25 });
+  for await (const m of run) iterated.push({ role: m.role, type: m.type, data: m.data });
+  named("session:iterated", run.result as { id: string });
+  out.iterated = { messages: iterated, result: run.result };
+  // A list serves what the gateway saw of an item in the last 5 s as it was then (README,
+  // Ownership): reading the idle session first makes both lists show it as it is now.
+  await client.sessions.get(idle.id);
+  out.sessionPages = [
+    await client.sessions.list({ page: 1, page_size: 2 }),
+    await client.sessions.list({ page: 2, page_size: 2 }),
+  ];
+  out.recording = await client.sessions.waitForRecording(done.id, { timeout: 1, interval: 1 });
+  out.idleStopped = await client.sessions.stop(idle.id);
+  out.deleted = await client.sessions.delete(done.id);
+  out.deletedRead = await refusal(client.sessions.get(done.id));
+  out.sessionsLeft = await client.sessions.list();
+
+  // Browsers: pages, filters, get, update, stop, downloads.
+  const red = named("browser:red", await client.browsers.create({ timeout: 5, metadata: { team: "red" } }));
+  named("browser:blue", await client.browsers.create({ timeout: 5, metadata: { team: "blue" } }));
+  out.browserPages = [
+    await client.browsers.list({ pageSize: 1, pageNumber: 1 }),
+    await client.browsers.list({ pageSize: 1, pageNumber: 2 }),
+    await client.browsers.list({ metadata: ["team=red"] }),
+    await client.browsers.list({ metadata: ["team"] }),
+  ];
+  out.browserRead = await client.browsers.get(red.id);
+  out.browserUpdated = await client.browsers.update(red.id, { action: "stop" });
+  out.browserFiltered = [
+    await client.browsers.list({ filterBy: "active" }),
+    await client.browsers.list({ filterBy: "stopped" }),
+  ];
+  out.downloads = await client.browsers.downloads(red.id, { limit: 10, includeUrls: true });
+  out.browserUnknown = await refusal(client.browsers.get(crypto.randomUUID()));
+
+  // Profiles: list (with the SDK's `page`/`page_size`, which the API ignores), search, get, update, delete.
+  const alpha = named("profile:alpha", await client.profiles.create({ name: "alpha", userId: "u-1" }));
+  const beta = named("profile:beta", await client.profiles.create({ name: "beta" }));
+  out.profilePages = [
+    await client.profiles.list(),
+    await client.profiles.list({ query: "alp" }),
+    await client.profiles.list({ page: 2, page_size: 1 }),
+  ];
+  out.profileRead = await client.profiles.get(alpha.id);
+  out.profileUpdated = await client.profiles.update(alpha.id, { name: "gamma" });
+  out.profileDeleted = await client.profiles.delete(beta.id);
+  out.profileGone = await refusal(client.profiles.get(beta.id));
+  out.profilesLeft = await client.profiles.list();
+
+  // Workspaces: pages, get, update, uploads, files (prefix, shallow, cursor, URLs), size, deletes.
+  const one = named("workspace:one", await client.workspaces.create({ name: "one" }));
+  const two = named("workspace:two", await client.workspaces.create({ name: "two" }));
+  out.workspacePages = [
+    await client.workspaces.list({ pageSize: 1, pageNumber: 1 }),
+    await client.workspaces.list({ pageSize: 1, pageNumber: 2 }),
+  ];
+  out.workspaceRead = await client.workspaces.get(one.id);
+  out.workspaceUpdated = await client.workspaces.update(one.id, { name: "uno" });
+  const upload = await client.workspaces.uploadFiles(
+    one.id,
+    {
+      files: [
+        { name: "a.txt", contentType: "text/plain", size: 5 },
+        { name: "b.csv", contentType: "text/csv", size: 3 },
+      ],
+    },
+    { prefix: "in/" },
+  );
+  out.upload = upload;
+  for (const [i, body] of ["hello", "1,2"].entries()) {
+    const file = upload.files[i];
+    const put = await fetch(file?.uploadUrl ?? "", {
+      method: "PUT",
+      headers: { "Content-Type": i === 0 ? "text/plain" : "text/csv" },
+      body,
+    });
+    expect(put.status, await put.text()).toBeLessThan(300);
+  }
+  const firstPage = await client.workspaces.files(one.id, { prefix: "in/", limit: 1, includeUrls: true });
+  out.files = [
+    firstPage,
+    await client.workspaces.files(one.id, { prefix: "in/", limit: 1, cursor: firstPage.nextCursor }),
+    await client.workspaces.files(one.id, { shallow: true }),
+  ];
+  const listed = await client.workspaces.files(one.id, { includeUrls: true });
+  out.fileBytes = await Promise.all(
+    listed.files.map(async (f) => [f.path, await (await fetch(f.url ?? "")).text()]),
+  );
+  out.size = await client.workspaces.size(one.id);
+  out.fileDeleted = await client.workspaces.deleteFile(one.id, "in/a.txt");
+  out.filesLeft = await client.workspaces.files(one.id);
+  out.sizeLeft = await client.workspaces.size(one.id);
+  out.workspaceDeleted = await client.workspaces.delete(two.id);
+  out.workspaceGone = await refusal(client.workspaces.get(two.id));
+  out.workspacesLeft = await client.workspaces.list();
+
+  // The SDK's file helpers (node:fs in workerd: /tmp is writable and per request).
+  const local = `/tmp/sdk-${crypto.randomUUID()}`;
+  mkdirSync(local, { recursive: true });
+  writeFileSync(`${local}/notes.md`, "# notes");
+  out.uploaded = await client.workspaces.upload(one.id, `${local}/notes.md`, { prefix: "up/" });
+  const downloaded = await client.workspaces.download(one.id, "up/notes.md", { to: `${local}/get/notes.md` });
+  out.downloaded = readFileSync(downloaded, "utf8");
+  const all = await client.workspaces.downloadAll(one.id, { to: `${local}/all` });
+  out.downloadedAll = all.map((path) => [path.slice(local.length), readFileSync(path, "utf8")]);
+
+  // Validation: upstream's 422 list, as the SDK hands it over.
+  out.invalidQuery = await refusal(client.sessions.messages(idle.id, { limit: 1000 }));
+  out.invalidBody = await refusal(client.profiles.create({ name: "x".repeat(101) }));
+  out.invalidPath = await refusal(client.workspaces.get("not-a-uuid"));
+  return stable(out, names);
+}
+
+/**
+ * The keys of a value and the type of each, all the way down: a shape two accounts can share. A
+ * string and null are one type, `string | null`, as AccountView's nullable fields declare them.
+ */
+function shapeOf(value: unknown): unknown {
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    return Object.fromEntries(
+      Object.entries(value)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => [k, shapeOf(v)]),
+    );
+  }
+  return value === null || typeof value === "string" ? "string | null" : typeof value;
+}
+
+/**
+ * The SDK's billing call and its 429 handling. It retries a 429 itself (after 1 s, 2 s, 4 s; it
+ * does not read `Retry-After`) and otherwise throws BrowserUseError: `faults` queues upstream's
+ * 429 for the account behind the client, so both sides meet the same refusal.
+ */
+async function limits(
+  options: { apiKey: string; baseUrl: string },
+  faults: (next: string[]) => Promise<unknown>,
+) {
+  const client = new BrowserUse(options);
+  const once = new BrowserUse({ ...options, maxRetries: 0 });
+  const twice = new BrowserUse({ ...options, maxRetries: 1 });
+  const profile = await client.profiles.create({ name: "limits" });
+  await faults(["429"]);
+  const refused = await refusal(once.profiles.get(profile.id));
+  await faults(["429"]);
+  const retried = await twice.profiles.get(profile.id);
+  await faults(["429"]);
+  const created = await twice.sessions.create({ task: emuTask("After a 429", { steps: 1, cost: "0.001" }) });
+  return {
+    // The gateway's account is the tenant's budget in AccountView's shape (README, Billing): the
+    // figures differ by design, the keys and their types may not.
+    account: shapeOf(await client.billing.account()),
+    refused,
+    retried: retried.name,
+    created: created.status,
+  };
+}
+
 describe("the official SDK", () => {
   it("runs the same scenario through the gateway as against Browser Use itself, with identical results", async () => {
     const t = await newTenant();
@@ -110,5 +326,22 @@ describe("the official SDK", () => {
     expect(list.total).toBe(1);
     const account = await client.billing.account();
     expect(account.projectId).toBe(t.tenantId);
+  });
+
+  it("answers every other method of the client as Browser Use itself does", async () => {
+    const t = await newTenant();
+    const [direct, behind] = await Promise.all([newUpstreamAccount(), newUpstreamAccount()]);
+    upstreamOf.set(t.key, behind.env);
+    const fromUpstream = await sweep(new BrowserUse({ apiKey: direct.key, baseUrl: env.UPSTREAM_URL }));
+    const viaGateway = await sweep(new BrowserUse({ apiKey: t.key, baseUrl: `${GATEWAY}/api/v3` }));
+    expect(viaGateway).toEqual(fromUpstream);
+    const upstreamLimits = await limits({ apiKey: direct.key, baseUrl: env.UPSTREAM_URL }, (next) =>
+      direct.control("POST", "/faults", { next }),
+    );
+    const gatewayLimits = await limits({ apiKey: t.key, baseUrl: `${GATEWAY}/api/v3` }, (next) =>
+      behind.control("POST", "/faults", { next }),
+    );
+    expect(gatewayLimits).toEqual(upstreamLimits);
+    expect(upstreamLimits.refused.status).toBe(429);
   });
 });
