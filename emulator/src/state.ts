@@ -129,6 +129,8 @@ export interface BrowserRecord {
   startedAt: number;
   timeoutAt: number;
   finishedAt: number | null;
+  /** Files it downloaded (added through /_emulator/browsers/{id}/downloads), by path. */
+  downloads: Map<string, StoredFile>;
 }
 
 export interface ProfileRecord {
@@ -155,9 +157,12 @@ export interface WorkspaceRecord {
   updatedAt: number;
 }
 
-/** A presigned URL: a token standing for one file of one workspace, until it expires. */
+/** Where a stored file lives: a workspace's files, or a browser's downloads. */
+export type FileOwner = { kind: "workspace"; id: string } | { kind: "browser"; id: string };
+
+/** A presigned URL: a token standing for one file of one workspace or browser, until it expires. */
 export interface Grant {
-  workspaceId: string;
+  owner: FileOwner;
   path: string;
   contentType: string;
   expiresAt: number;

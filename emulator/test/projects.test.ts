@@ -5,7 +5,7 @@ import { BrowserUse } from "browser-use-sdk/v3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API_KEY, type Harness, expectStatus, micros, startHarness, waitFor } from "./helpers";
 
-// Projects (accounts side by side), a browser's proxy traffic, and idle browser time.
+// Projects (accounts side by side), a browser's proxy traffic and downloads, and idle browser time.
 let h: Harness;
 
 beforeAll(async () => {
@@ -122,6 +122,51 @@ describe("a browser's proxy traffic", () => {
     await p.client.browsers.stop(proxied.id);
     expect((await p.control("POST", `/browsers/${proxied.id}/traffic`, { proxyMb: 1 })).status).toBe(409);
     expect((await p.control("POST", `/browsers/${proxied.id}/traffic`, { proxyMb: -1 })).status).toBe(422);
+  });
+});
+
+describe("a browser's downloads", () => {
+  it("lists what the browser downloaded, a page at a time, with presigned URLs when asked", async () => {
+    const p = await newProject();
+    const b = await p.client.browsers.create({ timeout: 5 });
+    expect(await p.client.browsers.downloads(b.id)).toEqual({ files: [], nextCursor: null, hasMore: false });
+    const files: [string, string][] = [
+      ["report.pdf", "%PDF-1"],
+      ["data/export.csv", "a,b"],
+    ];
+    for (const [path, content] of files) {
+      const added = await p.control("POST", `/browsers/${b.id}/downloads`, {
+        path,
+        content,
+        contentType: "text/csv",
+      });
+      expect(added).toEqual({ status: 200, body: { path, size: content.length } });
+    }
+    const first = await p.client.browsers.downloads(b.id, { limit: 1, includeUrls: true });
+    expect(first).toMatchObject({ files: [{ path: "data/export.csv", size: 3 }], hasMore: true });
+    const bytes = await fetch(first.files[0]?.url ?? "");
+    expect([bytes.status, bytes.headers.get("Content-Type"), await bytes.text()]).toEqual([
+      200,
+      "text/csv",
+      "a,b",
+    ]);
+    const second = await p.client.browsers.downloads(b.id, {
+      limit: 1,
+      cursor: first.nextCursor ?? undefined,
+    });
+    expect(second).toMatchObject({
+      files: [{ path: "report.pdf", size: 6, url: null }],
+      nextCursor: null,
+      hasMore: false,
+    });
+    // Another project's key cannot list them: the browser is unknown there.
+    const other = await newProject();
+    await expect(other.client.browsers.downloads(b.id)).rejects.toMatchObject({ statusCode: 404 });
+    await p.client.browsers.stop(b.id);
+    expect(
+      (await p.control("POST", `/browsers/${b.id}/downloads`, { path: "late.txt", content: "" })).status,
+    ).toBe(409);
+    expect((await p.client.browsers.downloads(b.id)).files).toHaveLength(2);
   });
 });
 

@@ -12,9 +12,10 @@ import {
 import { stopBrowser } from "../browsers";
 import type { Emulator } from "../emulator";
 import { ApiError } from "../errors";
-import { type EmuEnv, parse, publicBase, queryOf, readBody } from "../http";
+import { type EmuEnv, iso, parse, publicBase, queryOf, readBody } from "../http";
 import { browserMinutesMicros } from "../pricing";
 import type { BrowserRecord } from "../state";
+import { grantDownload, pageByPath } from "./storage";
 import { agentBrowserView, browserView, itemsPage, newestFirst } from "../views";
 
 /** /api/v3/browsers: standalone CDP browsers, billed by the minute of their timeout. */
@@ -46,6 +47,7 @@ export function browserRoutes(emu: Emulator) {
         startedAt: now,
         timeoutAt: now + body.timeout * 60_000,
         finishedAt: null,
+        downloads: new Map(),
       };
       emu.store.browsers.set(b.id, b);
       return c.json(browserView(b, publicBase(c, emu), false), 201);
@@ -90,9 +92,20 @@ export function browserRoutes(emu: Emulator) {
     })
     .get("/:session_id/downloads", (c) => {
       const { session_id } = parse(BrowserPathParams, "path", c.req.param());
-      parse(BrowserDownloadsQuery, "query", queryOf(c));
-      emu.browser(session_id);
-      // An emulated browser never downloads anything.
-      return c.json({ files: [], nextCursor: null, hasMore: false });
+      const q = parse(BrowserDownloadsQuery, "query", queryOf(c));
+      const b = emu.browser(session_id);
+      const { page, nextCursor, hasMore } = pageByPath([...b.downloads.values()], q.cursor, q.limit);
+      const base = publicBase(c, emu);
+      const now = emu.now();
+      return c.json({
+        files: page.map((f) => ({
+          path: f.path,
+          size: f.bytes.byteLength,
+          lastModified: iso(f.lastModified),
+          url: q.includeUrls ? grantDownload(emu, base, { kind: "browser", id: b.id }, f, now) : null,
+        })),
+        nextCursor,
+        hasMore,
+      });
     });
 }

@@ -40,6 +40,14 @@ export function applyConfig(emu: Emulator, patch: z.infer<typeof ConfigPatch>): 
 
 const TrafficBody = z.object({ proxyMb: z.union([z.number().min(0), DecimalString]) }).strict();
 
+const DownloadBody = z
+  .object({
+    path: z.string().min(1).max(255),
+    content: z.string(),
+    contentType: z.string().max(255).default("application/octet-stream"),
+  })
+  .strict();
+
 const WebhookTargetBody = z
   .object({ url: z.url({ protocol: /^https?$/ }).nullable(), secret: z.string().min(1).optional() })
   .strict();
@@ -117,6 +125,21 @@ export function controlRoutes(emu: Emulator) {
       }
       addProxyTraffic(b, Math.round(toMicros(proxyMb) / 1_000));
       return c.json(browserView(b, publicBase(c, emu), true));
+    })
+    .post("/browsers/:session_id/downloads", async (c) => {
+      // A file the browser downloaded, as a page it drove would have made it (documented).
+      const { session_id } = parse(BrowserPathParams, "path", c.req.param());
+      const body = parse(DownloadBody, "body", await readBody(c, true));
+      const b = emu.browser(session_id);
+      if (b.status !== "active") throw new ApiError(409, "Only an active browser downloads files");
+      const bytes = new TextEncoder().encode(body.content);
+      b.downloads.set(body.path, {
+        path: body.path,
+        bytes,
+        contentType: body.contentType,
+        lastModified: emu.now(),
+      });
+      return c.json({ path: body.path, size: bytes.byteLength });
     })
     .post("/clock", async (c) => {
       // Moves emulator time ahead, e.g. past the 15-minute idle timeout, without waiting.

@@ -1,6 +1,11 @@
+import { randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import type { Emulator } from "../emulator";
 import type { EmuEnv } from "../http";
+import type { FileOwner, StoredFile } from "../state";
+
+/** Lifetime of a presigned download URL, as the spec documents it. */
+const DOWNLOAD_URL_TTL_MS = 60_000;
 
 /**
  * The object store behind the presigned URLs the API hands out: PUT /_emulator/uploads/<token>
@@ -12,7 +17,8 @@ export function storageRoutes(emu: Emulator) {
     .put("/uploads/:token", async (c) => {
       const grant = emu.store.uploadGrants.get(c.req.param("token"));
       if (!grant || grant.expiresAt <= emu.now()) return denied(c.req.path);
-      const workspace = emu.store.workspaces.get(grant.workspaceId);
+      const workspace =
+        grant.owner.kind === "workspace" ? emu.store.workspaces.get(grant.owner.id) : undefined;
       if (!workspace) return denied(c.req.path);
       const now = emu.now();
       workspace.files.set(grant.path, {
@@ -27,7 +33,12 @@ export function storageRoutes(emu: Emulator) {
     .get("/files/:token", (c) => {
       const grant = emu.store.downloadGrants.get(c.req.param("token"));
       if (!grant || grant.expiresAt <= emu.now()) return denied(c.req.path);
-      const file = emu.store.workspaces.get(grant.workspaceId)?.files.get(grant.path);
+      const { owner } = grant;
+      const files =
+        owner.kind === "workspace"
+          ? emu.store.workspaces.get(owner.id)?.files
+          : emu.store.browsers.get(owner.id)?.downloads;
+      const file = files?.get(grant.path);
       if (!file) return denied(c.req.path);
       return c.body(file.bytes.slice().buffer, 200, { "Content-Type": file.contentType });
     });
@@ -36,4 +47,40 @@ export function storageRoutes(emu: Emulator) {
 function denied(resource: string): Response {
   const xml = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Request has expired or is not valid</Message><Resource>${resource}</Resource></Error>`;
   return new Response(xml, { status: 403, headers: { "Content-Type": "application/xml" } });
+}
+
+/** A presigned GET of one stored file, good for DOWNLOAD_URL_TTL_MS. */
+export function grantDownload(
+  emu: Emulator,
+  base: string,
+  owner: FileOwner,
+  file: StoredFile,
+  now: number,
+): string {
+  const token = randomUUID();
+  emu.store.downloadGrants.set(token, {
+    owner,
+    path: file.path,
+    contentType: file.contentType,
+    expiresAt: now + DOWNLOAD_URL_TTL_MS,
+  });
+  return `${base}/_emulator/files/${token}`;
+}
+
+/**
+ * One page of files in path order, after `cursor` (the last path of the previous page, base64url:
+ * opaque to the caller, as Browser Use's cursors are).
+ */
+export function pageByPath(files: StoredFile[], cursor: string | null | undefined, limit: number) {
+  const after = cursor ? Buffer.from(cursor, "base64url").toString("utf8") : null;
+  const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : 1));
+  const rest = after === null ? sorted : sorted.filter((f) => f.path > after);
+  const page = rest.slice(0, limit);
+  const hasMore = rest.length > page.length;
+  const last = page[page.length - 1];
+  return {
+    page,
+    hasMore,
+    nextCursor: hasMore && last ? Buffer.from(last.path, "utf8").toString("base64url") : null,
+  };
 }

@@ -14,12 +14,12 @@ import type { Emulator } from "../emulator";
 import { type EmuEnv, iso, parse, publicBase, queryOf, readBody } from "../http";
 import type { WorkspaceRecord } from "../state";
 import { itemsPage, newestFirst, workspaceView } from "../views";
+import { grantDownload, pageByPath } from "./storage";
 
 /** Storage quota reported by GET /workspaces/{id}/size (1 GiB). */
 export const WORKSPACE_QUOTA_BYTES = 1024 ** 3;
-/** Lifetimes of the presigned URLs, as the spec documents them. */
+/** Lifetime of the presigned upload URLs, as the spec documents it. */
 const UPLOAD_URL_TTL_MS = 5 * 60_000;
-const DOWNLOAD_URL_TTL_MS = 60_000;
 
 /** /api/v3/workspaces: persistent file storage; bytes go through presigned /_emulator URLs. */
 export function workspaceRoutes(emu: Emulator) {
@@ -77,12 +77,7 @@ export function workspaceRoutes(emu: Emulator) {
             .map((rest) => `${q.prefix}${rest.slice(0, rest.indexOf("/") + 1)}`)
             .filter((v, i, all) => all.indexOf(v) === i)
         : [];
-      // The cursor is the last path returned, opaque to the caller.
-      const after = q.cursor ? Buffer.from(q.cursor, "base64url").toString("utf8") : null;
-      const rest = after === null ? direct : direct.filter((f) => f.path > after);
-      const page = rest.slice(0, q.limit);
-      const hasMore = rest.length > page.length;
-      const last = page[page.length - 1];
+      const { page, nextCursor, hasMore } = pageByPath(direct, q.cursor, q.limit);
       const base = publicBase(c, emu);
       const now = emu.now();
       return c.json({
@@ -90,10 +85,10 @@ export function workspaceRoutes(emu: Emulator) {
           path: f.path,
           size: f.bytes.byteLength,
           lastModified: iso(f.lastModified),
-          url: q.includeUrls ? `${base}/_emulator/files/${grantDownload(emu, w, f.path, now)}` : null,
+          url: q.includeUrls ? grantDownload(emu, base, { kind: "workspace", id: w.id }, f, now) : null,
         })),
         folders,
-        nextCursor: hasMore && last ? Buffer.from(last.path, "utf8").toString("base64url") : null,
+        nextCursor,
         hasMore,
       });
     })
@@ -123,22 +118,15 @@ export function workspaceRoutes(emu: Emulator) {
       const files = body.files.map((f) => {
         const token = randomUUID();
         const path = `${prefix}${f.name}`;
-        emu.store.uploadGrants.set(token, { workspaceId: w.id, path, contentType: f.contentType, expiresAt });
+        emu.store.uploadGrants.set(token, {
+          owner: { kind: "workspace", id: w.id },
+          path,
+          contentType: f.contentType,
+          expiresAt,
+        });
         return { name: f.name, uploadUrl: `${base}/_emulator/uploads/${token}`, path };
       });
       // 200, not 201: the API declares 200 here.
       return c.json({ files }, 200);
     });
-}
-
-function grantDownload(emu: Emulator, w: WorkspaceRecord, path: string, now: number): string {
-  const token = randomUUID();
-  const file = w.files.get(path);
-  emu.store.downloadGrants.set(token, {
-    workspaceId: w.id,
-    path,
-    contentType: file?.contentType ?? "application/octet-stream",
-    expiresAt: now + DOWNLOAD_URL_TTL_MS,
-  });
-  return token;
 }
