@@ -8,7 +8,7 @@ import {
   ProfileListResponse,
   WorkspaceListResponse,
 } from "../src/v3/schemas";
-import { asTenant, expectJson, newTenant } from "./helpers";
+import { asTenant, expectJson, newTenant, newUpstreamAccount } from "./helpers";
 
 type Obj = Record<string, unknown> & { id: string };
 
@@ -76,6 +76,26 @@ describe("browser list filters", () => {
     expect(await list("metadata=team&metadata=env=prod")).toEqual([blue]);
     expect(await list("metadata=nope")).toEqual([]);
     expect(await list(`agentSessionId=${crypto.randomUUID()}`)).toEqual([]);
+  });
+
+  it("lists an agent session's own browser under its agentSessionId for its owner only", async () => {
+    const account = await newUpstreamAccount({ agentBrowsers: true });
+    const [owner, other] = [await newTenant(), await newTenant()];
+    const session = await expectJson<Obj>(
+      await asTenant(owner.key, "/api/v3/sessions", { body: {}, env: account.env }),
+      200,
+    );
+    const list = async (key: string) =>
+      expectJson<{ items: Obj[]; totalItems: number }>(
+        await asTenant(key, `/api/v3/browsers?agentSessionId=${session.id}`, { env: account.env }),
+        200,
+      );
+    const mine = await list(owner.key);
+    expect(mine, JSON.stringify(mine)).toMatchObject({
+      totalItems: 1,
+      items: [{ agentSessionId: session.id }],
+    });
+    expect(await list(other.key)).toEqual({ items: [], totalItems: 0, pageNumber: 1, pageSize: 10 });
   });
 });
 

@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as z from "zod";
 import worker from "../src/index";
 import type { Bindings } from "../src/env";
-import { GATEWAY, emuTask, newTenant, newUpstreamAccount } from "./helpers";
+import { GATEWAY, type UpstreamAccount, emuTask, newTenant, newUpstreamAccount } from "./helpers";
 import { expectDocumented } from "./response-conformance";
 
 // The SDK reads process.env for optional credentials; workerd without nodejs_compat has no `process`.
@@ -133,8 +133,12 @@ async function refusal(call: Promise<unknown>) {
   throw new Error("expected a BrowserUseError");
 }
 
-/** Every method of the v3 client not in `scenario`, called the same way against any base URL and key. */
-async function sweep(client: Client) {
+/**
+ * Every method of the v3 client not in `scenario`, called the same way against any base URL and
+ * key; `upstream` is the emulator account behind the client, for what only a control can make
+ * happen (a browser's downloads).
+ */
+async function sweep(client: Client, upstream: UpstreamAccount) {
   const names = new Map<string, string>();
   const named = <T extends { id: string }>(name: string, view: T) => {
     names.set(view.id, name);
@@ -175,13 +179,32 @@ async function sweep(client: Client) {
     await client.browsers.list({ metadata: ["team=red"] }),
     await client.browsers.list({ metadata: ["team"] }),
   ];
+  for (const [path, content] of [
+    ["report.pdf", "%PDF-1"],
+    ["data/export.csv", "a,b"],
+  ]) {
+    await upstream.control("POST", `/browsers/${red.id}/downloads`, {
+      path,
+      content,
+      contentType: "text/csv",
+    });
+  }
   out.browserRead = await client.browsers.get(red.id);
   out.browserUpdated = await client.browsers.update(red.id, { action: "stop" });
   out.browserFiltered = [
     await client.browsers.list({ filterBy: "active" }),
     await client.browsers.list({ filterBy: "stopped" }),
   ];
-  out.downloads = await client.browsers.downloads(red.id, { limit: 10, includeUrls: true });
+  const firstDownloads = await client.browsers.downloads(red.id, { limit: 1, includeUrls: true });
+  out.downloads = [
+    firstDownloads,
+    await client.browsers.downloads(red.id, { limit: 1, cursor: firstDownloads.nextCursor ?? undefined }),
+    await (await fetch(firstDownloads.files[0]?.url ?? "")).text(),
+  ];
+  // An agent session's own browser, where Browser Use lists them, under its session's filter.
+  await upstream.control("POST", "/config", { agentBrowsers: true });
+  out.agentBrowsers = await client.browsers.list({ agentSessionId: idle.id });
+  await upstream.control("POST", "/config", { agentBrowsers: false });
   out.browserUnknown = await refusal(client.browsers.get(crypto.randomUUID()));
 
   // Profiles: list (with the SDK's `page`/`page_size`, which the API ignores), search, get, update, delete.
@@ -332,8 +355,11 @@ describe("the official SDK", () => {
     const t = await newTenant();
     const [direct, behind] = await Promise.all([newUpstreamAccount(), newUpstreamAccount()]);
     upstreamOf.set(t.key, behind.env);
-    const fromUpstream = await sweep(new BrowserUse({ apiKey: direct.key, baseUrl: env.UPSTREAM_URL }));
-    const viaGateway = await sweep(new BrowserUse({ apiKey: t.key, baseUrl: `${GATEWAY}/api/v3` }));
+    const fromUpstream = await sweep(
+      new BrowserUse({ apiKey: direct.key, baseUrl: env.UPSTREAM_URL }),
+      direct,
+    );
+    const viaGateway = await sweep(new BrowserUse({ apiKey: t.key, baseUrl: `${GATEWAY}/api/v3` }), behind);
     expect(viaGateway).toEqual(fromUpstream);
     const upstreamLimits = await limits({ apiKey: direct.key, baseUrl: env.UPSTREAM_URL }, (next) =>
       direct.control("POST", "/faults", { next }),

@@ -174,8 +174,6 @@ export interface ListPage {
   search?: string;
   /** Browsers' `metadata` filters, all of which must match. */
   metadata?: { key: string; value?: string }[];
-  /** Browsers' `agentSessionId` filter. */
-  agentSessionId?: string;
 }
 
 /** One page of a tenant's resources of a kind, newest first, and the tenant's total of that kind. */
@@ -198,10 +196,6 @@ export async function listOwned(
       `AND EXISTS (SELECT 1 FROM json_each(view, '$.metadata') m WHERE m.key = ? AND (? IS NULL OR m.value = ?))`,
     );
     args.push(key, value ?? null, value ?? null);
-  }
-  if (page.agentSessionId) {
-    filters.push("AND lower(view ->> '$.agentSessionId') = ?");
-    args.push(page.agentSessionId.toLowerCase());
   }
   if (page.search) {
     // Profiles' `query`: a case-insensitive match on name or userId, as upstream searches.

@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import * as z from "zod";
 import type { AppEnv } from "../../env";
 import { idempotency } from "../../middleware/idempotency";
@@ -11,7 +11,7 @@ import {
   UPSTREAM_DEFAULT_BROWSER_TIMEOUT_MINUTES,
   UPSTREAM_DEFAULT_COUNTRY,
 } from "../../policy/apply";
-import { BROWSERS, PROFILES } from "../../upstream/kinds";
+import { BROWSERS, PROFILES, SESSIONS } from "../../upstream/kinds";
 import {
   BROWSER_METADATA_MAX_PAIRS,
   BrowserDownloadListResponse,
@@ -25,7 +25,7 @@ import {
   Uuid,
 } from "../../v3/schemas";
 import { announceApplied, forwardHeld } from "./holds";
-import { clientBody, listPage, onOwned, relay, requireOwnedIfSet } from "./proxy";
+import { clientBody, forward, listPage, onOwned, owns, passQuery, relay, requireOwnedIfSet } from "./proxy";
 
 const BrowserPath = z.object({ session_id: Uuid });
 const NOT_FOUND = "`Session not found`: unknown, or another tenant's";
@@ -62,6 +62,22 @@ const GatewayListBrowsersQuery = ListBrowsersQuery.superRefine((query, ctx) => {
     }
   });
 });
+
+/**
+ * `GET /browsers?agentSessionId=`: the browser an agent session runs in. No POST /browsers made it
+ * (its time is billed in its session), so the gateway has no record of it; for a session of the
+ * caller's, upstream's list under that filter is the answer, relayed. Any other session's id
+ * lists nothing, as upstream answers for a session it does not know.
+ */
+async function listAgentBrowsers(
+  c: Context<AppEnv>,
+  sessionId: string,
+  page: { pageSize: number; pageNumber: number },
+) {
+  if (!(await owns(c, SESSIONS, sessionId))) return c.json({ items: [], totalItems: 0, ...page });
+  const query = passQuery(c.req.url, ["pageSize", "pageNumber", "filterBy", "metadata", "agentSessionId"]);
+  return relay(c, await forward(c, { method: "GET", path: "/browsers", query }));
+}
 
 /** /api/v3/browsers: standalone CDP browsers, billed by time. */
 export const browsers = new Hono<AppEnv>()
@@ -124,19 +140,21 @@ export const browsers = new Hono<AppEnv>()
     "/",
     describeRoute({
       operationId: "list_browser_sessions_browsers_get",
+      callsUpstream: true,
       summary: "List Browser Sessions",
-      description: "The caller's own browsers, newest first.",
+      description:
+        "The caller's own browsers, newest first; with `agentSessionId`, upstream's list of the browsers of that session of the caller's.",
       responses: { 200: BrowserSessionListResponse },
     }),
     validate("query", GatewayListBrowsersQuery),
     async (c) => {
       const { pageSize, pageNumber, filterBy, metadata, agentSessionId } = c.req.valid("query");
+      if (agentSessionId) return listAgentBrowsers(c, agentSessionId, { pageSize, pageNumber });
       const { views, total } = await listPage(c, BROWSERS, {
         offset: (pageNumber - 1) * pageSize,
         limit: pageSize,
         status: filterBy ? [filterBy] : undefined,
         metadata: metadata?.map(metadataFilter),
-        agentSessionId: agentSessionId ?? undefined,
       });
       // Lists never carry a recording URL, as upstream's do not.
       const items = views.map(({ recordingAvailable: _, ...v }) => ({ ...v, recordingUrl: null }));

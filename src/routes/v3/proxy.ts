@@ -46,14 +46,19 @@ export async function clientBody(c: Ctx): Promise<unknown> {
 const ownedCache = new TtlCache<true>(60_000);
 const ownedKey = (kind: string, id: string, tenantId: string) => `${kind}:${id.toLowerCase()}:${tenantId}`;
 
-/** Passes if the caller owns this object; otherwise the same 404 as upstream gives for an unknown id. */
-export async function requireOwned(c: Ctx, spec: KindSpec, id: string): Promise<void> {
+/** Whether the caller owns this object (an unknown or deleted one it does not). */
+export async function owns(c: Ctx, spec: KindSpec, id: string): Promise<boolean> {
   const { tenantId } = c.get("caller");
   const key = ownedKey(spec.kind, id, tenantId);
-  if (ownedCache.get(key)) return;
+  if (ownedCache.get(key)) return true;
   const owned = await findOwned(c.env.DB, spec.kind, id, tenantId);
-  if (!owned) throw notFound(spec.notFound);
-  ownedCache.set(key, true);
+  if (owned) ownedCache.set(key, true);
+  return owned !== null;
+}
+
+/** Passes if the caller owns this object; otherwise the same 404 as upstream gives for an unknown id. */
+export async function requireOwned(c: Ctx, spec: KindSpec, id: string): Promise<void> {
+  if (!(await owns(c, spec, id))) throw notFound(spec.notFound);
 }
 
 /** Remembers that the caller owns an object it has just made, so its first poll reads no D1. */
