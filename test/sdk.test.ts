@@ -278,6 +278,41 @@ async function sweep(client: Client, upstream: UpstreamAccount) {
   const all = await client.workspaces.downloadAll(one.id, { to: `${local}/all` });
   out.downloadedAll = all.map((path) => [path.slice(local.length), readFileSync(path, "utf8")]);
 
+  // Every call on an id no one has: what it answers, refusal or not.
+  const nobody = crypto.randomUUID();
+  const outcome = (call: Promise<unknown>) =>
+    call.then(
+      (value) => ({ value }),
+      () => refusal(call),
+    );
+  out.unknownIds = {
+    sessionStop: await outcome(client.sessions.stop(nobody)),
+    sessionDelete: await outcome(client.sessions.delete(nobody)),
+    sessionMessages: await outcome(client.sessions.messages(nobody)),
+    browserUpdate: await outcome(client.browsers.update(nobody, { action: "stop" })),
+    browserDownloads: await outcome(client.browsers.downloads(nobody)),
+    profileUpdate: await outcome(client.profiles.update(nobody, { name: "x" })),
+    profileDelete: await outcome(client.profiles.delete(nobody)),
+    workspaceUpdate: await outcome(client.workspaces.update(nobody, { name: "x" })),
+    workspaceDelete: await outcome(client.workspaces.delete(nobody)),
+    workspaceFiles: await outcome(client.workspaces.files(nobody)),
+    workspaceDeleteFile: await outcome(client.workspaces.deleteFile(nobody, "a.txt")),
+    workspaceSize: await outcome(client.workspaces.size(nobody)),
+    workspaceUpload: await outcome(
+      client.workspaces.uploadFiles(nobody, {
+        files: [{ name: "a.txt", contentType: "text/plain", size: 1 }],
+      }),
+    ),
+    fileOfWorkspace: await outcome(client.workspaces.deleteFile(one.id, "never/there.txt")),
+  };
+  // Pages past the end, and the largest page.
+  out.pastTheEnd = [
+    await client.sessions.list({ page: 50, page_size: 100 }),
+    await client.browsers.list({ pageNumber: 50, pageSize: 100 }),
+    await client.profiles.list({ query: "nobody-has-this" }),
+    await client.workspaces.list({ pageNumber: 50, pageSize: 100 }),
+  ];
+
   // Validation: upstream's 422 list, as the SDK hands it over.
   out.invalidQuery = await refusal(client.sessions.messages(idle.id, { limit: 1000 }));
   out.invalidBody = await refusal(client.profiles.create({ name: "x".repeat(101) }));
