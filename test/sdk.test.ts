@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as z from "zod";
 import worker from "../src/index";
 import type { Bindings } from "../src/env";
-import { GATEWAY, type UpstreamAccount, emuTask, newTenant, newUpstreamAccount } from "./helpers";
+import { GATEWAY, type UpstreamAccount, emuTask, newTenant, newUpstreamAccount, putPolicy } from "./helpers";
 import { expectDocumented } from "./response-conformance";
 
 // The SDK reads process.env for optional credentials; workerd without nodejs_compat has no `process`.
@@ -338,11 +338,13 @@ function shapeOf(value: unknown): unknown {
 /**
  * The SDK's billing call and its 429 handling. It retries a 429 itself (after 1 s, 2 s, 4 s; it
  * does not read `Retry-After`) and otherwise throws BrowserUseError: `faults` queues upstream's
- * 429 for the account behind the client, so both sides meet the same refusal.
+ * 429 for the account behind the client, so both sides meet the same refusal; `capAt` sets the
+ * concurrency limit (upstream's, or the tenant's policy) to what is live now.
  */
 async function limits(
   options: { apiKey: string; baseUrl: string },
   faults: (next: string[]) => Promise<unknown>,
+  capAt: (live: number) => Promise<unknown>,
 ) {
   const client = new BrowserUse(options);
   const once = new BrowserUse({ ...options, maxRetries: 0 });
@@ -354,7 +356,14 @@ async function limits(
   const retried = await twice.profiles.get(profile.id);
   await faults(["429"]);
   const created = await twice.sessions.create({ task: emuTask("After a 429", { steps: 1, cost: "0.001" }) });
+  // AccountView's live count, which both answer though SDK 3.11.3's type does not declare it.
+  const { activeSessionCount } = (await client.billing.account()) as { activeSessionCount?: number };
+  await capAt(activeSessionCount ?? Number.NaN);
+  const full = await refusal(once.browsers.create({ timeout: 5 }));
   return {
+    // At the concurrency limit, upstream's or the gateway's own: the same status and a reason,
+    // worded by whoever refused (README, Errors: the gateway's `concurrency_limit`).
+    full: { status: full.status, message: typeof full.message },
     // The gateway's account is the tenant's budget in AccountView's shape (README, Billing): the
     // figures differ by design, the keys and their types may not.
     account: shapeOf(await client.billing.account()),
@@ -396,13 +405,17 @@ describe("the official SDK", () => {
     );
     const viaGateway = await sweep(new BrowserUse({ apiKey: t.key, baseUrl: `${GATEWAY}/api/v3` }), behind);
     expect(viaGateway).toEqual(fromUpstream);
-    const upstreamLimits = await limits({ apiKey: direct.key, baseUrl: env.UPSTREAM_URL }, (next) =>
-      direct.control("POST", "/faults", { next }),
+    const upstreamLimits = await limits(
+      { apiKey: direct.key, baseUrl: env.UPSTREAM_URL },
+      (next) => direct.control("POST", "/faults", { next }),
+      (live) => direct.control("POST", "/config", { concurrencyLimit: live }),
     );
-    const gatewayLimits = await limits({ apiKey: t.key, baseUrl: `${GATEWAY}/api/v3` }, (next) =>
-      behind.control("POST", "/faults", { next }),
+    const gatewayLimits = await limits(
+      { apiKey: t.key, baseUrl: `${GATEWAY}/api/v3` },
+      (next) => behind.control("POST", "/faults", { next }),
+      (live) => putPolicy("tenants", t.tenantId, { maxConcurrentSessions: live }),
     );
     expect(gatewayLimits).toEqual(upstreamLimits);
-    expect(upstreamLimits.refused.status).toBe(429);
+    expect([upstreamLimits.refused.status, upstreamLimits.full.status]).toEqual([429, 429]);
   });
 });
