@@ -210,11 +210,28 @@ async function sweep(client: Client, upstream: UpstreamAccount) {
   // Profiles: list (with the SDK's `page`/`page_size`, which the API ignores), search, get, update, delete.
   const alpha = named("profile:alpha", await client.profiles.create({ name: "alpha", userId: "u-1" }));
   const beta = named("profile:beta", await client.profiles.create({ name: "beta" }));
+  // With no argument the SDK sends no body at all (and no Content-Type).
+  out.bare = [
+    named("profile:bare", await client.profiles.create()),
+    named("workspace:bare", await client.workspaces.create()),
+  ];
   out.profilePages = [
     await client.profiles.list(),
     await client.profiles.list({ query: "alp" }),
     await client.profiles.list({ page: 2, page_size: 1 }),
   ];
+  // A session in the caller's profile and workspace; its hanging task stopped alone, then its messages after a cursor.
+  const homed = await client.sessions.create({
+    task: emuTask("Hang on", { outcome: "hang", stepMs: 3_600_000 }),
+    profileId: alpha.id,
+    workspaceId: named("workspace:home", await client.workspaces.create({ name: "home" })).id,
+    keepAlive: true,
+  });
+  named("session:homed", homed);
+  out.homed = homed;
+  out.taskStopped = await client.sessions.stop(homed.id, { strategy: "task" });
+  const [firstMessage] = (await client.sessions.messages(homed.id, { after: null, limit: 1 })).messages;
+  out.messagesAfter = await client.sessions.messages(homed.id, { after: firstMessage?.id, limit: 100 });
   out.profileRead = await client.profiles.get(alpha.id);
   out.profileUpdated = await client.profiles.update(alpha.id, { name: "gamma" });
   out.profileDeleted = await client.profiles.delete(beta.id);
