@@ -96,6 +96,11 @@ describe("browser list filters", () => {
       items: [{ agentSessionId: session.id }],
     });
     expect(await list(other.key)).toEqual({ items: [], totalItems: 0, pageNumber: 1, pageSize: 10 });
+    // No POST /browsers of the tenant's made it, so calls on it are 404 (README, Ownership: a known gap).
+    const downloads = await asTenant(owner.key, `/api/v3/browsers/${mine.items[0]?.id}/downloads`, {
+      env: account.env,
+    });
+    expect(await expectJson(downloads, 404)).toMatchObject({ detail: "Session not found" });
   });
 });
 
