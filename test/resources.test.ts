@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { getUsage } from "../src/store/usage";
 import {
   AccountView,
@@ -101,6 +101,35 @@ describe("browser list filters", () => {
       env: account.env,
     });
     expect(await expectJson(downloads, 404)).toMatchObject({ detail: "Session not found" });
+  });
+  it("passes on only the asked session's browsers, should upstream's list ignore agentSessionId", async () => {
+    const account = await newUpstreamAccount({ agentBrowsers: true });
+    const owner = await newTenant();
+    const session = await expectJson<Obj>(
+      await asTenant(owner.key, "/api/v3/sessions", { body: {}, env: account.env }),
+      200,
+    );
+    // A fault the emulator does not make: upstream answers the account's whole list, here with
+    // another session's browser (another tenant's, with its CDP URL) beside the one asked for.
+    const real = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const res = await real(input, init);
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (!url.pathname.endsWith("/browsers") || !url.searchParams.has("agentSessionId")) return res;
+      const body = (await res.json()) as { items: Obj[]; totalItems: number };
+      const stranger = { ...body.items[0], id: crypto.randomUUID(), agentSessionId: crypto.randomUUID() };
+      return Response.json({ ...body, items: [...body.items, stranger], totalItems: body.totalItems + 1 });
+    });
+    try {
+      const mine = await expectJson<{ items: Obj[]; totalItems: number }>(
+        await asTenant(owner.key, `/api/v3/browsers?agentSessionId=${session.id}`, { env: account.env }),
+        200,
+      );
+      expect(mine.items.map((b) => b.agentSessionId)).toEqual([session.id]);
+      expect(mine.totalItems).toBe(1);
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 });
 

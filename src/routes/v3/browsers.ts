@@ -67,7 +67,9 @@ const GatewayListBrowsersQuery = ListBrowsersQuery.superRefine((query, ctx) => {
  * `GET /browsers?agentSessionId=`: the browser an agent session runs in. No POST /browsers made it
  * (its time is billed in its session), so the gateway has no record of it; for a session of the
  * caller's, upstream's list under that filter is the answer, relayed. Any other session's id
- * lists nothing, as upstream answers for a session it does not know.
+ * lists nothing, as upstream answers for a session it does not know. Only that session's
+ * browsers are passed on: a list that ignored the filter would hold every tenant's browsers, with
+ * their CDP URLs, and isolation must not rest on upstream honouring a query parameter.
  */
 async function listAgentBrowsers(
   c: Context<AppEnv>,
@@ -76,7 +78,18 @@ async function listAgentBrowsers(
 ) {
   if (!(await owns(c, SESSIONS, sessionId))) return c.json({ items: [], totalItems: 0, ...page });
   const query = passQuery(c.req.url, ["pageSize", "pageNumber", "filterBy", "metadata", "agentSessionId"]);
-  return relay(c, await forward(c, { method: "GET", path: "/browsers", query }));
+  const res = await forward(c, { method: "GET", path: "/browsers", query });
+  const listed = res.status === 200 ? (res.body as { items?: unknown }) : null;
+  if (!listed || !Array.isArray(listed.items)) return relay(c, res);
+  const ofSession = (listed.items as View[]).filter(
+    (b) => String(b.agentSessionId ?? "").toLowerCase() === sessionId.toLowerCase(),
+  );
+  if (ofSession.length === listed.items.length) return relay(c, res);
+  c.get("log").warn("upstream_list_unfiltered", {
+    path: "/browsers",
+    dropped: listed.items.length - ofSession.length,
+  });
+  return c.json({ ...listed, items: ofSession, totalItems: ofSession.length });
 }
 
 /** /api/v3/browsers: standalone CDP browsers, billed by time. */
