@@ -46,6 +46,24 @@ function deliver(hook: { id: string; secret: string }, payload: unknown, id?: st
   return deliverToHook(hook, JSON.stringify(payload), { id });
 }
 
+/**
+ * Polls a hook's session until it has stopped, with the queue refusing every message: its
+ * `session.finished` event is made when the end is booked, and its message never sent.
+ */
+async function endWithQueueDown(t: TestTenant, sessionId: string): Promise<void> {
+  const queueDown = {
+    ...env,
+    EVENTS: { sendBatch: () => Promise.reject(new Error("queue unavailable")) } as unknown as Queue,
+  };
+  await eventually(async () => {
+    const s = await expectJson<SessionView>(
+      await asTenant(t.key, `/api/v3/sessions/${sessionId}`, { env: queueDown }),
+      200,
+    );
+    return s.status === "stopped" ? s : undefined;
+  });
+}
+
 /** Runs a delivery to its end: the tenant reads its session until it has ended (which books it). */
 async function runToEnd(t: TestTenant, hook: { id: string; secret: string }, deliveryId: string) {
   const { sessionId } = await expectJson<{ sessionId: string }>(
@@ -242,17 +260,7 @@ describe("a callback whose message was lost", () => {
     const hook = await hookWithCallback(t, box.url);
     const { sessionId } = await expectJson<{ sessionId: string }>(await deliver(hook, { ref: "lost" }), 202);
     // The queue refuses the message when the session's end is booked.
-    const queueDown = {
-      ...env,
-      EVENTS: { sendBatch: () => Promise.reject(new Error("queue unavailable")) } as unknown as Queue,
-    };
-    await eventually(async () => {
-      const s = await expectJson<SessionView>(
-        await asTenant(t.key, `/api/v3/sessions/${sessionId}`, { env: queueDown }),
-        200,
-      );
-      return s.status === "stopped" ? s : undefined;
-    });
+    await endWithQueueDown(t, sessionId);
     const pending = await env.DB.prepare("SELECT state, attempts FROM events WHERE hook_id = ?")
       .bind(hook.id)
       .first();
@@ -323,17 +331,7 @@ describe("callbacks across a change", () => {
     const hook = await hookWithCallback(t, box.url);
     const { sessionId } = await expectJson<{ sessionId: string }>(await deliver(hook, { ref: "wait" }), 202);
     // The event is made with the queue away, then attempted once under an hour-long retry.
-    const queueDown = {
-      ...env,
-      EVENTS: { sendBatch: () => Promise.reject(new Error("queue unavailable")) } as unknown as Queue,
-    };
-    await eventually(async () => {
-      const s = await expectJson<SessionView>(
-        await asTenant(t.key, `/api/v3/sessions/${sessionId}`, { env: queueDown }),
-        200,
-      );
-      return s.status === "stopped" ? s : undefined;
-    });
+    await endWithQueueDown(t, sessionId);
     const event = await env.DB.prepare("SELECT id FROM events WHERE hook_id = ?")
       .bind(hook.id)
       .first<{ id: string }>();
@@ -360,17 +358,7 @@ describe("callbacks across a change", () => {
     const box = eventInbox();
     const hook = await hookWithCallback(t, box.url);
     const { sessionId } = await expectJson<{ sessionId: string }>(await deliver(hook, { ref: "last" }), 202);
-    const queueDown = {
-      ...env,
-      EVENTS: { sendBatch: () => Promise.reject(new Error("queue unavailable")) } as unknown as Queue,
-    };
-    await eventually(async () => {
-      const s = await expectJson<SessionView>(
-        await asTenant(t.key, `/api/v3/sessions/${sessionId}`, { env: queueDown }),
-        200,
-      );
-      return s.status === "stopped" ? s : undefined;
-    });
+    await endWithQueueDown(t, sessionId);
     const { id } = (await env.DB.prepare("SELECT id FROM events WHERE hook_id = ?")
       .bind(hook.id)
       .first<{ id: string }>()) ?? { id: "" };
@@ -403,17 +391,7 @@ describe("callbacks across a change", () => {
     await box.configure({ failFirst: 100, status: 500 });
     const hook = await hookWithCallback(t, box.url);
     const { sessionId } = await expectJson<{ sessionId: string }>(await deliver(hook, { ref: "crash" }), 202);
-    const queueDown = {
-      ...env,
-      EVENTS: { sendBatch: () => Promise.reject(new Error("queue unavailable")) } as unknown as Queue,
-    };
-    await eventually(async () => {
-      const s = await expectJson<SessionView>(
-        await asTenant(t.key, `/api/v3/sessions/${sessionId}`, { env: queueDown }),
-        200,
-      );
-      return s.status === "stopped" ? s : undefined;
-    });
+    await endWithQueueDown(t, sessionId);
     const { id } = (await env.DB.prepare("SELECT id FROM events WHERE hook_id = ?")
       .bind(hook.id)
       .first<{ id: string }>()) ?? { id: "" };
