@@ -705,3 +705,39 @@ describe("a listing the account changes under", () => {
     await asTenant(t.key, `/api/v3/sessions/${lost?.id}/stop`, { body: {}, env: account.env });
   }, 60_000);
 });
+
+describe("an upstream clock behind the gateway's", () => {
+  it("books no lost create's session as no one's while its hold is too young to be looked for, and adopts it later", async () => {
+    const account = await newUpstreamAccount();
+    const t = await cappedTenant();
+    await account.control("POST", "/faults", { next: ["drop-after"] });
+    const body = { task: emuTask("made under a skewed clock", { steps: 1, outcome: "hang" }) };
+    const send = () =>
+      asTenant(t.key, "/api/v3/sessions", {
+        body,
+        env: account.env,
+        headers: { "Idempotency-Key": "skewed" },
+      });
+    expect((await send()).status).toBe(502);
+    const [made] = (await account.truth()).sessions;
+    // The gateway's clock 30 s ahead of upstream's: the hold reads as made 30 s after its session.
+    const [hold] = await holdsOf(t.tenantId);
+    const heldAt = Date.parse(String(made?.createdAt)) + 30_000;
+    await env.DB.prepare("UPDATE holds SET created_at = ? WHERE id = ?")
+      .bind(new Date(heldAt).toISOString(), hold?.id)
+      .run();
+    // A pass whose cut-off for lost creates (two minutes back) falls between the two.
+    await reconcile(account.env, log, { now: new Date(heldAt + 120_000 - 10_000) });
+    const recorded = await env.DB.prepare("SELECT tenant_id FROM resources WHERE id = ?")
+      .bind(made?.id)
+      .first();
+    expect(recorded).toBeNull();
+    expect((await holdsOf(t.tenantId)).map((h) => h.state)).toEqual(["open"]);
+    // Once it is looked for, the session is the tenant's; the key stays taken: the task ran.
+    await reconcile(account.env, log, { now: later(20) });
+    expect(await holdsOf(t.tenantId)).toMatchObject([{ state: "open", resource_id: made?.id }]);
+    expect(await expectJson(await send(), 409)).toMatchObject({ code: "idempotency_conflict" });
+    expect((await account.truth()).sessions).toHaveLength(1);
+    await asTenant(t.key, `/api/v3/sessions/${made?.id}/stop`, { body: {}, env: account.env });
+  });
+});

@@ -49,6 +49,11 @@ export const DEFAULT_MAX_LIST_PAGES = 10;
 /** Which upstream objects a pass considers: made before `before` (older ones' answers are long due), from at most `maxPages` pages. */
 export interface ListingWindow {
   before: string;
+  /**
+   * Open holds made since `before`, not yet looked for (listInFlightHolds): an object one of them
+   * may have made is left, with every object and hold it is alike, for a later pass.
+   */
+  inFlight: OrphanHold[];
   maxPages: number;
   /**
    * Whom an object no create claims is booked to: nobody (UNATTRIBUTED) on the deployment's
@@ -68,7 +73,8 @@ export interface LostCreatesReport {
 /**
  * One kind's pass. Returns the time the listing is complete back to (every object upstream made
  * since then was seen), or null when the listing failed: only orphans whose whole match window
- * lies after it may be released.
+ * lies after it may be released; and the orphans left for a later pass beside a hold still in
+ * flight, which are not released either.
  */
 export async function findLostCreates(
   env: Bindings,
@@ -77,9 +83,11 @@ export async function findLostCreates(
   orphans: OrphanHold[],
   window: ListingWindow,
   report: LostCreatesReport,
-): Promise<number | null> {
+): Promise<{ completeSince: number; deferred: Set<string> } | null> {
   const found = await unrecordedObjects(env, log, spec, orphans, window);
   if (!found) return null;
+  const inFlight = window.inFlight.filter((h) => h.kind === spec.kind);
+  const deferred = new Set<string>();
   const { listing } = found;
   const db = env.DB;
   const adopt = async (view: View, hold: OrphanHold) => {
@@ -105,13 +113,21 @@ export async function findLostCreates(
       const [only] = carrying;
       if (!only || carrying.length > 1) continue;
       // Tags go round every 999 holds: another tagged hold carrying the same ceiling is no match.
-      if (tagged.some((other) => other !== hold && fitsHold(spec, only, other))) continue;
+      if ([...tagged, ...inFlight].some((other) => other !== hold && fitsHold(spec, only, other))) continue;
       await adopt(only, hold);
       views = views.filter((v) => v !== only);
       holds = holds.filter((h) => h !== hold);
     }
   }
-  for (const group of groups(views, holds, (view, hold) => fitsHold(spec, view, hold), spec.lost.createdAt)) {
+  const fits = (view: View, hold: OrphanHold) => fitsHold(spec, view, hold);
+  for (const group of groups(views, [...holds, ...inFlight], fits, spec.lost.createdAt)) {
+    if (group.holds.some((h) => inFlight.includes(h))) {
+      // One of these objects may be a create's still on its way (its hold too young to be looked
+      // for, its object listed already when upstream's clock runs behind): booked as no one's, or
+      // handed to an alike orphan, it would be lost to its own. The whole group waits a pass.
+      for (const hold of group.holds) deferred.add(hold.id);
+      continue;
+    }
     if (group.holds.length === 0) {
       // Fits no lost create: made on the account outside the gateway.
       await bookUnattributed(env, log, spec, group.views, listing.sentAt, window, report);
@@ -125,7 +141,7 @@ export async function findLostCreates(
     }
     await settleAmbiguousGroup(env, log, spec, group, listing.sentAt, window, report);
   }
-  return listing.completeSince;
+  return { completeSince: listing.completeSince, deferred };
 }
 
 /**

@@ -6,7 +6,13 @@ import { toMicros } from "../lib/money";
 import { loadEffectivePolicy } from "../policy/load";
 import { chargeOrphanInFull, expireOrphan, settleGone } from "../budget/holds";
 import { IDEMPOTENCY_TTL_MS } from "../store/idempotency";
-import { listOrphanHolds, listWatched, markChecked, type Watched } from "../store/reconcile";
+import {
+  listInFlightHolds,
+  listOrphanHolds,
+  listWatched,
+  markChecked,
+  type Watched,
+} from "../store/reconcile";
 import { findOpenHold } from "../store/budgets";
 import { markDeleted } from "../store/resources";
 import { callUpstream } from "../upstream/client";
@@ -125,14 +131,15 @@ export async function reconcile(
   const orphans = await listOrphanHolds(db, orphanBefore, options.orgId);
   const window = {
     before: orphanBefore,
+    inFlight: await listInFlightHolds(db, orphanBefore, options.orgId),
     maxPages: options.maxListPages ?? DEFAULT_MAX_LIST_PAGES,
     unclaimedOwner: options.orgId ? { orgId: options.orgId, tenantId: "" } : UNATTRIBUTED,
   };
   for (const spec of [SESSIONS, BROWSERS] as const) {
     const mine = orphans.filter((h) => h.kind === spec.kind);
-    let completeSince: number | null = null;
+    let found: Awaited<ReturnType<typeof findLostCreates>> = null;
     try {
-      completeSince = await findLostCreates(env, log, spec, mine, window, report);
+      found = await findLostCreates(env, log, spec, mine, window, report);
     } catch (err) {
       report.failures++;
       log.error("reconcile_lost_creates_failed", { kind: spec.kind, ...describeError(err) });
@@ -147,10 +154,13 @@ export async function reconcile(
         await enqueueEvents(env, log, events);
       }
     }
-    // Released only when a listing that did not fail reached back past the hold's whole window.
-    if (completeSince === null) continue;
+    // Released only when a listing that did not fail reached back past the hold's whole window,
+    // and nothing it may have made was left for a later pass.
+    if (found === null) continue;
+    const { completeSince, deferred } = found;
     for (const hold of mine) {
       if (
+        !deferred.has(hold.id) &&
         listedPast(hold, completeSince) &&
         hold.createdAt < releaseBefore &&
         (await expireOrphan(db, hold.id))

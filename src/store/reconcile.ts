@@ -74,15 +74,33 @@ export async function markChecked(db: D1Database, items: Watched[], at: string):
 }
 
 /** Open holds whose create never told us what upstream made, older than `before` (of one org, if given). */
-export async function listOrphanHolds(db: D1Database, before: string, orgId?: string): Promise<OrphanHold[]> {
+export function listOrphanHolds(db: D1Database, before: string, orgId?: string): Promise<OrphanHold[]> {
+  return listUnattachedHolds(db, { before }, orgId);
+}
+
+/**
+ * Open holds not yet tied to an object, made since `since`: creates still on their way, or lost
+ * too recently to be looked for. Their objects may be listed already (upstream's clock may run
+ * behind the gateway's), and must not be taken for anyone else's meanwhile.
+ */
+export function listInFlightHolds(db: D1Database, since: string, orgId?: string): Promise<OrphanHold[]> {
+  return listUnattachedHolds(db, { since }, orgId);
+}
+
+async function listUnattachedHolds(
+  db: D1Database,
+  range: { before?: string; since?: string },
+  orgId?: string,
+): Promise<OrphanHold[]> {
   const { results } = await db
     .prepare(
       `SELECT id, kind, org_id, tenant_id, org_period, tenant_period, amount_micros, ceiling_tag, fingerprint,
          slot_only, created_at FROM holds
-       WHERE state = 'open' AND resource_id IS NULL AND created_at < ?1 AND ${onAccountSql("org_id", "?2")}
+       WHERE state = 'open' AND resource_id IS NULL AND (?1 IS NULL OR created_at < ?1)
+         AND (?3 IS NULL OR created_at >= ?3) AND ${onAccountSql("org_id", "?2")}
        ORDER BY created_at`,
     )
-    .bind(before, orgId ?? null)
+    .bind(range.before ?? null, orgId ?? null, range.since ?? null)
     .all<{
       id: string;
       kind: "session" | "browser";
