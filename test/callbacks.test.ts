@@ -385,6 +385,36 @@ describe("callbacks across a change", () => {
     await eventually(async () => ((await box.received()).length === 1 ? true : undefined));
   });
 
+  it("makes a redelivery asked for while an attempt is under way due at once, though that attempt fails with retries left", async () => {
+    const t = await newTenant();
+    const box = eventInbox();
+    const hook = await hookWithCallback(t, box.url);
+    const { sessionId } = await expectJson<{ sessionId: string }>(await deliver(hook, { ref: "mid" }), 202);
+    await endWithQueueDown(t, sessionId);
+    const { id } = (await env.DB.prepare("SELECT id FROM events WHERE hook_id = ?")
+      .bind(hook.id)
+      .first<{ id: string }>()) ?? { id: "" };
+    // The consumer claims an attempt; while it is under way, the operator asks for the callback
+    // again; then the attempt fails, and its old run would retry it in an hour.
+    const claimed = await claimAttempt(env.DB, id, new Date(), 60_000);
+    await expectJson(await admin(`/deliveries/${id}/redeliver`, "POST"), 202);
+    const inAnHour = new Date(Date.now() + 3_600_000).toISOString();
+    const redelivered = await recordAttempt(
+      env.DB,
+      claimed as NonNullable<typeof claimed>,
+      { at: new Date().toISOString(), status: 500, error: null },
+      { state: "pending", retryAt: inAnHour },
+    );
+    const row = await env.DB.prepare("SELECT state, next_attempt_at FROM events WHERE id = ?")
+      .bind(id)
+      .first<{ state: string; next_attempt_at: string }>();
+    expect(row?.state).toBe("pending");
+    expect(row?.next_attempt_at).not.toBe(inAnHour);
+    expect(String(row?.next_attempt_at) <= new Date().toISOString()).toBe(true);
+    // And the consumer is told to attempt it again now.
+    expect(redelivered).toBe(true);
+  });
+
   it("counts only attempts that were made against its retries, not claims a crash cut short", async () => {
     const t = await newTenant();
     const box = eventInbox();

@@ -69,7 +69,8 @@ export async function deliverEvent(
       ? callbackUrlProblem(event.url, env.ALLOW_PRIVATE_CALLBACKS === "true")
       : "nothing signs it any more";
   if (problem) {
-    await recordAttempt(db, event, { at, status: null, error: problem }, { state: "failed" });
+    if (await recordAttempt(db, event, { at, status: null, error: problem }, { state: "failed" }))
+      return REDELIVERED;
     log.warn("event_undeliverable", { id, type: event.type, reason: problem });
     return { done: true };
   }
@@ -81,14 +82,17 @@ export async function deliverEvent(
   const schedule = retrySchedule(env);
   const wait = schedule[event.made];
   if (wait === undefined) {
-    await recordAttempt(db, event, { at, ...result }, { state: "failed" });
+    if (await recordAttempt(db, event, { at, ...result }, { state: "failed" })) return REDELIVERED;
     log.warn("event_failed", { id, type: event.type, attempts: event.attempts });
     return { done: true };
   }
   const retryAt = new Date(now.getTime() + wait * 1000).toISOString();
-  await recordAttempt(db, event, { at, ...result }, { state: "pending", retryAt });
+  if (await recordAttempt(db, event, { at, ...result }, { state: "pending", retryAt })) return REDELIVERED;
   return { retryInS: wait };
 }
+
+/** An attempt that failed while a redelivery was asked for: the redelivery's run starts now. */
+const REDELIVERED: Outcome = { retryInS: 0 };
 
 /** The queue's consumer: every message is one attempt; a failure of ours retries the message soon. */
 export async function deliverBatch(

@@ -114,15 +114,17 @@ export async function claimAttempt(
 /**
  * Records an attempt and what follows it: delivered, failed for good, or pending until `retryAt`.
  * `event` is the row as claimed: should a redelivery have given it a fresh run of retries while
- * the attempt was under way, running out of the old run fails nothing, and it is due at once.
+ * the attempt was under way, an attempt that did not deliver neither fails it nor puts it off
+ * until the old run's next retry: it is due at once. Returns whether that happened (the caller
+ * then attempts it again now).
  */
 export async function recordAttempt(
   db: D1Database,
   event: EventRow,
   result: { at: string; status: number | null; error: string | null },
   next: { state: "delivered" | "failed" } | { state: "pending"; retryAt: string },
-): Promise<void> {
-  await db.batch([
+): Promise<boolean> {
+  const [, updated] = await db.batch([
     db
       .prepare(
         "INSERT INTO event_attempts (event_id, attempt, at, status, error) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -131,11 +133,12 @@ export async function recordAttempt(
     db
       .prepare(
         `UPDATE events SET
-           state = CASE WHEN ?1 = 'failed' AND retry_base <> ?5 THEN 'pending' ELSE ?1 END,
-           next_attempt_at = CASE WHEN ?1 = 'failed' AND retry_base <> ?5 THEN ?3
+           state = CASE WHEN ?1 <> 'delivered' AND retry_base <> ?5 THEN 'pending' ELSE ?1 END,
+           next_attempt_at = CASE WHEN ?1 <> 'delivered' AND retry_base <> ?5 THEN ?3
              ELSE coalesce(?2, next_attempt_at) END,
            delivered_at = CASE WHEN ?1 = 'delivered' THEN ?3 ELSE delivered_at END
-         WHERE id = ?4 AND state = 'pending'`,
+         WHERE id = ?4 AND state = 'pending'
+         RETURNING ?1 <> 'delivered' AND retry_base <> ?5 AS redelivered`,
       )
       .bind(
         next.state,
@@ -145,6 +148,7 @@ export async function recordAttempt(
         event.retry_base,
       ),
   ]);
+  return (updated?.results?.[0] as { redelivered?: number } | undefined)?.redelivered === 1;
 }
 
 /** Pending events whose time has long passed: their message was lost, and is sent again. */
