@@ -740,4 +740,32 @@ describe("an upstream clock behind the gateway's", () => {
     expect((await account.truth()).sessions).toHaveLength(1);
     await asTenant(t.key, `/api/v3/sessions/${made?.id}/stop`, { body: {}, env: account.env });
   });
+
+  it("hands no tenant a profile another's create made while that one's intent was too young to be looked for", async () => {
+    const account = await newUpstreamAccount();
+    const [a, b] = [await newTenant(), await newTenant()];
+    const body = { name: "alike" };
+    const create = (key: string) => asTenant(key, "/api/v3/profiles", { body, env: account.env });
+    // B's create is cut off before upstream acts (its intent stays, nothing was made); A's is
+    // carried out upstream, and its answer lost.
+    await account.control("POST", "/faults", { next: ["drop", "drop-after"] });
+    expect((await create(b.key)).status).toBeGreaterThanOrEqual(500);
+    expect((await create(a.key)).status).toBeGreaterThanOrEqual(500);
+    const listed = await fetch(`${account.env.UPSTREAM_URL}/profiles`, {
+      headers: { "X-Browser-Use-API-Key": account.key },
+    });
+    const [made] = (await expectJson<{ items: SessionView[] }>(listed, 200)).items;
+    // The gateway's clock 30 s ahead of upstream's: A's intent reads as made after its profile.
+    const intentAt = Date.parse(String(made?.createdAt)) + 30_000;
+    await env.DB.prepare("UPDATE create_intents SET created_at = ? WHERE tenant_id = ?")
+      .bind(new Date(intentAt).toISOString(), a.tenantId)
+      .run();
+    const owner = () => env.DB.prepare("SELECT tenant_id FROM resources WHERE id = ?").bind(made?.id).first();
+    // A pass whose cut-off falls between the two: B's intent is looked for, A's not yet.
+    await reconcile(account.env, log, { now: new Date(intentAt + 120_000 - 10_000) });
+    expect(await owner()).toBeNull();
+    // Once both are looked for, two tenants' intents fit it: it is no one's, and not B's.
+    await reconcile(account.env, log, { now: later(20) });
+    expect(await owner()).toBeNull();
+  });
 });

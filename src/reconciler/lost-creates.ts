@@ -241,25 +241,33 @@ async function stopUnclaimed(
  * One that several tenants' intents fit is left to nobody rather than to the wrong one, and so
  * are one tenant's alike objects when they outnumber its intents: one of them was made by no
  * create here (on the account outside the gateway, alike and in the same minute), and which one
- * cannot be told; a profile carries its maker's logins. Their intents expire unmatched.
+ * cannot be told; a profile carries its maker's logins. Their intents expire unmatched. A group
+ * that an intent still too young to be looked for (`inFlight`) is part of waits for a later pass,
+ * as findLostCreates does; its intents are returned as deferred, and do not expire meanwhile.
  */
 export async function findLostFreeCreates(
   env: Bindings,
   log: Logger,
   spec: FindableKindSpec,
   intents: CreateIntent[],
+  inFlight: CreateIntent[],
   window: ListingWindow,
   report: LostCreatesReport,
-): Promise<number | null> {
+): Promise<{ completeSince: number; deferred: Set<string> } | null> {
   const found = await unrecordedObjects(env, log, spec, intents, window);
   if (!found) return null;
   const db = env.DB;
+  const deferred = new Set<string>();
   for (const group of groups(
     found.views,
-    intents,
+    [...intents, ...inFlight],
     (view, intent) => fitsIntent(spec.lost, view, intent),
     spec.lost.createdAt,
   )) {
+    if (group.holds.some((i) => inFlight.includes(i))) {
+      for (const intent of group.holds) deferred.add(intent.id);
+      continue;
+    }
     if (group.holds.length === 0) continue;
     if (!pairable(group)) {
       log.warn("lost_create_ambiguous", {
@@ -280,7 +288,7 @@ export async function findLostFreeCreates(
       log.warn("lost_create_adopted", { kind: spec.kind, id, tenantId: intent.tenantId });
     }
   }
-  return found.listing.completeSince;
+  return { completeSince: found.listing.completeSince, deferred };
 }
 
 /** Upstream's newest objects of a kind the gateway never recorded, listed back past `claims`. */

@@ -17,7 +17,7 @@ import { findOpenHold } from "../store/budgets";
 import { markDeleted } from "../store/resources";
 import { callUpstream } from "../upstream/client";
 import { BROWSERS, type HeldKindSpec, PROFILES, SESSIONS, WORKSPACES } from "../upstream/kinds";
-import { forgetIntentStatement, listStaleIntents } from "../store/intents";
+import { forgetIntentStatement, listInFlightIntents, listStaleIntents } from "../store/intents";
 import { enqueueEvents } from "../events/deliver";
 import { listOverdue } from "../store/events";
 import {
@@ -192,18 +192,23 @@ async function findLostProfilesAndWorkspaces(
   report: ReconcileReport,
 ): Promise<void> {
   const intents = await listStaleIntents(env.DB, window.before, orgId);
+  const inFlight = intents.length > 0 ? await listInFlightIntents(env.DB, window.before, orgId) : [];
   for (const spec of [PROFILES, WORKSPACES]) {
     const mine = intents.filter((i) => i.kind === spec.kind);
     if (mine.length === 0) continue;
-    let completeSince: number | null = null;
+    const young = inFlight.filter((i) => i.kind === spec.kind);
+    let found: Awaited<ReturnType<typeof findLostFreeCreates>> = null;
     try {
-      completeSince = await findLostFreeCreates(env, log, spec, mine, window, report);
+      found = await findLostFreeCreates(env, log, spec, mine, young, window, report);
     } catch (err) {
       report.failures++;
       log.error("reconcile_lost_creates_failed", { kind: spec.kind, ...describeError(err) });
     }
-    if (completeSince === null) continue;
-    const expired = mine.filter((i) => listedPast(i, completeSince) && i.createdAt < releaseBefore);
+    if (found === null) continue;
+    const { completeSince, deferred } = found;
+    const expired = mine.filter(
+      (i) => !deferred.has(i.id) && listedPast(i, completeSince) && i.createdAt < releaseBefore,
+    );
     if (expired.length > 0) await env.DB.batch(expired.map((i) => forgetIntentStatement(env.DB, i.id)));
   }
 }

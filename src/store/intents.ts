@@ -35,17 +35,27 @@ export function forgetIntentStatement(db: D1Database, id: string): D1PreparedSta
 }
 
 /** Intents older than `before` (their create's answer is long due), of one org if given, oldest first. */
-export async function listStaleIntents(
+export function listStaleIntents(db: D1Database, before: string, orgId?: string): Promise<CreateIntent[]> {
+  return listIntents(db, { before }, orgId);
+}
+
+/** Intents made since `since`: creates still on their way, or lost too recently to be looked for. */
+export function listInFlightIntents(db: D1Database, since: string, orgId?: string): Promise<CreateIntent[]> {
+  return listIntents(db, { since }, orgId);
+}
+
+async function listIntents(
   db: D1Database,
-  before: string,
+  range: { before?: string; since?: string },
   orgId?: string,
 ): Promise<CreateIntent[]> {
   const { results } = await db
     .prepare(
       `SELECT id, kind, org_id, tenant_id, fingerprint, created_at FROM create_intents
-       WHERE created_at < ?1 AND ${onAccountSql("org_id", "?2")} ORDER BY created_at`,
+       WHERE (?1 IS NULL OR created_at < ?1) AND (?3 IS NULL OR created_at >= ?3)
+         AND ${onAccountSql("org_id", "?2")} ORDER BY created_at`,
     )
-    .bind(before, orgId ?? null)
+    .bind(range.before ?? null, orgId ?? null, range.since ?? null)
     .all<{
       id: string;
       kind: "profile" | "workspace";
