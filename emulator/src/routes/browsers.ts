@@ -12,10 +12,10 @@ import {
 import { stopBrowser } from "../browsers";
 import type { Emulator } from "../emulator";
 import { ApiError } from "../errors";
-import { type EmuEnv, iso, parse, publicBase, queryOf, readBody } from "../http";
+import { type EmuEnv, parse, publicBase, queryOf, readBody } from "../http";
 import { browserMinutesMicros } from "../pricing";
 import type { BrowserRecord } from "../state";
-import { grantDownload, pageByPath } from "./storage";
+import { filePage } from "./storage";
 import { agentBrowserView, browserView, itemsPage, newestFirst } from "../views";
 
 /** /api/v3/browsers: standalone CDP browsers, billed by the minute of their timeout. */
@@ -94,18 +94,7 @@ export function browserRoutes(emu: Emulator) {
       const { session_id } = parse(BrowserPathParams, "path", c.req.param());
       const q = parse(BrowserDownloadsQuery, "query", queryOf(c));
       const b = emu.browser(session_id);
-      const { page, nextCursor, hasMore } = pageByPath([...b.downloads.values()], q.cursor, q.limit);
-      const base = publicBase(c, emu);
-      const now = emu.now();
-      return c.json({
-        files: page.map((f) => ({
-          path: f.path,
-          size: f.bytes.byteLength,
-          lastModified: iso(f.lastModified),
-          url: q.includeUrls ? grantDownload(emu, base, { kind: "browser", id: b.id }, f, now) : null,
-        })),
-        nextCursor,
-        hasMore,
-      });
+      const owner = { kind: "browser", id: b.id } as const;
+      return c.json(filePage(emu, publicBase(c, emu), owner, [...b.downloads.values()], q));
     });
 }

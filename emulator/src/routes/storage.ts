@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import type { Emulator } from "../emulator";
-import type { EmuEnv } from "../http";
+import { type EmuEnv, iso } from "../http";
 import type { FileOwner, StoredFile } from "../state";
 
 /** Lifetime of a presigned download URL, as the spec documents it. */
@@ -68,10 +68,35 @@ export function grantDownload(
 }
 
 /**
+ * One page of an owner's files as the API lists them (a workspace's files, a browser's downloads):
+ * path order, paged by `cursor`, each with a presigned URL when `includeUrls` asks for one.
+ */
+export function filePage(
+  emu: Emulator,
+  base: string,
+  owner: FileOwner,
+  files: StoredFile[],
+  q: { cursor?: string | null; limit: number; includeUrls?: boolean },
+) {
+  const { page, nextCursor, hasMore } = pageByPath(files, q.cursor, q.limit);
+  const now = emu.now();
+  return {
+    files: page.map((f) => ({
+      path: f.path,
+      size: f.bytes.byteLength,
+      lastModified: iso(f.lastModified),
+      url: q.includeUrls ? grantDownload(emu, base, owner, f, now) : null,
+    })),
+    nextCursor,
+    hasMore,
+  };
+}
+
+/**
  * One page of files in path order, after `cursor` (the last path of the previous page, base64url:
  * opaque to the caller, as Browser Use's cursors are).
  */
-export function pageByPath(files: StoredFile[], cursor: string | null | undefined, limit: number) {
+function pageByPath(files: StoredFile[], cursor: string | null | undefined, limit: number) {
   const after = cursor ? Buffer.from(cursor, "base64url").toString("utf8") : null;
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : 1));
   const rest = after === null ? sorted : sorted.filter((f) => f.path > after);

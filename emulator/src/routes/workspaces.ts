@@ -11,10 +11,10 @@ import {
   WorkspaceUpdateRequest,
 } from "../../../src/v3/schemas";
 import type { Emulator } from "../emulator";
-import { type EmuEnv, iso, parse, publicBase, queryOf, readBody } from "../http";
+import { type EmuEnv, parse, publicBase, queryOf, readBody } from "../http";
 import type { WorkspaceRecord } from "../state";
 import { itemsPage, newestFirst, workspaceView } from "../views";
-import { grantDownload, pageByPath } from "./storage";
+import { filePage } from "./storage";
 
 /** Storage quota reported by GET /workspaces/{id}/size (1 GiB). */
 export const WORKSPACE_QUOTA_BYTES = 1024 ** 3;
@@ -77,20 +77,14 @@ export function workspaceRoutes(emu: Emulator) {
             .map((rest) => `${q.prefix}${rest.slice(0, rest.indexOf("/") + 1)}`)
             .filter((v, i, all) => all.indexOf(v) === i)
         : [];
-      const { page, nextCursor, hasMore } = pageByPath(direct, q.cursor, q.limit);
-      const base = publicBase(c, emu);
-      const now = emu.now();
-      return c.json({
-        files: page.map((f) => ({
-          path: f.path,
-          size: f.bytes.byteLength,
-          lastModified: iso(f.lastModified),
-          url: q.includeUrls ? grantDownload(emu, base, { kind: "workspace", id: w.id }, f, now) : null,
-        })),
-        folders,
-        nextCursor,
-        hasMore,
-      });
+      const { files, nextCursor, hasMore } = filePage(
+        emu,
+        publicBase(c, emu),
+        { kind: "workspace", id: w.id },
+        direct,
+        q,
+      );
+      return c.json({ files, folders, nextCursor, hasMore });
     })
     .delete("/:workspace_id/files", (c) => {
       const { workspace_id } = parse(WorkspacePathParams, "path", c.req.param());
