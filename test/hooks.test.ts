@@ -43,6 +43,17 @@ const admin = (path: string, method = "GET", body?: unknown, bindings = env) =>
     bindings,
   );
 
+/** A hook of a tenant with a $5 cap, and an upstream account of its own (to queue faults on). */
+async function cappedHookOnAccount() {
+  const account = await newUpstreamAccount();
+  const t = await newTenant();
+  await putPolicy("tenants", t.tenantId, {
+    budget: { capUsd: "5", period: "none" },
+    defaultTaskCostUsd: "0.2",
+  });
+  return { account, t, hook: await newHook(t) };
+}
+
 async function newHook(
   t: TestTenant,
   fields: Partial<HookView> = {},
@@ -392,13 +403,7 @@ describe("deliveries, as a sender sees them", () => {
   });
 
   it("never starts a second session for a delivery whose answer was lost, and ties it to its session once found", async () => {
-    const account = await newUpstreamAccount();
-    const t = await newTenant();
-    await putPolicy("tenants", t.tenantId, {
-      budget: { capUsd: "5", period: "none" },
-      defaultTaskCostUsd: "0.2",
-    });
-    const hook = await newHook(t);
+    const { account, t, hook } = await cappedHookOnAccount();
     await account.control("POST", "/faults", { next: ["drop-after"] });
     const sendLost = () => deliverTo(account.env, hook, "msg_lost");
     expect((await sendLost()).status).toBe(502);
@@ -437,13 +442,7 @@ describe("a delivery whose store fails after upstream started its task", () => {
   });
 
   it("is tied to its session by the reconciler when no write after upstream's answer was made", async () => {
-    const account = await newUpstreamAccount();
-    const t = await newTenant();
-    await putPolicy("tenants", t.tenantId, {
-      budget: { capUsd: "5", period: "none" },
-      defaultTaskCostUsd: "0.2",
-    });
-    const hook = await newHook(t);
+    const { account, t, hook } = await cappedHookOnAccount();
     // D1 goes away once the create has left: neither the session's record nor the answer is written.
     const outage = storeFailingOn(/INSERT INTO resources|UPDATE hook_deliveries/, account.env);
     const res = await deliverToHook(hook, JSON.stringify(order), { id: "msg_all_lost", env: outage });
@@ -459,13 +458,7 @@ describe("a delivery whose store fails after upstream started its task", () => {
 
 describe("a delivery that certainly started nothing, whatever it was answered", () => {
   it("runs when sent again once the reconciler has found upstream made nothing of its 5xx", async () => {
-    const account = await newUpstreamAccount();
-    const t = await newTenant();
-    await putPolicy("tenants", t.tenantId, {
-      budget: { capUsd: "5", period: "none" },
-      defaultTaskCostUsd: "0.2",
-    });
-    const hook = await newHook(t);
+    const { account, t, hook } = await cappedHookOnAccount();
     await account.control("POST", "/faults", { next: ["500"] });
     const send = () => deliverTo(account.env, hook, "msg_upstream_500");
     expect(await expectJson(await send(), 502)).toMatchObject({ code: "upstream_bad_response" });
