@@ -46,6 +46,17 @@ interface Alert {
   };
 }
 
+/** A session's figures when it has cost $1 of inference and nothing else. */
+const ONE_DOLLAR_OF_LLM = {
+  inputTokens: 0,
+  outputTokens: 0,
+  proxyUsedMicroMb: 0,
+  llmCostMicros: 1_000_000,
+  proxyCostMicros: 0,
+  browserCostMicros: 0,
+  totalCostMicros: 1_000_000,
+};
+
 describe("budget alerts", () => {
   it("shows the secret on the first PUT only, and defaults the thresholds", async () => {
     const t = await newTenant();
@@ -140,15 +151,7 @@ describe("budget alerts", () => {
         { kind: "session", resourceId: session, requestedMicros: 1_000_000, exact: false, addsLive: false },
         new Date(month),
       );
-      const figures = {
-        inputTokens: 0,
-        outputTokens: 0,
-        proxyUsedMicroMb: 0,
-        llmCostMicros: 1_000_000,
-        proxyCostMicros: 0,
-        browserCostMicros: 0,
-        totalCostMicros: 1_000_000,
-      };
+      const figures = ONE_DOLLAR_OF_LLM;
       const moved = await settleIfEnded(
         env.DB,
         log,
@@ -179,15 +182,7 @@ describe("budget alerts", () => {
       exact: false,
       addsLive: false,
     });
-    const figures = {
-      inputTokens: 0,
-      outputTokens: 0,
-      proxyUsedMicroMb: 0,
-      llmCostMicros: 1_000_000,
-      proxyCostMicros: 0,
-      browserCostMicros: 0,
-      totalCostMicros: 1_000_000,
-    };
+    const figures = ONE_DOLLAR_OF_LLM;
     // The settlement is written; the isolate stops before anything else (nothing is handed to the queue).
     expect(
       await settleIfEnded(
