@@ -65,6 +65,17 @@ describe("admission", () => {
     expect((await expectJson<Session>(asked, 200)).maxCostUsd).toBe(fromMicros(500_000 - (tags[1] ?? 0)));
   });
 
+  it("never holds more than a maxCostUsd with digits past the sixth decimal asks for", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { maxTaskCostUsd: "5" });
+    for (const maxCostUsd of ["0.1234569", 0.2000005]) {
+      await expectJson(
+        await asTenant(t.key, "/api/v3/sessions", { body: { task: emuTask("x"), maxCostUsd } }),
+        200,
+      );
+    }
+    expect((await holds(t.tenantId)).map((h) => h.amount_micros)).toEqual([123_456, 200_000]);
+  });
   it("never lets concurrent admissions together hold more than the cap, and books what upstream billed", async () => {
     const t = await newTenant();
     await putPolicy("orgs", t.orgId, { budget: { capUsd: "0.10", period: "month" }, minHoldUsd: "0.01" });

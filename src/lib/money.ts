@@ -10,9 +10,10 @@ export const MICROS_PER_UNIT = 1_000_000;
 /**
  * Parses a decimal string ("0.0123", "+1.", ".5", "12") into integer millionths.
  * Digits past the sixth decimal round half up, so a sum of parsed parts can differ
- * from the parsed total by at most half a micro per part.
+ * from the parsed total by at most half a micro per part. A limit someone set (a task's
+ * `maxCostUsd`) is read with `rounding: "down"` instead: toward zero, so it never grows.
  */
-export function toMicros(value: string | number): number {
+export function toMicros(value: string | number, rounding: "halfUp" | "down" = "halfUp"): number {
   const text = typeof value === "number" ? numberToDecimal(value) : value.trim();
   const match = DECIMAL.exec(text);
   if (!match || (match[2] === "" && (match[3] ?? "") === "")) {
@@ -21,7 +22,7 @@ export function toMicros(value: string | number): number {
   const [, sign, whole = "", frac = ""] = match;
   const padded = `${frac}0000000`;
   let micros = Number(whole || "0") * MICROS_PER_UNIT + Number(padded.slice(0, 6));
-  if (Number(padded[6]) >= 5) micros += 1;
+  if (rounding === "halfUp" && Number(padded[6]) >= 5) micros += 1;
   if (!Number.isSafeInteger(micros)) throw new RangeError(`amount out of range: ${JSON.stringify(value)}`);
   return sign === "-" ? -micros : micros;
 }

@@ -71,7 +71,8 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest, raw: View):
     admission: {
       kind: "session",
       resourceId: body.sessionId ?? null,
-      requestedMicros: body.maxCostUsd == null ? null : toMicros(body.maxCostUsd),
+      // Past six decimals, down: a ceiling the client set is never raised, not even by half a micro.
+      requestedMicros: body.maxCostUsd == null ? null : toMicros(body.maxCostUsd, "down"),
       exact: false,
       addsLive: !body.sessionId,
       fingerprint: SESSIONS.lost.requestPrint(out),
