@@ -14,6 +14,7 @@ import {
   type ProfileRecord,
   type SessionRecord,
   Store,
+  type StoredFile,
   type WorkspaceRecord,
   totalMicros,
 } from "./state";
@@ -101,6 +102,32 @@ export class Emulator {
     if (!b) throw notFound(ERROR_DETAILS.sessionNotFound);
     advanceBrowser(b, this.now());
     return b;
+  }
+
+  /**
+   * A browser by id: a standalone one, or (while `agentBrowsers` lists them) an agent session's
+   * own, as its live session brought up to now; 404 otherwise.
+   */
+  anyBrowser(id: string): { standalone: BrowserRecord } | { agentOf: SessionRecord } {
+    const b = this.store.browsers.get(id.toLowerCase());
+    if (b) return { standalone: this.browser(b.id) };
+    const s = this.settings.agentBrowsers ? this.sessionOfBrowser(id) : undefined;
+    if (!s) throw notFound(ERROR_DETAILS.sessionNotFound);
+    return { agentOf: this.session(s.id) };
+  }
+
+  /** The files a browser downloaded, standalone or an agent session's own, deleted sessions included. */
+  downloadsOf(browserId: string): Map<string, StoredFile> | undefined {
+    const id = browserId.toLowerCase();
+    return this.store.browsers.get(id)?.downloads ?? this.sessionOfBrowser(id, true)?.browserDownloads;
+  }
+
+  private sessionOfBrowser(browserId: string, withDeleted = false): SessionRecord | undefined {
+    const id = browserId.toLowerCase();
+    for (const s of this.store.sessions.values()) {
+      if (s.browserId === id && (withDeleted || !s.deleted)) return s;
+    }
+    return undefined;
   }
 
   profile(id: string): ProfileRecord {

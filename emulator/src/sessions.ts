@@ -67,6 +67,7 @@ function create(
     messages: [],
     deleted: false,
     browserId: randomUUID(),
+    browserDownloads: new Map(),
     createdAt: now,
     updatedAt: now,
   };

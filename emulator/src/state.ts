@@ -106,6 +106,8 @@ export interface SessionRecord {
   deleted: boolean;
   /** The id of the session's own browser, as GET /browsers lists it with `agentBrowsers` on. */
   browserId: string;
+  /** Files the session's own browser downloaded (through /_emulator/browsers/{id}/downloads), by path. */
+  browserDownloads: Map<string, StoredFile>;
   createdAt: number;
   updatedAt: number;
 }

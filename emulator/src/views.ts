@@ -94,11 +94,12 @@ const AGENT_BROWSER_TIMEOUT_MINUTES = 60;
 
 /**
  * An agent session's own browser as GET /browsers lists it (setting `agentBrowsers`): live while
- * its session is, with no cost of its own (its time is billed in the session).
+ * its session is, with no cost of its own (its time is billed in the session). `detail` adds what
+ * only GET/PATCH /browsers/{id} return (it records nothing of its own).
  */
-export function agentBrowserView(s: SessionRecord): BrowserSessionView {
+export function agentBrowserView(s: SessionRecord, detail = false): BrowserSessionView {
   const ended = s.status === "stopped" || s.status === "timed_out" || s.status === "error";
-  return {
+  const view: BrowserSessionView = {
     id: s.browserId,
     status: ended ? "stopped" : "active",
     liveUrl: null,
@@ -113,6 +114,8 @@ export function agentBrowserView(s: SessionRecord): BrowserSessionView {
     recordingUrl: null,
     metadata: {},
   };
+  if (detail) view.recordingAvailable = false;
+  return view;
 }
 
 export function profileView(p: ProfileRecord): ProfileView {

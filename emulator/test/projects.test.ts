@@ -229,4 +229,31 @@ describe("agent sessions' own browsers", () => {
     const [after] = (await p.client.browsers.list({ agentSessionId: s.id })).items;
     expect(after).toMatchObject({ id: own?.id, status: "stopped" });
   });
+
+  it("gets one, lists what it downloaded and stops it, which stops its session; 404 with agentBrowsers off", async () => {
+    const p = await newProject({ agentBrowsers: true });
+    const s = await p.client.sessions.create();
+    const [own] = (await p.client.browsers.list({ agentSessionId: s.id })).items;
+    const id = String(own?.id);
+    expect(await p.client.browsers.get(id)).toMatchObject({
+      id,
+      status: "active",
+      agentSessionId: s.id,
+      recordingAvailable: false,
+    });
+    const saved = await p.control("POST", `/browsers/${id}/downloads`, { path: "a.txt", content: "hi" });
+    expect(saved).toEqual({ status: 200, body: { path: "a.txt", size: 2 } });
+    const listed = await p.client.browsers.downloads(id, { includeUrls: true });
+    expect(listed).toMatchObject({ files: [{ path: "a.txt", size: 2 }], hasMore: false });
+    expect(await (await fetch(String(listed.files[0]?.url))).text()).toBe("hi");
+
+    expect(await p.client.browsers.stop(id)).toMatchObject({ id, status: "stopped", agentSessionId: s.id });
+    expect((await p.client.sessions.get(s.id)).status).toBe("stopped");
+    const late = await p.control("POST", `/browsers/${id}/downloads`, { path: "b.txt", content: "x" });
+    expect(late.status).toBe(409);
+
+    await p.control("POST", "/config", { agentBrowsers: false });
+    const hidden = await p.client.browsers.get(id).catch((err: unknown) => err);
+    expect(hidden).toMatchObject({ statusCode: 404, detail: { detail: "Session not found" } });
+  });
 });

@@ -10,6 +10,7 @@ import {
   UpdateBrowserSessionRequest,
 } from "../../../src/v3/schemas";
 import { stopBrowser } from "../browsers";
+import { stopSession } from "../lifecycle";
 import type { Emulator } from "../emulator";
 import { ApiError } from "../errors";
 import { type EmuEnv, parse, publicBase, queryOf, readBody } from "../http";
@@ -18,7 +19,10 @@ import type { BrowserRecord } from "../state";
 import { filePage } from "./storage";
 import { agentBrowserView, browserView, itemsPage, newestFirst } from "../views";
 
-/** /api/v3/browsers: standalone CDP browsers, billed by the minute of their timeout. */
+/**
+ * /api/v3/browsers: standalone CDP browsers, billed by the minute of their timeout, and (with
+ * `agentBrowsers`) agent sessions' own ones, billed in their sessions.
+ */
 export function browserRoutes(emu: Emulator) {
   return new Hono<EmuEnv>()
     .post("/", async (c) => {
@@ -68,7 +72,7 @@ export function browserRoutes(emu: Emulator) {
       const agents = emu.settings.agentBrowsers
         ? [...emu.store.sessions.values()]
             .filter((s) => !s.deleted && (!q.agentSessionId || s.id === q.agentSessionId.toLowerCase()))
-            .map(agentBrowserView)
+            .map((s) => agentBrowserView(s))
         : [];
       const matching = newestFirst([...standalone, ...agents], (b) => Date.parse(b.startedAt)).filter(
         (b) =>
@@ -81,20 +85,31 @@ export function browserRoutes(emu: Emulator) {
     })
     .get("/:session_id", (c) => {
       const { session_id } = parse(BrowserPathParams, "path", c.req.param());
-      return c.json(browserView(emu.browser(session_id), publicBase(c, emu), true));
+      const found = emu.anyBrowser(session_id);
+      if ("agentOf" in found) return c.json(agentBrowserView(found.agentOf, true));
+      return c.json(browserView(found.standalone, publicBase(c, emu), true));
     })
     .patch("/:session_id", async (c) => {
       const { session_id } = parse(BrowserPathParams, "path", c.req.param());
       parse(UpdateBrowserSessionRequest, "body", await readBody(c, true));
-      const b = emu.browser(session_id);
-      stopBrowser(b, emu.now());
-      return c.json(browserView(b, publicBase(c, emu), true));
+      const found = emu.anyBrowser(session_id);
+      if ("agentOf" in found) {
+        // Its agent cannot go on without it: the session stops, as POST /sessions/{id}/stop
+        // would stop it (Browser Use does not document this; the emulator's choice, README).
+        stopSession(found.agentOf, "session", emu.now(), emu.lifecycle);
+        return c.json(agentBrowserView(found.agentOf, true));
+      }
+      stopBrowser(found.standalone, emu.now());
+      return c.json(browserView(found.standalone, publicBase(c, emu), true));
     })
     .get("/:session_id/downloads", (c) => {
       const { session_id } = parse(BrowserPathParams, "path", c.req.param());
       const q = parse(BrowserDownloadsQuery, "query", queryOf(c));
-      const b = emu.browser(session_id);
-      const owner = { kind: "browser", id: b.id } as const;
-      return c.json(filePage(emu, publicBase(c, emu), owner, [...b.downloads.values()], q));
+      const found = emu.anyBrowser(session_id);
+      const [id, files] =
+        "agentOf" in found
+          ? [found.agentOf.browserId, found.agentOf.browserDownloads]
+          : [found.standalone.id, found.standalone.downloads];
+      return c.json(filePage(emu, publicBase(c, emu), { kind: "browser", id }, [...files.values()], q));
     });
 }

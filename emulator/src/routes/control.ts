@@ -7,7 +7,7 @@ import { ApiError } from "../errors";
 import { FaultPlanSchema, noFaults } from "../faults";
 import { type EmuEnv, iso, parse, publicBase, readBody } from "../http";
 import { formatMicros, toMicros } from "../money";
-import { browserView, newestFirst, sessionView } from "../views";
+import { agentBrowserView, browserView, newestFirst, sessionView } from "../views";
 import type { SessionRecord } from "../state";
 import { DEFAULT_WEBHOOK_SECRET } from "../webhooks";
 
@@ -130,10 +130,14 @@ export function controlRoutes(emu: Emulator) {
       // A file the browser downloaded, as a page it drove would have made it (documented).
       const { session_id } = parse(BrowserPathParams, "path", c.req.param());
       const body = parse(DownloadBody, "body", await readBody(c, true));
-      const b = emu.browser(session_id);
-      if (b.status !== "active") throw new ApiError(409, "Only an active browser downloads files");
+      const found = emu.anyBrowser(session_id);
+      const [active, downloads] =
+        "agentOf" in found
+          ? [agentBrowserView(found.agentOf).status === "active", found.agentOf.browserDownloads]
+          : [found.standalone.status === "active", found.standalone.downloads];
+      if (!active) throw new ApiError(409, "Only an active browser downloads files");
       const bytes = new TextEncoder().encode(body.content);
-      b.downloads.set(body.path, {
+      downloads.set(body.path, {
         path: body.path,
         bytes,
         contentType: body.contentType,

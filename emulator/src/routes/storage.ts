@@ -35,9 +35,7 @@ export function storageRoutes(emu: Emulator) {
       if (!grant || grant.expiresAt <= emu.now()) return denied(c.req.path);
       const { owner } = grant;
       const files =
-        owner.kind === "workspace"
-          ? emu.store.workspaces.get(owner.id)?.files
-          : emu.store.browsers.get(owner.id)?.downloads;
+        owner.kind === "workspace" ? emu.store.workspaces.get(owner.id)?.files : emu.downloadsOf(owner.id);
       const file = files?.get(grant.path);
       if (!file) return denied(c.req.path);
       return c.body(file.bytes.slice().buffer, 200, { "Content-Type": file.contentType });
