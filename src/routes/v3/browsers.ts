@@ -1,4 +1,4 @@
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import * as z from "zod";
 import type { AppEnv } from "../../env";
 import { idempotency } from "../../middleware/idempotency";
@@ -11,7 +11,7 @@ import {
   UPSTREAM_DEFAULT_BROWSER_TIMEOUT_MINUTES,
   UPSTREAM_DEFAULT_COUNTRY,
 } from "../../policy/apply";
-import { BROWSERS, PROFILES, SESSIONS } from "../../upstream/kinds";
+import { BROWSERS, PROFILES } from "../../upstream/kinds";
 import {
   BROWSER_METADATA_MAX_PAIRS,
   BrowserDownloadListResponse,
@@ -25,10 +25,12 @@ import {
   Uuid,
 } from "../../v3/schemas";
 import { announceApplied, forwardHeld } from "./holds";
-import { clientBody, forward, listPage, onOwned, owns, passQuery, relay, requireOwnedIfSet } from "./proxy";
+import { listAgentBrowsers, onBrowser } from "./agent-browsers";
+import { clientBody, listPage, relay, requireOwnedIfSet } from "./proxy";
 
 const BrowserPath = z.object({ session_id: Uuid });
-const NOT_FOUND = "`Session not found`: unknown, or another tenant's";
+const NOT_FOUND =
+  "`Session not found`: unknown, another tenant's, or the own browser of a session that is not the caller's";
 type View = Record<string, unknown>;
 
 /** A `metadata` filter, `key` or `key=value`, as upstream takes them. */
@@ -62,35 +64,6 @@ const GatewayListBrowsersQuery = ListBrowsersQuery.superRefine((query, ctx) => {
     }
   });
 });
-
-/**
- * `GET /browsers?agentSessionId=`: the browser an agent session runs in. No POST /browsers made it
- * (its time is billed in its session), so the gateway has no record of it; for a session of the
- * caller's, upstream's list under that filter is the answer, relayed. Any other session's id
- * lists nothing, as upstream answers for a session it does not know. Only that session's
- * browsers are passed on: a list that ignored the filter would hold every tenant's browsers, with
- * their CDP URLs, and isolation must not rest on upstream honouring a query parameter.
- */
-async function listAgentBrowsers(
-  c: Context<AppEnv>,
-  sessionId: string,
-  page: { pageSize: number; pageNumber: number },
-) {
-  if (!(await owns(c, SESSIONS, sessionId))) return c.json({ items: [], totalItems: 0, ...page });
-  const query = passQuery(c.req.url, ["pageSize", "pageNumber", "filterBy", "metadata", "agentSessionId"]);
-  const res = await forward(c, { method: "GET", path: "/browsers", query });
-  const listed = res.status === 200 ? (res.body as { items?: unknown }) : null;
-  if (!listed || !Array.isArray(listed.items)) return relay(c, res);
-  const ofSession = (listed.items as View[]).filter(
-    (b) => String(b.agentSessionId ?? "").toLowerCase() === sessionId.toLowerCase(),
-  );
-  if (ofSession.length === listed.items.length) return relay(c, res);
-  c.get("log").warn("upstream_list_unfiltered", {
-    path: "/browsers",
-    dropped: listed.items.length - ofSession.length,
-  });
-  return c.json({ ...listed, items: ofSession, totalItems: ofSession.length });
-}
 
 /** /api/v3/browsers: standalone CDP browsers, billed by time. */
 export const browsers = new Hono<AppEnv>()
@@ -156,7 +129,7 @@ export const browsers = new Hono<AppEnv>()
       callsUpstream: true,
       summary: "List Browser Sessions",
       description:
-        "The caller's own browsers, newest first; with `agentSessionId`, upstream's list of the browsers of that session of the caller's.",
+        "The browsers the caller made, newest first; with `agentSessionId`, upstream's list of the own browsers of that session of the caller's, which the caller may then get, stop and list the downloads of.",
       responses: { 200: BrowserSessionListResponse },
     }),
     validate("query", GatewayListBrowsersQuery),
@@ -183,7 +156,7 @@ export const browsers = new Hono<AppEnv>()
       responses: { 200: BrowserSessionView, 404: NOT_FOUND },
     }),
     validate("param", BrowserPath),
-    (c) => onOwned(c, BROWSERS, c.req.valid("param").session_id, { method: "GET" }),
+    (c) => onBrowser(c, c.req.valid("param").session_id, { method: "GET" }),
   )
   .patch(
     "/:session_id",
@@ -191,13 +164,14 @@ export const browsers = new Hono<AppEnv>()
       operationId: "update_browser_session_browsers__session_id__patch",
       callsUpstream: true,
       summary: "Update Browser Session",
-      description: "Stopping is the only action; the unused part of the timeout is refunded.",
+      description:
+        "Stopping is the only action; the unused part of the timeout is refunded. Stopping an agent session's own browser may end its session, whose view is then booked.",
       responses: { 200: BrowserSessionView, 404: NOT_FOUND },
     }),
     validate("param", BrowserPath),
     jsonBody({ required: true }),
     validate("json", UpdateBrowserSessionRequest.strict()),
-    (c) => onOwned(c, BROWSERS, c.req.valid("param").session_id, { method: "PATCH", body: true }),
+    (c) => onBrowser(c, c.req.valid("param").session_id, { method: "PATCH", body: true }),
   )
   .get(
     "/:session_id/downloads",
@@ -210,7 +184,7 @@ export const browsers = new Hono<AppEnv>()
     validate("param", BrowserPath),
     validate("query", BrowserDownloadsQuery),
     (c) =>
-      onOwned(c, BROWSERS, c.req.valid("param").session_id, {
+      onBrowser(c, c.req.valid("param").session_id, {
         method: "GET",
         suffix: "/downloads",
         query: ["limit", "cursor", "includeUrls"],
