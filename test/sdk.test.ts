@@ -204,6 +204,23 @@ async function sweep(client: Client, upstream: UpstreamAccount) {
   // An agent session's own browser, where Browser Use lists them, under its session's filter.
   await upstream.control("POST", "/config", { agentBrowsers: true });
   out.agentBrowsers = await client.browsers.list({ agentSessionId: idle.id });
+  // The browser a live session of the caller's runs in: read, its downloads, and stopped, which
+  // stops its session too.
+  const working = named("session:working", await client.sessions.create({}));
+  const [ownBrowser] = (await client.browsers.list({ agentSessionId: working.id })).items;
+  if (!ownBrowser) throw new Error("no browser listed for a live session");
+  const own = named("browser:working", ownBrowser).id;
+  await upstream.control("POST", `/browsers/${own}/downloads`, {
+    path: "agent.txt",
+    content: "done",
+    contentType: "text/plain",
+  });
+  out.agentBrowser = {
+    read: await client.browsers.get(own),
+    downloads: await client.browsers.downloads(own, { includeUrls: true }),
+    stopped: await client.browsers.stop(own),
+    session: (await client.sessions.get(working.id)).status,
+  };
   await upstream.control("POST", "/config", { agentBrowsers: false });
   out.browserUnknown = await refusal(client.browsers.get(crypto.randomUUID()));
 
@@ -420,6 +437,12 @@ describe("the official SDK", () => {
     );
     const viaGateway = await sweep(new BrowserUse({ apiKey: t.key, baseUrl: `${GATEWAY}/api/v3` }), behind);
     expect(viaGateway).toEqual(fromUpstream);
+    expect((fromUpstream as { agentBrowser: unknown }).agentBrowser).toMatchObject({
+      read: { id: "browser:working", agentSessionId: "session:working", status: "active" },
+      downloads: { files: [{ path: "agent.txt", size: 4 }] },
+      stopped: { status: "stopped" },
+      session: "stopped",
+    });
     const upstreamLimits = await limits(
       { apiKey: direct.key, baseUrl: env.UPSTREAM_URL },
       (next) => direct.control("POST", "/faults", { next }),
