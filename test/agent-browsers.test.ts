@@ -9,6 +9,7 @@ import {
   expectJson,
   newTenant,
   newUpstreamAccount,
+  storeFailingOn,
   type TestTenant,
   type UpstreamAccount,
 } from "./helpers";
@@ -227,5 +228,41 @@ describe("an agent session's own browser", () => {
     expect(booked.results).toEqual([
       { kind: "session", id: session.id, total: toMicros(String(truth?.totalCostUsd)) },
     ]);
+  });
+
+  it("leaves the session's hold to the reconciler when the read after the stop fails", async () => {
+    const account = await newUpstreamAccount({ agentBrowsers: true });
+    const owner = await newTenant();
+    const { session, browser } = await sessionWithBrowser(owner, account);
+    // The stop goes through; both tries of the session's read after it answer 500.
+    await account.control("POST", "/faults", { next: ["ok", "500", "500"] });
+    const stopped = await asTenant(owner.key, `/api/v3/browsers/${browser.id}`, {
+      method: "PATCH",
+      body: { action: "stop" },
+      env: account.env,
+    });
+    expect(await expectJson(stopped, 200)).toMatchObject({ status: "stopped" });
+    const state = async () =>
+      env.DB.prepare("SELECT state FROM holds WHERE resource_id = ?").bind(session.id).first<string>("state");
+    expect(await state()).toBe("open");
+    await reconcile(account.env, log, { orgId: owner.orgId });
+    expect(await state()).toBe("settled");
+  });
+
+  it("still lists it when its record fails, and records it on the next list", async () => {
+    const account = await newUpstreamAccount({ agentBrowsers: true });
+    const owner = await newTenant();
+    const session = await expectJson<Obj>(
+      await asTenant(owner.key, "/api/v3/sessions", { body: {}, env: account.env }),
+      200,
+    );
+    const path = `/api/v3/browsers?agentSessionId=${session.id}`;
+    const failing = storeFailingOn(/INSERT INTO agent_browsers/, account.env);
+    const listed = await expectJson<{ items: Obj[] }>(await asTenant(owner.key, path, { env: failing }), 200);
+    const id = String(listed.items[0]?.id);
+    expect(listed.items).toMatchObject([{ agentSessionId: session.id }]);
+    expect((await asTenant(owner.key, `/api/v3/browsers/${id}`, { env: account.env })).status).toBe(404);
+    await expectJson(await asTenant(owner.key, path, { env: account.env }), 200);
+    await expectJson(await asTenant(owner.key, `/api/v3/browsers/${id}`, { env: account.env }), 200);
   });
 });
