@@ -153,6 +153,8 @@ describe("an agent session's own browser", () => {
     const account = await newUpstreamAccount({ agentBrowsers: true });
     const owner = await newTenant();
     const { session, browser } = await sessionWithBrowser(owner, account);
+    // Read first, so this isolate remembers whose it is when the session goes.
+    await expectJson(await asTenant(owner.key, `/api/v3/browsers/${browser.id}`, { env: account.env }), 200);
     const deleted = await asTenant(owner.key, `/api/v3/sessions/${session.id}`, {
       method: "DELETE",
       env: account.env,

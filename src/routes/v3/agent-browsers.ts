@@ -13,8 +13,8 @@ type Ctx = Context<AppEnv>;
 type View = Record<string, unknown>;
 
 // An agent session's browser stays its session's, so a positive answer can be remembered (the
-// session id, by browser and tenant); a session deleted meanwhile makes upstream answer 404 for
-// its browser, which is answered as for an unknown id.
+// session id, by browser and tenant); once the session is deleted, upstream answers 404 for its
+// browser, which is answered as for an unknown id and forgets the entry.
 const agentCache = new TtlCache<string>(60_000);
 const agentKey = (browserId: string, tenantId: string) => `${browserId.toLowerCase()}:${tenantId}`;
 
@@ -93,21 +93,25 @@ export async function onBrowser(c: Ctx, id: string, call: OwnedCall): Promise<Re
 /**
  * A call on an agent session's own browser, relayed. Its view is not booked: the browser is
  * billed in its session (its own figures are not the money), holds nothing and is no live object
- * of the tenant's beside the session. A stop may end the session (Browser Use's agent cannot go
- * on without its browser): the session is read after it, and that view booked, which settles its
- * hold if it ended; should the read fail, the reconciler, which watches every held session, does.
+ * of the tenant's beside the session. A stop may end the session (Browser Use does not say; its
+ * agent cannot go on without its browser): the session is read after it, and that view booked,
+ * which settles its hold if it ended; should the read fail, the reconciler, which watches every
+ * held session, does.
  */
 async function onAgentBrowser(c: Ctx, id: string, sessionId: string, call: OwnedCall): Promise<Response> {
-  const onObject = call.suffix === undefined;
   const res = await forward(c, {
     method: call.method,
     path: BROWSERS.path(id) + (call.suffix ?? ""),
     query: call.query ? passQuery(c.req.url, call.query) : undefined,
     body: call.body ? await clientBody(c) : undefined,
   });
-  // Gone upstream (its session deleted elsewhere): unknown here too, with the same answer.
-  if (onObject && res.status === 404) throw notFound(BROWSERS.notFound);
-  if (onObject && call.method === "PATCH" && res.status === 200) {
+  if (res.status === 404) {
+    // Gone upstream (its session deleted, here or elsewhere): unknown here too, with the same
+    // answer. Its downloads have no 404 of their own either: one there is the browser's.
+    agentCache.delete(agentKey(id, c.get("caller").tenantId));
+    throw notFound(BROWSERS.notFound);
+  }
+  if (call.method === "PATCH" && res.status === 200) {
     afterResponse(c, "read_session_after_browser_stop", async () => {
       const session = await forward(c, { method: "GET", path: SESSIONS.path(sessionId) });
       if (session.status !== 200) return;
