@@ -388,7 +388,10 @@ async function limits(
   const refused = await refusal(once.profiles.get(profile.id));
   // The retry waits a second: one of them, on the create that holds money, is enough.
   await faults(["429"]);
-  const created = await twice.sessions.create({ task: emuTask("After a 429", { steps: 1, cost: "0.001" }) });
+  // It hangs, so it is still live when the limit is set at the live count and a browser is refused.
+  const created = await twice.sessions.create({
+    task: emuTask("After a 429", { outcome: "hang", stepMs: 3_600_000 }),
+  });
   // AccountView's live count, which both answer though SDK 3.11.3's type does not declare it.
   const { activeSessionCount } = (await client.billing.account()) as { activeSessionCount?: number };
   await capAt(activeSessionCount ?? Number.NaN);
