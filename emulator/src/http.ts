@@ -30,7 +30,11 @@ export async function readBody(c: EmuContext, required: boolean): Promise<unknow
 }
 
 /** Validates `value` or throws the FastAPI 422. */
-export function parse<S extends z.ZodType>(schema: S, source: InputSource, value: unknown): z.output<S> {
+export function parse<S extends z.core.$ZodType>(
+  schema: S,
+  source: InputSource,
+  value: unknown,
+): z.output<S> {
   const result = parseInput(schema, source, value);
   if (!result.ok) throw invalid(result.issues);
   return result.data;

@@ -1,6 +1,6 @@
 import { BrowserUse } from "browser-use-sdk/v3";
 import { expect } from "vitest";
-import type * as z from "zod";
+import * as z from "zod";
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from "../src/server";
 
 export const API_KEY = "bu_emulator_test_key";
@@ -75,8 +75,8 @@ export async function startHarness(options: Partial<EmulatorOptions> = {}): Prom
  * Asserts `value` matches `schema` exactly: it parses, and parsing changed nothing, so a key the
  * schema does not know (which zod strips) fails too.
  */
-export function expectShape<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  const result = schema.safeParse(value);
+export function expectShape<S extends z.core.$ZodType>(schema: S, value: unknown): z.output<S> {
+  const result = z.safeParse(schema, value);
   expect(result.success, `${JSON.stringify(result.error?.issues)}\nin ${JSON.stringify(value)}`).toBe(true);
   expect(result.data, "unknown keys in the response").toEqual(value);
   return result.data as z.output<S>;

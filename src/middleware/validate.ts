@@ -17,7 +17,7 @@ const SOURCE: Record<InputTarget, InputSource> = {
  * JSON bodies must pass `jsonBody()` first, which owns content type, size and syntax. The schema
  * is the route's input in the OpenAPI document too.
  */
-export function validate<T extends InputTarget, S extends z.ZodType>(target: T, schema: S) {
+export function validate<T extends InputTarget, S extends z.core.$ZodType>(target: T, schema: S) {
   const source = SOURCE[target];
   const middleware = zValidator(target, schema, undefined, {
     validationFunction: async (s, value) => {

@@ -12,7 +12,7 @@ import * as v3 from "../v3/schemas";
  * these type names; any other schema is written out where it is used. Names follow upstream's
  * document for /api/v3. Naming one is optional: a schema missing here is still documented, inline.
  */
-export const NAMED_SCHEMAS: Record<string, z.ZodType> = {
+export const NAMED_SCHEMAS: Record<string, z.core.$ZodType> = {
   GatewayError: GatewayErrorBody,
   UpstreamError: v3.UpstreamError,
   ValidationError: v3.ValidationError,

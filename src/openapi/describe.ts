@@ -22,12 +22,12 @@ export type InputTarget = "json" | "query" | "param" | "header";
  * - a string: the answer's description; no body for a 2xx, the error shape for a 4xx or 5xx;
  * - an object, for anything else (headers, another media type, an error of another shape).
  */
-export type ResponseSpec = z.ZodType | string | ResponseDetail;
+export type ResponseSpec = z.core.$ZodType | string | ResponseDetail;
 
 export interface ResponseDetail {
   description: string;
   /** The JSON body; an error status without one has the error shape of its operation. */
-  schema?: z.ZodType;
+  schema?: z.core.$ZodType;
   /** The media types (text, or files) the answer comes as instead (`text/csv`, `text/html`). */
   text?: string | string[];
   /** Response headers worth knowing, by name: their description. */
@@ -47,9 +47,9 @@ export interface DocFragment {
   summary?: string;
   description?: string;
   /** Schemas the route validates with, by where the input comes from. */
-  inputs?: { target: InputTarget; schema: z.ZodType }[];
+  inputs?: { target: InputTarget; schema: z.core.$ZodType }[];
   /** A body the route reads itself (hooks, webhooks), or whether a validated JSON body is required. */
-  body?: { required: boolean; schema?: z.ZodType; description?: string };
+  body?: { required: boolean; schema?: z.core.$ZodType; description?: string };
   headers?: HeaderParam[];
   responses?: Record<number, ResponseSpec>;
   /** OpenAPI security requirements, naming the schemes of document.ts (`tenantKey`, `adminToken`). */

@@ -153,7 +153,7 @@ function operation(
     ...(relays ? UPSTREAM_FAILURES : {}),
   };
   const parameters: Record<string, unknown>[] = [];
-  let body: (DocFragment["body"] & { validated?: z.ZodType }) | undefined;
+  let body: (DocFragment["body"] & { validated?: z.core.$ZodType }) | undefined;
   // The route's own words (describeRoute's, the one with an operationId) go last, so they win.
   const ordered = [...fragments.filter((f) => !f.operationId), ...fragments.filter((f) => f.operationId)];
   for (const f of ordered) {
@@ -237,7 +237,7 @@ function joined(before: ResponseSpec | undefined, spec: ResponseSpec): ResponseS
 /** The parameters of a query, path or header schema: one per property of its object. */
 function parametersOf(
   target: "query" | "param" | "header",
-  schema: z.ZodType,
+  schema: z.core.$ZodType,
   schemas: SchemaConverter,
 ): Record<string, unknown>[] {
   const where = target === "param" ? "path" : target;
@@ -286,7 +286,7 @@ function response(
   };
 }
 
-function isSchema(spec: ResponseSpec): spec is z.ZodType {
+function isSchema(spec: ResponseSpec): spec is z.core.$ZodType {
   return typeof spec === "object" && "_zod" in spec;
 }
 

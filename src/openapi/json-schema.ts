@@ -17,15 +17,15 @@ export class SchemaConverter {
   readonly components: Record<string, JsonSchema> = {};
   readonly #names: z.core.$ZodRegistry<{ id: string }>;
   // Many operations share a schema (an answer, a path id); converting is the slow part of a build.
-  readonly #converted = new Map<z.ZodType, JsonSchema>();
+  readonly #converted = new Map<z.core.$ZodType, JsonSchema>();
 
-  constructor(names: Record<string, z.ZodType>) {
+  constructor(names: Record<string, z.core.$ZodType>) {
     this.#names = z.registry<{ id: string }>();
     for (const [id, schema] of Object.entries(names)) this.#names.add(schema, { id });
   }
 
   /** The schema object of `schema`: a `$ref` when it is named, inline otherwise. */
-  convert(schema: z.ZodType): JsonSchema {
+  convert(schema: z.core.$ZodType): JsonSchema {
     const known = this.#converted.get(schema);
     if (known) return known;
     const {

@@ -14,7 +14,7 @@ interface OutgoingEvent {
   description: string;
   /** Whose secret signs it. */
   signedWith: string;
-  body: z.ZodType;
+  body: z.core.$ZodType;
 }
 
 /** Every event type the gateway posts, by its `type`. */

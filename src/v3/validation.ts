@@ -1,4 +1,4 @@
-import type * as z from "zod";
+import * as z from "zod";
 
 /** Where a value came from, as FastAPI names it in the first element of `loc`. */
 export type InputSource = "body" | "query" | "path" | "header";
@@ -16,12 +16,12 @@ export interface ValidationIssue {
  * Both the emulator and the gateway answer bad input with these, so a client sees the
  * same 422 body whichever of them refused it.
  */
-export function parseInput<S extends z.ZodType>(
+export function parseInput<S extends z.core.$ZodType>(
   schema: S,
   source: InputSource,
   value: unknown,
 ): { ok: true; data: z.output<S> } | { ok: false; issues: ValidationIssue[] } {
-  const result = schema.safeParse(value, { reportInput: true });
+  const result = z.safeParse(schema, value, { reportInput: true });
   if (result.success) return { ok: true, data: result.data };
   return { ok: false, issues: result.error.issues.flatMap((issue) => toValidationIssues(issue, source)) };
 }
