@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { MoneyString } from "../v3/schemas/common";
 import { ValidationError } from "../v3/schemas/errors";
 import type { ValidationIssue } from "../v3/validation";
@@ -90,18 +90,18 @@ export const GatewayErrorBody = z.strictObject({
   code: z.enum(CODES),
   requestId: z.string(),
   /** `country_not_allowed`, `model_not_allowed`: what the policy allows (null: no allowlist). */
-  allowed: z.array(z.string()).nullable().optional(),
+  allowed: z.optional(z.nullable(z.array(z.string()))),
   /** `budget_exceeded`, `concurrency_limit`: the budget scope that refused. */
-  scope: z.enum(["org", "tenant"]).optional(),
+  scope: z.optional(z.enum(["org", "tenant"])),
   /** `concurrency_limit`: live sessions allowed; `rate_limited`: requests per minute allowed. */
-  limit: z.int().optional(),
+  limit: z.optional(z.int()),
   /** `budget_exceeded`: what the scope has left (null: no cap), and the least a hold may be. */
-  remainingUsd: MoneyString.nullable().optional(),
-  minHoldUsd: MoneyString.optional(),
+  remainingUsd: z.optional(z.nullable(MoneyString)),
+  minHoldUsd: z.optional(MoneyString),
   /** `timeout_not_allowed`: the policy's longest browser timeout. */
-  maxTimeoutMinutes: z.int().optional(),
+  maxTimeoutMinutes: z.optional(z.int()),
   /** `template_value_missing`: the placeholders the delivery had no value for. */
-  missing: z.array(z.string()).optional(),
+  missing: z.optional(z.array(z.string())),
 });
 
 /** The further fields of an error body, beside `detail`, `code` and `requestId`. */

@@ -1,5 +1,5 @@
 import { zValidator } from "@hono/zod-validator";
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { invalidInput } from "../lib/errors";
 import { type InputTarget, withDoc } from "../openapi/describe";
 import { type InputSource, parseInput } from "../v3/validation";

@@ -1,4 +1,4 @@
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { GatewayErrorBody } from "../lib/errors";
 import { PolicyDocument } from "../policy/document";
 import { UsageReport } from "../reports/usage";

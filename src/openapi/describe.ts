@@ -10,7 +10,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import type { AppEnv } from "../env";
 
 /** Where a validated input comes from: the targets of `validate()`. */

@@ -5,7 +5,7 @@
  * it validates with, so the two cannot drift apart.
  */
 import type { RouterRoute } from "hono/types";
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { version } from "../../package.json";
 import { type DocFragment, docOf, type ResponseDetail, type ResponseSpec } from "./describe";
 import { NAMED_SCHEMAS } from "./components";

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 
 /** A JSON Schema (draft 2020-12, which is what OpenAPI 3.1 schema objects are). */
 export type JsonSchema = Record<string, unknown>;

@@ -3,7 +3,7 @@
  * of hook callbacks or budget alerts is sent, signed the Standard Webhooks way, and what it should
  * answer. Their bodies are the zod schemas of schemas/events.ts.
  */
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { ATTEMPT_TIMEOUT_MS } from "../events/deliver";
 import { BudgetAlertEvent, SessionFinishedEvent } from "../schemas/events";
 import type { JsonSchema, SchemaConverter } from "./json-schema";

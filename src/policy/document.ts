@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { toMicros } from "../lib/money";
 import { BuModel, ProxyCountryCode } from "../v3/schemas/common";
 import { BROWSER_TIMEOUT_MAX_MINUTES } from "../v3/schemas/browsers";
@@ -8,13 +8,15 @@ import { BROWSER_TIMEOUT_MAX_MINUTES } from "../v3/schemas/browsers";
  * so the amount is exact in micro-USD, and at most nine integer digits, so it stays a safe
  * integer there. A JSON number is refused: money never travels as a float.
  */
-export const PolicyMoney = z.string().regex(/^\d{1,9}(\.\d{1,6})?$/);
+export const PolicyMoney = z.string().check(z.regex(/^\d{1,9}(\.\d{1,6})?$/));
 
 /** An IANA time zone name the runtime knows ("Europe/Berlin", "UTC"). */
 export const TimeZone = z
   .string()
-  .max(64)
-  .refine(isTimeZone, { message: "timeZone must be an IANA time zone name such as 'Europe/Berlin'" });
+  .check(
+    z.maxLength(64),
+    z.refine(isTimeZone, { message: "timeZone must be an IANA time zone name such as 'Europe/Berlin'" }),
+  );
 
 /** How a budget cap resets: calendar-aligned in the budget's time zone, or never ("none"). */
 export const BudgetPeriod = z.enum(["day", "week", "month", "none"]);
@@ -25,11 +27,11 @@ export const PolicyBudget = z.strictObject({
   capUsd: PolicyMoney,
   period: BudgetPeriod,
   /** Defaults to "UTC" when absent (see effectivePolicy). */
-  timeZone: TimeZone.optional(),
+  timeZone: z.optional(TimeZone),
 });
 export type PolicyBudget = z.infer<typeof PolicyBudget>;
 
-const Positive = z.int().min(1);
+const Positive = z.int().check(z.minimum(1));
 
 /**
  * The policy document of an org or a tenant, as an admin PUTs it and GET returns it. Every field
@@ -38,47 +40,49 @@ const Positive = z.int().min(1);
  */
 export const PolicyDocument = z
   .strictObject({
-    budget: PolicyBudget.optional(),
-    maxTaskCostUsd: PolicyMoney.optional(),
-    defaultTaskCostUsd: PolicyMoney.optional(),
-    minHoldUsd: PolicyMoney.optional(),
-    allowedCountries: z.array(ProxyCountryCode).optional(),
-    defaultCountry: ProxyCountryCode.optional(),
-    allowNoProxy: z.boolean().optional(),
-    allowedModels: z.array(BuModel).optional(),
-    allowKeepAlive: z.boolean().optional(),
+    budget: z.optional(PolicyBudget),
+    maxTaskCostUsd: z.optional(PolicyMoney),
+    defaultTaskCostUsd: z.optional(PolicyMoney),
+    minHoldUsd: z.optional(PolicyMoney),
+    allowedCountries: z.optional(z.array(ProxyCountryCode)),
+    defaultCountry: z.optional(ProxyCountryCode),
+    allowNoProxy: z.optional(z.boolean()),
+    allowedModels: z.optional(z.array(BuModel)),
+    allowKeepAlive: z.optional(z.boolean()),
     /** Upstream's `skills` learn from one run and help others on the same account: off unless true. */
-    allowSkills: z.boolean().optional(),
+    allowSkills: z.optional(z.boolean()),
     /** `enableScheduledTasks` makes tasks visible account-wide: refused unless true. */
-    allowScheduledTasks: z.boolean().optional(),
+    allowScheduledTasks: z.optional(z.boolean()),
     /** `useOwnKey` runs inference on the account's own LLM key, billed outside Browser Use: refused unless true. */
-    allowOwnKey: z.boolean().optional(),
-    maxIdleMinutes: Positive.optional(),
-    maxConcurrentSessions: Positive.optional(),
-    requestsPerMinute: Positive.optional(),
-    maxBrowserTimeoutMinutes: Positive.max(BROWSER_TIMEOUT_MAX_MINUTES).optional(),
+    allowOwnKey: z.optional(z.boolean()),
+    maxIdleMinutes: z.optional(Positive),
+    maxConcurrentSessions: z.optional(Positive),
+    requestsPerMinute: z.optional(Positive),
+    maxBrowserTimeoutMinutes: z.optional(Positive.check(z.maximum(BROWSER_TIMEOUT_MAX_MINUTES))),
     /** Proxy spend a browser may run up on top of its time, held with it (default $0.10). */
-    browserProxyAllowanceUsd: PolicyMoney.optional(),
+    browserProxyAllowanceUsd: z.optional(PolicyMoney),
   })
-  .superRefine((doc, ctx) => {
-    const { allowedCountries, defaultCountry, defaultTaskCostUsd, maxTaskCostUsd } = doc;
-    if (defaultCountry !== undefined && allowedCountries && !allowedCountries.includes(defaultCountry)) {
-      ctx.addIssue({
-        code: "custom",
-        message: "defaultCountry must be one of allowedCountries",
-        path: ["defaultCountry"],
-        input: defaultCountry,
-      });
-    }
-    if (exceeds(defaultTaskCostUsd, maxTaskCostUsd)) {
-      ctx.addIssue({
-        code: "custom",
-        message: "defaultTaskCostUsd must not exceed maxTaskCostUsd",
-        path: ["defaultTaskCostUsd"],
-        input: defaultTaskCostUsd,
-      });
-    }
-  });
+  .check(
+    z.superRefine((doc, ctx) => {
+      const { allowedCountries, defaultCountry, defaultTaskCostUsd, maxTaskCostUsd } = doc;
+      if (defaultCountry !== undefined && allowedCountries && !allowedCountries.includes(defaultCountry)) {
+        ctx.addIssue({
+          code: "custom",
+          message: "defaultCountry must be one of allowedCountries",
+          path: ["defaultCountry"],
+          input: defaultCountry,
+        });
+      }
+      if (exceeds(defaultTaskCostUsd, maxTaskCostUsd)) {
+        ctx.addIssue({
+          code: "custom",
+          message: "defaultTaskCostUsd must not exceed maxTaskCostUsd",
+          path: ["defaultTaskCostUsd"],
+          input: defaultTaskCostUsd,
+        });
+      }
+    }),
+  );
 export type PolicyDocument = z.infer<typeof PolicyDocument>;
 
 /** Whether `amount` is above `ceiling`; false when either is unset or (after another issue) malformed. */

@@ -4,7 +4,7 @@
  * range sums to the ledger, and the days of two reports never overlap. A session or browser counts
  * once, in the group of its first cost event.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { fromMicros } from "../lib/money";
 import { TimeZone } from "../policy/document";
 import { type UsageGroup, type UsageRow, usageRows } from "../store/reports";
@@ -15,31 +15,33 @@ export const USAGE_GROUPS = ["org", "tenant", "key", "day", "model", "country"] 
 /** The longest range a report covers, in days. */
 const MAX_DAYS = 400;
 
-const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a calendar day, YYYY-MM-DD");
+const Day = z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/, "a calendar day, YYYY-MM-DD"));
 
 /** The query of `GET /admin/v1/usage` (and `/gateway/v1/usage`): from and to are inclusive days. */
 export const UsageQuery = z.object({
-  from: queryScalar(Day).optional(),
-  to: queryScalar(Day).optional(),
-  timeZone: queryScalar(TimeZone).default("UTC"),
-  orgId: queryScalar(z.uuid()).optional(),
-  tenantId: queryScalar(z.uuid()).optional(),
-  keyId: queryScalar(z.string().max(100)).optional(),
-  model: queryScalar(z.string().max(100)).optional(),
-  country: queryScalar(z.string().max(10)).optional(),
+  from: z.optional(queryScalar(Day)),
+  to: z.optional(queryScalar(Day)),
+  timeZone: z._default(queryScalar(TimeZone), "UTC"),
+  orgId: z.optional(queryScalar(z.uuid())),
+  tenantId: z.optional(queryScalar(z.uuid())),
+  keyId: z.optional(queryScalar(z.string().check(z.maxLength(100)))),
+  model: z.optional(queryScalar(z.string().check(z.maxLength(100)))),
+  country: z.optional(queryScalar(z.string().check(z.maxLength(10)))),
   groupBy: queryScalar(
-    z
-      .string()
-      .default("tenant,day")
-      .transform((s) =>
-        s
-          .split(",")
-          .map((g) => g.trim())
-          .filter((g) => g !== ""),
-      )
-      .pipe(z.array(z.enum(USAGE_GROUPS)).refine((g) => new Set(g).size === g.length, "each group once")),
+    z.pipe(
+      z.pipe(
+        z._default(z.string(), "tenant,day"),
+        z.transform((s) =>
+          s
+            .split(",")
+            .map((g) => g.trim())
+            .filter((g) => g !== ""),
+        ),
+      ),
+      z.array(z.enum(USAGE_GROUPS)).check(z.refine((g) => new Set(g).size === g.length, "each group once")),
+    ),
   ),
-  format: queryScalar(z.enum(["json", "csv"])).optional(),
+  format: z.optional(queryScalar(z.enum(["json", "csv"]))),
 });
 export type UsageQuery = z.infer<typeof UsageQuery>;
 
@@ -66,10 +68,10 @@ const FIGURES = [
 
 /** A report's figures, for one group or in total: counts, tokens, and decimal strings of MB and USD. */
 const UsageFigures = z.strictObject({
-  sessions: z.int().min(0),
-  browsers: z.int().min(0),
-  totalInputTokens: z.int().min(0),
-  totalOutputTokens: z.int().min(0),
+  sessions: z.int().check(z.minimum(0)),
+  browsers: z.int().check(z.minimum(0)),
+  totalInputTokens: z.int().check(z.minimum(0)),
+  totalOutputTokens: z.int().check(z.minimum(0)),
   proxyUsedMb: DecimalString,
   llmCostUsd: MoneyString,
   proxyCostUsd: MoneyString,
@@ -80,12 +82,12 @@ type UsageFigures = z.infer<typeof UsageFigures>;
 
 /** A group's columns: those of the report's groups only; null where the ledger has none. */
 const UsageGroupColumns = z.strictObject({
-  orgId: z.string().nullable().optional(),
-  tenantId: z.string().nullable().optional(),
-  keyId: z.string().nullable().optional(),
-  day: Day.nullable().optional(),
-  model: z.string().nullable().optional(),
-  proxyCountryCode: z.string().nullable().optional(),
+  orgId: z.optional(z.nullable(z.string())),
+  tenantId: z.optional(z.nullable(z.string())),
+  keyId: z.optional(z.nullable(z.string())),
+  day: z.optional(z.nullable(Day)),
+  model: z.optional(z.nullable(z.string())),
+  proxyCountryCode: z.optional(z.nullable(z.string())),
 });
 
 /** A usage report as JSON (the CSV has the rows alone, under a header of the same names). */
@@ -94,7 +96,7 @@ export const UsageReport = z.strictObject({
   to: Day,
   timeZone: z.string(),
   groupBy: z.array(z.enum(USAGE_GROUPS)),
-  rows: z.array(UsageGroupColumns.extend(UsageFigures.shape)),
+  rows: z.array(z.extend(UsageGroupColumns, UsageFigures.shape)),
   totals: UsageFigures,
 });
 export type UsageReport = z.infer<typeof UsageReport>;

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { AppEnv } from "../env";
 import { callbackUrlProblem } from "../hooks/callback-url";
 import { newSigningSecret } from "../hooks/signatures";
@@ -35,13 +35,14 @@ export const DEFAULT_THRESHOLDS = [50, 80, 100];
 
 /** The body of `PUT /orgs/{orgId}/alerts` (exported for the fuzz tests, like every route schema). */
 export const AlertBody = z.strictObject({
-  url: z.string().max(2_000),
-  thresholds: z
-    .array(z.int().min(1).max(1_000))
-    .min(1)
-    .max(20)
-    .refine((t) => new Set(t).size === t.length, { message: "thresholds must be different" })
-    .optional(),
+  url: z.string().check(z.maxLength(2_000)),
+  thresholds: z.optional(
+    z.array(z.int().check(z.minimum(1), z.maximum(1_000))).check(
+      z.minLength(1),
+      z.maxLength(20),
+      z.refine((t) => new Set(t).size === t.length, { message: "thresholds must be different" }),
+    ),
+  ),
 });
 
 const targetView = (target: AlertTarget): AlertTargetView => ({

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { AppEnv } from "../env";
 import { invalidInput } from "../lib/errors";
 import { validate } from "../middleware/validate";
@@ -21,20 +21,28 @@ function decodeCursor(cursor: string): number | null {
   }
 }
 
-const Instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s).toISOString());
+const Instant = z.pipe(
+  z.iso.datetime({ offset: true }),
+  z.transform((s) => new Date(s).toISOString()),
+);
 
 /** The query of `GET /audit`. */
 export const AuditQuery = z
   .object({
-    orgId: queryScalar(z.uuid()).optional(),
-    tenantId: queryScalar(z.uuid()).optional(),
-    action: queryScalar(z.enum(AUDIT_ACTIONS)).optional(),
-    from: queryScalar(Instant).optional(),
-    to: queryScalar(Instant).optional(),
-    cursor: queryScalar(z.string().max(100)).optional(),
-    pageSize: queryInt(1, 100).default(50),
+    orgId: z.optional(queryScalar(z.uuid())),
+    tenantId: z.optional(queryScalar(z.uuid())),
+    action: z.optional(queryScalar(z.enum(AUDIT_ACTIONS))),
+    from: z.optional(queryScalar(Instant)),
+    to: z.optional(queryScalar(Instant)),
+    cursor: z.optional(queryScalar(z.string().check(z.maxLength(100)))),
+    pageSize: z._default(queryInt(1, 100), 50),
   })
-  .refine((q) => !q.from || !q.to || q.from <= q.to, { message: "from must not be after to", path: ["to"] });
+  .check(
+    z.refine((q) => !q.from || !q.to || q.from <= q.to, {
+      message: "from must not be after to",
+      path: ["to"],
+    }),
+  );
 
 /** An entry as the API shows it; the field names are the log's contract (README). */
 const entryView = (e: AuditEntry): AuditEntryView => ({

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { budgetReport, orgBudgetPage } from "../budget/view";
 import type { AppEnv } from "../env";
 import { notFound } from "../lib/errors";

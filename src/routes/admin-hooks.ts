@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { AppEnv } from "../env";
 import { GatewayError, invalidInput, notFound } from "../lib/errors";
 import { callbackUrlProblem } from "../hooks/callback-url";
@@ -54,19 +54,19 @@ export const HOOK_OPTION_FIELDS = [
 ];
 
 const HookFields = {
-  name: z.string().trim().min(1).max(200),
-  task: z.string().min(1).max(20_000),
+  name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
+  task: z.string().check(z.minLength(1), z.maxLength(20_000)),
   options: z.record(z.string(), z.unknown()),
-  callbackUrl: z.string().max(2_000).nullable(),
+  callbackUrl: z.nullable(z.string().check(z.maxLength(2_000))),
 };
 /** The body of `POST /tenants/{tenantId}/hooks`. */
 export const NewHook = z.strictObject({
   ...HookFields,
-  options: HookFields.options.optional(),
-  callbackUrl: HookFields.callbackUrl.optional(),
+  options: z.optional(HookFields.options),
+  callbackUrl: z.optional(HookFields.callbackUrl),
 });
 /** The body of `PATCH /hooks/{hookId}`. */
-export const HookPatch = z.strictObject({ ...HookFields, suspended: z.boolean() }).partial();
+export const HookPatch = z.partial(z.strictObject({ ...HookFields, suspended: z.boolean() }));
 
 /** A hook as the admin API shows it: never its secret, except once (see withSecret). */
 function hookView(hook: Hook): HookView {

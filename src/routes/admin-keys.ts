@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { AppEnv } from "../env";
 import { invalidInput, notFound } from "../lib/errors";
 import { auditChange } from "../middleware/audit";
@@ -27,17 +27,13 @@ const KeyParam = z.object({ keyId: z.uuid() });
 
 /** The body of `POST /tenants/{tenantId}/keys`. */
 export const NewKey = z.strictObject({
-  name: z.string().trim().min(1).max(200).default("key"),
-  scope: z.enum(["full", "read-only"]).default("full"),
-  expiresAt: z.iso.datetime({ offset: true }).nullish(),
+  name: z._default(z.string().check(z.trim(), z.minLength(1), z.maxLength(200)), "key"),
+  scope: z._default(z.enum(["full", "read-only"]), "full"),
+  expiresAt: z.nullish(z.iso.datetime({ offset: true })),
 });
 /** The body of `POST /keys/{keyId}/rotate`. */
 export const Rotation = z.strictObject({
-  graceSeconds: z
-    .int()
-    .min(0)
-    .max(30 * 24 * 3600)
-    .default(3600),
+  graceSeconds: z._default(z.int().check(z.minimum(0), z.maximum(30 * 24 * 3600)), 3600),
 });
 
 const keyView = (k: KeyInfo): Key => ({

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { AppEnv } from "../env";
 import { GatewayError, notFound } from "../lib/errors";
 import { describeError } from "../lib/log";
@@ -34,13 +34,17 @@ import { PageQuery } from "../v3/schemas";
 import { queryScalar } from "../v3/schemas/common";
 
 /** The body that names an org or a tenant (create, rename). */
-export const NameBody = z.strictObject({ name: z.string().trim().min(1).max(200) });
+export const NameBody = z.strictObject({
+  name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
+});
 const OrgParam = z.object({ orgId: z.uuid() });
 const TenantParam = z.object({ tenantId: z.uuid() });
 /** The query of the org and tenant lists. */
-export const ListQuery = PageQuery.extend({ name: queryScalar(z.string().max(200)).optional() });
+export const ListQuery = z.extend(PageQuery, {
+  name: z.optional(queryScalar(z.string().check(z.maxLength(200)))),
+});
 /** The body of a suspension. */
-export const SuspendBody = z.strictObject({ stopSessions: z.boolean().default(false) });
+export const SuspendBody = z.strictObject({ stopSessions: z._default(z.boolean(), false) });
 
 /** Most live sessions and browsers a suspension stops in its own request; the reconciler does the rest. */
 const STOP_NOW = 40;

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { AppEnv, Bindings } from "../env";
 import { GatewayError, invalidInput, notFound } from "../lib/errors";
 import { auditChange } from "../middleware/audit";
@@ -17,9 +17,11 @@ import { BROWSERS, SESSIONS } from "../upstream/kinds";
 
 const OrgParam = z.object({ orgId: z.uuid() });
 /** Header-safe: printable ASCII without spaces, as a key or secret that travels in a header must be. */
-const Secret = z.string().regex(/^[\x21-\x7e]{1,500}$/, "printable ASCII without spaces, at most 500");
+const Secret = z
+  .string()
+  .check(z.regex(/^[\x21-\x7e]{1,500}$/, "printable ASCII without spaces, at most 500"));
 /** The body of `PUT /orgs/{orgId}/upstream`. */
-export const UpstreamBody = z.strictObject({ apiKey: Secret, webhookSecret: Secret.optional() });
+export const UpstreamBody = z.strictObject({ apiKey: Secret, webhookSecret: z.optional(Secret) });
 
 /**
  * How an org may move from the account of `current` (null: it cannot be read) to that of

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { RouterRoute } from "hono/types";
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { AppEnv } from "../env";
 import { describeRoute } from "../openapi/describe";
 import { type OpenApiDocument, openApiDocument } from "../openapi/document";

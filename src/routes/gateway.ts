@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { budgetReport } from "../budget/view";
 import type { AppEnv } from "../env";
 import { loadPolicy } from "../middleware/policy";

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { createMiddleware } from "hono/factory";
 import { renderTask } from "../hooks/template";
 import { GatewayError, invalidInput } from "../lib/errors";

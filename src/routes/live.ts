@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { AppEnv } from "../env";
 import { fromMicros } from "../lib/money";
 import { validate } from "../middleware/validate";
@@ -10,9 +10,9 @@ import { listLiveItems } from "../store/resources";
 import { queryInt, queryScalar } from "../v3/schemas/common";
 
 const LiveQuery = z.object({
-  orgId: queryScalar(z.uuid()).optional(),
-  tenantId: queryScalar(z.uuid()).optional(),
-  limit: queryInt(1, 200).default(100),
+  orgId: z.optional(queryScalar(z.uuid())),
+  tenantId: z.optional(queryScalar(z.uuid())),
+  limit: z._default(queryInt(1, 200), 100),
 });
 
 /**
@@ -48,4 +48,4 @@ export const adminLive = new Hono<AppEnv>().get(
 );
 
 /** The query of GET /gateway/v1/live: a tenant sees its own, so only the limit is asked. */
-export const TenantLiveQuery = LiveQuery.pick({ limit: true });
+export const TenantLiveQuery = z.pick(LiveQuery, { limit: true });

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { AppEnv, Bindings } from "../env";
 import { afterResponse } from "../lib/after-response";
 import { readCanonical } from "../lib/canonical-json";
@@ -28,15 +28,14 @@ export const WEBHOOK_WINDOW_S = 300;
 /** What a status webhook's body must be, once its signature is verified. */
 export const StatusUpdate = z.object({
   type: z.string(),
-  timestamp: z.string().optional(),
-  payload: z
-    .object({
-      session_id: z.string().optional(),
-      task_id: z.string().optional(),
-      status: z.string().optional(),
-    })
-    .loose()
-    .optional(),
+  timestamp: z.optional(z.string()),
+  payload: z.optional(
+    z.looseObject({
+      session_id: z.optional(z.string()),
+      task_id: z.optional(z.string()),
+      status: z.optional(z.string()),
+    }),
+  ),
 });
 
 const RECEIVED: z.infer<typeof WebhookReceived> = { received: true };

@@ -4,7 +4,7 @@
  * meant to show (a key's hash, a hook's secret outside creation) fails the suite's check of every
  * answer against the document.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { BudgetPeriod } from "../policy/document";
 import { AUDIT_ACTIONS } from "../store/audit";
 import { BuModel, MoneyString, ProxyCountryCode } from "../v3/schemas/common";
@@ -13,12 +13,12 @@ import { BudgetAlertEvent } from "./events";
 import { Budget } from "./gateway";
 
 /** The envelope of the admin lists: a page of `item`, and how many there are in all. */
-export function adminPage<S extends z.ZodType>(item: S) {
+export function adminPage<S extends z.ZodMiniType>(item: S) {
   return z.strictObject({
     items: z.array(item),
-    totalItems: z.int().min(0),
-    pageNumber: z.int().min(1),
-    pageSize: z.int().min(1),
+    totalItems: z.int().check(z.minimum(0)),
+    pageNumber: z.int().check(z.minimum(1)),
+    pageSize: z.int().check(z.minimum(1)),
   });
 }
 
@@ -56,7 +56,11 @@ export const TenantBudget = z.strictObject({
 export const TenantBudgetPage = adminPage(TenantBudget);
 
 /** The answer to suspend and resume: `stopped` counts what a kill switch stopped in the request. */
-export const Suspension = z.strictObject({ id: z.uuid(), suspended: z.boolean(), stopped: z.int().min(0) });
+export const Suspension = z.strictObject({
+  id: z.uuid(),
+  suspended: z.boolean(),
+  stopped: z.int().check(z.minimum(0)),
+});
 export type Suspension = z.infer<typeof Suspension>;
 
 /** A key as listed: never the key itself or its hash. */
@@ -68,14 +72,14 @@ export const Key = z.strictObject({
   name: z.string(),
   scope: z.enum(["full", "read-only"]),
   createdAt: Timestamp,
-  lastUsedAt: Timestamp.nullable(),
-  expiresAt: Timestamp.nullable(),
-  revokedAt: Timestamp.nullable(),
+  lastUsedAt: z.nullable(Timestamp),
+  expiresAt: z.nullable(Timestamp),
+  revokedAt: z.nullable(Timestamp),
 });
 export type Key = z.infer<typeof Key>;
 
 /** A key as issued or rotated: the only answer that carries `key`, shown once. */
-export const IssuedKey = Key.extend({ key: z.string() });
+export const IssuedKey = z.extend(Key, { key: z.string() });
 export type IssuedKey = z.infer<typeof IssuedKey>;
 
 export const KeyList = z.strictObject({ keys: z.array(Key) });
@@ -96,7 +100,7 @@ export const Hook = z.strictObject({
   task: z.string(),
   /** The `RunTaskRequest` fields every task of the hook gets. */
   options: z.record(z.string(), z.unknown()),
-  callbackUrl: z.string().nullable(),
+  callbackUrl: z.nullable(z.string()),
   suspended: z.boolean(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
@@ -104,7 +108,7 @@ export const Hook = z.strictObject({
 export type Hook = z.infer<typeof Hook>;
 
 /** A hook as created: with its signing secret (`whsec_…`), shown only here and on rotation. */
-export const CreatedHook = Hook.extend({ secret: z.string() });
+export const CreatedHook = z.extend(Hook, { secret: z.string() });
 export const HookList = z.strictObject({ hooks: z.array(Hook) });
 
 /**
@@ -123,10 +127,10 @@ export const SigningSecret = z.strictObject({ secret: z.string() });
 
 /** One attempt at delivering a callback or an alert: the receiver's status, or why there was none. */
 const Attempt = z.strictObject({
-  attempt: z.int().min(1),
+  attempt: z.int().check(z.minimum(1)),
   at: Timestamp,
-  status: z.int().nullable(),
-  error: z.string().nullable(),
+  status: z.nullable(z.int()),
+  error: z.nullable(z.string()),
 });
 const EventState = z.enum(["pending", "delivered", "failed"]);
 
@@ -136,17 +140,17 @@ export const HookDeliveries = z.strictObject({
       /** The sender's `webhook-id`. */
       deliveryId: z.string(),
       state: z.enum(["pending", "done", "unknown"]),
-      sessionId: z.string().nullable(),
+      sessionId: z.nullable(z.string()),
       createdAt: Timestamp,
       /** The `session.finished` callback of the delivery's session, once there is one. */
-      callback: z
-        .strictObject({ eventId: z.string(), state: EventState, attempts: z.array(Attempt) })
-        .nullable(),
+      callback: z.nullable(
+        z.strictObject({ eventId: z.string(), state: EventState, attempts: z.array(Attempt) }),
+      ),
     }),
   ),
-  totalItems: z.int().min(0),
-  pageNumber: z.int().min(1),
-  pageSize: z.int().min(1),
+  totalItems: z.int().check(z.minimum(0)),
+  pageNumber: z.int().check(z.minimum(1)),
+  pageSize: z.int().check(z.minimum(1)),
 });
 
 export const Redelivery = z.strictObject({ eventId: z.string(), state: z.literal("pending") });
@@ -162,7 +166,7 @@ export const AlertTarget = z.strictObject({
 export type AlertTarget = z.infer<typeof AlertTarget>;
 
 /** The first PUT of an org's alerts answers with the signing secret too; later ones do not. */
-export const AlertTargetPut = AlertTarget.extend({ secret: z.string().optional() });
+export const AlertTargetPut = z.extend(AlertTarget, { secret: z.optional(z.string()) });
 
 export const AlertDeliveries = z.strictObject({
   deliveries: z.array(
@@ -174,32 +178,32 @@ export const AlertDeliveries = z.strictObject({
       attempts: z.array(Attempt),
     }),
   ),
-  totalItems: z.int().min(0),
-  pageNumber: z.int().min(1),
-  pageSize: z.int().min(1),
+  totalItems: z.int().check(z.minimum(0)),
+  pageNumber: z.int().check(z.minimum(1)),
+  pageSize: z.int().check(z.minimum(1)),
 });
 
 const EffectiveBudget = z.strictObject({ capUsd: MoneyString, period: BudgetPeriod, timeZone: z.string() });
 
 /** A tenant's org policy narrowed by its own, as applied to its requests; null: no restriction. */
 export const EffectivePolicy = z.strictObject({
-  orgBudget: EffectiveBudget.nullable(),
-  tenantBudget: EffectiveBudget.nullable(),
-  maxTaskCostUsd: MoneyString.nullable(),
-  defaultTaskCostUsd: MoneyString.nullable(),
-  minHoldUsd: MoneyString.nullable(),
-  allowedCountries: z.array(ProxyCountryCode).nullable(),
-  defaultCountry: ProxyCountryCode.nullable(),
+  orgBudget: z.nullable(EffectiveBudget),
+  tenantBudget: z.nullable(EffectiveBudget),
+  maxTaskCostUsd: z.nullable(MoneyString),
+  defaultTaskCostUsd: z.nullable(MoneyString),
+  minHoldUsd: z.nullable(MoneyString),
+  allowedCountries: z.nullable(z.array(ProxyCountryCode)),
+  defaultCountry: z.nullable(ProxyCountryCode),
   allowNoProxy: z.boolean(),
-  allowedModels: z.array(BuModel).nullable(),
+  allowedModels: z.nullable(z.array(BuModel)),
   allowKeepAlive: z.boolean(),
   allowSkills: z.boolean(),
   allowScheduledTasks: z.boolean(),
   allowOwnKey: z.boolean(),
-  maxIdleMinutes: z.int().nullable(),
-  maxConcurrentSessions: z.int().nullable(),
-  requestsPerMinute: z.int().nullable(),
-  maxBrowserTimeoutMinutes: z.int().nullable(),
+  maxIdleMinutes: z.nullable(z.int()),
+  maxConcurrentSessions: z.nullable(z.int()),
+  requestsPerMinute: z.nullable(z.int()),
+  maxBrowserTimeoutMinutes: z.nullable(z.int()),
   browserProxyAllowanceUsd: MoneyString,
 });
 export type EffectivePolicy = z.infer<typeof EffectivePolicy>;
@@ -210,19 +214,19 @@ export const AuditEntry = z.strictObject({
   at: Timestamp,
   /** `X-Actor` as given, else the admin token's name; `gateway` for refusals. */
   actor: z.string(),
-  tokenName: z.string().nullable(),
+  tokenName: z.nullable(z.string()),
   action: z.enum(AUDIT_ACTIONS),
   target: z.strictObject({ type: z.enum(["org", "tenant", "key", "hook", "event"]), id: z.string() }),
-  orgId: z.uuid().nullable(),
-  tenantId: z.uuid().nullable(),
+  orgId: z.nullable(z.uuid()),
+  tenantId: z.nullable(z.uuid()),
   before: z.unknown(),
   after: z.unknown(),
-  requestId: z.string().nullable(),
+  requestId: z.nullable(z.string()),
   /** Refusals only: the error code, and how many the tenant got in the minute from `at` on. */
-  code: z.string().nullable(),
-  count: z.int().min(1).nullable(),
+  code: z.nullable(z.string()),
+  count: z.nullable(z.int().check(z.minimum(1))),
 });
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
 /** A page of the audit log, newest first; `nextCursor` asks for the next, null on the last. */
-export const AuditPage = z.strictObject({ items: z.array(AuditEntry), nextCursor: z.string().nullable() });
+export const AuditPage = z.strictObject({ items: z.array(AuditEntry), nextCursor: z.nullable(z.string()) });

@@ -5,7 +5,7 @@
  * from here (its `webhooks`), and the suite checks every event a test receives against the
  * document, so the two cannot drift apart. Strict objects: a field nobody documented fails.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { DecimalString, MoneyString } from "../v3/schemas/common";
 import { Timestamp } from "./common";
 
@@ -19,16 +19,16 @@ export const SessionFinishedEvent = z.strictObject({
     deliveryId: z.string(),
     sessionId: z.uuid(),
     status: z.enum(["stopped", "timed_out", "error"]),
-    isTaskSuccessful: z.boolean().nullable(),
+    isTaskSuccessful: z.nullable(z.boolean()),
     /** The session's `output` as upstream gave it: a string, an object, or null. */
     output: z.unknown(),
-    totalCostUsd: MoneyString.nullable(),
-    llmCostUsd: MoneyString.nullable(),
-    proxyCostUsd: MoneyString.nullable(),
-    browserCostUsd: MoneyString.nullable(),
-    totalInputTokens: z.int().min(0),
-    totalOutputTokens: z.int().min(0),
-    proxyUsedMb: DecimalString.nullable(),
+    totalCostUsd: z.nullable(MoneyString),
+    llmCostUsd: z.nullable(MoneyString),
+    proxyCostUsd: z.nullable(MoneyString),
+    browserCostUsd: z.nullable(MoneyString),
+    totalInputTokens: z.int().check(z.minimum(0)),
+    totalOutputTokens: z.int().check(z.minimum(0)),
+    proxyUsedMb: z.nullable(DecimalString),
   }),
 });
 
@@ -39,7 +39,7 @@ export const BudgetAlertEvent = z.strictObject({
   data: z.strictObject({
     orgId: z.uuid(),
     /** The tenant whose budget crossed; null for the org's own. */
-    tenantId: z.uuid().nullable(),
+    tenantId: z.nullable(z.uuid()),
     scope: z.enum(["org", "tenant"]),
     periodKey: z.string(),
     thresholdPercent: z.int(),

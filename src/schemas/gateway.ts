@@ -3,7 +3,7 @@
  * (/gateway/v1, whose budgets and live items /admin/v1 shows too), a hook delivery's receipt, an upstream webhook's acknowledgement, health. The
  * routes build their answers as these types; the OpenAPI document describes them from here.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { BudgetPeriod } from "../policy/document";
 import { MoneyString } from "../v3/schemas/common";
 
@@ -13,7 +13,7 @@ export const Me = z.strictObject({ orgId: z.uuid(), tenantId: z.uuid(), keyId: z
 /** One budget scope as its tenant sees it; null where there is no cap. */
 export const BudgetScope = z.strictObject({
   scope: z.enum(["org", "tenant"]),
-  capUsd: MoneyString.nullable(),
+  capUsd: z.nullable(MoneyString),
   period: BudgetPeriod,
   timeZone: z.string(),
   /** The period the figures are for, e.g. `2026-11` for a month; `none` without a period. */
@@ -22,12 +22,12 @@ export const BudgetScope = z.strictObject({
   heldUsd: MoneyString,
   /** The part of spentUsd that went past the holds it was booked under. */
   overshootUsd: MoneyString,
-  remainingUsd: MoneyString.nullable(),
+  remainingUsd: z.nullable(MoneyString),
 });
 export type BudgetScope = z.infer<typeof BudgetScope>;
 
 /** A scope as the budget endpoints show it: with the org's alert thresholds, and those reached. */
-export const BudgetScopeReport = BudgetScope.extend({
+export const BudgetScopeReport = z.extend(BudgetScope, {
   /** The org's alert thresholds (percent of cap), ascending; empty when the org has no alert target. */
   alertThresholds: z.array(z.int()),
   /** Those that this period's booked spend has reached (as alerts count them); empty without a cap. */
@@ -53,7 +53,7 @@ export const LiveItems = z.strictObject({
       createdAt: z.string(),
       /** When the gateway last saw it from upstream (a response, a webhook or the reconciler). */
       viewAt: z.string(),
-      liveUrl: z.string().nullable(),
+      liveUrl: z.nullable(z.string()),
       /** What the ledger has booked for it so far. */
       costUsd: MoneyString,
     }),

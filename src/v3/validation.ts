@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 
 /** Where a value came from, as FastAPI names it in the first element of `loc`. */
 export type InputSource = "body" | "query" | "path" | "header";

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { AppEnv } from "../../env";
 import { idempotency } from "../../middleware/idempotency";
 import { jsonBody } from "../../middleware/json-body";
@@ -23,6 +23,7 @@ import {
   ListBrowsersQuery,
   UpdateBrowserSessionRequest,
   Uuid,
+  strictCopy,
 } from "../../v3/schemas";
 import { announceApplied, forwardHeld } from "./holds";
 import { listAgentBrowsers, onBrowser } from "./agent-browsers";
@@ -43,27 +44,29 @@ function metadataFilter(raw: string): { key: string; value?: string } {
  * `GET /browsers` as the gateway takes it: every `metadata` filter names a key, and there are no
  * more of them than a browser can carry pairs (a longer AND could match nothing anyway).
  */
-const GatewayListBrowsersQuery = ListBrowsersQuery.superRefine((query, ctx) => {
-  const filters = query.metadata ?? [];
-  if (filters.length > BROWSER_METADATA_MAX_PAIRS) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["metadata"],
-      message: `At most ${BROWSER_METADATA_MAX_PAIRS} metadata filters`,
-      input: filters,
-    });
-  }
-  filters.forEach((raw, index) => {
-    if (metadataFilter(raw).key === "") {
+const GatewayListBrowsersQuery = ListBrowsersQuery.check(
+  z.superRefine((query, ctx) => {
+    const filters = query.metadata ?? [];
+    if (filters.length > BROWSER_METADATA_MAX_PAIRS) {
       ctx.addIssue({
         code: "custom",
-        path: ["metadata", index],
-        message: "A metadata filter is key or key=value, with a key",
-        input: raw,
+        path: ["metadata"],
+        message: `At most ${BROWSER_METADATA_MAX_PAIRS} metadata filters`,
+        input: filters,
       });
     }
-  });
-});
+    filters.forEach((raw, index) => {
+      if (metadataFilter(raw).key === "") {
+        ctx.addIssue({
+          code: "custom",
+          path: ["metadata", index],
+          message: "A metadata filter is key or key=value, with a key",
+          input: raw,
+        });
+      }
+    });
+  }),
+);
 
 /** /api/v3/browsers: standalone CDP browsers, billed by time. */
 export const browsers = new Hono<AppEnv>()
@@ -91,7 +94,7 @@ export const browsers = new Hono<AppEnv>()
       },
     }),
     jsonBody({ required: true }),
-    validate("json", CreateBrowserSessionRequest.strict()),
+    validate("json", strictCopy(CreateBrowserSessionRequest)),
     idempotency(),
     async (c) => {
       await requireOwnedIfSet(c, PROFILES, c.req.valid("json").profileId);
@@ -170,7 +173,7 @@ export const browsers = new Hono<AppEnv>()
     }),
     validate("param", BrowserPath),
     jsonBody({ required: true }),
-    validate("json", UpdateBrowserSessionRequest.strict()),
+    validate("json", strictCopy(UpdateBrowserSessionRequest)),
     (c) => onBrowser(c, c.req.valid("param").session_id, { method: "PATCH", body: true }),
   )
   .get(

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { AppEnv } from "../../env";
 import { jsonBody } from "../../middleware/json-body";
 import { validate } from "../../middleware/validate";
@@ -12,6 +12,7 @@ import {
   ProfileUpdateRequest,
   ProfileView,
   Uuid,
+  strictCopy,
 } from "../../v3/schemas";
 import { createOwned, listPage, onOwned } from "./proxy";
 
@@ -29,7 +30,7 @@ export const profiles = new Hono<AppEnv>()
       responses: { 201: ProfileView },
     }),
     jsonBody({ required: false }),
-    validate("json", ProfileCreateRequest.strict()),
+    validate("json", strictCopy(ProfileCreateRequest)),
     (c) => createOwned(c, PROFILES, "/profiles"),
   )
   .get(
@@ -72,7 +73,7 @@ export const profiles = new Hono<AppEnv>()
     }),
     validate("param", ProfilePath),
     jsonBody({ required: true }),
-    validate("json", ProfileUpdateRequest.strict()),
+    validate("json", strictCopy(ProfileUpdateRequest)),
     (c) => onOwned(c, PROFILES, c.req.valid("param").profile_id, { method: "PATCH", body: true }),
   )
   .delete(

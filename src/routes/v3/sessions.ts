@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { AppEnv } from "../../env";
 import { microsWithin } from "../../lib/money";
 import { idempotency } from "../../middleware/idempotency";
@@ -16,6 +16,7 @@ import {
   SessionResponse,
   StopSessionRequest,
   Uuid,
+  strictCopy,
 } from "../../v3/schemas";
 import { createOrDispatch } from "./dispatch";
 import { clientBody, listPage, onOwned } from "./proxy";
@@ -30,16 +31,18 @@ const MAX_COST_MICROS = 1_000_000 * 1_000_000;
  * `RunTaskRequest` as the gateway takes it: no unknown fields (policy cannot judge what it does not
  * know) and a `maxCostUsd` that is an amount the ledger can hold, 0 to $1,000,000.
  */
-export const GatewayRunTaskRequest = RunTaskRequest.strict().superRefine((body, ctx) => {
-  if (body.maxCostUsd != null && microsWithin(body.maxCostUsd, MAX_COST_MICROS) === null) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["maxCostUsd"],
-      message: "maxCostUsd must be a decimal amount from 0 to 1000000",
-      input: body.maxCostUsd,
-    });
-  }
-});
+export const GatewayRunTaskRequest = strictCopy(RunTaskRequest).check(
+  z.superRefine((body, ctx) => {
+    if (body.maxCostUsd != null && microsWithin(body.maxCostUsd, MAX_COST_MICROS) === null) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxCostUsd"],
+        message: "maxCostUsd must be a decimal amount from 0 to 1000000",
+        input: body.maxCostUsd,
+      });
+    }
+  }),
+);
 
 /** /api/v3/sessions: agent sessions, their tasks, messages and stop. */
 export const sessions = new Hono<AppEnv>()
@@ -128,7 +131,7 @@ export const sessions = new Hono<AppEnv>()
     }),
     validate("param", SessionPath),
     jsonBody({ required: false }),
-    validate("json", StopSessionRequest.strict()),
+    validate("json", strictCopy(StopSessionRequest)),
     (c) =>
       onOwned(c, SESSIONS, c.req.valid("param").session_id, {
         method: "POST",

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { AppEnv } from "../../env";
 import { jsonBody } from "../../middleware/json-body";
 import { validate } from "../../middleware/validate";
@@ -20,6 +20,7 @@ import {
   WorkspaceSizeResponse,
   WorkspaceUpdateRequest,
   WorkspaceView,
+  strictCopy,
 } from "../../v3/schemas";
 import { createOwned, listPage, onOwned } from "./proxy";
 
@@ -33,22 +34,29 @@ const NOT_FOUND = "`Workspace not found`: unknown, or another tenant's";
 const isInsideWorkspace = (path: string) =>
   !path.startsWith("/") && !path.includes("\\") && !path.split("/").includes("..");
 
-const insideWorkspace = <S extends z.ZodType<string>>(schema: S) =>
-  schema.refine(isInsideWorkspace, {
-    message: "Must be a relative path inside the workspace: no leading '/', no '..' segment, no '\\'",
-  });
+const insideWorkspace = <S extends z.ZodMiniType<string>>(schema: S) =>
+  schema.check(
+    z.refine(isInsideWorkspace, {
+      message: "Must be a relative path inside the workspace: no leading '/', no '..' segment, no '\\'",
+    }),
+  );
 
-const GatewayListFilesQuery = ListFilesQuery.extend({ prefix: insideWorkspace(ListFilesQuery.shape.prefix) });
-const GatewayDeleteFileQuery = DeleteFileQuery.extend({ path: insideWorkspace(DeleteFileQuery.shape.path) });
-const GatewayUploadFilesQuery = UploadFilesQuery.extend({
+const GatewayListFilesQuery = z.extend(ListFilesQuery, {
+  prefix: insideWorkspace(ListFilesQuery.shape.prefix),
+});
+const GatewayDeleteFileQuery = z.extend(DeleteFileQuery, {
+  path: insideWorkspace(DeleteFileQuery.shape.path),
+});
+const GatewayUploadFilesQuery = z.extend(UploadFilesQuery, {
   prefix: insideWorkspace(UploadFilesQuery.shape.prefix),
 });
-const GatewayFileUploadRequest = FileUploadRequest.extend({
-  files: z
-    .array(FileUploadItem.extend({ name: insideWorkspace(FileUploadItem.shape.name) }))
-    .min(1)
-    .max(10),
-}).strict();
+const GatewayFileUploadRequest = strictCopy(
+  z.extend(FileUploadRequest, {
+    files: z
+      .array(z.extend(FileUploadItem, { name: insideWorkspace(FileUploadItem.shape.name) }))
+      .check(z.minLength(1), z.maxLength(10)),
+  }),
+);
 
 /** /api/v3/workspaces: shared file storage, with its files, uploads and size. */
 export const workspaces = new Hono<AppEnv>()
@@ -61,7 +69,7 @@ export const workspaces = new Hono<AppEnv>()
       responses: { 201: WorkspaceView },
     }),
     jsonBody({ required: false }),
-    validate("json", WorkspaceCreateRequest.strict()),
+    validate("json", strictCopy(WorkspaceCreateRequest)),
     (c) => createOwned(c, WORKSPACES, "/workspaces"),
   )
   .get(
@@ -103,7 +111,7 @@ export const workspaces = new Hono<AppEnv>()
     }),
     validate("param", WorkspacePath),
     jsonBody({ required: true }),
-    validate("json", WorkspaceUpdateRequest.strict()),
+    validate("json", strictCopy(WorkspaceUpdateRequest)),
     (c) => onOwned(c, WORKSPACES, c.req.valid("param").workspace_id, { method: "PATCH", body: true }),
   )
   .delete(

@@ -1,18 +1,18 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { Uuid } from "./common";
 
 export const PlanInfo = z.object({
   planName: z.string(),
-  subscriptionStatus: z.string().nullable(),
-  subscriptionId: z.string().nullable(),
-  subscriptionCurrentPeriodEnd: z.string().nullable(),
-  subscriptionCanceledAt: z.string().nullable(),
+  subscriptionStatus: z.nullable(z.string()),
+  subscriptionId: z.nullable(z.string()),
+  subscriptionCurrentPeriodEnd: z.nullable(z.string()),
+  subscriptionCanceledAt: z.nullable(z.string()),
 });
 export type PlanInfo = z.infer<typeof PlanInfo>;
 
 /** `GET /billing/account`. Unlike everywhere else, balances here are JSON numbers. */
 export const AccountView = z.object({
-  name: z.string().nullish(),
+  name: z.nullish(z.string()),
   /** monthly + additional. */
   totalCreditsBalanceUsd: z.number(),
   monthlyCreditsBalanceUsd: z.number(),
@@ -23,8 +23,8 @@ export const AccountView = z.object({
   isFreeTier: z.boolean(),
   projectId: Uuid,
   /** The next three are newer than the published spec (SDK types, newer spec copy). */
-  tracingDisabled: z.boolean().optional(),
-  concurrentSessionLimit: z.int().optional(),
-  activeSessionCount: z.int().optional(),
+  tracingDisabled: z.optional(z.boolean()),
+  concurrentSessionLimit: z.optional(z.int()),
+  activeSessionCount: z.optional(z.int()),
 });
 export type AccountView = z.infer<typeof AccountView>;

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import {
   DateTime,
   DecimalString,
@@ -27,33 +27,34 @@ export const BrowserSessionStatus = z.enum(["active", "stopped"]);
 export type BrowserSessionStatus = z.infer<typeof BrowserSessionStatus>;
 
 export const CustomProxy = z.object({
-  host: z.string().min(1).max(255),
-  port: z.int().min(1).max(65535),
-  username: z.string().min(1).max(255).nullish(),
-  password: z.string().min(1).max(255).nullish(),
-  ignoreCertErrors: z.boolean().default(false),
+  host: z.string().check(z.minLength(1), z.maxLength(255)),
+  port: z.int().check(z.minimum(1), z.maximum(65535)),
+  username: z.nullish(z.string().check(z.minLength(1), z.maxLength(255))),
+  password: z.nullish(z.string().check(z.minLength(1), z.maxLength(255))),
+  ignoreCertErrors: z._default(z.boolean(), false),
 });
 export type CustomProxy = z.infer<typeof CustomProxy>;
 
 /** `POST /browsers` body (OpenAPI plus the SDK 3.11.3 fields metadata, pdfRendererEnabled, solveCaptchas). */
 export const CreateBrowserSessionRequest = z.object({
-  profileId: Uuid.nullish(),
-  proxyCountryCode: ProxyCountryCode.nullable().default("us"),
-  metadata: z
-    .record(z.string(), z.string())
-    .refine((m) => Object.keys(m).length <= BROWSER_METADATA_MAX_PAIRS, {
-      message: `metadata supports at most ${BROWSER_METADATA_MAX_PAIRS} key-value pairs`,
-    })
-    .nullish(),
+  profileId: z.nullish(Uuid),
+  proxyCountryCode: z._default(z.nullable(ProxyCountryCode), "us"),
+  metadata: z.nullish(
+    z.record(z.string(), z.string()).check(
+      z.refine((m) => Object.keys(m).length <= BROWSER_METADATA_MAX_PAIRS, {
+        message: `metadata supports at most ${BROWSER_METADATA_MAX_PAIRS} key-value pairs`,
+      }),
+    ),
+  ),
   /** Minutes, 1..240; see BROWSER_TIMEOUT_MAX_MINUTES for the upper bound. */
-  timeout: z.int().min(1).default(60),
-  browserScreenWidth: ScreenWidth.nullish(),
-  browserScreenHeight: ScreenHeight.nullish(),
-  allowResizing: z.boolean().default(false),
-  customProxy: CustomProxy.nullish(),
-  enableRecording: z.boolean().default(false),
-  pdfRendererEnabled: z.boolean().default(true),
-  solveCaptchas: z.boolean().default(true),
+  timeout: z._default(z.int().check(z.minimum(1)), 60),
+  browserScreenWidth: z.nullish(ScreenWidth),
+  browserScreenHeight: z.nullish(ScreenHeight),
+  allowResizing: z._default(z.boolean(), false),
+  customProxy: z.nullish(CustomProxy),
+  enableRecording: z._default(z.boolean(), false),
+  pdfRendererEnabled: z._default(z.boolean(), true),
+  solveCaptchas: z._default(z.boolean(), true),
 });
 export type CreateBrowserSessionRequest = z.infer<typeof CreateBrowserSessionRequest>;
 
@@ -65,25 +66,25 @@ export type UpdateBrowserSessionRequest = z.infer<typeof UpdateBrowserSessionReq
 export const BrowserSessionItemView = z.object({
   id: Uuid,
   status: BrowserSessionStatus,
-  liveUrl: z.string().nullish(),
-  cdpUrl: z.string().nullish(),
+  liveUrl: z.nullish(z.string()),
+  cdpUrl: z.nullish(z.string()),
   timeoutAt: DateTime,
   startedAt: DateTime,
-  finishedAt: DateTime.nullish(),
+  finishedAt: z.nullish(DateTime),
   proxyUsedMb: DecimalString,
   proxyCost: MoneyString,
   browserCost: MoneyString,
-  agentSessionId: Uuid.nullish(),
+  agentSessionId: z.nullish(Uuid),
   /** Always null in lists. */
-  recordingUrl: z.string().nullish(),
+  recordingUrl: z.nullish(z.string()),
   /** SDK 3.11.3 field, absent from the published spec. */
-  metadata: z.record(z.string(), z.string()).optional(),
+  metadata: z.optional(z.record(z.string(), z.string())),
 });
 export type BrowserSessionItemView = z.infer<typeof BrowserSessionItemView>;
 
-export const BrowserSessionView = BrowserSessionItemView.extend({
+export const BrowserSessionView = z.extend(BrowserSessionItemView, {
   /** SDK 3.11.3 field, absent from the published spec. */
-  recordingAvailable: z.boolean().optional(),
+  recordingAvailable: z.optional(z.boolean()),
 });
 export type BrowserSessionView = z.infer<typeof BrowserSessionView>;
 
@@ -92,33 +93,33 @@ export type BrowserSessionListResponse = z.infer<typeof BrowserSessionListRespon
 
 export const BrowserDownloadFile = z.object({
   path: z.string(),
-  size: z.int().min(0),
+  size: z.int().check(z.minimum(0)),
   lastModified: DateTime,
-  url: z.string().nullish(),
+  url: z.nullish(z.string()),
 });
 export type BrowserDownloadFile = z.infer<typeof BrowserDownloadFile>;
 
 export const BrowserDownloadListResponse = z.object({
   files: z.array(BrowserDownloadFile),
-  nextCursor: z.string().nullish(),
+  nextCursor: z.nullish(z.string()),
   hasMore: z.boolean(),
 });
 export type BrowserDownloadListResponse = z.infer<typeof BrowserDownloadListResponse>;
 
 /** `GET /browsers`; `metadata` repeats (`key` or `key=value`, all must match). */
 export const ListBrowsersQuery = z.object({
-  pageSize: queryInt(1, 100).default(10),
-  pageNumber: queryInt(1).default(1),
-  filterBy: queryScalar(BrowserSessionStatus).nullish(),
-  metadata: queryList().optional(),
-  agentSessionId: queryScalar(Uuid).nullish(),
+  pageSize: z._default(queryInt(1, 100), 10),
+  pageNumber: z._default(queryInt(1), 1),
+  filterBy: z.nullish(queryScalar(BrowserSessionStatus)),
+  metadata: z.optional(queryList()),
+  agentSessionId: z.nullish(queryScalar(Uuid)),
 });
 export type ListBrowsersQuery = z.infer<typeof ListBrowsersQuery>;
 
 export const BrowserDownloadsQuery = z.object({
-  limit: queryInt(1, 100).default(50),
-  cursor: queryScalar(z.string()).nullish(),
-  includeUrls: queryBool().default(false),
+  limit: z._default(queryInt(1, 100), 50),
+  cursor: z.nullish(queryScalar(z.string())),
+  includeUrls: z._default(queryBool(), false),
 });
 export type BrowserDownloadsQuery = z.infer<typeof BrowserDownloadsQuery>;
 

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { PROXY_COUNTRY_CODES } from "./country-codes";
 
 /**
@@ -14,7 +14,7 @@ export const DateTime = z.iso.datetime({ offset: true, local: true });
 export const DECIMAL_PATTERN = /^(?!^[-+.]*$)[+-]?0*\d*\.?\d*$/;
 
 /** A decimal carried as a string ("0", "0.0123"); the API never sends money as a JSON number. */
-export const DecimalString = z.string().regex(DECIMAL_PATTERN);
+export const DecimalString = z.string().check(z.regex(DECIMAL_PATTERN));
 
 /** Money on the wire: a decimal string of US dollars. */
 export const MoneyString = DecimalString;
@@ -62,33 +62,39 @@ export const BuAgentSessionStatus = z.enum(["created", "idle", "running", "stopp
 export type BuAgentSessionStatus = z.infer<typeof BuAgentSessionStatus>;
 
 /** Browser viewport bounds shared by sessions and browsers. */
-export const ScreenWidth = z.int().min(320).max(6144);
-export const ScreenHeight = z.int().min(320).max(3456);
+export const ScreenWidth = z.int().check(z.minimum(320), z.maximum(6144));
+export const ScreenHeight = z.int().check(z.minimum(320), z.maximum(3456));
 
 // ---------------------------------------------------------------------------------------------
 // Query parameters arrive as strings (or arrays when repeated). FastAPI coerces them, takes the
-// last of a repeated scalar, and words its errors as below; these helpers do the same.
+// last of a repeated scalar, and words its errors as below; these helpers do the same. Each is
+// a transform piped into the schema that checks the result (what classic zod's `z.preprocess`
+// builds); a transform's context is the bare parse payload, so a refusal goes onto its `issues`.
 
 /** The last value of a repeated query parameter, as Starlette hands a scalar parameter. */
 function lastValue(value: unknown): unknown {
   return Array.isArray(value) ? value[value.length - 1] : value;
 }
 
-/** An integer query parameter within [min, max]; wrap with `.default()` or `.optional()`. */
+/** An integer query parameter within [min, max]; wrap with `z._default()` or `z.optional()`. */
 export function queryInt(min: number, max?: number) {
-  const bounded = max === undefined ? z.int().min(min) : z.int().min(min).max(max);
-  return z.preprocess((raw, ctx) => {
-    const value = lastValue(raw);
-    if (typeof value !== "string") return value;
-    if (/^\s*[+-]?\d+\s*$/.test(value)) return Number(value);
-    ctx.addIssue({
-      code: "custom",
-      message: "Input should be a valid integer, unable to parse string as an integer",
-      params: { pydanticType: "int_parsing" },
-      input: value,
-    });
-    return z.NEVER;
-  }, bounded);
+  const bounded =
+    max === undefined ? z.int().check(z.minimum(min)) : z.int().check(z.minimum(min), z.maximum(max));
+  return z.pipe(
+    z.transform((raw, ctx) => {
+      const value = lastValue(raw);
+      if (typeof value !== "string") return value;
+      if (/^\s*[+-]?\d+\s*$/.test(value)) return Number(value);
+      ctx.issues.push({
+        code: "custom",
+        message: "Input should be a valid integer, unable to parse string as an integer",
+        params: { pydanticType: "int_parsing" },
+        input: value,
+      });
+      return z.NEVER;
+    }),
+    bounded,
+  );
 }
 
 const TRUE_WORDS = new Set(["true", "1", "yes", "on", "t", "y"]);
@@ -96,44 +102,61 @@ const FALSE_WORDS = new Set(["false", "0", "no", "off", "f", "n"]);
 
 /** A boolean query parameter: pydantic's words (true/false, 1/0, yes/no, on/off). */
 export function queryBool() {
-  return z.preprocess((raw, ctx) => {
-    const value = lastValue(raw);
-    if (typeof value !== "string") return value;
-    const word = value.trim().toLowerCase();
-    if (TRUE_WORDS.has(word)) return true;
-    if (FALSE_WORDS.has(word)) return false;
-    ctx.addIssue({
-      code: "custom",
-      message: "Input should be a valid boolean, unable to interpret input",
-      params: { pydanticType: "bool_parsing" },
-      input: value,
-    });
-    return z.NEVER;
-  }, z.boolean());
+  return z.pipe(
+    z.transform((raw, ctx) => {
+      const value = lastValue(raw);
+      if (typeof value !== "string") return value;
+      const word = value.trim().toLowerCase();
+      if (TRUE_WORDS.has(word)) return true;
+      if (FALSE_WORDS.has(word)) return false;
+      ctx.issues.push({
+        code: "custom",
+        message: "Input should be a valid boolean, unable to interpret input",
+        params: { pydanticType: "bool_parsing" },
+        input: value,
+      });
+      return z.NEVER;
+    }),
+    z.boolean(),
+  );
 }
 
 /** A scalar query parameter checked by `schema` after taking the last repeated value. */
-export function queryScalar<S extends z.ZodType>(schema: S) {
-  return z.preprocess(lastValue, schema);
+export function queryScalar<S extends z.ZodMiniType>(schema: S) {
+  return z.pipe(z.transform(lastValue), schema);
 }
 
 /** A repeatable query parameter (`metadata=a&metadata=b`), always read as a list. */
 export function queryList() {
-  return z.preprocess((raw) => (typeof raw === "string" ? [raw] : raw), z.array(z.string()));
+  return z.pipe(
+    z.transform((raw) => (typeof raw === "string" ? [raw] : raw)),
+    z.array(z.string()),
+  );
 }
 
 /** `pageSize`/`pageNumber` as browsers, profiles and workspaces take them. */
 export const PageQuery = z.object({
-  pageSize: queryInt(1, 100).default(10),
-  pageNumber: queryInt(1).default(1),
+  pageSize: z._default(queryInt(1, 100), 10),
+  pageNumber: z._default(queryInt(1), 1),
 });
 
 /** Envelope of the `items` lists (browsers, profiles, workspaces). */
-export function itemsPage<S extends z.ZodType>(item: S) {
+export function itemsPage<S extends z.ZodMiniType>(item: S) {
   return z.object({
     items: z.array(item),
     totalItems: z.int(),
     pageNumber: z.int(),
     pageSize: z.int(),
   });
+}
+
+/**
+ * A copy of a request object that refuses unknown fields, its refinements kept (what classic
+ * zod's `.strict()` makes): the gateway takes only what its policy knows how to judge.
+ */
+export function strictCopy<S extends z.ZodMiniObject>(
+  schema: S,
+): z.ZodMiniObject<S["shape"], z.core.$strict> {
+  // `z.catchall` types the extra keys as `never` fields; the object's own type is the strict one.
+  return z.catchall(schema, z.never()) as unknown as z.ZodMiniObject<S["shape"], z.core.$strict>;
 }

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 
 /** Every non-422 error body: `{"detail": "..."}`. */
 export const ErrorDetail = z.object({ detail: z.string() });
@@ -9,8 +9,8 @@ export const ValidationError = z.object({
   loc: z.array(z.union([z.string(), z.int()])),
   msg: z.string(),
   type: z.string(),
-  input: z.unknown().optional(),
-  ctx: z.record(z.string(), z.unknown()).optional(),
+  input: z.optional(z.unknown()),
+  ctx: z.optional(z.record(z.string(), z.unknown())),
 });
 export type ValidationError = z.infer<typeof ValidationError>;
 

@@ -1,28 +1,28 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { DateTime, PageQuery, Uuid, itemsPage, queryScalar } from "./common";
 
 /** `POST /profiles` body; the body itself is optional. */
 export const ProfileCreateRequest = z.object({
-  name: z.string().max(100).nullish(),
-  userId: z.string().max(255).nullish(),
+  name: z.nullish(z.string().check(z.maxLength(100))),
+  userId: z.nullish(z.string().check(z.maxLength(255))),
 });
 export type ProfileCreateRequest = z.infer<typeof ProfileCreateRequest>;
 
 /** `PATCH /profiles/{id}`: only the fields present change. */
 export const ProfileUpdateRequest = z.object({
-  name: z.string().max(100).nullish(),
-  userId: z.string().max(255).nullish(),
+  name: z.nullish(z.string().check(z.maxLength(100))),
+  userId: z.nullish(z.string().check(z.maxLength(255))),
 });
 export type ProfileUpdateRequest = z.infer<typeof ProfileUpdateRequest>;
 
 export const ProfileView = z.object({
   id: Uuid,
-  userId: z.string().nullish(),
-  name: z.string().nullish(),
-  lastUsedAt: DateTime.nullish(),
+  userId: z.nullish(z.string()),
+  name: z.nullish(z.string()),
+  lastUsedAt: z.nullish(DateTime),
   createdAt: DateTime,
   updatedAt: DateTime,
-  cookieDomains: z.array(z.string()).nullish(),
+  cookieDomains: z.nullish(z.array(z.string())),
 });
 export type ProfileView = z.infer<typeof ProfileView>;
 
@@ -33,8 +33,8 @@ export type ProfileListResponse = z.infer<typeof ProfileListResponse>;
  * `GET /profiles`; `query` matches name or userId. (SDK 3.11.3's `profiles.list()` sends
  * `page`/`page_size`, which the API ignores like any unknown parameter.)
  */
-export const ListProfilesQuery = PageQuery.extend({
-  query: queryScalar(z.string().max(200)).nullish(),
+export const ListProfilesQuery = z.extend(PageQuery, {
+  query: z.nullish(queryScalar(z.string().check(z.maxLength(200)))),
 });
 export type ListProfilesQuery = z.infer<typeof ListProfilesQuery>;
 

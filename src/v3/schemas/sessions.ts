@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import {
   BuAgentSessionStatus,
   BuModel,
@@ -19,52 +19,54 @@ const JsonObject = z.record(z.string(), z.unknown());
 /**
  * `POST /sessions` body (OpenAPI `RunTaskRequest` plus the fields SDK 3.11.3 sends). Every field
  * is optional; defaults are the documented ones. Unknown keys are ignored, as pydantic does.
- * The two cross-field rules are the API's own and hold for strict copies too (`.strict()`).
+ * The two cross-field rules are the API's own and hold for strict copies too (`strictCopy`).
  */
 export const RunTaskRequest = z
   .object({
-    task: z.string().nullish(),
-    model: BuModel.default("claude-opus-4.7"),
-    thinkingLevel: ThinkingLevel.nullish(),
-    sessionId: Uuid.nullish(),
-    keepAlive: z.boolean().default(false),
+    task: z.nullish(z.string()),
+    model: z._default(BuModel, "claude-opus-4.7"),
+    thinkingLevel: z.nullish(ThinkingLevel),
+    sessionId: z.nullish(Uuid),
+    keepAlive: z._default(z.boolean(), false),
     /** A number or a decimal string; the response echoes it as a string. */
-    maxCostUsd: z.union([z.number(), DecimalString, z.null()]).optional(),
-    profileId: Uuid.nullish(),
-    workspaceId: Uuid.nullish(),
-    proxyCountryCode: ProxyCountryCode.nullable().default("us"),
-    browserScreenWidth: ScreenWidth.nullish(),
-    browserScreenHeight: ScreenHeight.nullish(),
-    outputSchema: JsonObject.nullish(),
-    enableScheduledTasks: z.boolean().default(false),
-    sensitiveData: z.record(z.string(), z.string()).nullish(),
-    enableRecording: z.boolean().default(false),
-    skills: z.boolean().default(true),
-    agentmail: z.boolean().default(true),
-    codeMode: z.boolean().default(false),
-    cacheScript: z.boolean().nullish(),
-    useOwnKey: z.boolean().default(false),
-    autoHeal: z.boolean().default(true),
+    maxCostUsd: z.optional(z.union([z.number(), DecimalString, z.null()])),
+    profileId: z.nullish(Uuid),
+    workspaceId: z.nullish(Uuid),
+    proxyCountryCode: z._default(z.nullable(ProxyCountryCode), "us"),
+    browserScreenWidth: z.nullish(ScreenWidth),
+    browserScreenHeight: z.nullish(ScreenHeight),
+    outputSchema: z.nullish(JsonObject),
+    enableScheduledTasks: z._default(z.boolean(), false),
+    sensitiveData: z.nullish(z.record(z.string(), z.string())),
+    enableRecording: z._default(z.boolean(), false),
+    skills: z._default(z.boolean(), true),
+    agentmail: z._default(z.boolean(), true),
+    codeMode: z._default(z.boolean(), false),
+    cacheScript: z.nullish(z.boolean()),
+    useOwnKey: z._default(z.boolean(), false),
+    autoHeal: z._default(z.boolean(), true),
   })
-  .superRefine((body, ctx) => {
-    // An empty task counts as none, as Python's truthiness does upstream.
-    if (body.sessionId && !body.task) {
-      ctx.addIssue({
-        code: "custom",
-        message: "task is required when dispatching to an existing session",
-        path: [],
-        input: body,
-      });
-    }
-    if ((body.browserScreenWidth == null) !== (body.browserScreenHeight == null)) {
-      ctx.addIssue({
-        code: "custom",
-        message: "browserScreenWidth and browserScreenHeight must be set together",
-        path: [],
-        input: body,
-      });
-    }
-  });
+  .check(
+    z.superRefine((body, ctx) => {
+      // An empty task counts as none, as Python's truthiness does upstream.
+      if (body.sessionId && !body.task) {
+        ctx.addIssue({
+          code: "custom",
+          message: "task is required when dispatching to an existing session",
+          path: [],
+          input: body,
+        });
+      }
+      if ((body.browserScreenWidth == null) !== (body.browserScreenHeight == null)) {
+        ctx.addIssue({
+          code: "custom",
+          message: "browserScreenWidth and browserScreenHeight must be set together",
+          path: [],
+          input: body,
+        });
+      }
+    }),
+  );
 export type RunTaskRequest = z.infer<typeof RunTaskRequest>;
 export type RunTaskRequestInput = z.input<typeof RunTaskRequest>;
 
@@ -72,7 +74,7 @@ export const StopStrategy = z.enum(["task", "session"]);
 export type StopStrategy = z.infer<typeof StopStrategy>;
 
 /** `POST /sessions/{id}/stop` body; the body itself may also be absent or `null`. */
-export const StopSessionRequest = z.object({ strategy: StopStrategy.default("session") });
+export const StopSessionRequest = z.object({ strategy: z._default(StopStrategy, "session") });
 export type StopSessionRequest = z.infer<typeof StopSessionRequest>;
 
 /**
@@ -83,25 +85,25 @@ export const SessionResponse = z.object({
   id: Uuid,
   status: BuAgentSessionStatus,
   model: BuModel,
-  thinkingLevel: ThinkingLevel.nullish(),
-  title: z.string().nullish(),
+  thinkingLevel: z.nullish(ThinkingLevel),
+  title: z.nullish(z.string()),
   /** A string, an object matching `outputSchema`, or `{text, code, output?}` in code mode. */
   output: z.unknown(),
-  outputSchema: JsonObject.nullish(),
-  stepCount: z.int().min(0),
-  lastStepSummary: z.string().nullish(),
-  isTaskSuccessful: z.boolean().nullish(),
-  liveUrl: z.string().nullish(),
+  outputSchema: z.nullish(JsonObject),
+  stepCount: z.int().check(z.minimum(0)),
+  lastStepSummary: z.nullish(z.string()),
+  isTaskSuccessful: z.nullish(z.boolean()),
+  liveUrl: z.nullish(z.string()),
   /** Populated only by `GET /sessions/{id}`; `[]` in lists. */
   recordingUrls: z.array(z.string()),
-  profileId: Uuid.nullish(),
-  workspaceId: Uuid.nullish(),
-  proxyCountryCode: ProxyCountryCode.nullish(),
-  browserScreenWidth: z.int().nullish(),
-  browserScreenHeight: z.int().nullish(),
-  maxCostUsd: MoneyString.nullish(),
-  totalInputTokens: z.int().min(0),
-  totalOutputTokens: z.int().min(0),
+  profileId: z.nullish(Uuid),
+  workspaceId: z.nullish(Uuid),
+  proxyCountryCode: z.nullish(ProxyCountryCode),
+  browserScreenWidth: z.nullish(z.int()),
+  browserScreenHeight: z.nullish(z.int()),
+  maxCostUsd: z.nullish(MoneyString),
+  totalInputTokens: z.int().check(z.minimum(0)),
+  totalOutputTokens: z.int().check(z.minimum(0)),
   proxyUsedMb: DecimalString,
   llmCostUsd: MoneyString,
   proxyCostUsd: MoneyString,
@@ -109,9 +111,9 @@ export const SessionResponse = z.object({
   /** llmCostUsd + proxyCostUsd + browserCostUsd. */
   totalCostUsd: MoneyString,
   /** Populated only by `GET /sessions/{id}`; null in lists. */
-  screenshotUrl: z.string().nullish(),
-  agentmailEmail: z.string().nullish(),
-  integrationsUsed: z.array(z.string()).optional(),
+  screenshotUrl: z.nullish(z.string()),
+  agentmailEmail: z.nullish(z.string()),
+  integrationsUsed: z.optional(z.array(z.string())),
   createdAt: DateTime,
   updatedAt: DateTime,
 });
@@ -119,9 +121,9 @@ export type SessionResponse = z.infer<typeof SessionResponse>;
 
 export const SessionListResponse = z.object({
   sessions: z.array(SessionResponse),
-  total: z.int().min(0),
-  page: z.int().min(1),
-  pageSize: z.int().min(1),
+  total: z.int().check(z.minimum(0)),
+  page: z.int().check(z.minimum(1)),
+  pageSize: z.int().check(z.minimum(1)),
 });
 export type SessionListResponse = z.infer<typeof SessionListResponse>;
 
@@ -133,7 +135,7 @@ export const MessageResponse = z.object({
   data: z.string(),
   type: z.string(),
   summary: z.string(),
-  screenshotUrl: z.string().nullish(),
+  screenshotUrl: z.nullish(z.string()),
   hidden: z.boolean(),
   createdAt: DateTime,
 });
@@ -148,16 +150,16 @@ export type MessageListResponse = z.infer<typeof MessageListResponse>;
 
 /** `GET /sessions`: snake_case, unlike every other list. */
 export const ListSessionsQuery = z.object({
-  page: queryInt(1).default(1),
-  page_size: queryInt(1, 100).default(20),
+  page: z._default(queryInt(1), 1),
+  page_size: z._default(queryInt(1, 100), 20),
 });
 export type ListSessionsQuery = z.infer<typeof ListSessionsQuery>;
 
 /** `GET /sessions/{id}/messages` cursors are message ids. */
 export const ListMessagesQuery = z.object({
-  after: queryScalar(Uuid).nullish(),
-  before: queryScalar(Uuid).nullish(),
-  limit: queryInt(1, 100).default(10),
+  after: z.nullish(queryScalar(Uuid)),
+  before: z.nullish(queryScalar(Uuid)),
+  limit: z._default(queryInt(1, 100), 10),
 });
 export type ListMessagesQuery = z.infer<typeof ListMessagesQuery>;
 

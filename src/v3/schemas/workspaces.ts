@@ -1,16 +1,16 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { DateTime, PageQuery, Uuid, itemsPage, queryBool, queryInt, queryScalar } from "./common";
 
 /** `POST /workspaces` body; the body itself is optional. */
-export const WorkspaceCreateRequest = z.object({ name: z.string().max(100).nullish() });
+export const WorkspaceCreateRequest = z.object({ name: z.nullish(z.string().check(z.maxLength(100))) });
 export type WorkspaceCreateRequest = z.infer<typeof WorkspaceCreateRequest>;
 
-export const WorkspaceUpdateRequest = z.object({ name: z.string().max(100).nullish() });
+export const WorkspaceUpdateRequest = z.object({ name: z.nullish(z.string().check(z.maxLength(100))) });
 export type WorkspaceUpdateRequest = z.infer<typeof WorkspaceUpdateRequest>;
 
 export const WorkspaceView = z.object({
   id: Uuid,
-  name: z.string().nullish(),
+  name: z.nullish(z.string()),
   createdAt: DateTime,
   updatedAt: DateTime,
 });
@@ -25,28 +25,28 @@ export type ListWorkspacesQuery = z.infer<typeof ListWorkspacesQuery>;
 export const FileInfo = z.object({
   /** Relative to the workspace root, e.g. "uploads/data.csv". */
   path: z.string(),
-  size: z.int().min(0),
+  size: z.int().check(z.minimum(0)),
   lastModified: DateTime,
   /** Presigned GET (60 s), only with `includeUrls=true`. */
-  url: z.string().nullish(),
+  url: z.nullish(z.string()),
 });
 export type FileInfo = z.infer<typeof FileInfo>;
 
 export const FileListResponse = z.object({
   files: z.array(FileInfo),
   /** Immediate sub-folders of `prefix`, with `shallow=true`. */
-  folders: z.array(z.string()).optional(),
-  nextCursor: z.string().nullish(),
+  folders: z.optional(z.array(z.string())),
+  nextCursor: z.nullish(z.string()),
   hasMore: z.boolean(),
 });
 export type FileListResponse = z.infer<typeof FileListResponse>;
 
 export const ListFilesQuery = z.object({
-  prefix: queryScalar(z.string()).default(""),
-  limit: queryInt(1, 100).default(50),
-  cursor: queryScalar(z.string()).nullish(),
-  includeUrls: queryBool().default(false),
-  shallow: queryBool().default(false),
+  prefix: z._default(queryScalar(z.string()), ""),
+  limit: z._default(queryInt(1, 100), 50),
+  cursor: z.nullish(queryScalar(z.string())),
+  includeUrls: z._default(queryBool(), false),
+  shallow: z._default(queryBool(), false),
 });
 export type ListFilesQuery = z.infer<typeof ListFilesQuery>;
 
@@ -55,18 +55,20 @@ export const DeleteFileQuery = z.object({ path: queryScalar(z.string()) });
 export type DeleteFileQuery = z.infer<typeof DeleteFileQuery>;
 
 /** `POST /workspaces/{id}/files/upload?prefix=uploads/`. */
-export const UploadFilesQuery = z.object({ prefix: queryScalar(z.string()).default("") });
+export const UploadFilesQuery = z.object({ prefix: z._default(queryScalar(z.string()), "") });
 export type UploadFilesQuery = z.infer<typeof UploadFilesQuery>;
 
 export const FileUploadItem = z.object({
-  name: z.string().min(1).max(255),
-  contentType: z.string().max(255).default("application/octet-stream"),
+  name: z.string().check(z.minLength(1), z.maxLength(255)),
+  contentType: z._default(z.string().check(z.maxLength(255)), "application/octet-stream"),
   /** Bytes; documented as required for workspace uploads, though the schema allows null. */
-  size: z.int().min(1).nullish(),
+  size: z.nullish(z.int().check(z.minimum(1))),
 });
 export type FileUploadItem = z.infer<typeof FileUploadItem>;
 
-export const FileUploadRequest = z.object({ files: z.array(FileUploadItem).min(1).max(10) });
+export const FileUploadRequest = z.object({
+  files: z.array(FileUploadItem).check(z.minLength(1), z.maxLength(10)),
+});
 export type FileUploadRequest = z.infer<typeof FileUploadRequest>;
 
 export const FileUploadResponseItem = z.object({
@@ -84,7 +86,10 @@ export type FileUploadResponse = z.infer<typeof FileUploadResponse>;
  * `GET /workspaces/{id}/size` is untyped in the spec (`schema: {}`); this camelCase shape is a
  * guess from an older snake_case doc, and is what the emulator answers.
  */
-export const WorkspaceSizeResponse = z.object({ sizeBytes: z.int().min(0), quotaBytes: z.int().min(0) });
+export const WorkspaceSizeResponse = z.object({
+  sizeBytes: z.int().check(z.minimum(0)),
+  quotaBytes: z.int().check(z.minimum(0)),
+});
 export type WorkspaceSizeResponse = z.infer<typeof WorkspaceSizeResponse>;
 
 export const WorkspacePathParams = z.object({ workspace_id: Uuid });
