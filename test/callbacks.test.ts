@@ -9,27 +9,19 @@ import { claimAttempt, recordAttempt } from "../src/store/events";
 import { SESSIONS } from "../src/upstream/kinds";
 import {
   deliverToHook,
-  ADMIN_TOKEN,
   asTenant,
   emulatorTruth,
   emuTask,
   eventInbox,
   eventually,
   expectJson,
-  gateway,
   newTenant,
   type SessionView,
   type TestTenant,
 } from "./helpers";
+import { admin } from "./hook-helpers";
 
 const log = createLogger({ test: "callbacks" });
-
-const admin = (path: string, method = "GET", body?: unknown) =>
-  gateway(`/admin/v1${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
 
 async function hookWithCallback(t: TestTenant, callbackUrl: string) {
   return expectJson<{ id: string; secret: string }>(

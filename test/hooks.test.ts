@@ -7,64 +7,17 @@ import { createLogger } from "../src/lib/log";
 import { reconcile } from "../src/reconciler/run";
 import {
   deliverToHook,
-  ADMIN_TOKEN,
   asTenant,
   emulatorTruth,
-  emuTask,
   eventually,
   expectJson,
   gateway,
   newTenant,
-  newUpstreamAccount,
   putPolicy,
   type SessionView,
   storeFailingOn,
-  type TestTenant,
 } from "./helpers";
-
-interface HookView {
-  id: string;
-  tenantId: string;
-  name: string;
-  task: string;
-  options: Record<string, unknown>;
-  callbackUrl: string | null;
-  secret?: string;
-}
-
-const admin = (path: string, method = "GET", body?: unknown, bindings = env) =>
-  gateway(
-    `/admin/v1${path}`,
-    {
-      method,
-      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    },
-    bindings,
-  );
-
-/** A hook of a tenant with a $5 cap, and an upstream account of its own (to queue faults on). */
-async function cappedHookOnAccount() {
-  const account = await newUpstreamAccount();
-  const t = await newTenant();
-  await putPolicy("tenants", t.tenantId, {
-    budget: { capUsd: "5", period: "none" },
-    defaultTaskCostUsd: "0.2",
-  });
-  return { account, t, hook: await newHook(t) };
-}
-
-async function newHook(
-  t: TestTenant,
-  fields: Partial<HookView> = {},
-): Promise<HookView & { secret: string }> {
-  const res = await admin(`/tenants/${t.tenantId}/hooks`, "POST", {
-    name: "orders",
-    task: emuTask("Check order {{order.id}} for {{customer.name}}", { steps: 1, cost: "0.01" }),
-    ...fields,
-  });
-  return expectJson<HookView & { secret: string }>(res, 201);
-}
+import { admin, cappedHookOnAccount, deliverTo, type HookView, newHook } from "./hook-helpers";
 
 /** Posts `payload` to a hook, signed with `secret` by the standardwebhooks library (the sender's side). */
 function deliver(
@@ -491,8 +444,3 @@ describe("a delivery that certainly started nothing, whatever it was answered", 
     expect(await holdCount(t.tenantId)).toBe(1);
   });
 });
-
-/** A delivery to a hook through a gateway with other bindings (another upstream account). */
-function deliverTo(bindings: typeof env, hook: { id: string; secret: string }, id: string) {
-  return deliverToHook(hook, JSON.stringify(order), { id, env: bindings });
-}
