@@ -165,6 +165,7 @@ describe("result callbacks", () => {
         deliveryId: "msg_cb_one",
         sessionId: done.id,
         status: "stopped",
+        reason: "ended",
         isTaskSuccessful: true,
         output: truth.output,
         totalCostUsd: truth.totalCostUsd,

@@ -27,6 +27,7 @@ import {
   type OpenHold,
   releaseUnusedHoldStatement,
 } from "../store/budgets";
+import { deliveryLostStatement, sessionGoneStatement } from "../store/events";
 import type { UsageObservation } from "../store/usage";
 import { crossingStatements, madeEvents, type MovedScopes } from "./alerts";
 import { ERROR_DETAILS } from "../v3/schemas";
@@ -208,25 +209,46 @@ export async function settleIfEnded(
   const hold = await findOpenHold(db, obs.kind, obs.id);
   if (!hold) return null;
   if (!obs.final && !taskOver(hold, obs, observedAt)) return null;
-  return settle(db, log, obs.kind, obs.id, hold, obs.figures.totalCostMicros);
+  const { moved, actual, events } = await settle(
+    db,
+    log,
+    obs.kind,
+    obs.id,
+    hold,
+    obs.figures.totalCostMicros,
+  );
+  return actual === null ? null : { ...moved, events };
 }
 
 /**
- * Settles the open hold of a session or browser that is gone (deleted through the gateway, or
- * answering 404 upstream) at the last figures the ledger saw of it: nothing later can be read.
+ * A session or browser that is gone (answering 404 upstream: deleted outside the gateway, or no
+ * longer known): `alongside` (the statements that forget it) and the settlement of its open hold,
+ * if it has one, at the last figures the ledger saw of it (nothing later can be read), in one
+ * transaction; and, for a session a hook started whose end was never seen in a final status, its
+ * `session.finished` callback (reason `gone`) in that same transaction, so a crash between the two
+ * cannot settle it silently, and nothing later makes a second. Returns the ids of the events it
+ * made (the callback, the threshold alerts the settlement crossed), for the queue.
  */
 export async function settleGone(
   db: D1Database,
   log: Logger,
   kind: "session" | "browser",
   id: string,
-): Promise<Settled | null> {
+  alongside: D1PreparedStatement[],
+): Promise<string[]> {
+  const announce = kind === "session" ? [sessionGoneStatement(db, id, new Date().toISOString())] : [];
   const hold = await findOpenHold(db, kind, id);
-  if (!hold) return null;
+  if (!hold) return madeEvents(await db.batch([...alongside, ...announce]), announce.length);
   // The closing statement reads the last figures the ledger booked of it.
-  return settle(db, log, kind, id, hold, 0, { gone: true });
+  const { events } = await settle(db, log, kind, id, hold, 0, { gone: true, alongside, announce });
+  return events;
 }
 
+/**
+ * Closes a hold whose task ended, with the threshold alerts it crosses and `announce` (events the
+ * end makes) in its own transaction, after `alongside`. Returns what it charged (null when another
+ * observer had closed it) and the ids of the events the batch made.
+ */
 async function settle(
   db: D1Database,
   log: Logger,
@@ -234,8 +256,9 @@ async function settle(
   id: string,
   hold: OpenHold,
   totalMicros: number,
-  extra: { gone?: boolean } = {},
-): Promise<Settled | null> {
+  extra: { gone?: boolean; alongside?: D1PreparedStatement[]; announce?: D1PreparedStatement[] } = {},
+): Promise<{ moved: MovedScopes; actual: number | null; events: string[] }> {
+  const { alongside = [], announce = [], ...logged } = extra;
   const moved: MovedScopes = {
     orgId: hold.orgId,
     orgPeriod: hold.orgPeriod,
@@ -247,22 +270,23 @@ async function settle(
   // stopped, D1 failing in between) would never be made, and a spent budget moves no more.
   const crossings = await crossingStatements(db, moved, new Date().toISOString());
   const close = closeHoldStatements(db, hold.id, { observedTotalMicros: totalMicros }, "settled");
-  const results = await db.batch([...close.statements, ...crossings]);
-  const actual = close.charged(results);
-  if (actual === null) return null;
+  const results = await db.batch([...alongside, ...close.statements, ...announce, ...crossings]);
+  const actual = close.charged(results.slice(alongside.length));
+  const events = madeEvents(results, announce.length + crossings.length);
+  if (actual === null) return { moved, actual, events };
   log.info("hold_settled", {
     kind,
     id,
     holdId: hold.id,
     heldMicros: hold.amountMicros,
     actualMicros: actual,
-    ...extra,
+    ...logged,
   });
   if (actual > hold.amountMicros) {
     // Upstream stops a task at its ceiling only after the step that crossed it; that step is booked too.
     log.warn("hold_overshoot", { kind, id, holdId: hold.id, overMicros: actual - hold.amountMicros });
   }
-  return { ...moved, events: madeEvents(results, crossings.length) };
+  return { moved, actual, events };
 }
 
 /**
@@ -293,19 +317,22 @@ export async function expireOrphan(db: D1Database, holdId: string): Promise<bool
 /**
  * A lost create whose object cannot be told apart from another tenant's lost create: rather than
  * hand either tenant an object that may be the other's, or let the work go unpaid, the hold is
- * settled at its full amount, with the threshold alerts that crosses (as settle). Returns the
- * alerts' event ids, or null when the hold was no longer open.
+ * settled at its full amount, with the threshold alerts that crosses (as settle) and, for a hook
+ * delivery's create, its `session.finished` callback (reason `lost`: no session is its), in the
+ * same transaction. Returns those events' ids, or null when the hold was no longer open.
  */
 export async function chargeOrphanInFull(
   db: D1Database,
   hold: MovedScopes & { id: string; amountMicros: number },
 ): Promise<string[] | null> {
-  const crossings = await crossingStatements(db, hold, new Date().toISOString());
+  const at = new Date().toISOString();
+  const crossings = await crossingStatements(db, hold, at);
   const close = closeHoldStatements(db, hold.id, { amountMicros: hold.amountMicros }, "settled", {
     onlyUnattached: true,
   });
-  const results = await db.batch([...close.statements, ...crossings]);
-  return close.charged(results) === null ? null : madeEvents(results, crossings.length);
+  const announce = deliveryLostStatement(db, hold.id, at);
+  const results = await db.batch([...close.statements, announce, ...crossings]);
+  return close.charged(results) === null ? null : madeEvents(results, 1 + crossings.length);
 }
 
 /**
@@ -318,8 +345,9 @@ export async function chargeOrphanInFull(
  * made any of the group's objects: it is charged `costliestMicros`, what the costliest of them
  * cost when the reconciler last saw it. Either way the tenant pays for the most its own create
  * could have cost, erring against it by at most the difference. Exactly once, like every close.
- * Returns, per hold, what it charged, or null when it was no longer open; and the threshold alerts
- * the charges cross, made in the same transaction (as settle).
+ * Returns, per hold, what it charged, or null when it was no longer open; and the events made in
+ * the same transaction: the threshold alerts the charges cross (as settle), and the
+ * `session.finished` callback (reason `lost`) of each hook delivery among the creates.
  */
 export async function chargeAmbiguousOrphans(
   db: D1Database,
@@ -342,12 +370,18 @@ export async function chargeAmbiguousOrphans(
   const crossings = (
     await Promise.all([...scopes.values()].map((scope) => crossingStatements(db, scope, at)))
   ).flat();
-  const results = await db.batch([...closes.flatMap((c) => c.statements), ...alongside, ...crossings]);
+  const announce = holds.map((hold) => deliveryLostStatement(db, hold.id, at));
+  const results = await db.batch([
+    ...closes.flatMap((c) => c.statements),
+    ...alongside,
+    ...announce,
+    ...crossings,
+  ]);
   let from = 0;
   const charged = closes.map((close) => {
     const mine = results.slice(from, from + close.statements.length);
     from += close.statements.length;
     return close.charged(mine);
   });
-  return { charged, events: madeEvents(results, crossings.length) };
+  return { charged, events: madeEvents(results, announce.length + crossings.length) };
 }

@@ -23,7 +23,7 @@ const OUTGOING_EVENTS: Record<string, OutgoingEvent> = {
     operationId: "sessionFinished",
     summary: "A hook's session has ended",
     description:
-      "Posted to a hook's `callbackUrl` once the session a delivery started is `stopped`, `timed_out` or `error`, with its final figures exactly as upstream wrote them.",
+      "Posted to a hook's `callbackUrl` once for each delivery: when the session it started is seen `stopped`, `timed_out` or `error`, with its final figures exactly as upstream wrote them (`reason` `ended`); or, where no final status is ever seen, when upstream answers 404 for the session (`gone`: the figures the gateway booked, `status` null) or the reconciler charges a lost create's hold in full (`lost`: `sessionId` and `status` null, `totalCostUsd` the charge).",
     signedWith: "the hook's secret",
     body: SessionFinishedEvent,
   },

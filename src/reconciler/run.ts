@@ -14,7 +14,7 @@ import {
   type Watched,
 } from "../store/reconcile";
 import { findOpenHold } from "../store/budgets";
-import { markDeleted } from "../store/resources";
+import { markDeletedStatement } from "../store/resources";
 import { callUpstream } from "../upstream/client";
 import { BROWSERS, type HeldKindSpec, PROFILES, SESSIONS, WORKSPACES } from "../upstream/kinds";
 import { forgetIntentStatement, listInFlightIntents, listStaleIntents } from "../store/intents";
@@ -224,9 +224,8 @@ async function refresh(
   const res = await callUpstream(env, log, { method: "GET", path: spec.path(item.id) });
   if (res.status === 404) {
     // Gone upstream (deleted outside the gateway): what it cost is what was last seen.
-    await markDeleted(env.DB, item.kind, item.id);
-    const settled = await settleGone(env.DB, log, item.kind, item.id);
-    if (settled) await enqueueEvents(env, log, settled.events);
+    const forgotten = markDeletedStatement(env.DB, item.kind, item.id);
+    await enqueueEvents(env, log, await settleGone(env.DB, log, item.kind, item.id, [forgotten]));
     report.gone++;
     return;
   }

@@ -9,7 +9,11 @@ import * as z from "zod/mini";
 import { DecimalString, MoneyString } from "../v3/schemas/common";
 import { Timestamp } from "./common";
 
-/** A hook's session has ended: its final figures, exactly as upstream wrote them, to the hook's `callbackUrl`. */
+/**
+ * A hook's session has ended, to the hook's `callbackUrl`: with its final figures, exactly as
+ * upstream wrote them (`reason` `ended`); or, where its end was never seen in a final status, with
+ * what the gateway booked of it (`gone`, `lost`). Exactly one per delivery, whichever comes first.
+ */
 export const SessionFinishedEvent = z.strictObject({
   type: z.literal("session.finished"),
   timestamp: Timestamp,
@@ -17,8 +21,20 @@ export const SessionFinishedEvent = z.strictObject({
     hookId: z.uuid(),
     /** The `webhook-id` of the delivery that started the session. */
     deliveryId: z.string(),
-    sessionId: z.uuid(),
-    status: z.enum(["stopped", "timed_out", "error"]),
+    /** The delivery's session; null (reason `lost`) when no session could be told to be its. */
+    sessionId: z.nullable(z.uuid()),
+    /** The final status upstream reported; null when none was seen (reasons `gone` and `lost`): none is made up. */
+    status: z.nullable(z.enum(["stopped", "timed_out", "error"])),
+    /**
+     * How its end was known. `ended`: upstream reported it in a final status, and every figure is
+     * that final view's. `gone`: upstream answers 404 for it (deleted outside the gateway) before
+     * a final status was seen; the figures are those the gateway booked of it (its last view's,
+     * on which its hold was settled), `output` and `isTaskSuccessful` its last view's. `lost`: the
+     * delivery's create lost its answer and the reconciler could not tell which session, if any,
+     * it made; its hold was charged in full, `totalCostUsd` is that charge, and every other
+     * figure is null.
+     */
+    reason: z.enum(["ended", "gone", "lost"]),
     isTaskSuccessful: z.nullable(z.boolean()),
     /** The session's `output` as upstream gave it: a string, an object, or null. */
     output: z.unknown(),
@@ -26,8 +42,10 @@ export const SessionFinishedEvent = z.strictObject({
     llmCostUsd: z.nullable(MoneyString),
     proxyCostUsd: z.nullable(MoneyString),
     browserCostUsd: z.nullable(MoneyString),
-    totalInputTokens: z.int().check(z.minimum(0)),
-    totalOutputTokens: z.int().check(z.minimum(0)),
+    /** Null only for reason `lost`. */
+    totalInputTokens: z.nullable(z.int().check(z.minimum(0))),
+    /** Null only for reason `lost`. */
+    totalOutputTokens: z.nullable(z.int().check(z.minimum(0))),
     proxyUsedMb: z.nullable(DecimalString),
   }),
 });

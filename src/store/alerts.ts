@@ -1,3 +1,4 @@
+import { decimalSql } from "./money-sql";
 import { type RotatedSecretRow, secretsInGrace } from "./rotated-secrets";
 
 /** How long an old alert secret keeps signing beside the new one after a rotation. */
@@ -101,10 +102,6 @@ export async function rotateAlertSecret(
   return (res?.meta.changes ?? 0) > 0;
 }
 
-// Micro-USD as the shortest decimal string, in SQL: 12500000 → '12.5', 0 → '0'.
-const usd = (micros: string) =>
-  `rtrim(rtrim(printf('%d.%06d', (${micros}) / 1000000, (${micros}) % 1000000), '0'), '.')`;
-
 /**
  * The `budget.threshold_crossed` events a scope's counter now calls for: one per threshold of the
  * org's alert target that its booked spend has reached, and never a second for the same scope,
@@ -131,9 +128,9 @@ export function thresholdCrossingStatement(
          ?3 || ':' || ?4 || ':' || c.period_key || ':' || t.value, a.url,
          json_object('type', 'budget.threshold_crossed', 'timestamp', ?7, 'data', json_object(
            'orgId', a.org_id, 'tenantId', ?2, 'scope', ?3, 'periodKey', c.period_key,
-           'thresholdPercent', t.value, 'capUsd', ${usd("CAST(?6 AS INTEGER)")},
-           'spentUsd', ${usd("c.spent_micros")}, 'heldUsd', ${usd("c.held_micros")},
-           'remainingUsd', ${usd("max(0, CAST(?6 AS INTEGER) - c.spent_micros - c.held_micros)")})),
+           'thresholdPercent', t.value, 'capUsd', ${decimalSql("CAST(?6 AS INTEGER)")},
+           'spentUsd', ${decimalSql("c.spent_micros")}, 'heldUsd', ${decimalSql("c.held_micros")},
+           'remainingUsd', ${decimalSql("max(0, CAST(?6 AS INTEGER) - c.spent_micros - c.held_micros)")})),
          'pending', 0, ?7, ?7
        FROM budget_counters c JOIN alert_targets a ON a.org_id = ?1, json_each(a.thresholds) t
        WHERE c.scope = ?3 AND c.scope_id = ?4 AND c.period_key = ?5 AND c.spent_micros * 100 >= ?6 * t.value

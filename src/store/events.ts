@@ -1,4 +1,5 @@
 import { nestsDeeperThan } from "../lib/json-depth";
+import { decimalSql } from "./money-sql";
 import { fitsStore, MAX_SQL_JSON_DEPTH } from "./stored-json";
 
 /**
@@ -32,12 +33,31 @@ export interface AttemptRow {
 }
 
 /**
- * The `session.finished` event of a hook's session, made from its final view: one statement that
- * makes nothing unless the session was started by a hook with a callback URL, and nothing a second
- * time (one event per delivery), so it can ride along in the batch that books the view. Its
- * figures are the view's, exactly as upstream wrote them. An output too large for the event's row,
- * or nested deeper than SQLite's json() reads, is sent as null: bound whole, it would fail the
- * batch, and with it the booking of the view, on every read.
+ * An INSERT of the `session.finished` event of the hook delivery `where` picks (`d`, its hook `h`,
+ * and whatever `joins` adds), `data` being the fields after `hookId` and `deliveryId`. ?2 is
+ * the time it is made. It makes nothing unless the hook has a callback URL, and nothing a second
+ * time for the same delivery (events_one_per_delivery): whichever way its session's end is seen
+ * first makes the one event, so it can ride along in the batch that books or settles that end.
+ */
+function sessionFinishedInsert(data: string, joins: string, where: string): string {
+  return `INSERT INTO events (id, type, org_id, tenant_id, hook_id, delivery_id, url, body, state, attempts, next_attempt_at, created_at)
+    SELECT 'evt_' || lower(hex(randomblob(16))), 'session.finished', h.org_id, h.tenant_id, h.id, d.delivery_id, h.callback_url,
+      json_object('type', 'session.finished', 'timestamp', ?2, 'data', json_object(
+        'hookId', h.id, 'deliveryId', d.delivery_id, ${data})),
+      'pending', 0, ?2, ?2
+    FROM hook_deliveries d JOIN hooks h ON h.id = d.hook_id ${joins}
+    WHERE ${where} AND h.callback_url IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING id`;
+}
+
+/**
+ * The `session.finished` event of a hook's session, made from its final view (reason `ended`):
+ * one statement that makes nothing unless the session was started by a hook with a callback URL,
+ * and nothing a second time (one event per delivery), so it can ride along in the batch that
+ * books the view. Its figures are the view's, exactly as upstream wrote them. An output too large
+ * for the event's row, or nested deeper than SQLite's json() reads, is sent as null: bound whole,
+ * it would fail the batch, and with it the booking of the view, on every read.
  * Returns the new event's id, if any.
  */
 export function sessionFinishedStatement(
@@ -51,18 +71,14 @@ export function sessionFinishedStatement(
   const storable = fitsStore(output) && !nestsDeeperThan(output, MAX_SQL_JSON_DEPTH);
   return db
     .prepare(
-      `INSERT INTO events (id, type, org_id, tenant_id, hook_id, delivery_id, url, body, state, attempts, next_attempt_at, created_at)
-       SELECT 'evt_' || lower(hex(randomblob(16))), 'session.finished', h.org_id, h.tenant_id, h.id, d.delivery_id, h.callback_url,
-         json_object('type', 'session.finished', 'timestamp', ?2, 'data', json_object(
-           'hookId', h.id, 'deliveryId', d.delivery_id, 'sessionId', ?1, 'status', ?3,
+      sessionFinishedInsert(
+        `'sessionId', ?1, 'status', ?3, 'reason', 'ended',
            'isTaskSuccessful', json(?4), 'output', json(?5),
            'totalCostUsd', ?6, 'llmCostUsd', ?7, 'proxyCostUsd', ?8, 'browserCostUsd', ?9,
-           'totalInputTokens', CAST(?10 AS INTEGER), 'totalOutputTokens', CAST(?11 AS INTEGER), 'proxyUsedMb', ?12)),
-         'pending', 0, ?2, ?2
-       FROM hook_deliveries d JOIN hooks h ON h.id = d.hook_id
-       WHERE d.session_id = ?1 AND h.callback_url IS NOT NULL
-       ON CONFLICT DO NOTHING
-       RETURNING id`,
+           'totalInputTokens', CAST(?10 AS INTEGER), 'totalOutputTokens', CAST(?11 AS INTEGER), 'proxyUsedMb', ?12`,
+        "",
+        "d.session_id = ?1",
+      ),
     )
     .bind(
       String(view.id).toLowerCase(),
@@ -78,6 +94,59 @@ export function sessionFinishedStatement(
       int(view.totalOutputTokens),
       text(view.proxyUsedMb),
     );
+}
+
+const FINAL = "('stopped', 'timed_out', 'error')";
+
+/**
+ * The `session.finished` event of a hook's session upstream no longer has (reason `gone`), for the
+ * batch that forgets it and settles its hold: no final view will ever come, so `status` is null
+ * (no final status was seen, and none is made up), `output` and `isTaskSuccessful` are the last
+ * stored view's, and the figures are those the ledger booked of it, the ones its hold is settled
+ * at (read in the same transaction). Nothing for a session the ledger saw in a final status: its
+ * end was seen, and made the delivery's event then or (its hook had no callback URL yet) none.
+ * Returns the new event's id, if any.
+ */
+export function sessionGoneStatement(db: D1Database, sessionId: string, at: string): D1PreparedStatement {
+  const money = (col: string) => decimalSql(`coalesce(u.${col}, 0)`);
+  return db
+    .prepare(
+      sessionFinishedInsert(
+        `'sessionId', d.session_id, 'status', NULL, 'reason', 'gone',
+           'isTaskSuccessful', CASE json_type(r.view, '$.isTaskSuccessful')
+             WHEN 'true' THEN json('true') WHEN 'false' THEN json('false') END,
+           'output', json(r.view -> '$.output'),
+           'totalCostUsd', ${money("total_cost_micros")}, 'llmCostUsd', ${money("llm_cost_micros")},
+           'proxyCostUsd', ${money("proxy_cost_micros")}, 'browserCostUsd', ${money("browser_cost_micros")},
+           'totalInputTokens', coalesce(u.input_tokens, 0), 'totalOutputTokens', coalesce(u.output_tokens, 0),
+           'proxyUsedMb', ${money("proxy_used_micro_mb")}`,
+        `JOIN resources r ON r.kind = 'session' AND r.id = d.session_id
+         LEFT JOIN usage u ON u.kind = 'session' AND u.id = d.session_id`,
+        `d.session_id = ?1 AND coalesce(u.final, 0) = 0 AND coalesce(r.status, '') NOT IN ${FINAL}`,
+      ),
+    )
+    .bind(sessionId.toLowerCase(), at);
+}
+
+/**
+ * The `session.finished` event of a hook delivery whose create lost its answer and whose hold the
+ * reconciler charged in full (reason `lost`), for the batch that charges it: no session is the
+ * delivery's (`sessionId` null), none was seen end (`status` null), and all that is known is what
+ * its hold charged (`totalCostUsd`); every other figure is null, not a made-up 0.
+ * Returns the new event's id, if any.
+ */
+export function deliveryLostStatement(db: D1Database, holdId: string, at: string): D1PreparedStatement {
+  return db
+    .prepare(
+      sessionFinishedInsert(
+        `'sessionId', NULL, 'status', NULL, 'reason', 'lost', 'isTaskSuccessful', NULL, 'output', NULL,
+           'totalCostUsd', ${decimalSql("ho.settled_micros")}, 'llmCostUsd', NULL, 'proxyCostUsd', NULL,
+           'browserCostUsd', NULL, 'totalInputTokens', NULL, 'totalOutputTokens', NULL, 'proxyUsedMb', NULL`,
+        "JOIN holds ho ON ho.id = d.hold_id",
+        "d.hold_id = ?1 AND d.session_id IS NULL AND ho.state = 'settled' AND ho.resource_id IS NULL",
+      ),
+    )
+    .bind(holdId, at);
 }
 
 /** An event whose next attempt was claimed: with how many attempts of its run of retries were made. */

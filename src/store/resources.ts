@@ -159,11 +159,11 @@ export function updateViewStatement(
     .bind(storedView(view), status, seenAt, kind, id.toLowerCase(), seenAt);
 }
 
-export async function markDeleted(db: D1Database, kind: ResourceKind, id: string): Promise<void> {
-  await db
+/** Marks a resource deleted: upstream deleted it, or no longer knows it. */
+export function markDeletedStatement(db: D1Database, kind: ResourceKind, id: string): D1PreparedStatement {
+  return db
     .prepare("UPDATE resources SET deleted_at = ? WHERE kind = ? AND id = ? AND deleted_at IS NULL")
-    .bind(new Date().toISOString(), kind, id.toLowerCase())
-    .run();
+    .bind(new Date().toISOString(), kind, id.toLowerCase());
 }
 
 export interface ListPage {

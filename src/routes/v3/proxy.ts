@@ -11,7 +11,7 @@ import {
   findOwned,
   type ListPage,
   listOwned,
-  markDeleted,
+  markDeletedStatement,
   recordCreatedStatement,
 } from "../../store/resources";
 import { callUpstream, type UpstreamRequest, type UpstreamResponse } from "../../upstream/client";
@@ -200,11 +200,14 @@ async function forgetAfterUpstream(c: Ctx, spec: KindSpec, id: string): Promise<
 /** Forgets an object upstream no longer has (deleted, or answered 404), settling any hold it had. */
 export async function forget(c: Ctx, spec: KindSpec, id: string): Promise<void> {
   ownedCache.delete(ownedKey(spec.kind, id, c.get("caller").tenantId));
-  await markDeleted(c.env.DB, spec.kind, id);
+  const forgotten = markDeletedStatement(c.env.DB, spec.kind, id);
   const { kind } = spec;
-  if (kind !== "session" && kind !== "browser") return;
-  const settled = await settleGone(c.env.DB, c.get("log"), kind, id);
-  if (settled) await enqueueEvents(c.env, c.get("log"), settled.events);
+  if (kind !== "session" && kind !== "browser") {
+    await forgotten.run();
+    return;
+  }
+  // Forgotten in the transaction that settles its hold and makes a hook's callback: none without the others.
+  await enqueueEvents(c.env, c.get("log"), await settleGone(c.env.DB, c.get("log"), kind, id, [forgotten]));
 }
 
 /** A list serves an item as last seen when that was this recent, rather than asking upstream again. */
