@@ -142,7 +142,7 @@ export const HookDeliveries = z.strictObject({
       state: z.enum(["pending", "done", "unknown"]),
       sessionId: z.nullable(z.string()),
       createdAt: Timestamp,
-      /** The `session.finished` callback of the delivery's session, once there is one. */
+      /** The delivery's `session.finished` callback, once made: its session ended or is gone, or its lost create was charged in full. */
       callback: z.nullable(
         z.strictObject({ eventId: z.string(), state: EventState, attempts: z.array(Attempt) }),
       ),
