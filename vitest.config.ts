@@ -54,7 +54,7 @@ export default defineConfig({
           name: "gateway",
           include: ["test/**/*.test.ts"],
           exclude: [...configDefaults.exclude, "test/browser/**", "test/node/**"],
-          globalSetup: ["./test/global-setup.ts"],
+          globalSetup: ["./test/build-api-docs.setup.ts", "./test/global-setup.ts"],
           setupFiles: ["./test/apply-migrations.ts"],
           provide: { emulatorKey: EMULATOR_KEY },
           testTimeout: 30_000,

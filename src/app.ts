@@ -1,5 +1,4 @@
 import { Hono } from "hono";
-import type { RouterRoute } from "hono/types";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./middleware/errors";
 import { recordRefusals } from "./middleware/record-refusals";
@@ -28,10 +27,7 @@ export const app = new Hono<AppEnv>()
   .route("/webhooks", upstreamWebhooks)
   .route("/admin/v1", admin)
   .route("/", dashboard)
-  .route(
-    "/",
-    apiDocs((): readonly RouterRoute[] => app.routes),
-  );
+  .route("/", apiDocs);
 
 app.onError(onError);
 app.notFound(onNotFound(app.routes));

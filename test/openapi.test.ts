@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { app } from "../src/app";
+import { pageContentSecurityPolicy } from "../src/openapi/page-style";
+import { apiDocsFiles } from "../src/openapi/static-files";
 import { GatewayRunTaskRequest } from "../src/routes/v3/sessions";
 import { ADMIN_TOKEN, expectJson, gateway, newTenant } from "./helpers";
 import { documentProblem } from "./response-conformance";
@@ -229,5 +231,29 @@ describe("GET /docs", () => {
     // Text from the routes arrives escaped.
     expect(html).toContain("X-Browser-Use-API-Key");
     expect(html).not.toContain("<Session");
+  });
+});
+
+describe("the built document and page", () => {
+  it("are served exactly as the app's current route table builds them, so a stale or missing build fails", async () => {
+    // What scripts/build-api-docs.ts writes into public/ (test/build-api-docs.setup.ts runs it for the pool).
+    const built = apiDocsFiles(app.routes);
+    const res = await gateway("/openapi.json");
+    expect(res.headers.get("Content-Type")).toBe("application/json");
+    const served = await res.text();
+    // The parsed comparison names what differs; the byte one holds the rest (order, spacing).
+    expect(JSON.parse(served)).toEqual(JSON.parse(built["openapi.json"] ?? "null"));
+    expect(served === built["openapi.json"], "served /openapi.json is not the built one").toBe(true);
+    const page = await gateway("/docs");
+    expect(page.headers.get("Content-Type")).toBe("text/html; charset=UTF-8");
+    expect(page.headers.get("Content-Security-Policy")).toBe(await pageContentSecurityPolicy());
+    expect((await page.text()) === built["docs.html"], "served /docs is not the built page").toBe(true);
+  });
+
+  it("answers a HEAD as its GET, without the body", async () => {
+    const res = await gateway("/openapi.json", { method: "HEAD" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Type")).toBe("application/json");
+    expect(await res.text()).toBe("");
   });
 });
