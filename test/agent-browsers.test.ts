@@ -149,22 +149,46 @@ describe("an agent session's own browser", () => {
     expect(await upstream(account, `/browsers/${othersBrowser.id}`)).toMatchObject({ status: "active" });
   });
 
-  it("is 404 once its session is deleted", async () => {
+  it("is 404 once its session is deleted, even while upstream still answers for the browser", async () => {
     const account = await newUpstreamAccount({ agentBrowsers: true });
     const owner = await newTenant();
-    const { session, browser } = await sessionWithBrowser(owner, account);
-    // Read first, so this isolate remembers whose it is when the session goes.
-    await expectJson(await asTenant(owner.key, `/api/v3/browsers/${browser.id}`, { env: account.env }), 200);
-    const deleted = await asTenant(owner.key, `/api/v3/sessions/${session.id}`, {
-      method: "DELETE",
-      env: account.env,
+    // One browser read before the delete (this isolate remembers whose session it is), one only listed.
+    const read = await sessionWithBrowser(owner, account);
+    await expectJson(
+      await asTenant(owner.key, `/api/v3/browsers/${read.browser.id}`, { env: account.env }),
+      200,
+    );
+    const listed = await sessionWithBrowser(owner, account);
+    for (const { session } of [read, listed]) {
+      const deleted = await asTenant(owner.key, `/api/v3/sessions/${session.id}`, {
+        method: "DELETE",
+        env: account.env,
+      });
+      expect(deleted.status).toBe(204);
+    }
+    // Browser Use does not say it forgets a deleted session's browser (the emulator does): the
+    // gateway's 404 must not rest on it, nor reach upstream at all.
+    const real = globalThis.fetch;
+    const upstreamCalls: string[] = [];
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      const browser = [read.browser, listed.browser].find((b) => url.pathname.includes(`/browsers/${b.id}`));
+      if (!browser) return real(input, init);
+      upstreamCalls.push(url.pathname);
+      return Response.json({ ...browser, status: "stopped" });
     });
-    expect(deleted.status).toBe(204);
-    expect(await callsOn(owner.key, browser.id, account)).toEqual({
-      get: NOT_FOUND,
-      downloads: NOT_FOUND,
-      stop: NOT_FOUND,
-    });
+    try {
+      for (const { browser } of [read, listed]) {
+        expect(await callsOn(owner.key, browser.id, account)).toEqual({
+          get: NOT_FOUND,
+          downloads: NOT_FOUND,
+          stop: NOT_FOUND,
+        });
+      }
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(upstreamCalls).toEqual([]);
   });
 
   it("holds, books and counts nothing of its own, is in no list of the tenant's, and the reconciler leaves it be", async () => {

@@ -12,9 +12,10 @@ import { clientBody, forward, type OwnedCall, onOwned, owns, passQuery, relay } 
 type Ctx = Context<AppEnv>;
 type View = Record<string, unknown>;
 
-// An agent session's browser stays its session's, so a positive answer can be remembered (the
-// session id, by browser and tenant); once the session is deleted, upstream answers 404 for its
-// browser, which is answered as for an unknown id and forgets the entry.
+// An agent session's browser stays its session's, so which session it is can be remembered (by
+// browser and tenant). Whose it is cannot: a remembered one is the caller's only while the caller
+// owns that session (`owns`, which a delete through the gateway forgets at once), whatever
+// upstream still answers for the browser.
 const agentCache = new TtlCache<string>(60_000);
 const agentKey = (browserId: string, tenantId: string) => `${browserId.toLowerCase()}:${tenantId}`;
 
@@ -23,7 +24,11 @@ async function agentSessionOf(c: Ctx, browserId: string): Promise<string | null>
   const { tenantId } = c.get("caller");
   const key = agentKey(browserId, tenantId);
   const cached = agentCache.get(key);
-  if (cached) return cached;
+  if (cached) {
+    if (await owns(c, SESSIONS, cached)) return cached;
+    agentCache.delete(key);
+    return null;
+  }
   const sessionId = await findOwnedAgentBrowser(c.env.DB, browserId, tenantId);
   if (sessionId) agentCache.set(key, sessionId);
   return sessionId;
