@@ -3,6 +3,7 @@ import type * as z from "zod/mini";
 import { budgetReport } from "../budget/view";
 import type { AppEnv } from "../env";
 import { loadPolicy } from "../middleware/policy";
+import { rateLimit } from "../middleware/rate-limit";
 import { tenantAuth } from "../middleware/tenant-auth";
 import { validate } from "../middleware/validate";
 import { GatewayError } from "../lib/errors";
@@ -12,10 +13,14 @@ import { Budget, LiveItems, Me } from "../schemas/gateway";
 import { answerUsage, USAGE_ANSWER } from "./admin-usage";
 import { answerLive, TenantLiveQuery } from "./live";
 
-/** /gateway/v1: a tenant's own view of the gateway, with the same key as /api/v3. */
+/**
+ * /gateway/v1: a tenant's own view of the gateway, with the same key as /api/v3, and counted
+ * against the same `requestsPerMinute` (a usage report is among the dearest reads there are).
+ */
 export const gatewayApi = new Hono<AppEnv>()
   .use(tenantAuth())
   .use(loadPolicy())
+  .use(rateLimit())
   .get(
     "/me",
     describeRoute({ operationId: "getMe", summary: "Whose key this is", responses: { 200: Me } }),
