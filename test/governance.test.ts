@@ -193,6 +193,31 @@ describe("a follow-up under a policy narrowed since its session was created", ()
     expect(ok.model).toBe("bu-mini");
   });
 
+  // Upstream keeps a session's useOwnKey for its follow-ups (the emulator as Browser Use: a
+  // dispatch changes only what it names, and its views never say which key a session runs on).
+  it("refuses a follow-up on a session created with useOwnKey once the policy no longer allows it", async () => {
+    const t = await newTenant();
+    await putPolicy("orgs", t.orgId, { allowOwnKey: true });
+    const s = await startSession(t, {
+      task: emuTask("own key", { steps: 1 }),
+      keepAlive: true,
+      useOwnKey: true,
+    });
+    await waitForStatus(t, s.id, ["idle"]);
+    await putPolicy("orgs", t.orgId, {});
+    for (const body of [
+      { task: emuTask("again", { steps: 1 }), sessionId: s.id },
+      { task: emuTask("again", { steps: 1 }), sessionId: s.id, useOwnKey: false },
+    ]) {
+      const res = await asTenant(t.key, "/api/v3/sessions", { body });
+      expect(await expectJson(res, 403)).toMatchObject({ code: "own_key_not_allowed" });
+    }
+    const [truth] = (await emulatorTruth()).filter((x) => x.id === s.id);
+    expect(truth?.tasks).toHaveLength(1);
+    expect(await findOpenHoldOf(s.id)).toBe(0);
+    await stopAll(t, [s.id]);
+  });
+
   it("takes a follow-up naming no model or country on a session whose own the policy allows, whatever upstream's defaults are", async () => {
     const t = await newTenant();
     // Neither upstream's default model nor its default country ("us") is allowed; the session's are.

@@ -25,6 +25,8 @@ export interface AdmissionRequest {
   fingerprint?: string;
   /** For a follow-up: where its session stood just before the dispatch (see Progress). */
   baseline?: Progress;
+  /** A session create sent with `useOwnKey: true` (see sessionUsesOwnKey). */
+  ownKey?: boolean;
 }
 
 /** How far a session has got: its step count and its last update, as upstream reports them. */

@@ -98,6 +98,7 @@ export async function openHold(
       fingerprint: req.resourceId === null ? (req.fingerprint ?? null) : null,
       slotOnly: req.slotOnly === true,
       baseline: req.baseline ?? { stepCount: 0, updatedAt: null },
+      ownKey: req.resourceId === null && req.ownKey === true,
     });
   } catch (err) {
     const refusal = new GatewayError(

@@ -58,6 +58,8 @@ export interface OrphanHold extends Owner {
   /** What the create sent that upstream echoes (KindSpec.requestPrint); null for older holds. */
   fingerprint: string | null;
   slotOnly: boolean;
+  /** Sent with `useOwnKey: true`: what it made is recorded as such. */
+  ownKey: boolean;
   createdAt: string;
 }
 
@@ -95,7 +97,7 @@ async function listUnattachedHolds(
   const { results } = await db
     .prepare(
       `SELECT id, kind, org_id, tenant_id, org_period, tenant_period, amount_micros, ceiling_tag, fingerprint,
-         slot_only, created_at FROM holds
+         slot_only, own_key, created_at FROM holds
        WHERE state = 'open' AND resource_id IS NULL AND (?1 IS NULL OR created_at < ?1)
          AND (?3 IS NULL OR created_at >= ?3) AND ${onAccountSql("org_id", "?2")}
        ORDER BY created_at`,
@@ -112,6 +114,7 @@ async function listUnattachedHolds(
       ceiling_tag: number;
       fingerprint: string | null;
       slot_only: number;
+      own_key: number;
       created_at: string;
     }>();
   return results.map((r) => ({
@@ -125,6 +128,7 @@ async function listUnattachedHolds(
     tagMicros: r.ceiling_tag,
     fingerprint: r.fingerprint,
     slotOnly: r.slot_only === 1,
+    ownKey: r.own_key === 1,
     createdAt: r.created_at,
   }));
 }

@@ -96,7 +96,8 @@ export async function findOwner(db: D1Database, kind: ResourceKind, id: string):
 
 /**
  * Records a resource the tenant just created (and the key it used, when known); a repeat of the
- * same id keeps the first owner.
+ * same id keeps the first owner. `ownKey`: a session created with `useOwnKey: true`, which its
+ * follow-ups run on too (see sessionUsesOwnKey).
  */
 export function recordCreatedStatement(
   db: D1Database,
@@ -105,12 +106,13 @@ export function recordCreatedStatement(
   owner: Owner & { keyId?: string },
   view: unknown,
   status: string | null,
+  options: { ownKey?: boolean } = {},
 ): D1PreparedStatement {
   const now = new Date().toISOString();
   return db
     .prepare(
-      `INSERT INTO resources (kind, id, org_id, tenant_id, created_at, status, view, view_at, key_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, id) DO NOTHING`,
+      `INSERT INTO resources (kind, id, org_id, tenant_id, created_at, status, view, view_at, key_id, own_key)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, id) DO NOTHING`,
     )
     .bind(
       kind,
@@ -122,7 +124,21 @@ export function recordCreatedStatement(
       storedView(view),
       now,
       owner.keyId ?? null,
+      options.ownKey === true ? 1 : 0,
     );
+}
+
+/**
+ * Whether a session was created with `useOwnKey: true`. Upstream keeps a session's key for its
+ * follow-ups and none of its views says which key that is, so the gateway's record is the only
+ * place that knows.
+ */
+export async function sessionUsesOwnKey(db: D1Database, id: string): Promise<boolean> {
+  const row = await db
+    .prepare("SELECT own_key FROM resources WHERE kind = 'session' AND id = ?")
+    .bind(id.toLowerCase())
+    .first<{ own_key: number }>();
+  return row?.own_key === 1;
 }
 
 /**

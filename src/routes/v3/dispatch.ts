@@ -12,6 +12,7 @@ import type { Progress } from "../../budget/admission";
 import { createCeilingMicros } from "../../budget/holds";
 import { announceApplied, forwardHeld } from "./holds";
 import { forward, relay, requireOwned, requireOwnedIfSet } from "./proxy";
+import { sessionUsesOwnKey } from "../../store/resources";
 
 type Ctx = Context<AppEnv>;
 const NO_COST = { resourceId: null, requestedMicros: null, exact: false };
@@ -48,6 +49,7 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest, raw: View):
         addsLive: true,
         slotOnly: true,
         fingerprint: SESSIONS.lost.requestPrint(out),
+        ownKey: out.useOwnKey === true,
       },
       path: "/sessions",
       body: out,
@@ -62,7 +64,10 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest, raw: View):
   if (body.sessionId) {
     const before = await idleSession(c, body.sessionId);
     if (!("totalMicros" in before)) return relay(c, before);
-    applyFollowUpPolicy(before.view, raw, c.get("policy"));
+    const policy = c.get("policy");
+    // Only where the policy forbids it does it matter which key the session was created with.
+    const ownKey = !policy.allowOwnKey && (await sessionUsesOwnKey(c.env.DB, body.sessionId));
+    applyFollowUpPolicy({ ...before.view, useOwnKey: ownKey }, raw, policy);
     baseTotalMicros = before.totalMicros;
     baseline = before.progress;
   }
@@ -77,6 +82,7 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest, raw: View):
       addsLive: !body.sessionId,
       fingerprint: SESSIONS.lost.requestPrint(out),
       baseline,
+      ownKey: out.useOwnKey === true,
     },
     path: "/sessions",
     body: out,

@@ -122,7 +122,9 @@ async function recordSuccess(
   const caller = c.get("caller");
   const record = isNew
     ? [
-        recordCreatedStatement(db, call.spec.kind, view.id, caller, view, call.spec.status(view)),
+        recordCreatedStatement(db, call.spec.kind, view.id, caller, view, call.spec.status(view), {
+          ownKey: call.admission.ownKey === true,
+        }),
         ...(call.proxyCountry && call.spec.kind === "browser"
           ? [usageCountryStatement(db, call.spec.kind, view.id, caller, call.proxyCountry)]
           : []),
