@@ -31,7 +31,8 @@ import { deliveryLostStatement, sessionGoneStatement } from "../store/events";
 import type { UsageObservation } from "../store/usage";
 import { crossingStatements, madeEvents, type MovedScopes } from "./alerts";
 import { ERROR_DETAILS } from "../v3/schemas";
-import { type AdmissionRequest, holdBounds, scopeBudget } from "./admission";
+import { type AdmissionRequest, type HoldBounds, holdBounds, scopeBudget } from "./admission";
+import { forgetPolicy, loadEffectivePolicy } from "../policy/load";
 
 /** Seconds a client is told to wait when its scope has no free session slot. */
 const CONCURRENCY_RETRY_AFTER_S = 10;
@@ -68,7 +69,10 @@ export function createCeilingMicros(amountMicros: number, tagMicros: number): nu
  * `session_not_idle` when the session already holds a task, or 503 `budget_unavailable` when D1
  * cannot answer (never forward unbudgeted). The hold is the smallest of holdBounds' want and what
  * remains in each scope. `holdId` is the id it takes (a hook delivery chose it, and wrote it on
- * itself, when it was claimed).
+ * itself, when it was claimed). The hold is taken only while `policy` is still made of the
+ * documents stored (an admin may have replaced one since the request read it, here or on another
+ * isolate): otherwise the policy is read again and the admission judged by it, so no hold is ever
+ * reserved under caps, ceilings or limits that no longer stand.
  */
 export async function openHold(
   db: D1Database,
@@ -78,10 +82,47 @@ export async function openHold(
   now = new Date(),
   holdId: string = crypto.randomUUID(),
 ): Promise<Hold> {
+  let judgedBy = policy;
+  for (let attempt = 1; ; attempt++) {
+    const admission = await admitUnder(db, caller, judgedBy, req, now, holdId);
+    if (admission.admitted || admission.reason !== "stale_policy") {
+      return holdOrRefusal(admission, holdBounds(judgedBy, req), req, holdId);
+    }
+    // An admin changing the policy again and again: refuse, as when the store cannot answer.
+    if (attempt === STALE_POLICY_ATTEMPTS) throw budgetUnavailable(new Error("policy kept changing"));
+    forgetPolicy(caller);
+    try {
+      judgedBy = await loadEffectivePolicy(db, caller);
+    } catch (err) {
+      throw budgetUnavailable(err);
+    }
+  }
+}
+
+/** How often an admission is judged again when the policy changed under it, before giving up. */
+const STALE_POLICY_ATTEMPTS = 3;
+
+function budgetUnavailable(cause: unknown): GatewayError {
+  const refusal = new GatewayError(
+    "budget_unavailable",
+    "Budget store unavailable; nothing was sent upstream",
+  );
+  refusal.cause = cause;
+  return refusal;
+}
+
+/** One admission under `policy` (admitHold), with D1's failure as 503 `budget_unavailable`. */
+async function admitUnder(
+  db: D1Database,
+  caller: Caller,
+  policy: EffectivePolicy,
+  req: AdmissionRequest,
+  now: Date,
+  holdId: string,
+): Promise<Admission> {
   const { wantMicros, minHoldMicros, minRemainingMicros } = holdBounds(policy, req);
-  let admission: Admission;
   try {
-    admission = await admitHold(db, {
+    return await admitHold(db, {
       holdId,
       kind: req.kind,
       resourceId: req.resourceId,
@@ -99,15 +140,20 @@ export async function openHold(
       slotOnly: req.slotOnly === true,
       baseline: req.baseline ?? { stepCount: 0, updatedAt: null },
       ownKey: req.resourceId === null && req.ownKey === true,
+      policies: policy.stored ?? null,
     });
   } catch (err) {
-    const refusal = new GatewayError(
-      "budget_unavailable",
-      "Budget store unavailable; nothing was sent upstream",
-    );
-    refusal.cause = err;
-    throw refusal;
+    throw budgetUnavailable(err);
   }
+}
+
+/** The hold an admission took, or the refusal it amounts to. */
+function holdOrRefusal(
+  admission: Admission,
+  { wantMicros, minHoldMicros, minRemainingMicros }: HoldBounds,
+  req: AdmissionRequest,
+  holdId: string,
+): Hold {
   if (admission.admitted) {
     return {
       id: holdId,
@@ -116,6 +162,7 @@ export async function openHold(
       accountSetAt: admission.accountSetAt,
     };
   }
+  if (admission.reason === "stale_policy") throw budgetUnavailable(new Error("stale policy"));
   if (admission.reason === "already_held")
     throw new GatewayError("session_not_idle", ERROR_DETAILS.sessionBusy);
   if (admission.reason === "concurrency") {

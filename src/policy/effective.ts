@@ -3,6 +3,7 @@ import type { BuModel, ProxyCountryCode } from "../v3/schemas/common";
 import type { ValidationIssue } from "../v3/validation";
 import type { EffectivePolicy as EffectivePolicyView } from "../schemas/admin";
 import type { BudgetPeriod, PolicyBudget, PolicyDocument } from "./document";
+import type { StoredPolicies } from "../store/policies";
 
 /** A budget scope's cap, in micro-USD, and how it resets. */
 export interface BudgetPolicy {
@@ -44,6 +45,12 @@ export interface EffectivePolicy {
   maxBrowserTimeoutMinutes: number | null;
   /** Proxy spend held for a proxied browser on top of its time; past it the browser is stopped. */
   browserProxyAllowanceMicros: number;
+  /**
+   * The documents this policy was made from, as stored when it was read (loadEffectivePolicy): an
+   * admission holds only while they are still what is stored, so no hold is taken under a policy
+   * an admin has replaced meanwhile. Absent for a policy built from documents in hand.
+   */
+  stored?: StoredPolicies;
 }
 
 /** A proxied browser's proxy allowance when no document sets one: $0.10, about 10 MB at $10/GB. */

@@ -12,6 +12,11 @@ export function forgetPolicies(): void {
   policyCache.clear();
 }
 
+/** Forgets one tenant's cached policy in this isolate: it was found to be out of date. */
+export function forgetPolicy(owner: { orgId: string; tenantId: string }): void {
+  policyCache.delete(`${owner.orgId}/${owner.tenantId}`);
+}
+
 /**
  * A tenant's org policy narrowed by its own, trusted for POLICY_CACHE_TTL_MS per isolate: what a
  * request is judged by, and what the ledger charges time outside any hold by.
@@ -25,7 +30,7 @@ export async function loadEffectivePolicy(
   const cached = policyCache.get(key);
   if (cached) return cached;
   const docs = await getPolicies(db, owner.orgId, owner.tenantId);
-  const policy = effectivePolicy(docs.org, docs.tenant);
+  const policy: EffectivePolicy = { ...effectivePolicy(docs.org, docs.tenant), stored: docs.stored };
   policyCache.set(key, policy);
   return policy;
 }

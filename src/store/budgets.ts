@@ -1,3 +1,4 @@
+import type { StoredPolicies } from "./policies";
 import { liveResource } from "./resources";
 
 /**
@@ -38,6 +39,11 @@ export interface HoldRequest {
   baseline: { stepCount: number; updatedAt: string | null };
   /** A create sent with `useOwnKey: true`: its object, once found, is recorded as such. */
   ownKey: boolean;
+  /**
+   * The policy documents the caps, ceilings and limits above come from, as read: the hold is taken
+   * only while they are still what is stored (null: not checked).
+   */
+  policies: StoredPolicies | null;
 }
 
 export interface CounterView {
@@ -60,7 +66,9 @@ export type Admission =
     }
   | { admitted: false; reason: "budget"; scope: Scope; remainingMicros: number }
   | { admitted: false; reason: "concurrency"; scope: Scope; live: number; max: number }
-  | { admitted: false; reason: "already_held" };
+  | { admitted: false; reason: "already_held" }
+  /** The policy was replaced since the request read it: nothing held, judge it again. */
+  | { admitted: false; reason: "stale_policy" };
 
 // A follow-up may not take a second hold on a session while one is open (the unique index
 // holds_one_open_per_resource enforces it too; this check answers it without an error).
@@ -71,6 +79,12 @@ const LIVE = (column: "org_id" | "tenant_id", param: string) => `(
      AND ${liveResource()})
   + (SELECT count(*) FROM holds WHERE ${column} = ${param} AND state = 'open' AND resource_id IS NULL))`;
 
+// The policy documents read for the request (flag, org's, tenant's) are still the stored ones.
+const POLICY_CURRENT = (flag: string, org: string, tenant: string, orgId: string, tenantId: string) => `(
+  ${flag} IS NULL OR (
+    (SELECT document FROM policies WHERE scope = 'org' AND scope_id = ${orgId}) IS ${org}
+    AND (SELECT document FROM policies WHERE scope = 'tenant' AND scope_id = ${tenantId}) IS ${tenant}))`;
+
 // A task's base is where the charges to budgets of its session left off (0 for a new one): what
 // the session cost before was charged already, by an earlier hold or directly (chargeUnheld).
 const CHARGED_SO_FAR = `coalesce((SELECT charged_micros FROM usage WHERE kind = ?2 AND id = ?3), 0)`;
@@ -78,7 +92,8 @@ const CHARGED_SO_FAR = `coalesce((SELECT charged_micros FROM usage WHERE kind = 
 // ?1 hold id, ?2 kind, ?3 resource id, ?4 org, ?5 tenant, ?6 org period, ?7 tenant period,
 // ?8 now, ?9 wanted, ?10 org cap, ?11 tenant cap, ?12 min hold, ?13 org live max, ?14 tenant live max,
 // ?15 fingerprint, ?16 slot only, ?17 min remaining, ?18 base step count, ?19 base updatedAt,
-// ?20 own key. A null cap leaves nothing (NULL) to compare.
+// ?20 own key, ?21 whether to check the policy, ?22 and ?23 its org and tenant documents as read.
+// A null cap leaves nothing (NULL) to compare.
 // The tag counts holds round (from the newest rowid), so consecutive holds differ.
 const INSERT_HOLD = `INSERT INTO holds
   (id, kind, resource_id, org_id, tenant_id, org_period, tenant_period, amount_micros, base_total_micros, state, created_at,
@@ -93,7 +108,8 @@ const INSERT_HOLD = `INSERT INTO holds
   WHERE amount >= ?12 AND coalesce(org_left, ?17) >= ?17 AND coalesce(tenant_left, ?17) >= ?17
     AND (?3 IS NULL OR ${NOT_HELD})
     AND (?13 IS NULL OR ${LIVE("org_id", "?4")} < ?13)
-    AND (?14 IS NULL OR ${LIVE("tenant_id", "?5")} < ?14)`;
+    AND (?14 IS NULL OR ${LIVE("tenant_id", "?5")} < ?14)
+    AND ${POLICY_CURRENT("?21", "?22", "?23", "?4", "?5")}`;
 
 const RESERVE = `UPDATE budget_counters
   SET held_micros = held_micros + (SELECT amount_micros FROM holds WHERE id = ?1)
@@ -107,7 +123,8 @@ const REPORT = `SELECT
     o.held_micros AS org_held, o.spent_micros AS org_spent,
     t.held_micros AS tenant_held, t.spent_micros AS tenant_spent,
     ${LIVE("org_id", "?2")} AS org_live, ${LIVE("tenant_id", "?4")} AS tenant_live,
-    (SELECT updated_at FROM org_upstreams WHERE org_id = ?2) AS account_set_at
+    (SELECT updated_at FROM org_upstreams WHERE org_id = ?2) AS account_set_at,
+    ${POLICY_CURRENT("?8", "?9", "?10", "?2", "?4")} AS policy_current
   FROM budget_counters o, budget_counters t
   WHERE o.scope = 'org' AND o.scope_id = ?2 AND o.period_key = ?3
     AND t.scope = 'tenant' AND t.scope_id = ?4 AND t.period_key = ?5`;
@@ -123,6 +140,7 @@ interface ReportRow {
   org_live: number;
   tenant_live: number;
   account_set_at: string | null;
+  policy_current: number;
 }
 
 /**
@@ -134,6 +152,7 @@ export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admis
   const now = new Date().toISOString();
   const scopes = [req.orgId, req.org.periodKey, req.tenantId, req.tenant.periodKey] as const;
   const resourceId = req.resourceId?.toLowerCase() ?? null;
+  const policies = req.policies ? [1, req.policies.org, req.policies.tenant] : [null, null, null];
   const results = await db.batch([
     db
       .prepare(
@@ -164,9 +183,10 @@ export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admis
         req.baseline.stepCount,
         req.baseline.updatedAt,
         req.ownKey ? 1 : 0,
+        ...policies,
       ),
     db.prepare(RESERVE).bind(req.holdId, ...scopes),
-    db.prepare(REPORT).bind(req.holdId, ...scopes, req.kind, resourceId),
+    db.prepare(REPORT).bind(req.holdId, ...scopes, req.kind, resourceId, ...policies),
   ]);
   const row = results[3]?.results?.[0] as ReportRow | undefined;
   if (!row) throw new Error("budget counters missing after admission");
@@ -178,6 +198,8 @@ export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admis
       accountSetAt: row.account_set_at,
     };
   }
+  // Judged by a policy no longer stored: any refusal below may be wrong too.
+  if (row.policy_current !== 1) return { admitted: false, reason: "stale_policy" };
   // Two follow-ups racing to the same session: the second finds the first's open hold.
   if (row.held_elsewhere > 0) return { admitted: false, reason: "already_held" };
 

@@ -16,12 +16,21 @@ const OWNER_TABLE: Record<PolicyScope, string> = { org: "orgs", tenant: "tenants
 export const parsePolicyDocument = (json: string): PolicyDocument => JSON.parse(json) as PolicyDocument;
 const toDocument = (row: PolicyRow): PolicyDocument => parsePolicyDocument(row.document);
 
-/** The org's and the tenant's documents, in one query; null where a scope has none. */
+/** The org's and the tenant's documents as stored (their JSON text), null where a scope has none. */
+export interface StoredPolicies {
+  org: string | null;
+  tenant: string | null;
+}
+
+/**
+ * The org's and the tenant's documents, in one query; null where a scope has none. `stored` is
+ * their text as read, which an admission compares with what is stored then (see admitHold).
+ */
 export async function getPolicies(
   db: D1Database,
   orgId: string,
   tenantId: string,
-): Promise<{ org: PolicyDocument | null; tenant: PolicyDocument | null }> {
+): Promise<{ org: PolicyDocument | null; tenant: PolicyDocument | null; stored: StoredPolicies }> {
   const { results } = await db
     .prepare(
       `SELECT scope, document FROM policies
@@ -29,11 +38,13 @@ export async function getPolicies(
     )
     .bind(orgId, tenantId)
     .all<PolicyRow>();
-  const find = (scope: PolicyScope) => {
-    const row = results.find((r) => r.scope === scope);
-    return row ? toDocument(row) : null;
+  const find = (scope: PolicyScope) => results.find((r) => r.scope === scope);
+  const [org, tenant] = [find("org"), find("tenant")];
+  return {
+    org: org ? toDocument(org) : null,
+    tenant: tenant ? toDocument(tenant) : null,
+    stored: { org: org?.document ?? null, tenant: tenant?.document ?? null },
   };
-  return { org: find("org"), tenant: find("tenant") };
 }
 
 /** A scope's stored document; null when it has none (or does not exist). */
