@@ -311,6 +311,32 @@ describe("settlement", () => {
     expect((await getCounter(env.DB, "tenant", t.tenantId, "none")).spentMicros).toBe(80_000);
   });
 
+  // Upstream reads a follow-up's maxCostUsd as the session's whole budget ("overrides the
+  // session's budget for the upcoming dispatch"), not as what the new task may add.
+  it("never raises a follow-up's own maxCostUsd: it bounds the session's total, and holds only what it leaves", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });
+    const s = await startSession(t, { task: emuTask("a", { steps: 2, cost: "0.05" }), keepAlive: true });
+    expect((await waitForStatus(t, s.id, ["idle"])).totalCostUsd).toBe("0.1");
+    const res = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("b", { steps: 10, cost: "0.05" }), sessionId: s.id, maxCostUsd: "0.12" },
+    });
+    expect(res.headers.get("X-Gateway-Applied")).toBe("skills=false, maxCostUsd=0.12");
+    await expectJson(res, 200);
+    const done = await waitForStatus(t, s.id, ["idle"]);
+    // Upstream stops it once the session's total reaches $0.12: one step past, as ever.
+    expect(done.totalCostUsd).toBe("0.15");
+    const followUp = (await holds(t.tenantId))[1];
+    expect([followUp?.amount_micros, followUp?.settled_micros]).toEqual([20_000, 50_000]);
+    // A session that has spent its own ceiling already takes no task under it.
+    const spent = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("c", { steps: 1 }), sessionId: s.id, maxCostUsd: "0.15" },
+    });
+    expect(await expectJson(spent, 402)).toMatchObject({ code: "budget_exceeded" });
+    expect(await holds(t.tenantId)).toHaveLength(2);
+    await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: {} });
+  });
+
   it("settles the hold of a session deleted while its task runs at everything it cost up to the delete", async () => {
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, {

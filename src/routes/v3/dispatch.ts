@@ -26,7 +26,8 @@ type View = Record<string, unknown>;
  *   upstream runs it behind the session's proxy and, unless it names one, on the session's model.
  * - A task, new or follow-up, is admitted under a hold (402/429/503 otherwise) and forwarded with
  *   `maxCostUsd` set so upstream itself stops it at the hold: for a follow-up the ceiling is the
- *   session's total so far plus the hold, because upstream's ceiling counts the whole session.
+ *   session's total so far plus the hold, because upstream's ceiling counts the whole session (and
+ *   so does a follow-up's own `maxCostUsd`: what it asks to hold is what that leaves).
  * - A session without a task costs nothing until a task is dispatched, but takes a live-session
  *   slot like any other.
  */
@@ -71,13 +72,16 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest, raw: View):
     baseTotalMicros = before.totalMicros;
     baseline = before.progress;
   }
+  // Past six decimals, down: a ceiling the client set is never raised, not even by half a micro.
+  const asked = body.maxCostUsd == null ? null : toMicros(body.maxCostUsd, "down");
   const res = await forwardHeld(c, {
     spec: SESSIONS,
     admission: {
       kind: "session",
       resourceId: body.sessionId ?? null,
-      // Past six decimals, down: a ceiling the client set is never raised, not even by half a micro.
-      requestedMicros: body.maxCostUsd == null ? null : toMicros(body.maxCostUsd, "down"),
+      // Upstream takes a follow-up's maxCostUsd as the session's whole budget: the task may add
+      // what it leaves above the total so far, and is sent that total plus its hold (no more).
+      requestedMicros: asked === null || !body.sessionId ? asked : Math.max(0, asked - baseTotalMicros),
       exact: false,
       addsLive: !body.sessionId,
       fingerprint: SESSIONS.lost.requestPrint(out),
