@@ -703,6 +703,27 @@ describe("reconciler", () => {
     expect((await account.truth()).sessions[0]?.status).toBe("idle");
   });
 
+  it("does not stop, for maxIdleMinutes, a session idle too long whose follow-up holds its task this very moment", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { maxIdleMinutes: 1 });
+    const s = await keptAliveIdle(t, account);
+    const idle = await expectJson<View>(await asTenant(t.key, `/api/v3/sessions/${s.id}`, on(account)), 200);
+    // Idle past its limit, it was just given a follow-up, which has taken its hold and is on its
+    // way upstream: the tenant is paying for that task, and a stop now would cut it short.
+    await openHold(env.DB, t, effectivePolicy(null, { maxIdleMinutes: 1 }), {
+      kind: "session",
+      resourceId: s.id,
+      requestedMicros: 100_000,
+      exact: false,
+      addsLive: false,
+      baseline: { stepCount: Number(idle.stepCount), updatedAt: String(idle.updatedAt) },
+    });
+    const report = await reconcile(account.env, log, { orgId: t.orgId, now: inMinutes(3) });
+    expect(report.stoppedIdle).toBe(0);
+    expect((await account.truth()).sessions[0]?.status).toBe("idle");
+  });
+
   it("leaves a kept-alive session alone while it is within maxIdleMinutes", async () => {
     const account = await newUpstreamAccount();
     const t = await newTenant();

@@ -270,23 +270,19 @@ async function stopReason(
   // its tenants' objects; this one runs until it ends by itself.
   if (item.tenantId === "") return null;
   const policy = await loadEffectivePolicy(db, item);
+  // An idle session with an open hold is taking a follow-up this very moment (admitted, on its way
+  // upstream): the tenant is paying for that task, and a stop now would cut it short. Neither rule
+  // below stops it; a later pass judges it again once that task has ended.
+  const idle = view.status === "idle" && !(await findOpenHold(db, "session", item.id));
   const maxIdle = policy.maxIdleMinutes;
-  if (view.status === "idle" && maxIdle !== null && typeof view.updatedAt === "string") {
+  if (idle && maxIdle !== null && typeof view.updatedAt === "string") {
     if (now.getTime() - Date.parse(view.updatedAt) > maxIdle * 60_000) return "idle";
   }
   // Idle after a task, a session is kept alive (one that is not stops when its task ends): kept
   // under an earlier policy, it is stopped once keepAlive is no longer allowed. One that has run no
   // step yet (created without a task, waiting for its first) is what its create asked for, and is
-  // left to maxIdleMinutes; one with an open hold is taking a follow-up this very moment (sent
-  // `keepAlive: false`, it stops when that ends), which a stop now would cut short.
-  if (
-    view.status === "idle" &&
-    !policy.allowKeepAlive &&
-    Number(view.stepCount) > 0 &&
-    !(await findOpenHold(db, "session", item.id))
-  ) {
-    return "idle";
-  }
+  // left to maxIdleMinutes; one taking a follow-up (sent `keepAlive: false`) stops when that ends.
+  if (idle && !policy.allowKeepAlive && Number(view.stepCount) > 0) return "idle";
   if (item.kind === "browser") {
     const hold = await findOpenHold(db, "browser", item.id);
     const spent = BROWSERS.observe(view, item).figures.totalCostMicros - (hold?.baseTotalMicros ?? 0);
