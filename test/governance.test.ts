@@ -218,6 +218,33 @@ describe("a follow-up under a policy narrowed since its session was created", ()
     await stopAll(t, [s.id]);
   });
 
+  // The same for scheduled tasks: a follow-up leaves its session's enableScheduledTasks as it was,
+  // and the agent of a session created with it may still make tasks that upstream runs later, past
+  // every hold.
+  it("refuses a follow-up on a session created with enableScheduledTasks once the policy no longer allows them", async () => {
+    const t = await newTenant();
+    await putPolicy("orgs", t.orgId, { allowScheduledTasks: true });
+    const s = await startSession(t, {
+      task: emuTask("scheduling", { steps: 1 }),
+      keepAlive: true,
+      enableScheduledTasks: true,
+    });
+    await waitForStatus(t, s.id, ["idle"]);
+    await putPolicy("orgs", t.orgId, {});
+    const res = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("again", { steps: 1 }), sessionId: s.id },
+    });
+    expect(await expectJson(res, 403)).toMatchObject({ code: "scheduled_tasks_not_allowed" });
+    const [truth] = (await emulatorTruth()).filter((x) => x.id === s.id);
+    expect(truth?.tasks).toHaveLength(1);
+    expect(await findOpenHoldOf(s.id)).toBe(0);
+    // A session created without them takes its follow-up as ever.
+    const plain = await startSession(t, { task: emuTask("plain", { steps: 1 }), keepAlive: true });
+    await waitForStatus(t, plain.id, ["idle"]);
+    await startSession(t, { task: emuTask("plain again", { steps: 1 }), sessionId: plain.id });
+    await stopAll(t, [s.id, plain.id]);
+  });
+
   it("takes a follow-up naming no model or country on a session whose own the policy allows, whatever upstream's defaults are", async () => {
     const t = await newTenant();
     // Neither upstream's default model nor its default country ("us") is allowed; the session's are.

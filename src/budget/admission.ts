@@ -1,6 +1,7 @@
 import type { BudgetPolicy, EffectivePolicy } from "../policy/effective";
 import { loadEffectivePolicy } from "../policy/load";
 import type { ScopeBudget } from "../store/budgets";
+import type { SessionFeatures } from "../store/resources";
 import { periodKey } from "./period";
 
 /** The floor under a hold when no policy sets `minHoldUsd`: a task below a cent can hardly run. */
@@ -25,8 +26,8 @@ export interface AdmissionRequest {
   fingerprint?: string;
   /** For a follow-up: where its session stood just before the dispatch (see Progress). */
   baseline?: Progress;
-  /** A session create sent with `useOwnKey: true` (see sessionUsesOwnKey). */
-  ownKey?: boolean;
+  /** For a session create: the features it asks for that its session keeps (see SessionFeatures). */
+  features?: SessionFeatures;
 }
 
 /** How far a session has got: its step count and its last update, as upstream reports them. */

@@ -139,7 +139,10 @@ async function admitUnder(
       fingerprint: req.resourceId === null ? (req.fingerprint ?? null) : null,
       slotOnly: req.slotOnly === true,
       baseline: req.baseline ?? { stepCount: 0, updatedAt: null },
-      ownKey: req.resourceId === null && req.ownKey === true,
+      features:
+        req.resourceId === null && req.features
+          ? req.features
+          : { useOwnKey: false, enableScheduledTasks: false },
       policies: policy.stored ?? null,
     });
   } catch (err) {

@@ -84,9 +84,9 @@ export function applySessionPolicy(body: Body, policy: EffectivePolicy): PolicyR
  * runs it on its session's browser, behind the proxy the session was created with (a follow-up's
  * `proxyCountryCode` changes nothing), and on the session's model unless the body names one. A
  * session created under a wider policy than today's takes no new task there: 403, as for a create.
- * `session` is the session's view, read just before the dispatch, with `useOwnKey` from the
- * gateway's record of its create: upstream keeps a session's key for every later task, whatever
- * a follow-up says, and no view tells it.
+ * `session` is the session's view, read just before the dispatch, with `useOwnKey` and
+ * `enableScheduledTasks` from the gateway's record of its create: upstream keeps both for every
+ * later task, whatever a follow-up says, and no view tells them.
  */
 export function applyFollowUpPolicy(session: Body, body: Body, policy: EffectivePolicy): void {
   const allowedCountries: ReadonlySet<string> | null = policy.allowedCountries;
@@ -112,6 +112,12 @@ export function applyFollowUpPolicy(session: Body, body: Body, policy: Effective
     throw new GatewayError(
       "own_key_not_allowed",
       "This session runs inference on the account's own LLM key, which your policy no longer allows; start a new session",
+    );
+  }
+  if (session.enableScheduledTasks === true && !policy.allowScheduledTasks) {
+    throw new GatewayError(
+      "scheduled_tasks_not_allowed",
+      "This session was created with enableScheduledTasks, which your policy no longer allows; start a new session",
     );
   }
   const allowedModels: ReadonlySet<string> | null = policy.allowedModels;

@@ -93,7 +93,7 @@ export async function findLostCreates(
   const adopt = async (view: View, hold: OrphanHold) => {
     const id = String(view.id);
     await adoptOrphan(db, hold, id, [
-      recordCreatedStatement(db, spec.kind, id, hold, view, spec.status(view), { ownKey: hold.ownKey }),
+      recordCreatedStatement(db, spec.kind, id, hold, view, spec.status(view), hold.features),
       // A hook delivery whose answer was lost gets its session (and its callback) now.
       linkDeliveryStatement(db, hold.id, id),
     ]);

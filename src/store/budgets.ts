@@ -1,5 +1,5 @@
 import type { StoredPolicies } from "./policies";
-import { liveResource } from "./resources";
+import { liveResource, type SessionFeatures } from "./resources";
 
 /**
  * Budget counters and holds. Every function that moves money is one D1 batch, which D1 runs as
@@ -37,8 +37,8 @@ export interface HoldRequest {
   slotOnly: boolean;
   /** Where the session stood before the dispatch (a create starts from no steps). */
   baseline: { stepCount: number; updatedAt: string | null };
-  /** A create sent with `useOwnKey: true`: its object, once found, is recorded as such. */
-  ownKey: boolean;
+  /** What a create was sent with that its session keeps: its object, once found, is recorded so. */
+  features: SessionFeatures;
   /**
    * The policy documents the caps, ceilings and limits above come from, as read: the hold is taken
    * only while they are still what is stored (null: not checked).
@@ -92,14 +92,15 @@ const CHARGED_SO_FAR = `coalesce((SELECT charged_micros FROM usage WHERE kind = 
 // ?1 hold id, ?2 kind, ?3 resource id, ?4 org, ?5 tenant, ?6 org period, ?7 tenant period,
 // ?8 now, ?9 wanted, ?10 org cap, ?11 tenant cap, ?12 min hold, ?13 org live max, ?14 tenant live max,
 // ?15 fingerprint, ?16 slot only, ?17 min remaining, ?18 base step count, ?19 base updatedAt,
-// ?20 own key, ?21 whether to check the policy, ?22 and ?23 its org and tenant documents as read.
+// ?20 own key, ?21 whether to check the policy, ?22 and ?23 its org and tenant documents as read,
+// ?24 scheduled tasks.
 // A null cap leaves nothing (NULL) to compare.
 // The tag counts holds round (from the newest rowid), so consecutive holds differ.
 const INSERT_HOLD = `INSERT INTO holds
   (id, kind, resource_id, org_id, tenant_id, org_period, tenant_period, amount_micros, base_total_micros, state, created_at,
-   ceiling_tag, fingerprint, slot_only, base_step_count, base_updated_at, own_key)
+   ceiling_tag, fingerprint, slot_only, base_step_count, base_updated_at, own_key, scheduled_tasks)
   SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, amount, ${CHARGED_SO_FAR}, 'open', ?8,
-    1 + coalesce((SELECT max(rowid) FROM holds), 0) % ${CEILING_TAGS - 1}, ?15, ?16, ?18, ?19, ?20 FROM (
+    1 + coalesce((SELECT max(rowid) FROM holds), 0) % ${CEILING_TAGS - 1}, ?15, ?16, ?18, ?19, ?20, ?24 FROM (
     SELECT min(?9, coalesce(org_left, ?9), coalesce(tenant_left, ?9)) AS amount, org_left, tenant_left FROM (
       SELECT ?10 - o.held_micros - o.spent_micros AS org_left, ?11 - t.held_micros - t.spent_micros AS tenant_left
       FROM budget_counters o, budget_counters t
@@ -182,8 +183,9 @@ export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admis
         req.minRemainingMicros,
         req.baseline.stepCount,
         req.baseline.updatedAt,
-        req.ownKey ? 1 : 0,
+        req.features.useOwnKey ? 1 : 0,
         ...policies,
+        req.features.enableScheduledTasks ? 1 : 0,
       ),
     db.prepare(RESERVE).bind(req.holdId, ...scopes),
     db.prepare(REPORT).bind(req.holdId, ...scopes, req.kind, resourceId, ...policies),

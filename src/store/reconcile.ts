@@ -1,5 +1,5 @@
 import { onAccountSql } from "./upstreams";
-import type { Owner, ResourceKind } from "./resources";
+import type { Owner, ResourceKind, SessionFeatures } from "./resources";
 
 export interface Watched extends Owner {
   kind: "session" | "browser";
@@ -58,8 +58,8 @@ export interface OrphanHold extends Owner {
   /** What the create sent that upstream echoes (KindSpec.requestPrint); null for older holds. */
   fingerprint: string | null;
   slotOnly: boolean;
-  /** Sent with `useOwnKey: true`: what it made is recorded as such. */
-  ownKey: boolean;
+  /** What the create was sent with that its session keeps: what it made is recorded so. */
+  features: SessionFeatures;
   createdAt: string;
 }
 
@@ -97,7 +97,7 @@ async function listUnattachedHolds(
   const { results } = await db
     .prepare(
       `SELECT id, kind, org_id, tenant_id, org_period, tenant_period, amount_micros, ceiling_tag, fingerprint,
-         slot_only, own_key, created_at FROM holds
+         slot_only, own_key, scheduled_tasks, created_at FROM holds
        WHERE state = 'open' AND resource_id IS NULL AND (?1 IS NULL OR created_at < ?1)
          AND (?3 IS NULL OR created_at >= ?3) AND ${onAccountSql("org_id", "?2")}
        ORDER BY created_at`,
@@ -115,6 +115,7 @@ async function listUnattachedHolds(
       fingerprint: string | null;
       slot_only: number;
       own_key: number;
+      scheduled_tasks: number;
       created_at: string;
     }>();
   return results.map((r) => ({
@@ -128,7 +129,7 @@ async function listUnattachedHolds(
     tagMicros: r.ceiling_tag,
     fingerprint: r.fingerprint,
     slotOnly: r.slot_only === 1,
-    ownKey: r.own_key === 1,
+    features: { useOwnKey: r.own_key === 1, enableScheduledTasks: r.scheduled_tasks === 1 },
     createdAt: r.created_at,
   }));
 }

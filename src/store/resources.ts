@@ -96,8 +96,8 @@ export async function findOwner(db: D1Database, kind: ResourceKind, id: string):
 
 /**
  * Records a resource the tenant just created (and the key it used, when known); a repeat of the
- * same id keeps the first owner. `ownKey`: a session created with `useOwnKey: true`, which its
- * follow-ups run on too (see sessionUsesOwnKey).
+ * same id keeps the first owner. `features`: what a session was created with that its follow-ups
+ * keep (see sessionFeatures).
  */
 export function recordCreatedStatement(
   db: D1Database,
@@ -106,13 +106,14 @@ export function recordCreatedStatement(
   owner: Owner & { keyId?: string },
   view: unknown,
   status: string | null,
-  options: { ownKey?: boolean } = {},
+  features: Partial<SessionFeatures> = {},
 ): D1PreparedStatement {
   const now = new Date().toISOString();
   return db
     .prepare(
-      `INSERT INTO resources (kind, id, org_id, tenant_id, created_at, status, view, view_at, key_id, own_key)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, id) DO NOTHING`,
+      `INSERT INTO resources (kind, id, org_id, tenant_id, created_at, status, view, view_at, key_id, own_key,
+         scheduled_tasks)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, id) DO NOTHING`,
     )
     .bind(
       kind,
@@ -124,21 +125,32 @@ export function recordCreatedStatement(
       storedView(view),
       now,
       owner.keyId ?? null,
-      options.ownKey === true ? 1 : 0,
+      features.useOwnKey === true ? 1 : 0,
+      features.enableScheduledTasks === true ? 1 : 0,
     );
 }
 
 /**
- * Whether a session was created with `useOwnKey: true`. Upstream keeps a session's key for its
- * follow-ups and none of its views says which key that is, so the gateway's record is the only
- * place that knows.
+ * The account-wide features a session was created with, which upstream keeps for its follow-ups:
+ * inference on the account's own LLM key, scheduled tasks. None of its views says so.
  */
-export async function sessionUsesOwnKey(db: D1Database, id: string): Promise<boolean> {
+export interface SessionFeatures {
+  useOwnKey: boolean;
+  enableScheduledTasks: boolean;
+}
+
+/** What a session was created with (see SessionFeatures); the gateway's record is the only place that knows. */
+export async function sessionFeatures(db: D1Database, id: string): Promise<SessionFeatures> {
   const row = await db
-    .prepare("SELECT own_key FROM resources WHERE kind = 'session' AND id = ?")
+    .prepare("SELECT own_key, scheduled_tasks FROM resources WHERE kind = 'session' AND id = ?")
     .bind(id.toLowerCase())
-    .first<{ own_key: number }>();
-  return row?.own_key === 1;
+    .first<{ own_key: number; scheduled_tasks: number }>();
+  return { useOwnKey: row?.own_key === 1, enableScheduledTasks: row?.scheduled_tasks === 1 };
+}
+
+/** The features a create's body asks for (see SessionFeatures). */
+export function requestedFeatures(body: Record<string, unknown>): SessionFeatures {
+  return { useOwnKey: body.useOwnKey === true, enableScheduledTasks: body.enableScheduledTasks === true };
 }
 
 /**

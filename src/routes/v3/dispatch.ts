@@ -12,7 +12,7 @@ import type { Progress } from "../../budget/admission";
 import { createCeilingMicros } from "../../budget/holds";
 import { announceApplied, forwardHeld } from "./holds";
 import { forward, relay, requireOwned, requireOwnedIfSet } from "./proxy";
-import { sessionUsesOwnKey } from "../../store/resources";
+import { requestedFeatures, sessionFeatures } from "../../store/resources";
 
 type Ctx = Context<AppEnv>;
 const NO_COST = { resourceId: null, requestedMicros: null, exact: false };
@@ -50,7 +50,7 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest, raw: View):
         addsLive: true,
         slotOnly: true,
         fingerprint: SESSIONS.lost.requestPrint(out),
-        ownKey: out.useOwnKey === true,
+        features: requestedFeatures(out),
       },
       path: "/sessions",
       body: out,
@@ -66,9 +66,12 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest, raw: View):
     const before = await idleSession(c, body.sessionId);
     if (!("totalMicros" in before)) return relay(c, before);
     const policy = c.get("policy");
-    // Only where the policy forbids it does it matter which key the session was created with.
-    const ownKey = !policy.allowOwnKey && (await sessionUsesOwnKey(c.env.DB, body.sessionId));
-    applyFollowUpPolicy({ ...before.view, useOwnKey: ownKey }, raw, policy);
+    // Only where the policy forbids one does it matter what the session was created with.
+    const features =
+      policy.allowOwnKey && policy.allowScheduledTasks
+        ? { useOwnKey: false, enableScheduledTasks: false }
+        : await sessionFeatures(c.env.DB, body.sessionId);
+    applyFollowUpPolicy({ ...before.view, ...features }, raw, policy);
     baseTotalMicros = before.totalMicros;
     baseline = before.progress;
   }
@@ -86,7 +89,7 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest, raw: View):
       addsLive: !body.sessionId,
       fingerprint: SESSIONS.lost.requestPrint(out),
       baseline,
-      ownKey: out.useOwnKey === true,
+      features: requestedFeatures(out),
     },
     path: "/sessions",
     body: out,

@@ -122,9 +122,15 @@ async function recordSuccess(
   const caller = c.get("caller");
   const record = isNew
     ? [
-        recordCreatedStatement(db, call.spec.kind, view.id, caller, view, call.spec.status(view), {
-          ownKey: call.admission.ownKey === true,
-        }),
+        recordCreatedStatement(
+          db,
+          call.spec.kind,
+          view.id,
+          caller,
+          view,
+          call.spec.status(view),
+          call.admission.features,
+        ),
         ...(call.proxyCountry && call.spec.kind === "browser"
           ? [usageCountryStatement(db, call.spec.kind, view.id, caller, call.proxyCountry)]
           : []),
