@@ -7,14 +7,13 @@ import { createLogger } from "../src/lib/log";
 import { reconcile } from "../src/reconciler/run";
 import { effectivePolicy } from "../src/policy/effective";
 import {
-  ADMIN_TOKEN,
+  admin,
   asTenant,
   emulatorTruth,
   emuTask,
   eventInbox,
   eventually,
   expectJson,
-  gateway,
   newTenant,
   newUpstreamAccount,
   putPolicy,
@@ -23,13 +22,6 @@ import {
 } from "./helpers";
 
 const log = createLogger({ test: "alerts" });
-
-const admin = (path: string, method = "GET", body?: unknown) =>
-  gateway(`/admin/v1${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
 
 interface Alert {
   type: string;

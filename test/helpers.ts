@@ -123,6 +123,18 @@ export async function newUpstreamAccount(settings: Record<string, unknown> = {})
   };
 }
 
+/** A call to the admin API, JSON in and out; `bindings` as for `gateway`. */
+export const admin = (path: string, method = "GET", body?: unknown, bindings: Bindings = env) =>
+  gateway(
+    `/admin/v1${path}`,
+    {
+      method,
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    },
+    bindings,
+  );
+
 export async function adminPost<T = Record<string, string>>(path: string, body: unknown): Promise<T> {
   const res = await gateway(path, {
     method: "POST",

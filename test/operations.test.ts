@@ -5,6 +5,7 @@ import { reconcile } from "../src/reconciler/run";
 import {
   deliverToHook,
   ADMIN_TOKEN,
+  admin,
   adminPost,
   asTenant,
   emuTask,
@@ -16,13 +17,6 @@ import {
 } from "./helpers";
 
 const log = createLogger({ test: "operations" });
-
-const admin = (path: string, method = "GET", body?: unknown) =>
-  gateway(`/admin/v1${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
 
 interface KeyView {
   id: string;

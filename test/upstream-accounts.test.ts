@@ -9,7 +9,7 @@ import { auditStatement } from "../src/store/audit";
 import { getCounter } from "../src/store/budgets";
 import { deleteOrgUpstream, putOrgUpstream } from "../src/store/upstreams";
 import {
-  ADMIN_TOKEN,
+  admin,
   asTenant,
   EMULATOR,
   emulatorTruth,
@@ -26,17 +26,6 @@ import {
 } from "./helpers";
 
 const log = createLogger({ test: "upstream-accounts" });
-
-const admin = (path: string, method = "GET", body?: unknown, bindings = env) =>
-  gateway(
-    `/admin/v1${path}`,
-    {
-      method,
-      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    },
-    bindings,
-  );
 
 /** A tenant of an org that has its own Browser Use account (a fresh emulator project). */
 async function tenantOnOwnAccount(): Promise<{ t: TestTenant; account: UpstreamAccount; secret: string }> {
