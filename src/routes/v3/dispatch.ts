@@ -63,14 +63,16 @@ export async function createOrDispatch(c: Ctx, body: RunTaskRequest, raw: View):
   let baseTotalMicros = 0;
   let baseline: Progress | undefined;
   if (body.sessionId) {
-    const before = await idleSession(c, body.sessionId);
-    if (!("totalMicros" in before)) return relay(c, before);
     const policy = c.get("policy");
-    // Only where the policy forbids one does it matter what the session was created with.
-    const features =
+    // Only where the policy forbids one does it matter what the session was created with; that
+    // D1 read runs beside the upstream read of the session, adding no wait of its own.
+    const [before, features] = await Promise.all([
+      idleSession(c, body.sessionId),
       policy.allowOwnKey && policy.allowScheduledTasks
         ? { useOwnKey: false, enableScheduledTasks: false }
-        : await sessionFeatures(c.env.DB, body.sessionId);
+        : sessionFeatures(c.env.DB, body.sessionId),
+    ]);
+    if (!("totalMicros" in before)) return relay(c, before);
     applyFollowUpPolicy({ ...before.view, ...features }, raw, policy);
     baseTotalMicros = before.totalMicros;
     baseline = before.progress;
