@@ -88,7 +88,27 @@ describe("bad input is a clear 4xx in the upstream's shape and writes nothing", 
     const page = await issues(await send("/sessions?page_size=500", { method: "GET", contentType: null }));
     expect(page[0]).toMatchObject({ type: "less_than_equal", loc: ["query", "page_size"] });
     const notInt = await issues(await send("/profiles?pageNumber=abc", { method: "GET", contentType: null }));
-    expect(notInt[0]?.loc).toEqual(["query", "pageNumber"]);
+    expect(notInt[0]).toEqual({
+      type: "int_parsing",
+      loc: ["query", "pageNumber"],
+      msg: "Input should be a valid integer, unable to parse string as an integer",
+      input: "abc",
+    });
+    const notBool = await issues(
+      await send(`/browsers/${crypto.randomUUID()}/downloads?includeUrls=maybe`, {
+        method: "GET",
+        contentType: null,
+      }),
+    );
+    expect(notBool[0]).toEqual({
+      type: "bool_parsing",
+      loc: ["query", "includeUrls"],
+      msg: "Input should be a valid boolean, unable to interpret input",
+      input: "maybe",
+    });
+    // A repeated scalar is read as its last value, as Starlette does: the bad one first is not it.
+    const lastWins = await send("/sessions?page_size=abc&page_size=5", { method: "GET", contentType: null });
+    expect((await expectJson<{ pageSize: number }>(lastWins, 200)).pageSize).toBe(5);
   });
 
   it("a maxCostUsd the ledger cannot hold is 422, never a 500", async () => {

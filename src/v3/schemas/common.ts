@@ -76,23 +76,44 @@ function lastValue(value: unknown): unknown {
   return Array.isArray(value) ? value[value.length - 1] : value;
 }
 
-/** An integer query parameter within [min, max]; wrap with `z._default()` or `z.optional()`. */
-export function queryInt(min: number, max?: number) {
-  const bounded =
-    max === undefined ? z.int().check(z.minimum(min)) : z.int().check(z.minimum(min), z.maximum(max));
+/**
+ * A query parameter read from its text by `read` (undefined: not of its type, refused with
+ * pydantic's `message` and `pydanticType`), then checked by `schema`. A value that is not text
+ * (from a caller other than a query string) goes to `schema` as it is.
+ */
+function queryParsed<S extends z.ZodMiniType>(
+  read: (text: string) => unknown,
+  refusal: { message: string; pydanticType: string },
+  schema: S,
+) {
   return z.pipe(
     z.transform((raw, ctx) => {
       const value = lastValue(raw);
       if (typeof value !== "string") return value;
-      if (/^\s*[+-]?\d+\s*$/.test(value)) return Number(value);
+      const parsed = read(value);
+      if (parsed !== undefined) return parsed;
       ctx.issues.push({
         code: "custom",
-        message: "Input should be a valid integer, unable to parse string as an integer",
-        params: { pydanticType: "int_parsing" },
+        message: refusal.message,
+        params: { pydanticType: refusal.pydanticType },
         input: value,
       });
       return z.NEVER;
     }),
+    schema,
+  );
+}
+
+/** An integer query parameter within [min, max]; wrap with `z._default()` or `z.optional()`. */
+export function queryInt(min: number, max?: number) {
+  const bounded =
+    max === undefined ? z.int().check(z.minimum(min)) : z.int().check(z.minimum(min), z.maximum(max));
+  return queryParsed(
+    (text) => (/^\s*[+-]?\d+\s*$/.test(text) ? Number(text) : undefined),
+    {
+      message: "Input should be a valid integer, unable to parse string as an integer",
+      pydanticType: "int_parsing",
+    },
     bounded,
   );
 }
@@ -102,21 +123,12 @@ const FALSE_WORDS = new Set(["false", "0", "no", "off", "f", "n"]);
 
 /** A boolean query parameter: pydantic's words (true/false, 1/0, yes/no, on/off). */
 export function queryBool() {
-  return z.pipe(
-    z.transform((raw, ctx) => {
-      const value = lastValue(raw);
-      if (typeof value !== "string") return value;
-      const word = value.trim().toLowerCase();
-      if (TRUE_WORDS.has(word)) return true;
-      if (FALSE_WORDS.has(word)) return false;
-      ctx.issues.push({
-        code: "custom",
-        message: "Input should be a valid boolean, unable to interpret input",
-        params: { pydanticType: "bool_parsing" },
-        input: value,
-      });
-      return z.NEVER;
-    }),
+  return queryParsed(
+    (text) => {
+      const word = text.trim().toLowerCase();
+      return TRUE_WORDS.has(word) ? true : FALSE_WORDS.has(word) ? false : undefined;
+    },
+    { message: "Input should be a valid boolean, unable to interpret input", pydanticType: "bool_parsing" },
     z.boolean(),
   );
 }
