@@ -193,57 +193,39 @@ describe("a follow-up under a policy narrowed since its session was created", ()
     expect(ok.model).toBe("bu-mini");
   });
 
-  // Upstream keeps a session's useOwnKey for its follow-ups (the emulator as Browser Use: a
-  // dispatch changes only what it names, and its views never say which key a session runs on).
-  it("refuses a follow-up on a session created with useOwnKey once the policy no longer allows it", async () => {
-    const t = await newTenant();
-    await putPolicy("orgs", t.orgId, { allowOwnKey: true });
-    const s = await startSession(t, {
-      task: emuTask("own key", { steps: 1 }),
-      keepAlive: true,
-      useOwnKey: true,
-    });
-    await waitForStatus(t, s.id, ["idle"]);
-    await putPolicy("orgs", t.orgId, {});
-    for (const body of [
-      { task: emuTask("again", { steps: 1 }), sessionId: s.id },
-      { task: emuTask("again", { steps: 1 }), sessionId: s.id, useOwnKey: false },
-    ]) {
-      const res = await asTenant(t.key, "/api/v3/sessions", { body });
-      expect(await expectJson(res, 403)).toMatchObject({ code: "own_key_not_allowed" });
-    }
-    const [truth] = (await emulatorTruth()).filter((x) => x.id === s.id);
-    expect(truth?.tasks).toHaveLength(1);
-    expect(await findOpenHoldOf(s.id)).toBe(0);
-    await stopAll(t, [s.id]);
-  });
-
-  // The same for scheduled tasks: a follow-up leaves its session's enableScheduledTasks as it was,
-  // and the agent of a session created with it may still make tasks that upstream runs later, past
-  // every hold.
-  it("refuses a follow-up on a session created with enableScheduledTasks once the policy no longer allows them", async () => {
-    const t = await newTenant();
-    await putPolicy("orgs", t.orgId, { allowScheduledTasks: true });
-    const s = await startSession(t, {
-      task: emuTask("scheduling", { steps: 1 }),
-      keepAlive: true,
-      enableScheduledTasks: true,
-    });
-    await waitForStatus(t, s.id, ["idle"]);
-    await putPolicy("orgs", t.orgId, {});
-    const res = await asTenant(t.key, "/api/v3/sessions", {
-      body: { task: emuTask("again", { steps: 1 }), sessionId: s.id },
-    });
-    expect(await expectJson(res, 403)).toMatchObject({ code: "scheduled_tasks_not_allowed" });
-    const [truth] = (await emulatorTruth()).filter((x) => x.id === s.id);
-    expect(truth?.tasks).toHaveLength(1);
-    expect(await findOpenHoldOf(s.id)).toBe(0);
-    // A session created without them takes its follow-up as ever.
-    const plain = await startSession(t, { task: emuTask("plain", { steps: 1 }), keepAlive: true });
-    await waitForStatus(t, plain.id, ["idle"]);
-    await startSession(t, { task: emuTask("plain again", { steps: 1 }), sessionId: plain.id });
-    await stopAll(t, [s.id, plain.id]);
-  });
+  // Upstream keeps a session's useOwnKey and enableScheduledTasks for its follow-ups (the emulator
+  // as Browser Use: a dispatch changes only what it names, and its views never show either): a
+  // session created with one under a policy that allowed it would go on running on the account's
+  // own key, or making tasks upstream runs later past every hold, after the policy stopped it.
+  it.each([
+    { field: "useOwnKey", allow: "allowOwnKey", code: "own_key_not_allowed" },
+    { field: "enableScheduledTasks", allow: "allowScheduledTasks", code: "scheduled_tasks_not_allowed" },
+  ])(
+    "refuses a follow-up on a session created with $field once the policy no longer allows it",
+    async ({ field, allow, code }) => {
+      const t = await newTenant();
+      await putPolicy("orgs", t.orgId, { [allow]: true });
+      const s = await startSession(t, { task: emuTask(field, { steps: 1 }), keepAlive: true, [field]: true });
+      await waitForStatus(t, s.id, ["idle"]);
+      await putPolicy("orgs", t.orgId, {});
+      // Saying false in the follow-up changes nothing: upstream keeps what the session was created with.
+      for (const body of [
+        { task: emuTask("again", { steps: 1 }), sessionId: s.id },
+        { task: emuTask("again", { steps: 1 }), sessionId: s.id, [field]: false },
+      ]) {
+        const res = await asTenant(t.key, "/api/v3/sessions", { body });
+        expect(await expectJson(res, 403)).toMatchObject({ code });
+      }
+      const [truth] = (await emulatorTruth()).filter((x) => x.id === s.id);
+      expect(truth?.tasks).toHaveLength(1);
+      expect(await findOpenHoldOf(s.id)).toBe(0);
+      // A session created without it takes its follow-up as ever.
+      const plain = await startSession(t, { task: emuTask("plain", { steps: 1 }), keepAlive: true });
+      await waitForStatus(t, plain.id, ["idle"]);
+      await startSession(t, { task: emuTask("plain again", { steps: 1 }), sessionId: plain.id });
+      await stopAll(t, [s.id, plain.id]);
+    },
+  );
 
   it("takes a follow-up naming no model or country on a session whose own the policy allows, whatever upstream's defaults are", async () => {
     const t = await newTenant();
