@@ -131,6 +131,36 @@ describe("browser list filters", () => {
       vi.restoreAllMocks();
     }
   });
+  it("passes on no account-wide count, should upstream's list ignore agentSessionId on a page of the session's alone", async () => {
+    const account = await newUpstreamAccount({ agentBrowsers: true });
+    const owner = await newTenant();
+    const session = await expectJson<Obj>(
+      await asTenant(owner.key, "/api/v3/sessions", { body: {}, env: account.env }),
+      200,
+    );
+    // The page holds only the session's browser, but the total counts the whole account's.
+    const real = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const res = await real(input, init);
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (!url.pathname.endsWith("/browsers") || !url.searchParams.has("agentSessionId")) return res;
+      return Response.json({ ...((await res.json()) as Obj), totalItems: 57 });
+    });
+    try {
+      const list = async (query: string) =>
+        expectJson<{ items: Obj[]; totalItems: number }>(
+          await asTenant(owner.key, `/api/v3/browsers?agentSessionId=${session.id}${query}`, {
+            env: account.env,
+          }),
+          200,
+        );
+      expect(await list("")).toMatchObject({ items: [{ agentSessionId: session.id }], totalItems: 1 });
+      // A full page may have more after it: its total is upstream's.
+      expect(await list("&pageSize=1")).toMatchObject({ totalItems: 57 });
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
 });
 
 describe("profiles through the gateway", () => {

@@ -52,18 +52,24 @@ export async function listAgentBrowsers(
   if (!(await owns(c, SESSIONS, sessionId))) return c.json({ items: [], totalItems: 0, ...page });
   const query = passQuery(c.req.url, ["pageSize", "pageNumber", "filterBy", "metadata", "agentSessionId"]);
   const res = await forward(c, { method: "GET", path: "/browsers", query });
-  const listed = res.status === 200 ? (res.body as { items?: unknown }) : null;
+  const listed = res.status === 200 ? (res.body as { items?: unknown; totalItems?: unknown }) : null;
   if (!listed || !Array.isArray(listed.items)) return relay(c, res);
   const ofSession = (listed.items as View[]).filter(
     (b) => String(b.agentSessionId ?? "").toLowerCase() === sessionId.toLowerCase(),
   );
   await recordSeen(c, sessionId, ofSession);
-  if (ofSession.length === listed.items.length) return relay(c, res);
+  // A page short of full that has items, or is the first, is the last: the total is what the pages
+  // up to it hold. A total that says otherwise is not the session's (an upstream that ignored the
+  // filter counts the account's).
+  const lastPage = ofSession.length < page.pageSize && (ofSession.length > 0 || page.pageNumber === 1);
+  const totalItems = lastPage ? (page.pageNumber - 1) * page.pageSize + ofSession.length : listed.totalItems;
+  const unfiltered = ofSession.length !== listed.items.length || totalItems !== listed.totalItems;
+  if (!unfiltered) return relay(c, res);
   c.get("log").warn("upstream_list_unfiltered", {
     path: "/browsers",
     dropped: listed.items.length - ofSession.length,
   });
-  return c.json({ ...listed, items: ofSession, totalItems: ofSession.length });
+  return c.json({ ...listed, items: ofSession, totalItems });
 }
 
 /**
