@@ -2,8 +2,9 @@
  * `npm run bench`: what the gateway costs on top of calling Browser Use through a bare pass-through
  * worker (bench/bare), both built and served as `wrangler dev` does but without its devtools link
  * (scripts/serve-worker.ts), on the same emulator, measured on this machine.
- * Each scenario runs interleaved (bare, gateway, bare, gateway) for BENCH_SECONDS each (default 5)
- * with BENCH_CONNECTIONS connections (default 10), so a noisy machine shifts both alike. The gateway
+ * Each scenario runs interleaved (bare, gateway, bare, gateway: BENCH_ROUNDS rounds, default 2) for
+ * BENCH_SECONDS each (default 5) with BENCH_CONNECTIONS connections (default 10), so a noisy machine
+ * shifts both alike; BENCH_SCENARIOS (words, comma-separated) runs only the scenarios named by one. The gateway
  * runs as deployed: Browser Use's status webhooks on, logging at LOG_LEVEL (default `info`), and
  * its D1 and rate-counter calls counted (bench/gateway-entry.ts). First it measures the runtime
  * itself on the gateway's workerd (measureRuntime), so each scenario can show the share of its CPU
@@ -26,6 +27,12 @@ import { benchUsageReports, usageSeed } from "./usage";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+// Which scenarios run: those whose name holds one of these words (all when unset).
+const ONLY = (process.env.BENCH_SCENARIOS ?? "")
+  .split(",")
+  .map((word) => word.trim().toLowerCase())
+  .filter(Boolean);
 const LOG_LEVEL = process.env.LOG_LEVEL ?? "info";
 const USAGE_EVENTS = Number(process.env.BENCH_USAGE_EVENTS ?? 1_000_000);
 const FLEET = {
@@ -165,9 +172,12 @@ async function main() {
 
     const runtime = await measureRuntime(targets[1] as Target, polledSession);
     const rows = [];
-    for (const scenario of scenarios) {
+    const chosen = scenarios.filter(
+      (s) => ONLY.length === 0 || ONLY.some((word) => s.name.toLowerCase().includes(word)),
+    );
+    for (const scenario of chosen) {
       const samples: Record<Target["name"], Sample[]> = { bare: [], gateway: [] };
-      for (let round = 0; round < 2; round++)
+      for (let round = 0; round < ROUNDS; round++)
         for (const target of targets) samples[target.name].push(await measure(target, scenario));
       const [b, g] = [samples.bare, samples.gateway];
       const bareCpu = meanOf(b, "cpuMsPerRequest") ?? 0;
@@ -211,6 +221,7 @@ async function main() {
     const run = {
       at: new Date().toISOString(),
       secondsPerRun: SECONDS,
+      rounds: ROUNDS,
       connections: CONNECTIONS,
       logLevel: LOG_LEVEL,
       runtime,
@@ -360,6 +371,7 @@ async function measureRuntime(gateway: Target, sessionId: string): Promise<Runti
 function markdown(run: {
   at: string;
   secondsPerRun: number;
+  rounds: number;
   connections: number;
   logLevel: string;
   runtime: RuntimeCosts;
@@ -378,7 +390,7 @@ function markdown(run: {
   };
   const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
   return [
-    `\n${run.at}: ${run.secondsPerRun} s per run, bare and gateway interleaved twice, ${run.connections} connections, LOG_LEVEL=${run.logLevel}, status webhooks on. CPU is workerd's per request (ms); D1 is per gateway request.\n`,
+    `\n${run.at}: ${run.secondsPerRun} s per run, bare and gateway interleaved ${run.rounds} times, ${run.connections} connections, LOG_LEVEL=${run.logLevel}, status webhooks on. CPU is workerd's per request (ms); D1 is per gateway request.\n`,
     `The runtime itself, on the gateway's workerd: a request that does nothing costs ${run.runtime.nothingCpuMs} ms, one local D1 round trip ${run.runtime.d1RoundTripCpuMs} ms more, one call to a rate counter (a local Durable Object) ${run.runtime.rateCounterCallCpuMs} ms more, one log line ${run.runtime.logLineCpuMs} ms more, a status webhook ${run.runtime.webhookCpuMs} ms. \`localStoresCpuMs\` is a request's D1 round trips and rate-counter calls at those prices plus D1's own SQL time (\`d1Ms\`), which land in workerd's CPU only when served locally; \`logCpuMs\` its log lines (\`logLines\`, its webhooks' included) at theirs; \`cpuRatio\` is bare/gateway CPU, \`cpuRatioLessLocalStores\` the same without the stores' share and \`cpuRatioLessLocalStoresAndLogs\` without the logs' too (the bare worker logs nothing); \`webhooks\` the status webhooks a request set off.\n`,
     table(run.scenarios),
     run.fleet
