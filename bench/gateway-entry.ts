@@ -5,15 +5,16 @@
  * the counts so far, D1's own execution time (ms) of those answered, the status webhooks
  * received and the lines logged; the benchmark reads it before and after each scenario.
  *
- * Four more routes measure the runtime rather than the gateway (bench/probes.ts): one answers at
+ * Five more routes measure the runtime rather than the gateway (bench/probes.ts): one answers at
  * once, one after ten `SELECT 1` in a row, one after ten calls to a rate counter and one after ten
  * request log lines, so their CPU per request differs by what ten local D1 round trips, ten local
  * Durable Object calls or ten log lines cost workerd (ten, so that the request's own cost and its
- * noise weigh a tenth as much).
+ * noise weigh a tenth as much); and one relays a request upstream as the bare worker does.
  */
 import gateway from "../src/index";
 import type { Bindings } from "../src/env";
 import { createLogger, logLevel } from "../src/lib/log";
+import { passThrough } from "./bare/index";
 import { countedD1, type RoundTripListener } from "./counted-d1";
 import { CALLS_PER_PROBE, PROBES } from "./probes";
 
@@ -62,7 +63,8 @@ function countedRateCounters(namespace: Bindings["RATE_COUNTERS"]): Bindings["RA
 
 export default {
   async fetch(request: Request, env: Bindings, ctx: ExecutionContext) {
-    const { pathname } = new URL(request.url);
+    const url = new URL(request.url);
+    const { pathname } = url;
     if (pathname === "/__bench/d1") return Response.json(counts);
     if (pathname === PROBES.nothing) return new Response(null, { status: 204 });
     if (pathname === PROBES.d1RoundTrips) {
@@ -89,6 +91,8 @@ export default {
         });
       return new Response(null, { status: 204 });
     }
+    if (pathname.startsWith(`${PROBES.relay}/`))
+      return passThrough(request, env, pathname.slice(PROBES.relay.length) + url.search);
     if (pathname.startsWith("/webhooks/")) counts.webhooks++;
     const counted = {
       ...env,

@@ -12,4 +12,10 @@ export const PROBES = {
   rateCounterCalls: "/__bench/rate-counter-calls",
   /** The gateway's line per request, CALLS_PER_PROBE times, at the run's LOG_LEVEL: local logging. */
   logLines: "/__bench/log-lines",
+  /**
+   * Followed by a path below the v3 base: the bare worker's relay of it (bench/bare), run in the
+   * gateway's own worker. What the gateway's workerd, bundle and bindings cost a request that does
+   * no more than the bare worker does; the rest of a poll's CPU is the gateway's own code.
+   */
+  relay: "/__bench/relay",
 } as const;

@@ -314,14 +314,16 @@ interface RuntimeCosts {
   rateCounterCallCpuMs: number;
   logLineCpuMs: number;
   webhookCpuMs: number;
+  relayedPollCpuMs: number;
 }
 
 /**
  * What the runtime costs workerd, measured on the gateway's process in this run (interleaved
  * twice): a request that does nothing; one local D1 round trip, one call to a rate counter (a
  * local Durable Object) and one request log line, each a tenth of what ten of them in a row add to
- * that (bench/probes.ts); and one status webhook, a signed `running` event for a running session
- * (what a create sets off), whole. Local D1 and Durable Objects run in workerd's own process, so their work lands in the
+ * that (bench/probes.ts); the poll of the poll scenario's session relayed by the bare worker's
+ * code in the gateway's worker (PROBES.relay); and one status webhook, a signed `running` event for
+ * a running session (what a create sets off), whole. Local D1 and Durable Objects run in workerd's own process, so their work lands in the
  * worker's CPU here; on Cloudflare they run elsewhere and the worker only waits for them.
  */
 async function measureRuntime(gateway: Target, sessionId: string): Promise<RuntimeCosts> {
@@ -333,6 +335,7 @@ async function measureRuntime(gateway: Target, sessionId: string): Promise<Runti
     probe(PROBES.d1RoundTrips),
     probe(PROBES.rateCounterCalls),
     probe(PROBES.logLines),
+    probe(`${PROBES.relay}/sessions/${sessionId}`),
     {
       name: "status webhook",
       path: () => "/webhooks/browser-use",
@@ -352,7 +355,8 @@ async function measureRuntime(gateway: Target, sessionId: string): Promise<Runti
       if (sample.failed > 0) throw new Error(`the runtime probe ${p.name} failed ${sample.failed} times`);
       cpu[i]?.push(sample.cpuMsPerRequest);
     }
-  const [nothing, roundTrips, counterCalls, logLines, webhook] = cpu.map(mean) as number[] as [
+  const [nothing, roundTrips, counterCalls, logLines, relayedPoll, webhook] = cpu.map(mean) as [
+    number,
     number,
     number,
     number,
@@ -365,6 +369,7 @@ async function measureRuntime(gateway: Target, sessionId: string): Promise<Runti
     rateCounterCallCpuMs: round2((counterCalls - nothing) / CALLS_PER_PROBE),
     logLineCpuMs: round2((logLines - nothing) / CALLS_PER_PROBE),
     webhookCpuMs: webhook,
+    relayedPollCpuMs: relayedPoll,
   };
 }
 
@@ -391,7 +396,7 @@ function markdown(run: {
   const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
   return [
     `\n${run.at}: ${run.secondsPerRun} s per run, bare and gateway interleaved ${run.rounds} times, ${run.connections} connections, LOG_LEVEL=${run.logLevel}, status webhooks on. CPU is workerd's per request (ms); D1 is per gateway request.\n`,
-    `The runtime itself, on the gateway's workerd: a request that does nothing costs ${run.runtime.nothingCpuMs} ms, one local D1 round trip ${run.runtime.d1RoundTripCpuMs} ms more, one call to a rate counter (a local Durable Object) ${run.runtime.rateCounterCallCpuMs} ms more, one log line ${run.runtime.logLineCpuMs} ms more, a status webhook ${run.runtime.webhookCpuMs} ms. \`localStoresCpuMs\` is a request's D1 round trips and rate-counter calls at those prices plus D1's own SQL time (\`d1Ms\`), which land in workerd's CPU only when served locally; \`logCpuMs\` its log lines (\`logLines\`, its webhooks' included) at theirs; \`cpuRatio\` is bare/gateway CPU, \`cpuRatioLessLocalStores\` the same without the stores' share and \`cpuRatioLessLocalStoresAndLogs\` without the logs' too (the bare worker logs nothing); \`webhooks\` the status webhooks a request set off.\n`,
+    `The runtime itself, on the gateway's workerd: a request that does nothing costs ${run.runtime.nothingCpuMs} ms, one local D1 round trip ${run.runtime.d1RoundTripCpuMs} ms more, one call to a rate counter (a local Durable Object) ${run.runtime.rateCounterCallCpuMs} ms more, one log line ${run.runtime.logLineCpuMs} ms more, a status webhook ${run.runtime.webhookCpuMs} ms, and the poll relayed as the bare worker relays it (its code, run in the gateway's worker) ${run.runtime.relayedPollCpuMs} ms: what of a poll's CPU is the gateway's workerd, bundle and bindings rather than its code. \`localStoresCpuMs\` is a request's D1 round trips and rate-counter calls at those prices plus D1's own SQL time (\`d1Ms\`), which land in workerd's CPU only when served locally; \`logCpuMs\` its log lines (\`logLines\`, its webhooks' included) at theirs; \`cpuRatio\` is bare/gateway CPU, \`cpuRatioLessLocalStores\` the same without the stores' share and \`cpuRatioLessLocalStoresAndLogs\` without the logs' too (the bare worker logs nothing); \`webhooks\` the status webhooks a request set off.\n`,
     table(run.scenarios),
     run.fleet
       ? `\nFleet: ${run.fleet.clients} clients over ${run.fleet.tenants} tenants, each running ten-second tasks one after another and polling every 2 s, for ${run.fleet.seconds} s:\n\n${table([{ ...run.fleet }])}`
