@@ -6,6 +6,8 @@ import { renderTask } from "../src/hooks/template";
 import { createLogger } from "../src/lib/log";
 import { reconcile } from "../src/reconciler/run";
 import {
+  ADMIN_TOKEN,
+  countRoundTrips,
   deliverToHook,
   asTenant,
   emulatorTruth,
@@ -320,6 +322,71 @@ describe("callback URLs", () => {
       expect(callbackUrlProblem(url, false), url).toBeNull();
     }
     expect(callbackUrlProblem("http://127.0.0.1:9000/x", true)).toBeNull();
+  });
+});
+
+describe("an org's deliveries, as an operator sees them", () => {
+  interface OrgDeliveries {
+    deliveries: {
+      deliveryId: string;
+      hookId: string;
+      hookName: string;
+      tenantId: string;
+      tenantName: string;
+    }[];
+    totalItems: number;
+  }
+  const orgDeliveries = async (orgId: string, query = "") =>
+    expectJson<OrgDeliveries>(await admin(`/orgs/${orgId}/deliveries${query}`), 200);
+
+  it("lists every hook's deliveries of the org's tenants newest first, one page at a time, and no other org's", async () => {
+    const a = await newTenant();
+    const b = await newTenant(a.orgId);
+    const stranger = await newTenant();
+    const [hookA, hookB, gone, theirs] = [
+      await newHook(a, { name: "orders-a" }),
+      await newHook(b, { name: "orders-b" }),
+      await newHook(b, { name: "deleted" }),
+      await newHook(stranger),
+    ];
+    for (const [hook, id] of [
+      [hookA, "msg_org_1"],
+      [hookB, "msg_org_2"],
+      [gone, "msg_org_3"],
+      [hookA, "msg_org_4"],
+      [theirs, "msg_org_5"],
+    ] as const) {
+      await expectJson(await deliver(hook.id, hook.secret, order, { id }), 202);
+      // Received in this order, a millisecond apart at least.
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect((await admin(`/hooks/${gone.id}`, "DELETE")).status).toBe(204);
+
+    const all = await orgDeliveries(a.orgId);
+    expect(all.totalItems).toBe(3);
+    expect(all.deliveries.map((d) => [d.deliveryId, d.hookName, d.tenantId])).toEqual([
+      ["msg_org_4", "orders-a", a.tenantId],
+      ["msg_org_2", "orders-b", b.tenantId],
+      ["msg_org_1", "orders-a", a.tenantId],
+    ]);
+    expect(all.deliveries[0]).toMatchObject({
+      hookId: hookA.id,
+      tenantName: expect.stringMatching(/^tenant-/),
+    });
+    // The page, its total and the org in one round trip (the callbacks' attempts would be a second:
+    // none has a callback here).
+    const counted = await countRoundTrips(`/admin/v1/orgs/${a.orgId}/deliveries`, {
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(counted.res.status).toBe(200);
+    expect(counted.onPath.map((trip) => trip.length)).toEqual([3]);
+    const second = await orgDeliveries(a.orgId, "?pageSize=2&pageNumber=2");
+    expect(second).toMatchObject({ totalItems: 3, pageNumber: 2, pageSize: 2 });
+    expect(second.deliveries.map((d) => d.deliveryId)).toEqual(["msg_org_1"]);
+    expect((await orgDeliveries(stranger.orgId)).deliveries.map((d) => d.deliveryId)).toEqual(["msg_org_5"]);
+    expect(await expectJson(await admin(`/orgs/${crypto.randomUUID()}/deliveries`), 404)).toMatchObject({
+      detail: "Org not found",
+    });
   });
 });
 

@@ -15,6 +15,7 @@ import {
   Hook as HookView,
   HookDeliveries,
   HookList,
+  OrgDeliveries,
   Redelivery,
   SigningSecret,
   TenantHooksPage,
@@ -33,7 +34,15 @@ import {
 } from "../store/hooks";
 import { getTenant } from "../store/orgs";
 import { enqueueEvents } from "../events/deliver";
-import { type EventRow, findEvents, listAttempts, listHookDeliveries, requeueEvent } from "../store/events";
+import {
+  type DeliveryRow,
+  type EventRow,
+  findEvents,
+  listAttempts,
+  listHookDeliveries,
+  listOrgDeliveries,
+  requeueEvent,
+} from "../store/events";
 import { PageQuery } from "../v3/schemas";
 import { parseInput } from "../v3/validation";
 import { ListQuery } from "./admin-orgs";
@@ -304,26 +313,37 @@ export const adminHooks = new Hono<AppEnv>()
         offset: (pageNumber - 1) * pageSize,
         limit: pageSize,
       });
-      const attempts = await listAttempts(
-        c.env.DB,
-        rows.flatMap((r) => (r.event_id ? [r.event_id] : [])),
-      );
-      const deliveries = rows.map((r) => ({
-        deliveryId: r.delivery_id,
-        state: r.state,
-        sessionId: r.session_id,
-        createdAt: r.created_at,
-        callback: r.event_id
-          ? {
-              eventId: r.event_id,
-              state: r.event_state,
-              attempts: attempts
-                .filter((a) => a.event_id === r.event_id)
-                .map((a) => ({ attempt: a.attempt, at: a.at, status: a.status, error: a.error })),
-            }
-          : null,
-      }));
+      const deliveries = await deliveryViews(c.env.DB, rows);
       return c.json({ deliveries, totalItems: total, pageNumber, pageSize });
+    },
+  )
+  .get(
+    "/orgs/:orgId/deliveries",
+    describeRoute({
+      operationId: "listOrgDeliveries",
+      summary: "An org's hook deliveries",
+      description:
+        "The deliveries to every hook of the org's tenants (deleted ones aside), newest first, each as `GET /admin/v1/hooks/{hookId}/deliveries` shows it, with its hook and tenant. One D1 round trip per page, whatever its size, and one more for its callbacks' attempts when it has any.",
+      responses: { 200: OrgDeliveries, 404: "`Org not found`" },
+    }),
+    validate("param", OrgParam),
+    validate("query", PageQuery),
+    async (c) => {
+      const { pageNumber, pageSize } = c.req.valid("query");
+      const page = await listOrgDeliveries(c.env.DB, c.req.valid("param").orgId, {
+        offset: (pageNumber - 1) * pageSize,
+        limit: pageSize,
+      });
+      if (!page) throw notFound("Org not found");
+      const views = await deliveryViews(c.env.DB, page.rows);
+      const deliveries = page.rows.map((r, i) => ({
+        ...views[i],
+        hookId: r.hook_id,
+        hookName: r.hook_name,
+        tenantId: r.tenant_id,
+        tenantName: r.tenant_name,
+      }));
+      return c.json({ deliveries, totalItems: page.total, pageNumber, pageSize });
     },
   )
   .post(
@@ -390,3 +410,26 @@ export const adminHooks = new Hono<AppEnv>()
       return c.json({ secret });
     },
   );
+
+/** Deliveries as the admin API shows them, each with its callback's attempts (one D1 read for all). */
+async function deliveryViews(db: D1Database, rows: DeliveryRow[]) {
+  const attempts = await listAttempts(
+    db,
+    rows.flatMap((r) => (r.event_id ? [r.event_id] : [])),
+  );
+  return rows.map((r) => ({
+    deliveryId: r.delivery_id,
+    state: r.state,
+    sessionId: r.session_id,
+    createdAt: r.created_at,
+    callback: r.event_id
+      ? {
+          eventId: r.event_id,
+          state: r.event_state,
+          attempts: attempts
+            .filter((a) => a.event_id === r.event_id)
+            .map((a) => ({ attempt: a.attempt, at: a.at, status: a.status, error: a.error })),
+        }
+      : null,
+  }));
+}

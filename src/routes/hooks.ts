@@ -203,7 +203,7 @@ function taskOf(c: Ctx): string {
  */
 async function claimOrWait(
   db: D1Database,
-  hook: { id: string; tenantId: string },
+  hook: { id: string; orgId: string; tenantId: string },
   deliveryId: string,
 ): Promise<DeliveryClaim> {
   const deadline = Date.now() + REPEAT_WAIT_MS;

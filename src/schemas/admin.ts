@@ -134,23 +134,41 @@ const Attempt = z.strictObject({
 });
 const EventState = z.enum(["pending", "delivered", "failed"]);
 
-export const HookDeliveries = z.strictObject({
-  deliveries: z.array(
-    z.strictObject({
-      /** The sender's `webhook-id`. */
-      deliveryId: z.string(),
-      state: z.enum(["pending", "done", "unknown"]),
-      sessionId: z.nullable(z.string()),
-      createdAt: Timestamp,
-      /** The delivery's `session.finished` callback, once made: its session ended or is gone, or its lost create was charged in full. */
-      callback: z.nullable(
-        z.strictObject({ eventId: z.string(), state: EventState, attempts: z.array(Attempt) }),
-      ),
-    }),
+const DeliveryFields = {
+  /** The sender's `webhook-id`. */
+  deliveryId: z.string(),
+  state: z.enum(["pending", "done", "unknown"]),
+  sessionId: z.nullable(z.string()),
+  createdAt: Timestamp,
+  /** The delivery's `session.finished` callback, once made: its session ended or is gone, or its lost create was charged in full. */
+  callback: z.nullable(
+    z.strictObject({ eventId: z.string(), state: EventState, attempts: z.array(Attempt) }),
   ),
+};
+
+const DeliveryPage = {
   totalItems: z.int().check(z.minimum(0)),
   pageNumber: z.int().check(z.minimum(1)),
   pageSize: z.int().check(z.minimum(1)),
+};
+
+export const HookDeliveries = z.strictObject({
+  deliveries: z.array(z.strictObject(DeliveryFields)),
+  ...DeliveryPage,
+});
+
+export const OrgDeliveries = z.strictObject({
+  deliveries: z.array(
+    z.strictObject({
+      ...DeliveryFields,
+      /** The hook it reached, and that hook's tenant. */
+      hookId: z.uuid(),
+      hookName: z.string(),
+      tenantId: z.uuid(),
+      tenantName: z.string(),
+    }),
+  ),
+  ...DeliveryPage,
 });
 
 export const Redelivery = z.strictObject({ eventId: z.string(), state: z.literal("pending") });

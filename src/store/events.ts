@@ -312,6 +312,45 @@ export async function listHookDeliveries(
   };
 }
 
+/** A delivery of an org's listing: which hook of which tenant it reached, and what it became. */
+export interface OrgDeliveryRow extends DeliveryRow {
+  hook_id: string;
+  hook_name: string;
+  tenant_id: string;
+  tenant_name: string;
+}
+
+/**
+ * One page of the inbound deliveries to an org's hooks that are not deleted, newest first, with
+ * their hooks, tenants and callback events, and the total; null when there is no such org. One
+ * round trip, reading one range of an index.
+ */
+export async function listOrgDeliveries(
+  db: D1Database,
+  orgId: string,
+  page: { offset: number; limit: number },
+): Promise<{ rows: OrgDeliveryRow[]; total: number } | null> {
+  const live = `hook_deliveries d JOIN hooks h ON h.id = d.hook_id AND h.deleted_at IS NULL
+    JOIN tenants t ON t.id = d.tenant_id AND t.deleted_at IS NULL`;
+  const [org, rows, count] = await db.batch([
+    db.prepare("SELECT 1 FROM orgs WHERE id = ? AND deleted_at IS NULL").bind(orgId),
+    db
+      .prepare(
+        `SELECT d.delivery_id, d.state, d.status, d.session_id, d.created_at, d.hook_id, h.name AS hook_name,
+           d.tenant_id, t.name AS tenant_name, e.id AS event_id, e.state AS event_state, e.attempts AS event_attempts
+         FROM ${live} LEFT JOIN events e ON e.hook_id = d.hook_id AND e.delivery_id = d.delivery_id
+         WHERE d.org_id = ? ORDER BY d.created_at DESC, d.delivery_id DESC LIMIT ? OFFSET ?`,
+      )
+      .bind(orgId, page.limit, page.offset),
+    db.prepare(`SELECT count(*) AS total FROM ${live} WHERE d.org_id = ?`).bind(orgId),
+  ]);
+  if ((org?.results ?? []).length === 0) return null;
+  return {
+    rows: (rows?.results ?? []) as OrgDeliveryRow[],
+    total: ((count?.results ?? [])[0] as { total: number } | undefined)?.total ?? 0,
+  };
+}
+
 /** One page of an org's alert events, newest first, and the total. */
 export async function listAlertEvents(
   db: D1Database,

@@ -239,7 +239,7 @@ export type DeliveryClaim =
  */
 export async function claimDelivery(
   db: D1Database,
-  hook: { id: string; tenantId: string },
+  hook: { id: string; orgId: string; tenantId: string },
   deliveryId: string,
   now = new Date(),
 ): Promise<DeliveryClaim> {
@@ -260,10 +260,10 @@ export async function claimDelivery(
       ),
     db
       .prepare(
-        `INSERT INTO hook_deliveries (hook_id, delivery_id, tenant_id, claim_token, state, hold_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, 'pending', ?4, ?5) ON CONFLICT DO NOTHING`,
+        `INSERT INTO hook_deliveries (hook_id, delivery_id, org_id, tenant_id, claim_token, state, hold_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?5, ?6) ON CONFLICT DO NOTHING`,
       )
-      .bind(hook.id, deliveryId, hook.tenantId, token, now.toISOString()),
+      .bind(hook.id, deliveryId, hook.orgId, hook.tenantId, token, now.toISOString()),
     db
       .prepare(
         "SELECT claim_token, state, status, body, created_at FROM hook_deliveries WHERE hook_id = ? AND delivery_id = ?",

@@ -29,12 +29,12 @@ beforeAll(async () => {
 });
 afterAll(() => browser?.close());
 
-/** The paths of the page's GET requests whose path ends in `/{list}`, from now on. */
-function listCalls(page: Page, list: "keys" | "hooks"): string[] {
+/** The paths of the page's GET requests to the admin API, from now on. */
+function adminReads(page: Page): string[] {
   const calls: string[] = [];
   page.on("request", (r) => {
     const path = new URL(r.url()).pathname;
-    if (r.method() === "GET" && path.endsWith(`/${list}`)) calls.push(path);
+    if (r.method() === "GET" && path.startsWith("/admin/v1/")) calls.push(path);
   });
   return calls;
 }
@@ -101,7 +101,7 @@ describe("dashboard: hooks, keys and refusals", () => {
     await deliver(quiet, { order: "B-2" });
 
     const { page, errors } = await openPage(browser);
-    const calls = listCalls(page, "hooks");
+    const calls = adminReads(page);
     await signIn(page, ADMIN_TOKEN);
     await page.getByRole("link", { name: "Hooks" }).click();
     const row = page.locator(`#hooks-table tr[data-event="${failed.eventId}"]`);
@@ -110,9 +110,11 @@ describe("dashboard: hooks, keys and refusals", () => {
     const quietRow = page.locator("#hooks-table tr", { hasText: quiet.name });
     expect(await quietRow.locator("th").textContent()).toContain(second.name);
     expect(await quietRow.locator('[data-field="callback"]').textContent()).toBe("—");
-    // One page of each org's hooks, and no per-tenant hooks request.
-    expect(calls.filter((p) => p.startsWith("/admin/v1/tenants/"))).toEqual([]);
-    expect(calls.filter((p) => p === `/admin/v1/orgs/${t.orgId}/hooks`)).toHaveLength(1);
+    // One request for each org's deliveries, and none per tenant or per hook.
+    expect(
+      calls.filter((p) => p.startsWith("/admin/v1/tenants/") || p.startsWith("/admin/v1/hooks/")),
+    ).toEqual([]);
+    expect(calls.filter((p) => p === `/admin/v1/orgs/${t.orgId}/deliveries`)).toHaveLength(1);
     expect(await row.locator("ol.attempts li").allTextContents()).toEqual([
       expect.stringContaining("HTTP 503"),
       expect.stringContaining("HTTP 503"),
@@ -143,7 +145,7 @@ describe("dashboard: hooks, keys and refusals", () => {
     });
     await admin(`/admin/v1/keys/${old.id}`, { method: "DELETE", expected: 204 });
     const { page, errors } = await openPage(browser);
-    const calls = listCalls(page, "keys");
+    const calls = adminReads(page);
     page.on("dialog", (d) => d.accept());
     await signIn(page, ADMIN_TOKEN);
     await page.getByRole("link", { name: "Keys" }).click();
@@ -157,7 +159,7 @@ describe("dashboard: hooks, keys and refusals", () => {
     expect(await oldRow.getByRole("button").count()).toBe(0);
     expect(await page.content()).not.toContain(old.key);
     // One page of each org's keys, and no per-tenant keys request.
-    expect(calls.filter((p) => p.startsWith("/admin/v1/tenants/"))).toEqual([]);
+    expect(calls.filter((p) => p.startsWith("/admin/v1/tenants/") && p.endsWith("/keys"))).toEqual([]);
     expect(calls.filter((p) => p === `/admin/v1/orgs/${t.orgId}/keys`)).toHaveLength(1);
     await screenshot(page, "keys");
 

@@ -1,11 +1,10 @@
-// Hooks (the operator's): each tenant's hooks and their recent deliveries, with each result
-// callback's attempts, from GET /admin/v1/orgs/{id}/hooks (one request per page of an org's
-// tenants, each with what GET /admin/v1/tenants/{id}/hooks answers) and
-// GET /admin/v1/hooks/{id}/deliveries; "Redeliver" is POST /admin/v1/deliveries/{eventId}/redeliver.
-import { allPages, getJson, send } from "./api.js";
+// Hooks (the operator's): the newest deliveries to each org's hooks, with each result callback's
+// attempts, from GET /admin/v1/orgs/{id}/deliveries (one request per org, whatever its hooks);
+// "Redeliver" is POST /admin/v1/deliveries/{eventId}/redeliver.
+import { getJson, send } from "./api.js";
 import { h, note, show, table, when } from "./dom.js";
 
-const RECENT = 20;
+const RECENT = 100;
 
 function attemptsOf(callback) {
   if (!callback) return "no callback";
@@ -25,24 +24,19 @@ function attemptsOf(callback) {
 
 export async function renderHooks(root, dir) {
   show(root, note("Loading…"));
-  const found = [];
-  const tenants = [];
-  for (const org of dir.orgs) tenants.push(...(await allPages(`/admin/v1/orgs/${org.id}/hooks`)));
-  for (const tenant of tenants) {
-    for (const hook of tenant.hooks) {
-      const { deliveries } = await getJson(`/admin/v1/hooks/${hook.id}/deliveries`, { pageSize: RECENT });
-      for (const d of deliveries) found.push({ tenant, hook, delivery: d });
-    }
-  }
-  found.sort((a, b) => (a.delivery.createdAt < b.delivery.createdAt ? 1 : -1));
+  const pages = await Promise.all(
+    dir.orgs.map((org) => getJson(`/admin/v1/orgs/${org.id}/deliveries`, { pageSize: RECENT })),
+  );
+  const found = pages.flatMap((page) => page.deliveries);
+  found.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
   const rerender = () => renderHooks(root, dir);
-  const rows = found.map(({ tenant, hook, delivery }) => {
+  const rows = found.map((delivery) => {
     const cb = delivery.callback;
     const failed = cb?.state === "failed";
     return h(
       "tr",
       { "data-delivery": delivery.deliveryId, "data-event": cb?.eventId },
-      h("th", { scope: "row" }, hook.name, h("br"), h("small", {}, tenant.name)),
+      h("th", { scope: "row" }, delivery.hookName, h("br"), h("small", {}, delivery.tenantName)),
       h("td", { title: when(delivery.createdAt) }, when(delivery.createdAt)),
       h("td", {}, delivery.state),
       h(
@@ -60,7 +54,7 @@ export async function renderHooks(root, dir) {
               "button",
               {
                 type: "button",
-                "aria-label": `Redeliver the callback of ${hook.name} at ${when(delivery.createdAt)}`,
+                "aria-label": `Redeliver the callback of ${delivery.hookName} at ${when(delivery.createdAt)}`,
                 onclick: async (event) => {
                   event.currentTarget.disabled = true;
                   await send("POST", `/admin/v1/deliveries/${cb.eventId}/redeliver`);
@@ -78,7 +72,7 @@ export async function renderHooks(root, dir) {
     h("p", {}, h("button", { type: "button", onclick: rerender }, "Refresh")),
     found.length
       ? table(
-          `The ${RECENT} newest deliveries of each hook`,
+          `The ${RECENT} newest deliveries of each org`,
           ["Hook", "Received", "Delivery", "Session", "Callback", "Attempts", ""],
           rows,
           { id: "hooks-table" },
