@@ -5,6 +5,7 @@ import { toMicros } from "../src/lib/money";
 import { reconcile } from "../src/reconciler/run";
 import {
   asTenant,
+  countRoundTrips,
   emuTask,
   expectJson,
   newTenant,
@@ -290,5 +291,18 @@ describe("an agent session's own browser", () => {
     expect((await asTenant(owner.key, `/api/v3/browsers/${id}`, { env: account.env })).status).toBe(404);
     await expectJson(await asTenant(owner.key, path, { env: account.env }), 200);
     await expectJson(await asTenant(owner.key, `/api/v3/browsers/${id}`, { env: account.env }), 200);
+  });
+
+  it("writes nothing when a list shows a browser it has recorded already", async () => {
+    const account = await newUpstreamAccount({ agentBrowsers: true });
+    const owner = await newTenant();
+    const { session, browser } = await sessionWithBrowser(owner, account);
+    const again = await countRoundTrips(
+      `/api/v3/browsers?agentSessionId=${session.id}`,
+      { headers: { "X-Browser-Use-API-Key": owner.key } },
+      account.env,
+    );
+    expect(await expectJson(again.res, 200)).toMatchObject({ items: [{ id: browser.id }] });
+    expect([...again.onPath, ...again.after].flat().filter((sql) => /agent_browsers/.test(sql))).toEqual([]);
   });
 });

@@ -19,6 +19,12 @@ type View = Record<string, unknown>;
 const agentCache = new TtlCache<string>(60_000);
 const agentKey = (browserId: string, tenantId: string) => `${browserId.toLowerCase()}:${tenantId}`;
 
+// The browsers this isolate has recorded as their session's: a list that shows them again writes
+// nothing. Only that: who may call on a browser is still the stored row's word (agentSessionOf).
+const recorded = new TtlCache<true>(10 * 60_000);
+const recordedKey = (browserId: string, sessionId: string) =>
+  `${browserId.toLowerCase()}:${sessionId.toLowerCase()}`;
+
 /** The caller's agent session whose own browser this is, if it is one (see agent_browsers). */
 async function agentSessionOf(c: Ctx, browserId: string): Promise<string | null> {
   const { tenantId } = c.get("caller");
@@ -81,9 +87,14 @@ async function recordSeen(c: Ctx, sessionId: string, browsers: View[]): Promise<
   const { tenantId } = c.get("caller");
   const unseen = browsers
     .map((b) => String(b.id))
-    .filter((id) => agentCache.get(agentKey(id, tenantId)) !== sessionId.toLowerCase());
+    .filter(
+      (id) =>
+        !recorded.get(recordedKey(id, sessionId)) &&
+        agentCache.get(agentKey(id, tenantId)) !== sessionId.toLowerCase(),
+    );
   try {
     await recordAgentBrowsers(c.env.DB, sessionId, unseen, new Date().toISOString());
+    for (const id of unseen) recorded.set(recordedKey(id, sessionId), true);
   } catch (err) {
     c.get("log").warn("agent_browsers_record_failed", { sessionId, ...describeError(err) });
   }
