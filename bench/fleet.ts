@@ -25,6 +25,8 @@ export interface FleetResult {
   tasksFinished: number;
   polls: number;
   failed: number;
+  /** The failures by what each was: its status, or "no answer". */
+  failedAs: string;
   createP50: number;
   createP99: number;
   pollP50: number;
@@ -66,6 +68,13 @@ export async function benchFleet(
   let started = 0;
   let finished = 0;
   let failed = 0;
+  // Each failure by what it was: the status answered, or "no answer" (a timeout, a refused connection).
+  const failures = new Map<string, number>();
+  const fail = (status: number | null) => {
+    failed++;
+    const what = status === null ? "no answer" : String(status);
+    failures.set(what, (failures.get(what) ?? 0) + 1);
+  };
 
   const timed = async (path: string, key: string, init: RequestInit = {}) => {
     const at = performance.now();
@@ -76,9 +85,14 @@ export async function benchFleet(
         signal: AbortSignal.timeout(10_000),
       });
       const body = (await res.json()) as { id?: string; status?: string };
-      return { ok: res.status === 200, body, ms: performance.now() - at };
+      return {
+        ok: res.status === 200,
+        status: res.status as number | null,
+        body,
+        ms: performance.now() - at,
+      };
     } catch {
-      return { ok: false, body: {}, ms: performance.now() - at };
+      return { ok: false, status: null, body: {}, ms: performance.now() - at };
     }
   };
 
@@ -94,7 +108,7 @@ export async function benchFleet(
       });
       createMs.push(created.ms);
       if (!created.ok || !created.body.id) {
-        failed++;
+        fail(created.status);
         await sleep(POLL_EVERY_MS);
         continue;
       }
@@ -104,7 +118,7 @@ export async function benchFleet(
         if (performance.now() > giveUpAt) return;
         const polled = await timed(`/api/v3/sessions/${created.body.id}`, key);
         pollMs.push(polled.ms);
-        if (!polled.ok) failed++;
+        if (!polled.ok) fail(polled.status);
         else if (ENDED.has(String(polled.body.status))) {
           finished++;
           break;
@@ -141,6 +155,11 @@ export async function benchFleet(
     tasksFinished: finished,
     polls: pollMs.length,
     failed,
+    failedAs:
+      [...failures]
+        .sort()
+        .map(([what, n]) => `${what}: ${n}`)
+        .join(", ") || "-",
     createP50: percentile(createMs, 50),
     createP99: percentile(createMs, 99),
     pollP50: percentile(pollMs, 50),
