@@ -8,6 +8,7 @@ import { reconcileEveryAccount } from "../src/reconciler/accounts";
 import { auditStatement } from "../src/store/audit";
 import { getCounter } from "../src/store/budgets";
 import { deleteOrgUpstream, putOrgUpstream } from "../src/store/upstreams";
+import { forgetUpstream, orgAccountFor } from "../src/upstream/accounts";
 import {
   admin,
   asTenant,
@@ -326,6 +327,46 @@ describe("an org's own Browser Use account", () => {
     // And the isolate now reads the org's calls from the account it is on.
     const read = await expectJson<SessionView>(await asTenant(t.key, `/api/v3/sessions/${after.id}`), 200);
     expect(read.id).toBe(after.id);
+  });
+
+  it("does not take a session made on the account the org is on now as gone when an isolate that remembers the old one reads it", async () => {
+    const { t, account } = await tenantOnOwnAccount();
+    await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });
+    const own = await env.DB.prepare("SELECT * FROM org_upstreams WHERE org_id = ?")
+      .bind(t.orgId)
+      .first<Record<string, unknown>>();
+    // Another isolate moves the org back to the deployment's account, and the tenant's task starts there.
+    await env.DB.prepare("DELETE FROM org_upstreams WHERE org_id = ?").bind(t.orgId).run();
+    const task = await startTask(t, "after the move", { steps: 50, stepMs: 60_000 });
+    expect((await emulatorTruth()).map((s) => s.id)).toContain(task.id);
+    expect((await account.truth()).sessions).toEqual([]);
+    // This isolate, as a third one that has not seen the move: it still remembers the org's own
+    // account (read while it was stored), for up to 30 s.
+    const columns = Object.keys(own ?? {});
+    await env.DB.prepare(
+      `INSERT INTO org_upstreams (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+    )
+      .bind(...columns.map((k) => own?.[k] ?? null))
+      .run();
+    forgetUpstream(t.orgId);
+    await orgAccountFor(env, t.orgId, log);
+    await env.DB.prepare("DELETE FROM org_upstreams WHERE org_id = ?").bind(t.orgId).run();
+    // The tenant polls its running session there: the old account does not know it, but it is not gone.
+    const read = await asTenant(t.key, `/api/v3/sessions/${task.id}`);
+    expect(read.status).toBe(200);
+    expect((await read.json<SessionView>()).id).toBe(task.id);
+    const hold = await env.DB.prepare("SELECT state FROM holds WHERE kind = 'session' AND resource_id = ?")
+      .bind(task.id)
+      .first<{ state: string }>();
+    expect(hold?.state).toBe("open");
+    const record = await env.DB.prepare("SELECT deleted_at FROM resources WHERE kind = 'session' AND id = ?")
+      .bind(task.id)
+      .first<{ deleted_at: string | null }>();
+    expect(record?.deleted_at).toBeNull();
+    await expectJson(
+      await asTenant(t.key, `/api/v3/sessions/${task.id}/stop`, { body: { strategy: "session" } }),
+      200,
+    );
   });
 
   it("makes a profile or workspace on the account the org is on now, though this isolate remembers the old one", async () => {

@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
+import { findOrgUpstream } from "../store/upstreams";
 import { forgetUpstream, orgAccountFor } from "../upstream/accounts";
 
 /**
@@ -39,4 +40,22 @@ export async function followAccountMove(
   const now = await orgAccountFor(account.deployment, orgId, c.get("log"));
   c.env = now.env;
   c.set("orgAccount", { ...account, setAt: now.setAt });
+}
+
+/**
+ * After upstream answered that an object it should know is not there: whether that answer came
+ * from an account the org has moved from since this isolate learnt it (another isolate moved it
+ * within the last 30 s, and the object was made on the new one). If so, the rest of the request
+ * now points at the account the org is on, and the call is to be asked again there: taken as
+ * gone, the object would be forgotten, its hold settled while it runs, and its cost never booked.
+ * A D1 read, only on a 404.
+ */
+export async function movedSinceRead(c: Context<AppEnv>): Promise<boolean> {
+  const account = c.get("orgAccount");
+  if (!account) return false;
+  const stored = await findOrgUpstream(account.deployment.DB, c.get("caller").orgId);
+  const setAt = stored?.setAt ?? null;
+  if (setAt === account.setAt) return false;
+  await followAccountMove(c, setAt, { after: "not_found" });
+  return true;
 }

@@ -18,7 +18,7 @@ import { callUpstream, type UpstreamRequest, type UpstreamResponse } from "../..
 import { type FindableKindSpec, type KindSpec, SESSIONS } from "../../upstream/kinds";
 import { afterUpstreamActed } from "../../store/guard";
 import { forgetIntentStatement, recordIntent } from "../../store/intents";
-import { followAccountMove } from "../../middleware/org-upstream";
+import { followAccountMove, movedSinceRead } from "../../middleware/org-upstream";
 
 type Ctx = Context<AppEnv>;
 type View = Record<string, unknown>;
@@ -26,6 +26,17 @@ type View = Record<string, unknown>;
 /** Sends a request upstream with this request's env and logger. */
 export function forward(c: Ctx, req: UpstreamRequest): Promise<UpstreamResponse> {
   return callUpstream(c.env, c.get("log"), req);
+}
+
+/**
+ * forward, for a call on one object the caller owns: a 404 from an account the org has since moved
+ * from (movedSinceRead) is asked again of the account it is on, so nothing is taken as gone that
+ * lives on the other.
+ */
+async function forwardToObject(c: Ctx, req: UpstreamRequest): Promise<UpstreamResponse> {
+  const res = await forward(c, req);
+  if (res.status !== 404 || !(await movedSinceRead(c))) return res;
+  return forward(c, req);
 }
 
 /** Upstream's answer, status and body as they came, byte for byte (204 without a body). */
@@ -108,7 +119,7 @@ export async function onOwned(c: Ctx, spec: KindSpec, id: string, call: OwnedCal
     const refused = await stopBeforeDelete(c, spec, id);
     if (refused) return relay(c, refused);
   }
-  const res = await forward(c, {
+  const res = await forwardToObject(c, {
     method: call.method,
     path: spec.path(id) + (call.suffix ?? ""),
     query: call.query ? passQuery(c.req.url, call.query) : undefined,
@@ -139,7 +150,7 @@ export async function onOwned(c: Ctx, spec: KindSpec, id: string, call: OwnedCal
  */
 async function stopBeforeDelete(c: Ctx, spec: KindSpec, id: string): Promise<UpstreamResponse | null> {
   if (spec.kind !== "session") return null;
-  const stopped = await forward(c, SESSIONS.stop(id));
+  const stopped = await forwardToObject(c, SESSIONS.stop(id));
   const refused = stopped.status >= 400 && stopped.status < 500;
   const unread = refused && stopped.status !== 404 && stopped.status !== 429;
   const res = unread ? await forward(c, { method: "GET", path: spec.path(id) }) : stopped;
@@ -261,7 +272,7 @@ export async function listPage(
       }
       let res: UpstreamResponse;
       try {
-        res = await forward(c, { method: "GET", path: spec.path(item.id) });
+        res = await forwardToObject(c, { method: "GET", path: spec.path(item.id) });
       } catch (err) {
         c.get("log").warn("list_refresh_failed", { kind: spec.kind, id: item.id, ...describeError(err) });
         return item.view;
