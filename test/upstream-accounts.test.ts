@@ -5,10 +5,11 @@ import { hmacSha256Hex } from "../src/lib/crypto";
 import { createLogger } from "../src/lib/log";
 import { toMicros } from "../src/lib/money";
 import { reconcileEveryAccount } from "../src/reconciler/accounts";
+import { reconcile } from "../src/reconciler/run";
 import { auditStatement } from "../src/store/audit";
 import { getCounter } from "../src/store/budgets";
-import { deleteOrgUpstream, putOrgUpstream } from "../src/store/upstreams";
-import { forgetUpstream, orgAccountFor } from "../src/upstream/accounts";
+import { deleteOrgUpstream, findOrgUpstream, putOrgUpstream } from "../src/store/upstreams";
+import { forgetUpstream, openCredentials, orgAccountFor, withCredentials } from "../src/upstream/accounts";
 import {
   admin,
   asTenant,
@@ -368,6 +369,40 @@ describe("an org's own Browser Use account", () => {
       200,
     );
   });
+
+  for (const to of ["the deployment's", "another of its own"] as const) {
+    it(`does not take a session as gone in a pass over the account its org has just moved from, to ${to}`, async () => {
+      const { t } = await tenantOnOwnAccount();
+      await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });
+      // reconcileEveryAccount reads every org's account before its first pass; the org's comes later.
+      const sealed = await findOrgUpstream(env.DB, t.orgId);
+      if (!sealed) throw new Error("the org has no account of its own");
+      const credentials = await openCredentials(env, sealed, log);
+      // Meanwhile the org moves (nothing of it is live), and a task starts on the account it is on now.
+      const next = to === "another of its own" ? await newUpstreamAccount() : null;
+      const moved = next
+        ? await admin(`/orgs/${t.orgId}/upstream`, "PUT", { apiKey: next.key })
+        : await admin(`/orgs/${t.orgId}/upstream`, "DELETE");
+      expect(moved.status).toBe(204);
+      const task = await startTask(t, "after the move", { steps: 50, stepMs: 60_000 });
+      if (next) expect((await next.truth()).sessions.map((s) => s.id)).toEqual([task.id]);
+      const report = await reconcile(withCredentials(env, credentials), log, {
+        orgId: t.orgId,
+        accountSetAt: sealed.setAt,
+      });
+      // The old account does not know the session: it is not gone, its hold still open.
+      expect(report.gone).toBe(0);
+      const hold = await env.DB.prepare("SELECT state FROM holds WHERE kind = 'session' AND resource_id = ?")
+        .bind(task.id)
+        .first<{ state: string }>();
+      expect(hold?.state).toBe("open");
+      expect((await asTenant(t.key, `/api/v3/sessions/${task.id}`)).status).toBe(200);
+      await expectJson(
+        await asTenant(t.key, `/api/v3/sessions/${task.id}/stop`, { body: { strategy: "session" } }),
+        200,
+      );
+    });
+  }
 
   it("makes a profile or workspace on the account the org is on now, though this isolate remembers the old one", async () => {
     const { t, account } = await tenantOnOwnAccount();

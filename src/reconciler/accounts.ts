@@ -31,7 +31,11 @@ export async function reconcileEveryAccount(
     try {
       const credentials = await openCredentials(env, sealed, log);
       reports.push(
-        await reconcile(withCredentials(env, credentials), log, { ...options, orgId: sealed.orgId }),
+        await reconcile(withCredentials(env, credentials), log, {
+          ...options,
+          orgId: sealed.orgId,
+          accountSetAt: sealed.setAt,
+        }),
       );
     } catch (err) {
       log.error("reconcile_account_failed", { orgId: sealed.orgId, ...describeError(err) });

@@ -15,6 +15,7 @@ import {
 } from "../store/reconcile";
 import { findOpenHold } from "../store/budgets";
 import { markDeletedStatement } from "../store/resources";
+import { findOrgUpstream } from "../store/upstreams";
 import { callUpstream } from "../upstream/client";
 import { BROWSERS, type HeldKindSpec, PROFILES, SESSIONS, WORKSPACES } from "../upstream/kinds";
 import { forgetIntentStatement, listInFlightIntents, listStaleIntents } from "../store/intents";
@@ -47,6 +48,12 @@ export interface ReconcileOptions {
    * deployment's (every org without an account of its own).
    */
   orgId?: string;
+  /**
+   * For an org's pass: when the account `env` carries was set, as read before the pass (its
+   * credentials were). A session or browser upstream does not know is taken as gone only while
+   * the org is still on that account (see onTheAccountRead).
+   */
+  accountSetAt?: string;
 }
 
 export interface ReconcileReport {
@@ -118,7 +125,7 @@ export async function reconcile(
   await markChecked(db, watched, now.toISOString());
   await inBatches(watched, 6, async (item) => {
     try {
-      await refresh(env, log, item, now, report);
+      await refresh(env, log, item, now, report, options);
     } catch (err) {
       report.failures++;
       log.error("reconcile_refresh_failed", { kind: item.kind, id: item.id, ...describeError(err) });
@@ -219,9 +226,16 @@ async function refresh(
   item: Watched,
   now: Date,
   report: ReconcileReport,
+  options: ReconcileOptions,
 ): Promise<void> {
   const spec = SPECS[item.kind];
   const res = await callUpstream(env, log, { method: "GET", path: spec.path(item.id) });
+  if (res.status === 404 && !(await onTheAccountRead(env.DB, item.orgId, options))) {
+    // The org moved since the pass read its account: the object may live on the one it is on now,
+    // which the next pass reads. Taken as gone, its hold would be settled while it runs.
+    log.warn("reconcile_account_moved", { kind: item.kind, id: item.id, orgId: item.orgId });
+    return;
+  }
   if (res.status === 404) {
     // Gone upstream (deleted outside the gateway): what it cost is what was last seen.
     const forgotten = markDeletedStatement(env.DB, item.kind, item.id);
@@ -245,6 +259,17 @@ async function refresh(
   else if (reason === "unclaimed") report.stoppedUnclaimed++;
   else report.stoppedOverBudget++;
   log.warn("stopped_by_policy", { kind: item.kind, id: item.id, tenantId: item.tenantId, reason });
+}
+
+/**
+ * Whether the org is still on the account this pass reads: the deployment's (no account of its
+ * own) for the deployment's pass; for an org's pass, its own, set when the pass read it (not
+ * checked when the caller did not say when). A D1 read, only when upstream answered 404.
+ */
+async function onTheAccountRead(db: D1Database, orgId: string, options: ReconcileOptions): Promise<boolean> {
+  const setAt = (await findOrgUpstream(db, orgId))?.setAt ?? null;
+  if (options.orgId === undefined) return setAt === null;
+  return options.accountSetAt === undefined || setAt === options.accountSetAt;
 }
 
 /**

@@ -113,15 +113,18 @@ export async function deleteOrgUpstream(
 }
 
 /** Up to `limit` orgs with accounts of their own, those the reconciler visited longest ago first. */
-export async function listOrgUpstreams(db: D1Database, limit: number): Promise<SealedUpstream[]> {
+export async function listOrgUpstreams(
+  db: D1Database,
+  limit: number,
+): Promise<(SealedUpstream & { setAt: string })[]> {
   const { results } = await db
     .prepare(
-      `SELECT org_id, api_key_sealed, webhook_secret_sealed FROM org_upstreams
+      `SELECT org_id, api_key_sealed, webhook_secret_sealed, updated_at FROM org_upstreams
        ORDER BY coalesce(reconciled_at, '') ASC, org_id LIMIT ?`,
     )
     .bind(limit)
-    .all<UpstreamRow>();
-  return results.map(toSealed);
+    .all<UpstreamRow & { updated_at: string }>();
+  return results.map((row) => ({ ...toSealed(row), setAt: row.updated_at }));
 }
 
 export async function markUpstreamReconciled(db: D1Database, orgId: string, at: string): Promise<void> {
