@@ -330,19 +330,19 @@ describe("an org's own Browser Use account", () => {
     expect(read.id).toBe(after.id);
   });
 
-  it("does not take a session made on the account the org is on now as gone when an isolate that remembers the old one reads it", async () => {
+  /**
+   * An org on an account of its own that another isolate moves back to the deployment's; `made`
+   * then makes something there. This isolate, as a third one that has not seen the move, still
+   * remembers the org's own account (read while it was stored), for up to 30 s.
+   */
+  async function movedElsewhereMeanwhile<T>(made: (t: TestTenant) => Promise<T>) {
     const { t, account } = await tenantOnOwnAccount();
     await putPolicy("tenants", t.tenantId, { budget: { capUsd: "5", period: "none" } });
     const own = await env.DB.prepare("SELECT * FROM org_upstreams WHERE org_id = ?")
       .bind(t.orgId)
       .first<Record<string, unknown>>();
-    // Another isolate moves the org back to the deployment's account, and the tenant's task starts there.
     await env.DB.prepare("DELETE FROM org_upstreams WHERE org_id = ?").bind(t.orgId).run();
-    const task = await startTask(t, "after the move", { steps: 50, stepMs: 60_000 });
-    expect((await emulatorTruth()).map((s) => s.id)).toContain(task.id);
-    expect((await account.truth()).sessions).toEqual([]);
-    // This isolate, as a third one that has not seen the move: it still remembers the org's own
-    // account (read while it was stored), for up to 30 s.
+    const thing = await made(t);
     const columns = Object.keys(own ?? {});
     await env.DB.prepare(
       `INSERT INTO org_upstreams (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
@@ -352,6 +352,17 @@ describe("an org's own Browser Use account", () => {
     forgetUpstream(t.orgId);
     await orgAccountFor(env, t.orgId, log);
     await env.DB.prepare("DELETE FROM org_upstreams WHERE org_id = ?").bind(t.orgId).run();
+    return { t, account, thing };
+  }
+
+  it("does not take a session made on the account the org is on now as gone when an isolate that remembers the old one reads it", async () => {
+    const {
+      t,
+      account,
+      thing: task,
+    } = await movedElsewhereMeanwhile((t) => startTask(t, "after the move", { steps: 50, stepMs: 60_000 }));
+    expect((await emulatorTruth()).map((s) => s.id)).toContain(task.id);
+    expect((await account.truth()).sessions).toEqual([]);
     // The tenant polls its running session there: the old account does not know it, but it is not gone.
     const read = await asTenant(t.key, `/api/v3/sessions/${task.id}`);
     expect(read.status).toBe(200);
@@ -368,6 +379,26 @@ describe("an org's own Browser Use account", () => {
       await asTenant(t.key, `/api/v3/sessions/${task.id}/stop`, { body: { strategy: "session" } }),
       200,
     );
+  });
+
+  it("takes a follow-up to a session made on the account the org is on now, from an isolate that remembers the old one", async () => {
+    const { t, thing: idle } = await movedElsewhereMeanwhile(async (t) => {
+      const made = await expectJson<SessionView>(
+        await asTenant(t.key, "/api/v3/sessions", { body: {} }),
+        200,
+      );
+      // Booted (idle, ready for a task) before the stale isolate reads it.
+      await eventually(async () => {
+        const read = await expectJson<SessionView>(await asTenant(t.key, `/api/v3/sessions/${made.id}`), 200);
+        return read.status === "idle" ? true : undefined;
+      });
+      return made;
+    });
+    const followUp = await asTenant(t.key, "/api/v3/sessions", {
+      body: { sessionId: idle.id, task: emuTask("a follow-up after the move", { steps: 1 }) },
+    });
+    expect(followUp.status, await followUp.clone().text()).toBe(200);
+    expect((await followUp.json<SessionView>()).id).toBe(idle.id);
   });
 
   for (const to of ["the deployment's", "another of its own"] as const) {

@@ -11,7 +11,7 @@ import type { RunTaskRequest } from "../../v3/schemas";
 import type { Progress } from "../../budget/admission";
 import { createCeilingMicros } from "../../budget/holds";
 import { announceApplied, forwardHeld } from "./holds";
-import { forward, relay, requireOwned, requireOwnedIfSet } from "./proxy";
+import { forwardToObject, relay, requireOwned, requireOwnedIfSet } from "./proxy";
 import { requestedFeatures, sessionFeatures } from "../../store/resources";
 
 type Ctx = Context<AppEnv>;
@@ -122,7 +122,7 @@ async function idleSession(
   c: Ctx,
   sessionId: string,
 ): Promise<{ totalMicros: number; progress: Progress; view: View } | UpstreamResponse> {
-  const res = await forward(c, { method: "GET", path: SESSIONS.path(sessionId) });
+  const res = await forwardToObject(c, { method: "GET", path: SESSIONS.path(sessionId) });
   if (res.status !== 200) return res;
   const view = res.body as View;
   await observeViews(c.env, c.get("log"), SESSIONS, c.get("caller"), [view], res.sentAt);

@@ -33,7 +33,7 @@ export function forward(c: Ctx, req: UpstreamRequest): Promise<UpstreamResponse>
  * from (movedSinceRead) is asked again of the account it is on, so nothing is taken as gone that
  * lives on the other.
  */
-async function forwardToObject(c: Ctx, req: UpstreamRequest): Promise<UpstreamResponse> {
+export async function forwardToObject(c: Ctx, req: UpstreamRequest): Promise<UpstreamResponse> {
   const res = await forward(c, req);
   if (res.status !== 404 || !(await movedSinceRead(c))) return res;
   return forward(c, req);
