@@ -60,6 +60,12 @@ interface Scenario {
   method?: "GET" | "POST";
   headers: (target: Target) => Record<string, string>;
   body?: string;
+  /**
+   * A path below the v3 base that the gateway's worker also relays as the bare worker does
+   * (PROBES.relay), interleaved with the two: the floor of the gateway's own workerd, bundle and
+   * bindings for this request, so that what the gateway costs above it is its code.
+   */
+  relayPath?: string;
 }
 
 interface Sample {
@@ -177,8 +183,14 @@ async function main() {
     );
     for (const scenario of chosen) {
       const samples: Record<Target["name"], Sample[]> = { bare: [], gateway: [] };
-      for (let round = 0; round < ROUNDS; round++)
+      const relayed: Sample[] = [];
+      const relay: Scenario | null = scenario.relayPath
+        ? { name: "relay", path: () => PROBES.relay + scenario.relayPath, headers: () => ({}) }
+        : null;
+      for (let round = 0; round < ROUNDS; round++) {
         for (const target of targets) samples[target.name].push(await measure(target, scenario));
+        if (relay) relayed.push(await measure(targets[1] as Target, relay));
+      }
       const [b, g] = [samples.bare, samples.gateway];
       const bareCpu = meanOf(b, "cpuMsPerRequest") ?? 0;
       const gatewayCpu = meanOf(g, "cpuMsPerRequest") ?? 0;
@@ -201,6 +213,8 @@ async function main() {
         gatewayP99: meanOf(g, "p99"),
         bareCpuMs: meanOf(b, "cpuMsPerRequest"),
         gatewayCpuMs: meanOf(g, "cpuMsPerRequest"),
+        relayedRps: relay ? meanOf(relayed, "rps") : null,
+        relayedCpuMs: relay ? meanOf(relayed, "cpuMsPerRequest") : null,
         d1Statements: meanOf(g, "statementsPerRequest"),
         d1RoundTrips: meanOf(g, "roundTripsPerRequest"),
         d1Ms: meanOf(g, "d1MsPerRequest"),
@@ -212,7 +226,7 @@ async function main() {
         cpuRatio: round2(bareCpu / gatewayCpu),
         cpuRatioLessLocalStores: round2(bareCpu / (gatewayCpu - localStoresCpuMs)),
         cpuRatioLessLocalStoresAndLogs: round2(bareCpu / (gatewayCpu - localStoresCpuMs - logCpuMs)),
-        failed: [...b, ...g].reduce((n, s) => n + s.failed, 0),
+        failed: [...b, ...g, ...relayed].reduce((n, s) => n + s.failed, 0),
       });
     }
     const fleet = FLEET.clients > 0 ? await benchFleet(stack, FLEET) : null;
@@ -288,6 +302,7 @@ async function prepareScenarios(
       name: "poll GET /sessions/{id}",
       path: (t) => `/api/v3/sessions/${polled[t.name][0]}`,
       headers: as(poller.key),
+      relayPath: `/sessions/${polled.gateway[0]}`,
     },
     { name: "list GET /sessions (10)", path: () => "/api/v3/sessions?page_size=10", headers: as(lister.key) },
     {
@@ -314,16 +329,14 @@ interface RuntimeCosts {
   rateCounterCallCpuMs: number;
   logLineCpuMs: number;
   webhookCpuMs: number;
-  relayedPollCpuMs: number;
 }
 
 /**
  * What the runtime costs workerd, measured on the gateway's process in this run (interleaved
  * twice): a request that does nothing; one local D1 round trip, one call to a rate counter (a
  * local Durable Object) and one request log line, each a tenth of what ten of them in a row add to
- * that (bench/probes.ts); the poll of the poll scenario's session relayed by the bare worker's
- * code in the gateway's worker (PROBES.relay); and one status webhook, a signed `running` event for
- * a running session (what a create sets off), whole. Local D1 and Durable Objects run in workerd's own process, so their work lands in the
+ * that (bench/probes.ts); and one status webhook, a signed `running` event for a running session
+ * (what a create sets off), whole. Local D1 and Durable Objects run in workerd's own process, so their work lands in the
  * worker's CPU here; on Cloudflare they run elsewhere and the worker only waits for them.
  */
 async function measureRuntime(gateway: Target, sessionId: string): Promise<RuntimeCosts> {
@@ -335,7 +348,6 @@ async function measureRuntime(gateway: Target, sessionId: string): Promise<Runti
     probe(PROBES.d1RoundTrips),
     probe(PROBES.rateCounterCalls),
     probe(PROBES.logLines),
-    probe(`${PROBES.relay}/sessions/${sessionId}`),
     {
       name: "status webhook",
       path: () => "/webhooks/browser-use",
@@ -355,8 +367,7 @@ async function measureRuntime(gateway: Target, sessionId: string): Promise<Runti
       if (sample.failed > 0) throw new Error(`the runtime probe ${p.name} failed ${sample.failed} times`);
       cpu[i]?.push(sample.cpuMsPerRequest);
     }
-  const [nothing, roundTrips, counterCalls, logLines, relayedPoll, webhook] = cpu.map(mean) as [
-    number,
+  const [nothing, roundTrips, counterCalls, logLines, webhook] = cpu.map(mean) as [
     number,
     number,
     number,
@@ -369,7 +380,6 @@ async function measureRuntime(gateway: Target, sessionId: string): Promise<Runti
     rateCounterCallCpuMs: round2((counterCalls - nothing) / CALLS_PER_PROBE),
     logLineCpuMs: round2((logLines - nothing) / CALLS_PER_PROBE),
     webhookCpuMs: webhook,
-    relayedPollCpuMs: relayedPoll,
   };
 }
 
@@ -396,7 +406,7 @@ function markdown(run: {
   const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
   return [
     `\n${run.at}: ${run.secondsPerRun} s per run, bare and gateway interleaved ${run.rounds} times, ${run.connections} connections, LOG_LEVEL=${run.logLevel}, status webhooks on. CPU is workerd's per request (ms); D1 is per gateway request.\n`,
-    `The runtime itself, on the gateway's workerd: a request that does nothing costs ${run.runtime.nothingCpuMs} ms, one local D1 round trip ${run.runtime.d1RoundTripCpuMs} ms more, one call to a rate counter (a local Durable Object) ${run.runtime.rateCounterCallCpuMs} ms more, one log line ${run.runtime.logLineCpuMs} ms more, a status webhook ${run.runtime.webhookCpuMs} ms, and the poll relayed as the bare worker relays it (its code, run in the gateway's worker) ${run.runtime.relayedPollCpuMs} ms: what of a poll's CPU is the gateway's workerd, bundle and bindings rather than its code. \`localStoresCpuMs\` is a request's D1 round trips and rate-counter calls at those prices plus D1's own SQL time (\`d1Ms\`), which land in workerd's CPU only when served locally; \`logCpuMs\` its log lines (\`logLines\`, its webhooks' included) at theirs; \`cpuRatio\` is bare/gateway CPU, \`cpuRatioLessLocalStores\` the same without the stores' share and \`cpuRatioLessLocalStoresAndLogs\` without the logs' too (the bare worker logs nothing); \`webhooks\` the status webhooks a request set off.\n`,
+    `The runtime itself, on the gateway's workerd: a request that does nothing costs ${run.runtime.nothingCpuMs} ms, one local D1 round trip ${run.runtime.d1RoundTripCpuMs} ms more, one call to a rate counter (a local Durable Object) ${run.runtime.rateCounterCallCpuMs} ms more, one log line ${run.runtime.logLineCpuMs} ms more, a status webhook ${run.runtime.webhookCpuMs} ms. \`localStoresCpuMs\` is a request's D1 round trips and rate-counter calls at those prices plus D1's own SQL time (\`d1Ms\`), which land in workerd's CPU only when served locally; \`logCpuMs\` its log lines (\`logLines\`, its webhooks' included) at theirs; \`cpuRatio\` is bare/gateway CPU, \`cpuRatioLessLocalStores\` the same without the stores' share and \`cpuRatioLessLocalStoresAndLogs\` without the logs' too (the bare worker logs nothing); \`webhooks\` the status webhooks a request set off; \`relayedRps\` and \`relayedCpuMs\` are the same request relayed by the bare worker's code run in the gateway's worker, interleaved with the two (the poll): what the gateway's workerd, bundle and bindings cost a request that does no more than the bare worker does, so that the gateway's CPU above it is its code.\n`,
     table(run.scenarios),
     run.fleet
       ? `\nFleet: ${run.fleet.clients} clients over ${run.fleet.tenants} tenants, each running ten-second tasks one after another and polling every 2 s, for ${run.fleet.seconds} s:\n\n${table([{ ...run.fleet }])}`
