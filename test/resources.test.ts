@@ -102,29 +102,44 @@ describe("browser list filters", () => {
     });
     expect(await expectJson(downloads, 200)).toMatchObject({ files: [], hasMore: false });
   });
-  it("passes on only the asked session's browsers, should upstream's list ignore agentSessionId", async () => {
+  /**
+   * A session of a new tenant's, its owner, and a way to list its browsers through the gateway
+   * while upstream's answers to such lists are changed by `answer` (a fault the emulator does not
+   * make: an upstream that ignores agentSessionId).
+   */
+  async function sessionListedBy(answer: (body: { items: Obj[]; totalItems: number }) => unknown) {
     const account = await newUpstreamAccount({ agentBrowsers: true });
     const owner = await newTenant();
     const session = await expectJson<Obj>(
       await asTenant(owner.key, "/api/v3/sessions", { body: {}, env: account.env }),
       200,
     );
-    // A fault the emulator does not make: upstream answers the account's whole list, here with
-    // another session's browser (another tenant's, with its CDP URL) beside the one asked for.
     const real = globalThis.fetch;
     vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
       const res = await real(input, init);
       const url = new URL(input instanceof Request ? input.url : String(input));
       if (!url.pathname.endsWith("/browsers") || !url.searchParams.has("agentSessionId")) return res;
-      const body = (await res.json()) as { items: Obj[]; totalItems: number };
-      const stranger = { ...body.items[0], id: crypto.randomUUID(), agentSessionId: crypto.randomUUID() };
-      return Response.json({ ...body, items: [...body.items, stranger], totalItems: body.totalItems + 1 });
+      return Response.json(answer((await res.json()) as { items: Obj[]; totalItems: number }));
     });
-    try {
-      const mine = await expectJson<{ items: Obj[]; totalItems: number }>(
-        await asTenant(owner.key, `/api/v3/browsers?agentSessionId=${session.id}`, { env: account.env }),
+    const list = async (query = "") =>
+      expectJson<{ items: Obj[]; totalItems: number }>(
+        await asTenant(owner.key, `/api/v3/browsers?agentSessionId=${session.id}${query}`, {
+          env: account.env,
+        }),
         200,
       );
+    return { session, list };
+  }
+
+  it("passes on only the asked session's browsers, should upstream's list ignore agentSessionId", async () => {
+    // The account's whole list, here with another session's browser (another tenant's, with its
+    // CDP URL) beside the one asked for.
+    const { session, list } = await sessionListedBy((body) => {
+      const stranger = { ...body.items[0], id: crypto.randomUUID(), agentSessionId: crypto.randomUUID() };
+      return { ...body, items: [...body.items, stranger], totalItems: body.totalItems + 1 };
+    });
+    try {
+      const mine = await list();
       expect(mine.items.map((b) => b.agentSessionId)).toEqual([session.id]);
       expect(mine.totalItems).toBe(1);
     } finally {
@@ -132,29 +147,10 @@ describe("browser list filters", () => {
     }
   });
   it("passes on no account-wide count, should upstream's list ignore agentSessionId on a page of the session's alone", async () => {
-    const account = await newUpstreamAccount({ agentBrowsers: true });
-    const owner = await newTenant();
-    const session = await expectJson<Obj>(
-      await asTenant(owner.key, "/api/v3/sessions", { body: {}, env: account.env }),
-      200,
-    );
     // The page holds only the session's browser, but the total counts the whole account's.
-    const real = globalThis.fetch;
-    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-      const res = await real(input, init);
-      const url = new URL(input instanceof Request ? input.url : String(input));
-      if (!url.pathname.endsWith("/browsers") || !url.searchParams.has("agentSessionId")) return res;
-      return Response.json({ ...((await res.json()) as Obj), totalItems: 57 });
-    });
+    const { session, list } = await sessionListedBy((body) => ({ ...body, totalItems: 57 }));
     try {
-      const list = async (query: string) =>
-        expectJson<{ items: Obj[]; totalItems: number }>(
-          await asTenant(owner.key, `/api/v3/browsers?agentSessionId=${session.id}${query}`, {
-            env: account.env,
-          }),
-          200,
-        );
-      expect(await list("")).toMatchObject({ items: [{ agentSessionId: session.id }], totalItems: 1 });
+      expect(await list()).toMatchObject({ items: [{ agentSessionId: session.id }], totalItems: 1 });
       // A full page may have more after it: its total is upstream's.
       expect(await list("&pageSize=1")).toMatchObject({ totalItems: 57 });
     } finally {
