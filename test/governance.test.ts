@@ -632,6 +632,20 @@ describe("reconciler", () => {
     return s;
   }
 
+  /**
+   * The hold a follow-up to session `id` takes once admitted under `policy`, before upstream
+   * answers: its task, from where the session stood in `idle` (an idle view ends no task).
+   */
+  const holdFollowUp = (t: TestTenant, id: string, idle: View, policy: ReturnType<typeof effectivePolicy>) =>
+    openHold(env.DB, t, policy, {
+      kind: "session",
+      resourceId: id,
+      requestedMicros: 100_000,
+      exact: false,
+      addsLive: false,
+      baseline: { stepCount: Number(idle.stepCount), updatedAt: String(idle.updatedAt) },
+    });
+
   it("stops a kept-alive session idle longer than the tenant's maxIdleMinutes and settles its hold", async () => {
     const account = await newUpstreamAccount();
     const t = await newTenant();
@@ -697,16 +711,7 @@ describe("reconciler", () => {
     const idle = await expectJson<View>(await asTenant(t.key, `/api/v3/sessions/${s.id}`, on(account)), 200);
     // A follow-up has taken its hold and is on its way upstream (sent keepAlive: false, it ends the
     // session when its task does): a stop now would cut the paid task short.
-    const policy = effectivePolicy({ allowKeepAlive: false }, null);
-    await openHold(env.DB, t, policy, {
-      kind: "session",
-      resourceId: s.id,
-      requestedMicros: 100_000,
-      exact: false,
-      addsLive: false,
-      // What the session had done when the follow-up was dispatched: its idle view ends no task.
-      baseline: { stepCount: Number(idle.stepCount), updatedAt: String(idle.updatedAt) },
-    });
+    await holdFollowUp(t, String(s.id), idle, effectivePolicy({ allowKeepAlive: false }, null));
     const report = await reconcile(account.env, log, { orgId: t.orgId });
     expect(report.stoppedIdle).toBe(0);
     expect((await account.truth()).sessions[0]?.status).toBe("idle");
@@ -720,14 +725,7 @@ describe("reconciler", () => {
     const idle = await expectJson<View>(await asTenant(t.key, `/api/v3/sessions/${s.id}`, on(account)), 200);
     // Idle past its limit, it was just given a follow-up, which has taken its hold and is on its
     // way upstream: the tenant is paying for that task, and a stop now would cut it short.
-    await openHold(env.DB, t, effectivePolicy(null, { maxIdleMinutes: 1 }), {
-      kind: "session",
-      resourceId: s.id,
-      requestedMicros: 100_000,
-      exact: false,
-      addsLive: false,
-      baseline: { stepCount: Number(idle.stepCount), updatedAt: String(idle.updatedAt) },
-    });
+    await holdFollowUp(t, String(s.id), idle, effectivePolicy(null, { maxIdleMinutes: 1 }));
     const report = await reconcile(account.env, log, { orgId: t.orgId, now: inMinutes(3) });
     expect(report.stoppedIdle).toBe(0);
     expect((await account.truth()).sessions[0]?.status).toBe("idle");
