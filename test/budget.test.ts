@@ -637,6 +637,8 @@ describe("Idempotency-Key", () => {
       await asTenant(t.key, "/api/v3/sessions", { body: { keepAlive: true }, env: account.env }),
       200,
     );
+    // A session made without a task is `created` for a step before it is idle and can take one.
+    await waitForStatus(t, created.id, ["idle"], account.env);
     const body = { sessionId: created.id, task: emuTask("after a failed read", { steps: 1 }) };
     const send = () =>
       asTenant(t.key, "/api/v3/sessions", {
