@@ -1,8 +1,11 @@
 /** What is told of each round trip to D1: when sent, its statements' SQL; when answered, D1's time too. */
 export interface RoundTripListener {
   sent?: (sql: string[]) => void;
-  /** D1's own execution time (`meta.duration`), summed over the statements; 0 for `raw()`. */
-  answered?: (sql: string[], durationMs: number) => void;
+  /**
+   * D1's own execution time (`meta.duration`) and the rows it read (`meta.rows_read`, what D1
+   * bills), each summed over the statements; 0 for `raw()`.
+   */
+  answered?: (sql: string[], durationMs: number, rowsRead: number) => void;
 }
 
 /**
@@ -11,14 +14,20 @@ export interface RoundTripListener {
  * with it, and the tests hold the request paths to their round-trip budgets with the same count.
  */
 export function countedD1(db: D1Database, listener: RoundTripListener): D1Database {
-  const send = <T>(sql: string[], work: () => Promise<T>, duration: (result: T) => number | undefined) => {
+  const send = <T>(sql: string[], work: () => Promise<T>, meta: (result: T) => Meta) => {
     listener.sent?.(sql);
     return work().then((result) => {
-      listener.answered?.(sql, duration(result) ?? 0);
+      const { durationMs, rowsRead } = meta(result);
+      listener.answered?.(sql, durationMs, rowsRead);
       return result;
     });
   };
-  const ofResult = (r: D1Result) => r.meta?.duration;
+  type Meta = { durationMs: number; rowsRead: number };
+  const ofResult = (r: D1Result): Meta => ({
+    durationMs: r.meta?.duration ?? 0,
+    rowsRead: r.meta?.rows_read ?? 0,
+  });
+  const none = (): Meta => ({ durationMs: 0, rowsRead: 0 });
   class CountedStatement {
     constructor(
       readonly inner: D1PreparedStatement,
@@ -43,7 +52,7 @@ export function countedD1(db: D1Database, listener: RoundTripListener): D1Databa
       return send(
         [this.sql],
         () => (options?.columnNames ? this.inner.raw({ columnNames: true }) : this.inner.raw()),
-        () => undefined,
+        none,
       );
     }
   }
@@ -53,13 +62,20 @@ export function countedD1(db: D1Database, listener: RoundTripListener): D1Databa
       send(
         statements.map((s) => s.sql),
         () => db.batch(statements.map((s) => s.inner)),
-        (results) => results.reduce((ms, r) => ms + (r.meta?.duration ?? 0), 0),
+        (results) =>
+          results.map(ofResult).reduce(
+            (a, b) => ({
+              durationMs: a.durationMs + b.durationMs,
+              rowsRead: a.rowsRead + b.rowsRead,
+            }),
+            none(),
+          ),
       ),
     exec: (sql: string) =>
       send(
         [sql],
         () => db.exec(sql),
-        (r) => r.duration,
+        (r) => ({ durationMs: r.duration, rowsRead: 0 }),
       ),
     dump: () => db.dump(),
     withSession: () => db.withSession(),

@@ -37,6 +37,7 @@ export interface FleetResult {
   /** D1's execution time per wall-clock second (ms/s): the share of one database's time it used. */
   d1MsPerS: number;
   d1StatementsPerTask: number;
+  d1RowsReadPerTask: number;
   d1RoundTripsPerTask: number;
   workerdCpuPercent: number;
   /**
@@ -169,6 +170,7 @@ export async function benchFleet(
     d1RoundTripsPerS: perS(roundTrips),
     d1MsPerS: Math.round(((d1After.d1Ms - d1Before.d1Ms) / wallS) * 10) / 10,
     d1StatementsPerTask: perTask(statements),
+    d1RowsReadPerTask: perTask(d1After.rowsRead - d1Before.rowsRead),
     d1RoundTripsPerTask: perTask(roundTrips),
     workerdCpuPercent: Math.round((cpuMs / (wallS * 1000)) * 100),
     harnessCpuPercent: Math.round(((harness.user + harness.system) / 1000 / (wallS * 1000)) * 100),

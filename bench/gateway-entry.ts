@@ -2,7 +2,7 @@
  * The gateway with counters around its D1 binding and its rate counters, for the benchmark only:
  * every statement run alone is one round trip, a batch is one round trip of several statements,
  * and every call to a key's rate counter (a Durable Object) is one call. `GET /__bench/d1` answers
- * the counts so far, D1's own execution time (ms) of those answered, the status webhooks
+ * the counts so far, D1's own execution time (ms) and rows read of those answered, the status webhooks
  * received and the lines logged; the benchmark reads it before and after each scenario.
  *
  * Five more routes measure the runtime rather than the gateway (bench/probes.ts): one answers at
@@ -20,14 +20,23 @@ import { CALLS_PER_PROBE, PROBES } from "./probes";
 
 export { RateCounter } from "../src/index";
 
-const counts = { statements: 0, roundTrips: 0, d1Ms: 0, rateCounterCalls: 0, webhooks: 0, logLines: 0 };
+const counts = {
+  statements: 0,
+  roundTrips: 0,
+  d1Ms: 0,
+  rowsRead: 0,
+  rateCounterCalls: 0,
+  webhooks: 0,
+  logLines: 0,
+};
 const counting: RoundTripListener = {
   sent(sql) {
     counts.statements += sql.length;
     counts.roundTrips++;
   },
-  answered(_sql, durationMs) {
+  answered(_sql, durationMs, rowsRead) {
     counts.d1Ms += durationMs;
+    counts.rowsRead += rowsRead;
   },
 };
 

@@ -33,6 +33,8 @@ export interface D1Counts {
   roundTrips: number;
   /** D1's own execution time of the statements answered so far (`meta.duration`). */
   d1Ms: number;
+  /** The rows D1 read for the statements answered so far (`meta.rows_read`: what D1 bills). */
+  rowsRead: number;
   /** Calls to a key's rate counter (a Durable Object) so far. */
   rateCounterCalls: number;
   /** Browser Use's status webhooks received so far. */

@@ -77,6 +77,7 @@ interface Sample {
   statementsPerRequest: number | null;
   roundTripsPerRequest: number | null;
   d1MsPerRequest: number | null;
+  rowsReadPerRequest: number | null;
   rateCounterCallsPerRequest: number | null;
   webhooksPerRequest: number | null;
   logLinesPerRequest: number | null;
@@ -108,6 +109,7 @@ async function measure(target: Target, scenario: Scenario): Promise<Sample> {
     statementsPerRequest: d1After && d1Before ? per(d1After.statements, d1Before.statements) : null,
     roundTripsPerRequest: d1After && d1Before ? per(d1After.roundTrips, d1Before.roundTrips) : null,
     d1MsPerRequest: d1After && d1Before ? perMs(d1After.d1Ms, d1Before.d1Ms) : null,
+    rowsReadPerRequest: d1After && d1Before ? per(d1After.rowsRead, d1Before.rowsRead) : null,
     rateCounterCallsPerRequest:
       d1After && d1Before ? per(d1After.rateCounterCalls, d1Before.rateCounterCalls) : null,
     webhooksPerRequest: d1After && d1Before ? per(d1After.webhooks, d1Before.webhooks) : null,
@@ -218,6 +220,7 @@ async function main() {
         d1Statements: meanOf(g, "statementsPerRequest"),
         d1RoundTrips: meanOf(g, "roundTripsPerRequest"),
         d1Ms: meanOf(g, "d1MsPerRequest"),
+        d1RowsRead: meanOf(g, "rowsReadPerRequest"),
         rateCounterCalls: meanOf(g, "rateCounterCallsPerRequest"),
         webhooks: meanOf(g, "webhooksPerRequest"),
         logLines: meanOf(g, "logLinesPerRequest"),

@@ -286,22 +286,29 @@ export function storeFailingOn(pattern: RegExp, bindings: Bindings = env): Bindi
 
 /**
  * Calls the gateway as `gateway` does, with its D1 binding counted as the benchmark counts it:
- * each round trip's statements, those made before the response and those after it (waitUntil).
+ * each round trip's statements, those made before the response and those after it (waitUntil),
+ * and the rows D1 read for all of them (`meta.rows_read`).
  */
 export async function countRoundTrips(
   path: string,
   init: RequestInit,
   bindings: Bindings = env,
-): Promise<{ res: Response; onPath: string[][]; after: string[][] }> {
+): Promise<{ res: Response; onPath: string[][]; after: string[][]; rowsRead: number }> {
   const trips: string[][] = [];
+  let rowsRead = 0;
   const ctx = createExecutionContext();
-  const counted = { ...bindings, DB: countedD1(bindings.DB, { sent: (sql) => trips.push(sql) }) };
+  const DB = countedD1(bindings.DB, {
+    sent: (sql) => trips.push(sql),
+    answered: (_sql, _ms, rows) => {
+      rowsRead += rows;
+    },
+  });
   const request = new Request(GATEWAY + path, init);
-  const res = await worker.fetch(request, counted, ctx);
+  const res = await worker.fetch(request, { ...bindings, DB }, ctx);
   const onPath = trips.length;
   await waitOnExecutionContext(ctx);
   await expectDocumented(request, res);
-  return { res, onPath: trips.slice(0, onPath), after: trips.slice(onPath) };
+  return { res, onPath: trips.slice(0, onPath), after: trips.slice(onPath), rowsRead };
 }
 
 /** Hex HMAC-SHA256 of `message` under `secret`, as Browser Use signs its webhooks (WebCrypto, not the gateway's helpers). */

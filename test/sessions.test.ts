@@ -269,4 +269,20 @@ describe("D1 round trips on a task's path", () => {
     await expectJson(unchanged.res, 200);
     expect([...unchanged.onPath, ...unchanged.after]).toEqual([]);
   });
+
+  it("reads as many rows for an admission with many sessions live as with one: live counts only for a refusal", async () => {
+    const t = await newTenant();
+    const headers = { "X-Browser-Use-API-Key": t.key, "Content-Type": "application/json" };
+    const admit = async () => {
+      const body = JSON.stringify({ task: emuTask("live", { outcome: "hang" }) });
+      const { res, rowsRead } = await countRoundTrips("/api/v3/sessions", { method: "POST", headers, body });
+      await expectJson(res, 200);
+      return rowsRead;
+    };
+    await admit(); // the key's once-a-minute touch and the policy cache, out of the way
+    const withOneLive = await admit();
+    for (let i = 0; i < 20; i++) await admit();
+    // D1 bills the rows it reads; an admitted task has no use for how many sessions are live.
+    expect(await admit()).toBe(withOneLive);
+  });
 });

@@ -79,6 +79,11 @@ const LIVE = (column: "org_id" | "tenant_id", param: string) => `(
      AND ${liveResource()})
   + (SELECT count(*) FROM holds WHERE ${column} = ${param} AND state = 'open' AND resource_id IS NULL))`;
 
+// What is live in a scope, counted only where it explains a refusal: the hold (?1) was not taken
+// and the scope has a live max. An admitted request reads no row for it (D1 bills rows read).
+const LIVE_IF_REFUSED = (column: "org_id" | "tenant_id", param: string, max: string) =>
+  `CASE WHEN ${max} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM holds WHERE id = ?1) THEN ${LIVE(column, param)} END`;
+
 // The policy documents read for the request (flag, org's, tenant's) are still the stored ones.
 const POLICY_CURRENT = (flag: string, org: string, tenant: string, orgId: string, tenantId: string) => `(
   ${flag} IS NULL OR (
@@ -123,7 +128,8 @@ const REPORT = `SELECT
     (SELECT count(*) FROM holds WHERE kind = ?6 AND resource_id = ?7 AND state = 'open' AND id <> ?1) AS held_elsewhere,
     o.held_micros AS org_held, o.spent_micros AS org_spent,
     t.held_micros AS tenant_held, t.spent_micros AS tenant_spent,
-    ${LIVE("org_id", "?2")} AS org_live, ${LIVE("tenant_id", "?4")} AS tenant_live,
+    ${LIVE_IF_REFUSED("org_id", "?2", "?11")} AS org_live,
+    ${LIVE_IF_REFUSED("tenant_id", "?4", "?12")} AS tenant_live,
     (SELECT updated_at FROM org_upstreams WHERE org_id = ?2) AS account_set_at,
     ${POLICY_CURRENT("?8", "?9", "?10", "?2", "?4")} AS policy_current
   FROM budget_counters o, budget_counters t
@@ -138,8 +144,9 @@ interface ReportRow {
   org_spent: number;
   tenant_held: number;
   tenant_spent: number;
-  org_live: number;
-  tenant_live: number;
+  /** Null unless the hold was refused and the scope has a live max. */
+  org_live: number | null;
+  tenant_live: number | null;
   account_set_at: string | null;
   policy_current: number;
 }
@@ -188,7 +195,17 @@ export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admis
         req.features.enableScheduledTasks ? 1 : 0,
       ),
     db.prepare(RESERVE).bind(req.holdId, ...scopes),
-    db.prepare(REPORT).bind(req.holdId, ...scopes, req.kind, resourceId, ...policies),
+    db
+      .prepare(REPORT)
+      .bind(
+        req.holdId,
+        ...scopes,
+        req.kind,
+        resourceId,
+        ...policies,
+        req.maxLive?.org ?? null,
+        req.maxLive?.tenant ?? null,
+      ),
   ]);
   const row = results[3]?.results?.[0] as ReportRow | undefined;
   if (!row) throw new Error("budget counters missing after admission");
@@ -206,23 +223,18 @@ export async function admitHold(db: D1Database, req: HoldRequest): Promise<Admis
   if (row.held_elsewhere > 0) return { admitted: false, reason: "already_held" };
 
   if (req.maxLive) {
-    if (req.maxLive.tenant !== null && row.tenant_live >= req.maxLive.tenant) {
+    const { org_live: orgLive, tenant_live: tenantLive } = row;
+    if (req.maxLive.tenant !== null && tenantLive !== null && tenantLive >= req.maxLive.tenant) {
       return {
         admitted: false,
         reason: "concurrency",
         scope: "tenant",
-        live: row.tenant_live,
+        live: tenantLive,
         max: req.maxLive.tenant,
       };
     }
-    if (req.maxLive.org !== null && row.org_live >= req.maxLive.org) {
-      return {
-        admitted: false,
-        reason: "concurrency",
-        scope: "org",
-        live: row.org_live,
-        max: req.maxLive.org,
-      };
+    if (req.maxLive.org !== null && orgLive !== null && orgLive >= req.maxLive.org) {
+      return { admitted: false, reason: "concurrency", scope: "org", live: orgLive, max: req.maxLive.org };
     }
   }
   const remaining = (cap: number | null, held: number, spent: number) =>
