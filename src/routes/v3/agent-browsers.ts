@@ -6,6 +6,7 @@ import { notFound } from "../../lib/errors";
 import { describeError } from "../../lib/log";
 import { TtlCache } from "../../lib/ttl-cache";
 import { findOwnedAgentBrowser, recordAgentBrowsers } from "../../store/agent-browsers";
+import type { UpstreamResponse } from "../../upstream/client";
 import { BROWSERS, SESSIONS } from "../../upstream/kinds";
 import { clientBody, forward, type OwnedCall, onOwned, owns, passQuery, relay } from "./proxy";
 
@@ -58,24 +59,58 @@ export async function listAgentBrowsers(
   if (!(await owns(c, SESSIONS, sessionId))) return c.json({ items: [], totalItems: 0, ...page });
   const query = passQuery(c.req.url, ["pageSize", "pageNumber", "filterBy", "metadata", "agentSessionId"]);
   const res = await forward(c, { method: "GET", path: "/browsers", query });
-  const listed = res.status === 200 ? (res.body as { items?: unknown; totalItems?: unknown }) : null;
-  if (!listed || !Array.isArray(listed.items)) return relay(c, res);
-  const ofSession = (listed.items as View[]).filter(
-    (b) => String(b.agentSessionId ?? "").toLowerCase() === sessionId.toLowerCase(),
-  );
+  const listed = sessionsPage(res, sessionId);
+  if (!listed) return relay(c, res);
+  const ofSession = listed.ofSession;
   await recordSeen(c, sessionId, ofSession);
   // A page short of full that has items, or is the first, is the last: the total is what the pages
-  // up to it hold. A total that says otherwise is not the session's (an upstream that ignored the
-  // filter counts the account's).
+  // up to it hold. Past it (a full page, or an empty one after the first) upstream's total is
+  // taken only as far as a page of the most it lists shows it: an upstream that ignored the
+  // filter counts the account's browsers, which is no business of the caller's.
   const lastPage = ofSession.length < page.pageSize && (ofSession.length > 0 || page.pageNumber === 1);
-  const totalItems = lastPage ? (page.pageNumber - 1) * page.pageSize + ofSession.length : listed.totalItems;
+  const totalItems = lastPage
+    ? (page.pageNumber - 1) * page.pageSize + ofSession.length
+    : await vouchedTotal(c, sessionId, query);
   const unfiltered = ofSession.length !== listed.items.length || totalItems !== listed.totalItems;
   if (!unfiltered) return relay(c, res);
   c.get("log").warn("upstream_list_unfiltered", {
     path: "/browsers",
     dropped: listed.items.length - ofSession.length,
   });
-  return c.json({ ...listed, items: ofSession, totalItems });
+  return c.json({ ...listed.body, items: ofSession, totalItems });
+}
+
+/** An upstream page of browsers, and those of it that are `sessionId`'s; null for any other answer. */
+function sessionsPage(res: UpstreamResponse, sessionId: string) {
+  const listed = res.status === 200 ? (res.body as { items?: unknown; totalItems?: unknown }) : null;
+  if (!listed || !Array.isArray(listed.items)) return null;
+  const ofSession = (listed.items as View[]).filter(
+    (b) => String(b.agentSessionId ?? "").toLowerCase() === sessionId.toLowerCase(),
+  );
+  return { body: listed, items: listed.items as View[], totalItems: listed.totalItems, ofSession };
+}
+
+/** The most browsers upstream lists in a page. */
+const MAX_PAGE_SIZE = 100;
+
+/**
+ * How many browsers the session has, as far as one upstream page of the most it lists can show
+ * it (an agent session runs in one): upstream's own total only when that page is full of the
+ * session's alone, else what the page holds of the session's. One more upstream call, made only
+ * for a page that is not known to be the last.
+ */
+async function vouchedTotal(c: Ctx, sessionId: string, query: URLSearchParams): Promise<number> {
+  const first = new URLSearchParams(query);
+  first.set("pageSize", String(MAX_PAGE_SIZE));
+  first.set("pageNumber", "1");
+  const listed = sessionsPage(
+    await forward(c, { method: "GET", path: "/browsers", query: first }),
+    sessionId,
+  );
+  if (!listed) return 0;
+  await recordSeen(c, sessionId, listed.ofSession);
+  const fullOfSession = listed.items.length === MAX_PAGE_SIZE && listed.ofSession.length === MAX_PAGE_SIZE;
+  return fullOfSession && typeof listed.totalItems === "number" ? listed.totalItems : listed.ofSession.length;
 }
 
 /**
