@@ -169,6 +169,28 @@ describe("a page of the caller's sessions", () => {
     expect(await page(2)).toEqual({ count: 1, total: 3, reads: 1 });
     expect(await page(3)).toEqual({ count: 0, total: 3, reads: 2 });
   });
+
+  it("reads a page's rows and counts the total on the index: not every row of the tenant's", async () => {
+    const t = await newTenant();
+    const headers = { "X-Browser-Use-API-Key": t.key };
+    const made = await startSession(t, {});
+    // Many ended sessions of the tenant's, as D1 keeps them (a copy of a real one's row each).
+    const count = 200;
+    await env.DB.batch(
+      Array.from({ length: count }, (_, i) =>
+        env.DB.prepare(
+          `INSERT INTO resources (kind, id, org_id, tenant_id, created_at, status, view, view_at)
+           SELECT kind, ?1, org_id, tenant_id, ?2, 'stopped', json_set(view, '$.id', ?1, '$.status', 'stopped'), view_at
+           FROM resources WHERE kind = 'session' AND id = ?3`,
+        ).bind(crypto.randomUUID(), `2026-01-01T00:00:00.${String(i).padStart(3, "0")}Z`, made.id),
+      ),
+    );
+    const { res, rowsRead } = await countRoundTrips("/api/v3/sessions?page_size=10", { headers });
+    expect(await expectJson(res, 200)).toMatchObject({ total: count + 1 });
+    // The count reads the index once (a row each); a window over the page would read every row
+    // again, view and all, and sort them, before LIMIT.
+    expect(rowsRead).toBeLessThan(count + 20);
+  });
 });
 
 describe("a list of live sessions", () => {

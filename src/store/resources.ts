@@ -232,14 +232,16 @@ export async function listOwned(
     args.push(page.search, page.search);
   }
   const where = `WHERE tenant_id = ? AND kind = ? AND deleted_at IS NULL ${filters.join(" ")}`;
-  // The total rides on every row (a window is counted before LIMIT applies): one statement. Only
-  // a page past the end has no row to carry it, and asks for it alone.
+  // The total rides on every row, counted by a subquery on the index alone: one statement. (Not a
+  // window, `count(*) OVER ()`: SQLite then reads and sorts every row of the tenant's, views and
+  // all, before LIMIT applies; 145 ms a page at 20,000 sessions, against 1 ms.) Only a page past
+  // the end has no row to carry it, and asks for it alone.
   const { results } = await db
     .prepare(
-      `SELECT kind, id, status, view, view_at, count(*) OVER () AS total FROM resources ${where}
-       ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+      `SELECT kind, id, status, view, view_at, (SELECT count(*) FROM resources ${where}) AS total
+       FROM resources ${where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
     )
-    .bind(...args, page.limit, page.offset)
+    .bind(...args, ...args, page.limit, page.offset)
     .all<ResourceRow & { total: number }>();
   const total =
     results[0]?.total ??
