@@ -16,6 +16,11 @@
  *                      hang: after its steps the task keeps running until stopped
  *   output=TEXT        the final output (a string task); quote it to include spaces:
  *                      output="All done"
+ *   outputJson=TEXT    the final output as JSON text, percent-encoded (encodeURIComponent),
+ *                      sent in every view exactly as written: numbers keep every digit and
+ *                      their form, as Browser Use (Python) may write them, e.g.
+ *                      12345678901234567890 or 10.0; it wins over output=, outputSchema's
+ *                      sample and code mode
  * A malformed directive is a 422 on the `task` field, so a typo never passes silently.
  */
 import { toMicros } from "./money";
@@ -31,6 +36,8 @@ export interface Directive {
   stepMs?: number;
   outcome?: Outcome;
   output?: string;
+  /** The output's JSON text, decoded and checked to be JSON. */
+  outputJson?: string;
 }
 
 export type ParsedTask = { ok: true; directive: Directive; text: string } | { ok: false; error: string };
@@ -77,8 +84,11 @@ function apply(d: Directive, key: string, value: string): string | undefined {
     case "output":
       d.output = value;
       return undefined;
+    case "outputjson":
+      d.outputJson = decodedJson(value);
+      return d.outputJson === undefined ? "outputJson must be percent-encoded JSON text" : undefined;
     default:
-      return `unknown key "${key}" (known: steps, cost, stepMs, outcome, output)`;
+      return `unknown key "${key}" (known: steps, cost, stepMs, outcome, output, outputJson)`;
   }
 }
 
@@ -86,6 +96,16 @@ function integer(value: string, min: number, max: number): number | undefined {
   if (!/^\d+$/.test(value)) return undefined;
   const n = Number(value);
   return n >= min && n <= max ? n : undefined;
+}
+
+function decodedJson(value: string): string | undefined {
+  try {
+    const text = decodeURIComponent(value);
+    JSON.parse(text);
+    return text;
+  } catch {
+    return undefined;
+  }
 }
 
 function safeMicros(value: string): number | undefined {

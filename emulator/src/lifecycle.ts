@@ -14,6 +14,7 @@ import { randomUUID } from "node:crypto";
 import type { BuAgentSessionStatus } from "../../src/v3/schemas";
 import type { Outcome } from "./directives";
 import { sampleFromSchema } from "./output";
+import { RawJson } from "./raw-json";
 import { stepUsage } from "./pricing";
 import { type SessionRecord, type TaskRun, totalMicros } from "./state";
 
@@ -238,6 +239,7 @@ function addMessage(
 }
 
 function successOutput(s: SessionRecord, task: TaskRun): unknown {
+  if (task.directive.outputJson !== undefined) return new RawJson(task.directive.outputJson);
   if (s.outputSchema) return sampleFromSchema(s.outputSchema);
   const text = task.directive.output ?? `Completed: ${task.text || "(empty task)"}`;
   if (s.codeMode) return { text, code: `print(${JSON.stringify(text)})` };
@@ -245,6 +247,7 @@ function successOutput(s: SessionRecord, task: TaskRun): unknown {
 }
 
 function outputText(output: unknown): string {
+  if (output instanceof RawJson) return output.text;
   return typeof output === "string" ? output : JSON.stringify(output);
 }
 

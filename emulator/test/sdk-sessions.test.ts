@@ -43,6 +43,31 @@ describe("sessions", () => {
     expectShape(SessionResponse, await h.client.sessions.get(result.id));
   });
 
+  it("writes an outputJson output into every view exactly as given", async () => {
+    const json = '{"id":12345678901234567890,"ratio":0.1000000000000000055511,"price":10.0,"tiny":1e-7}';
+    const created = expectShape(
+      SessionResponse,
+      (
+        await h.api("POST", "/sessions", {
+          body: { task: `Quote [emu steps=1 outputJson=${encodeURIComponent(json)}]` },
+        })
+      ).body,
+    );
+    const done = await waitFor(
+      () => h.api("GET", `/sessions/${created.id}`),
+      (r) => (r.body as { status?: string }).status === "stopped",
+    );
+    expect(done.text).toContain(`"output":${json},`);
+    const list = await h.api("GET", "/sessions?page_size=100");
+    expect(list.text).toContain(`"output":${json},`);
+    const truth = await h.control("GET", "/sessions");
+    expect(truth.text).toContain(`"output":${json},`);
+    const messages = (await h.api("GET", `/sessions/${created.id}/messages`)).body as {
+      messages: { type: string; data: string }[];
+    };
+    expect(messages.messages.find((m) => m.type === "completion")?.data).toBe(json);
+  });
+
   it("returns structured output matching a zod schema", async () => {
     const Product = z.object({
       name: z.string(),

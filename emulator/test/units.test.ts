@@ -20,6 +20,17 @@ describe("directives", () => {
     });
   });
 
+  it("reads outputJson as percent-encoded JSON text, and refuses what is not JSON", () => {
+    const json = '{"id": 12345678901234567890, "tags": ["a b"]}';
+    expect(parseTask(`Find [emu outputJson=${encodeURIComponent(json)}]`)).toEqual({
+      ok: true,
+      text: "Find",
+      directive: { outputJson: json },
+    });
+    for (const bad of ["%7B", "%E0%A4%A", "nope"])
+      expect(parseTask(`[emu outputJson=${bad}]`).ok, bad).toBe(false);
+  });
+
   it("leaves a task without directives alone", () => {
     expect(parseTask("Plain [brackets] here")).toEqual({
       ok: true,

@@ -7,6 +7,7 @@ import { ApiError } from "../errors";
 import { FaultPlanSchema, noFaults } from "../faults";
 import { type EmuEnv, iso, parse, publicBase, readBody } from "../http";
 import { formatMicros, toMicros } from "../money";
+import { jsonText } from "../raw-json";
 import { agentBrowserView, browserView, newestFirst, sessionView } from "../views";
 import type { SessionRecord } from "../state";
 import { DEFAULT_WEBHOOK_SECRET } from "../webhooks";
@@ -94,14 +95,15 @@ export function controlRoutes(emu: Emulator) {
       emu.tick();
       const base = publicBase(c, emu);
       const sessions = newestFirst(emu.store.sessions.values(), (s) => s.createdAt);
-      return c.json({
+      const truth = {
         // With the text of every task sent to it, oldest first: who asked for what.
         sessions: sessions.map((s) => ({ ...sessionView(s, base, true), tasks: taskTexts(s) })),
         deletedSessionIds: sessions.filter((s) => s.deleted).map((s) => s.id),
         browsers: newestFirst(emu.store.browsers.values(), (b) => b.startedAt).map((b) =>
           browserView(b, base, true),
         ),
-      });
+      };
+      return c.body(jsonText(truth), 200, { "Content-Type": "application/json" });
     })
     .get("/webhook", (c) => c.json({ url: emu.webhook?.url ?? null }))
     .post("/webhook", async (c) => {

@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import {
   ListMessagesQuery,
   ListSessionsQuery,
@@ -10,7 +10,12 @@ import type { Emulator } from "../emulator";
 import { type EmuEnv, parse, publicBase, queryOf, readBody } from "../http";
 import { stopSession } from "../lifecycle";
 import { pageMessages, runTask } from "../sessions";
+import { jsonText } from "../raw-json";
 import { messageView, newestFirst, sessionView } from "../views";
+
+/** A 200 of session views, their outputs written exactly as the task gave them (see RawJson). */
+const json = (c: Context<EmuEnv>, body: unknown) =>
+  c.body(jsonText(body), 200, { "Content-Type": "application/json" });
 
 /** /api/v3/sessions: agent sessions, their tasks and messages. */
 export function sessionRoutes(emu: Emulator) {
@@ -20,7 +25,7 @@ export function sessionRoutes(emu: Emulator) {
       const body = parse(RunTaskRequest, "body", raw);
       const s = runTask(emu, body, raw as Record<string, unknown>);
       // 200, not 201: the API declares 200 for create-or-dispatch.
-      return c.json(sessionView(s, publicBase(c, emu), false), 200);
+      return json(c, sessionView(s, publicBase(c, emu), false));
     })
     .get("/", (c) => {
       const q = parse(ListSessionsQuery, "query", queryOf(c));
@@ -31,7 +36,7 @@ export function sessionRoutes(emu: Emulator) {
       );
       const start = (q.page - 1) * q.page_size;
       const base = publicBase(c, emu);
-      return c.json({
+      return json(c, {
         sessions: live.slice(start, start + q.page_size).map((s) => sessionView(s, base, false)),
         total: live.length,
         page: q.page,
@@ -40,7 +45,7 @@ export function sessionRoutes(emu: Emulator) {
     })
     .get("/:session_id", (c) => {
       const { session_id } = parse(SessionPathParams, "path", c.req.param());
-      return c.json(sessionView(emu.session(session_id), publicBase(c, emu), true));
+      return json(c, sessionView(emu.session(session_id), publicBase(c, emu), true));
     })
     .delete("/:session_id", (c) => {
       const { session_id } = parse(SessionPathParams, "path", c.req.param());
@@ -56,7 +61,7 @@ export function sessionRoutes(emu: Emulator) {
       const body = parse(StopSessionRequest, "body", (await readBody(c, false)) ?? {});
       const s = emu.session(session_id);
       stopSession(s, body.strategy, emu.now(), emu.lifecycle);
-      return c.json(sessionView(s, publicBase(c, emu), false));
+      return json(c, sessionView(s, publicBase(c, emu), false));
     })
     .get("/:session_id/messages", (c) => {
       const { session_id } = parse(SessionPathParams, "path", c.req.param());
