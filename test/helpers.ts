@@ -196,9 +196,16 @@ export async function eventually<T>(
 /** A task text carrying the emulator's directive, which fixes steps, cost per step and outcome. */
 export function emuTask(
   text: string,
-  d: { steps?: number; cost?: string; stepMs?: number; outcome?: "success" | "error" | "hang" } = {},
+  d: {
+    steps?: number;
+    cost?: string;
+    stepMs?: number;
+    outcome?: "success" | "error" | "hang";
+    /** The output's JSON text, sent by the emulator exactly as written (percent-encoded here). */
+    outputJson?: string;
+  } = {},
 ): string {
-  const parts = Object.entries(d).map(([k, v]) => `${k}=${v}`);
+  const parts = Object.entries(d).map(([k, v]) => `${k}=${k === "outputJson" ? encodeURIComponent(v) : v}`);
   return parts.length ? `${text} [emu ${parts.join(" ")}]` : text;
 }
 

@@ -1,3 +1,4 @@
+import { parseUpstreamJson } from "../lib/exact-json";
 import { nestsDeeperThan } from "../lib/json-depth";
 import { fitsStore, MAX_SQL_JSON_DEPTH } from "./stored-json";
 
@@ -9,7 +10,10 @@ export interface Owner {
   tenantId: string;
 }
 
-/** An owned resource with the last view upstream gave of it (the JSON the client saw). */
+/**
+ * An owned resource with the last view upstream gave of it (the JSON the client saw), its
+ * `output`'s numbers as upstream wrote them (parseUpstreamJson).
+ */
 export interface OwnedResource {
   kind: ResourceKind;
   id: string;
@@ -58,7 +62,7 @@ const toResource = (row: ResourceRow): OwnedResource => {
     id: row.id,
     status: row.status,
     get view() {
-      view ??= JSON.parse(row.view) as Record<string, unknown>;
+      view ??= parseUpstreamJson(row.view) as Record<string, unknown>;
       return view;
     },
     viewAt: row.view_at,

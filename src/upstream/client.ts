@@ -1,5 +1,6 @@
 import type { Bindings } from "../env";
 import { GatewayError } from "../lib/errors";
+import { parseUpstreamJson } from "../lib/exact-json";
 import type { Logger } from "../lib/log";
 
 /** Default budget for one upstream attempt; below the SDK's own 30 s so the client hears our 504. */
@@ -15,7 +16,7 @@ export interface UpstreamRequest {
 
 export interface UpstreamResponse {
   status: number;
-  /** Parsed JSON body; undefined for 204. */
+  /** Parsed JSON body, a session's `output` with its numbers as written (parseUpstreamJson); undefined for 204. */
   body: unknown;
   /** The body exactly as upstream sent it, for relaying it unchanged (absent for 204). */
   text?: string;
@@ -104,7 +105,7 @@ async function readJson(res: Response): Promise<{ body: unknown; text: string }>
     throw new GatewayError("upstream_unreachable", "Browser Use closed the connection mid-answer");
   }
   try {
-    return { body: JSON.parse(text), text };
+    return { body: parseUpstreamJson(text), text };
   } catch {
     throw new GatewayError(
       "upstream_bad_response",
