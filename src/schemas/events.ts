@@ -36,7 +36,7 @@ export const SessionFinishedEvent = z.strictObject({
      */
     reason: z.enum(["ended", "gone", "lost"]),
     isTaskSuccessful: z.nullable(z.boolean()),
-    /** The session's `output` as upstream gave it: a string, an object, or null. */
+    /** The session's `output` as upstream gave it, its numbers written as upstream wrote them: a string, an object, or null. */
     output: z.unknown(),
     totalCostUsd: z.nullable(MoneyString),
     llmCostUsd: z.nullable(MoneyString),
