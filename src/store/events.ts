@@ -342,7 +342,17 @@ export async function listOrgDeliveries(
          WHERE d.org_id = ? ORDER BY d.created_at DESC, d.delivery_id DESC LIMIT ? OFFSET ?`,
       )
       .bind(orgId, page.limit, page.offset),
-    db.prepare(`SELECT count(*) AS total FROM ${live} WHERE d.org_id = ?`).bind(orgId),
+    // The total counts the org's deliveries per hook and tenant on one covering index, then looks
+    // up each of those few hooks and tenants, rather than a hook and a tenant for every delivery.
+    db
+      .prepare(
+        `SELECT coalesce(sum(g.n), 0) AS total
+         FROM (SELECT hook_id, tenant_id, count(*) AS n FROM hook_deliveries WHERE org_id = ?
+               GROUP BY hook_id, tenant_id) g
+         JOIN hooks h ON h.id = g.hook_id AND h.deleted_at IS NULL
+         JOIN tenants t ON t.id = g.tenant_id AND t.deleted_at IS NULL`,
+      )
+      .bind(orgId),
   ]);
   if ((org?.results ?? []).length === 0) return null;
   return {

@@ -258,7 +258,7 @@ export async function rotateKey(
       .prepare(
         `UPDATE api_keys SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > ?1 THEN ?1 ELSE expires_at END
          WHERE id = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)
-           AND tenant_id IN (SELECT id FROM tenants WHERE deleted_at IS NULL)
+           AND EXISTS (SELECT 1 FROM tenants WHERE id = api_keys.tenant_id AND deleted_at IS NULL)
          RETURNING key_hash`,
       )
       .bind(until, keyId, now.toISOString()),

@@ -1,5 +1,5 @@
 import { onAccountSql } from "./upstreams";
-import type { Owner, ResourceKind, SessionFeatures } from "./resources";
+import { liveResource, type Owner, type ResourceKind, type SessionFeatures } from "./resources";
 
 export interface Watched extends Owner {
   kind: "session" | "browser";
@@ -14,7 +14,9 @@ export interface Watched extends Owner {
  * Sessions and browsers the reconciler should ask upstream about: those not yet final, those
  * whose hold is still open (even if deleted: the hold must still be settled), and those recorded
  * but never booked (a booking that failed after the record, however final the object is), least
- * recently checked first.
+ * recently checked first. Each of the three is read from an index of its own (resources_live,
+ * holds_open, resources_unbooked): the pass runs every minute, and a scan of every session and
+ * browser ever recorded, looking up each one's hold and ledger row, grew with every tenant's history.
  */
 export async function listWatched(db: D1Database, limit: number, orgId?: string): Promise<Watched[]> {
   const { results } = await db
@@ -22,11 +24,13 @@ export async function listWatched(db: D1Database, limit: number, orgId?: string)
       `SELECT r.kind, r.id, r.org_id, r.tenant_id,
          (t.suspension_stops = 1 OR o.suspension_stops = 1) AS suspended, r.unclaimed
        FROM resources r LEFT JOIN tenants t ON t.id = r.tenant_id LEFT JOIN orgs o ON o.id = r.org_id
-       WHERE r.kind IN ('session', 'browser') AND ${onAccountSql("r.org_id", "?2")} AND (
-         (r.deleted_at IS NULL AND r.kind = 'session' AND r.status IN ('created', 'idle', 'running'))
-         OR (r.deleted_at IS NULL AND r.kind = 'browser' AND r.status = 'active')
-         OR EXISTS (SELECT 1 FROM holds h WHERE h.kind = r.kind AND h.resource_id = r.id AND h.state = 'open')
-         OR (r.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM usage u WHERE u.kind = r.kind AND u.id = r.id)))
+       WHERE r.rowid IN (
+           SELECT rowid FROM resources WHERE deleted_at IS NULL AND ${liveResource()}
+           UNION ALL SELECT w.rowid FROM holds h JOIN resources w ON w.kind = h.kind AND w.id = h.resource_id
+             WHERE h.state = 'open' AND h.resource_id IS NOT NULL
+           UNION ALL SELECT rowid FROM resources
+             WHERE booked = 0 AND deleted_at IS NULL AND kind IN ('session', 'browser'))
+         AND ${onAccountSql("r.org_id", "?2")}
        ORDER BY coalesce(r.checked_at, '') ASC, r.view_at ASC LIMIT ?1`,
     )
     .bind(limit, orgId ?? null)

@@ -44,6 +44,22 @@ export interface UsageSelection {
 export async function usageRows(db: D1Database, selection: UsageSelection): Promise<UsageRow[]> {
   const groups = selection.groupBy.map((g, i) => `${GROUP_SQL[g]} AS g${i}`);
   const groupBy = selection.groupBy.map((_, i) => `g${i}`);
+  // Only the filters given are in the query, so an org's or a tenant's report reads its own range
+  // of usage_buckets_by_org or _by_tenant, not every org's buckets of its days; and the days come
+  // first (CROSS JOIN keeps them the outer loop), so a tenant's range is its days', not its history.
+  const filters: string[] = [];
+  const binds: unknown[] = [];
+  for (const [column, value] of [
+    ["b.org_id", selection.orgId],
+    ["b.tenant_id", selection.tenantId],
+    ["b.key_id", selection.keyId],
+    ["b.model", selection.model],
+    ["b.country", selection.country],
+  ] as const) {
+    if (value === undefined || value === null) continue;
+    filters.push(`${column} = ?`);
+    binds.push(value);
+  }
   const results = await db
     .prepare(
       `SELECT ${[...groups, ""].join(", ")}
@@ -53,21 +69,16 @@ export async function usageRows(db: D1Database, selection: UsageSelection): Prom
          sum(b.proxy_cost_micros) AS proxy_cost_micros, sum(b.browser_cost_micros) AS browser_cost_micros,
          sum(b.total_cost_micros) AS total_cost_micros, count(*) AS buckets
        FROM (SELECT value ->> '$.day' AS day, value ->> '$.start' AS start, value ->> '$.end' AS end
-             FROM json_each(?1)) d
-       JOIN usage_buckets b ON b.bucket >= d.start AND b.bucket < d.end
-       WHERE (?2 IS NULL OR b.org_id = ?2) AND (?3 IS NULL OR b.tenant_id = ?3) AND (?4 IS NULL OR b.key_id = ?4)
-         AND (?5 IS NULL OR b.model = ?5) AND (?6 IS NULL OR b.country = ?6)
+             FROM json_each(?)) d
+       CROSS JOIN usage_buckets b ON b.bucket >= d.start AND b.bucket < d.end
+       ${filters.length ? `WHERE ${filters.join(" AND ")}` : ""}
        ${groupBy.length ? `GROUP BY ${groupBy.join(", ")} ORDER BY ${groupBy.join(", ")}` : ""}`,
     )
     .bind(
       JSON.stringify(
         selection.days.map((d) => ({ day: d.day, start: bucketOf(d.start), end: bucketOf(d.end) })),
       ),
-      selection.orgId ?? null,
-      selection.tenantId ?? null,
-      selection.keyId ?? null,
-      selection.model ?? null,
-      selection.country ?? null,
+      ...binds,
     )
     // Rows as arrays: a report of every tenant's days is tens of thousands of rows.
     .raw<(number | string | null)[]>();

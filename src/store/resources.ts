@@ -25,9 +25,14 @@ export interface OwnedResource {
 /**
  * SQL: the row is a session or browser that may still cost money (a session created, idle or
  * running; a browser active). `alias` is the resources table's alias in the query, if any.
+ * The kinds and statuses are spelled out first, exactly as the live indexes (resources_live, _of_org,
+ * _of_tenant; migration 0024) are partial on them, so that a query can use those indexes and reads
+ * their ranges: with the OR alone, SQLite read every session and browser of the tenant or org (its
+ * whole history) to find the few that are live. Keep the two in step.
  */
 export const liveResource = (alias = "") =>
-  `((${alias}kind = 'session' AND ${alias}status IN ('created', 'idle', 'running')) OR (${alias}kind = 'browser' AND ${alias}status = 'active'))`;
+  `(${alias}kind IN ('session', 'browser') AND ${alias}status IN ('created', 'idle', 'running', 'active')
+    AND ((${alias}kind = 'session' AND ${alias}status IN ('created', 'idle', 'running')) OR (${alias}kind = 'browser' AND ${alias}status = 'active')))`;
 
 /**
  * A view as D1 keeps it. A session's view carries its `output`, which nothing the gateway checks
@@ -315,16 +320,27 @@ export async function listLiveItems(
   filter: { orgId?: string; tenantId?: string },
   limit: number,
 ): Promise<LiveItem[]> {
+  // Only the filters given are in the query, so the live rows are one index's ranges: of the
+  // tenant's, the org's, or the deployment's (resources_live); never every row ever recorded.
+  const where: string[] = [];
+  const binds: unknown[] = [];
+  for (const [column, value] of [
+    ["r.org_id", filter.orgId],
+    ["r.tenant_id", filter.tenantId],
+  ] as const) {
+    if (value === undefined || value === null) continue;
+    where.push(`AND ${column} = ?`);
+    binds.push(value);
+  }
   const { results } = await db
     .prepare(
       `SELECT r.kind, r.id, r.org_id, r.tenant_id, r.status, r.created_at, r.view_at,
          r.view ->> '$.liveUrl' AS live_url, CAST(coalesce(u.total_cost_micros, 0) AS INTEGER) AS cost
        FROM resources r LEFT JOIN usage u ON u.kind = r.kind AND u.id = r.id
-       WHERE r.deleted_at IS NULL AND (?1 IS NULL OR r.org_id = ?1) AND (?2 IS NULL OR r.tenant_id = ?2)
-         AND ${liveResource("r.")}
-       ORDER BY r.created_at DESC, r.id DESC LIMIT ?3`,
+       WHERE r.deleted_at IS NULL ${where.join(" ")} AND ${liveResource("r.")}
+       ORDER BY r.created_at DESC, r.id DESC LIMIT ?`,
     )
-    .bind(filter.orgId ?? null, filter.tenantId ?? null, limit)
+    .bind(...binds, limit)
     .all<{
       kind: "session" | "browser";
       id: string;
