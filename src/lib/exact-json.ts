@@ -42,6 +42,7 @@ function parseKeepingOutputNumbers(text: string): unknown {
   // innermost first): the text of each one that would be written back otherwise is noted by its
   // holder and key, and swapped in when the `output` that holds it comes by.
   const written = new Map<object, Map<string, string>>();
+  const swapped = new WeakSet<object>();
   return JSON_.parse(text, function (this: object, key, value, context) {
     if (typeof value === "number") {
       const source = context?.source;
@@ -52,19 +53,23 @@ function parseKeepingOutputNumbers(text: string): unknown {
       return value;
     }
     if (key === "output" && written.size > 0 && typeof value === "object" && value !== null) {
-      swapIn(value, written);
+      swapIn(value, written, swapped);
     }
     return value;
   });
 }
 
 /** Puts the noted text of every number in `node` in its place, as JSON.rawJSON. */
-function swapIn(node: object, written: Map<object, Map<string, string>>): void {
+function swapIn(node: object, written: Map<object, Map<string, string>>, swapped: WeakSet<object>): void {
+  // An output nested in this one was swapped when it came by: each node is walked once.
+  if (swapped.has(node)) return;
+  swapped.add(node);
   const keys = written.get(node);
   const members = node as Record<string, unknown>;
   for (const key of Object.keys(node)) {
     const source = keys?.get(key);
     if (source !== undefined) members[key] = JSON_.rawJSON(source);
-    else if (typeof members[key] === "object" && members[key] !== null) swapIn(members[key], written);
+    else if (typeof members[key] === "object" && members[key] !== null)
+      swapIn(members[key], written, swapped);
   }
 }
