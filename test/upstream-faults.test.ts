@@ -2,7 +2,9 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { observeViews } from "../src/ledger/observe";
 import { createLogger } from "../src/lib/log";
+import { toMicros } from "../src/lib/money";
 import { getCounter } from "../src/store/budgets";
+import { reconcile } from "../src/reconciler/run";
 import { getUsage, sumCostEvents } from "../src/store/usage";
 import { BROWSERS, SESSIONS } from "../src/upstream/kinds";
 import {
@@ -350,6 +352,50 @@ describe("secrets", () => {
 });
 
 describe("ledger", () => {
+  it("books and settles a session whose figures upstream writes with an exponent, as Python's Decimal does", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "5", period: "none" },
+      maxTaskCostUsd: "0.5",
+    });
+    const s = await newSession(t, { task: emuTask("exponents", { steps: 2, cost: "0.01" }) });
+    // It ends with no one asking through the gateway; the reconciler reads it.
+    const upstreamView = async () =>
+      (await (
+        await realFetch(`${env.UPSTREAM_URL}/sessions/${s.id}`, {
+          headers: { "X-Browser-Use-API-Key": env.BROWSER_USE_API_KEY },
+        })
+      ).json()) as View;
+    await eventually(async () => ((await upstreamView()).status === "stopped" ? true : undefined));
+    // str(Decimal) writes an amount with an exponent once it is small enough ("0E-7", "1.5E-7"):
+    // the emulator's amounts, written that way, in every session view upstream answers with.
+    const exponent = (v: unknown) => (typeof v === "string" ? `${toMicros(v)}E-6` : v);
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      const res = await realFetch(input, init);
+      if (!url.startsWith(`${env.UPSTREAM_URL}/sessions/`) || res.status !== 200) return res;
+      const view = (await res.json()) as View;
+      for (const field of ["llmCostUsd", "proxyCostUsd", "browserCostUsd", "totalCostUsd", "proxyUsedMb"])
+        view[field] = exponent(view[field]);
+      return Response.json(view);
+    });
+    const report = await reconcile(env, log);
+    vi.restoreAllMocks();
+    expect(report.failures).toBe(0);
+    expect(await getUsage(env.DB, "session", s.id)).toMatchObject({
+      status: "stopped",
+      totalCostMicros: 20_000,
+    });
+    const { results } = await env.DB.prepare("SELECT state, settled_micros FROM holds WHERE tenant_id = ?")
+      .bind(t.tenantId)
+      .all();
+    expect(results).toEqual([{ state: "settled", settled_micros: 20_000 }]);
+    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
+      heldMicros: 0,
+      spentMicros: 20_000,
+    });
+  });
+
   it("books nothing more when the same read of an ended session is replayed", async () => {
     const t = await newTenant();
     const s = await newSession(t, { task: emuTask("replay", { steps: 2, cost: "0.01" }) });

@@ -4,14 +4,17 @@
  * The same functions convert proxy megabytes, which upstream sends in the same decimal form.
  */
 
-const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?$/;
+const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 export const MICROS_PER_UNIT = 1_000_000;
 
 /**
- * Parses a decimal string ("0.0123", "+1.", ".5", "12") into integer millionths.
+ * Parses a decimal string ("0.0123", "+1.", ".5", "12", "1.5E-7") into integer millionths.
  * Digits past the sixth decimal round half up, so a sum of parsed parts can differ
  * from the parsed total by at most half a micro per part. A limit someone set (a task's
  * `maxCostUsd`) is read with `rounding: "down"` instead: toward zero, so it never grows.
+ * An exponent is read because Browser Use's figures are Python Decimals, which `str()` writes
+ * with one once they are small ("0E-7", "1.5E-7"); what clients and admins send is checked
+ * against patterns without one before it gets here.
  */
 export function toMicros(value: string | number, rounding: "halfUp" | "down" = "halfUp"): number {
   const text = typeof value === "number" ? numberToDecimal(value) : value.trim();
@@ -19,12 +22,33 @@ export function toMicros(value: string | number, rounding: "halfUp" | "down" = "
   if (!match || (match[2] === "" && (match[3] ?? "") === "")) {
     throw new RangeError(`not a decimal amount: ${JSON.stringify(value)}`);
   }
-  const [, sign, whole = "", frac = ""] = match;
+  const { whole, frac } = shiftPoint(match[2] ?? "", match[3] ?? "", Number(match[4] ?? "0"), value);
   const padded = `${frac}0000000`;
   let micros = Number(whole || "0") * MICROS_PER_UNIT + Number(padded.slice(0, 6));
   if (rounding === "halfUp" && Number(padded[6]) >= 5) micros += 1;
   if (!Number.isSafeInteger(micros)) throw new RangeError(`amount out of range: ${JSON.stringify(value)}`);
-  return sign === "-" ? -micros : micros;
+  return match[1] === "-" ? -micros : micros;
+}
+
+/**
+ * The whole and fractional digits of `whole.frac` times ten to the `exponent`, without its
+ * leading zeros. Past 30 whole digits no amount is in range; a first digit past the seventh
+ * decimal rounds to nothing either way, so no exponent makes a long string.
+ */
+function shiftPoint(
+  whole: string,
+  frac: string,
+  exponent: number,
+  value: string | number,
+): { whole: string; frac: string } {
+  const all = whole + frac;
+  const digits = all.replace(/^0+/, "");
+  const point = whole.length + exponent - (all.length - digits.length);
+  if (digits === "" || point < -7) return { whole: "", frac: "" };
+  if (point > 30) throw new RangeError(`amount out of range: ${JSON.stringify(value)}`);
+  if (point <= 0) return { whole: "", frac: "0".repeat(-point) + digits };
+  if (point >= digits.length) return { whole: digits + "0".repeat(point - digits.length), frac: "" };
+  return { whole: digits.slice(0, point), frac: digits.slice(point) };
 }
 
 /** Formats integer millionths as the shortest exact decimal string: 1500000 → "1.5", 0 → "0". */
