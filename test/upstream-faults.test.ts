@@ -396,6 +396,48 @@ describe("ledger", () => {
     });
   });
 
+  it("books no view of a session that lacks its total: its hold is not settled at $0", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "5", period: "none" },
+      maxTaskCostUsd: "0.5",
+    });
+    const s = await newSession(t, { task: emuTask("no total", { steps: 2, cost: "0.01", outcome: "hang" }) });
+    await eventually(async () => {
+      const v = await expectJson<View>(await asTenant(t.key, `/api/v3/sessions/${s.id}`), 200);
+      return v.totalCostUsd === "0.02" ? v : undefined;
+    });
+    // It is stopped with no one asking through the gateway; the reconciler reads it.
+    const stopped = await realFetch(`${env.UPSTREAM_URL}/sessions/${s.id}/stop`, {
+      method: "POST",
+      headers: { "X-Browser-Use-API-Key": env.BROWSER_USE_API_KEY, "Content-Type": "application/json" },
+      body: JSON.stringify({ strategy: "session" }),
+    });
+    expect(stopped.status).toBe(200);
+    // Upstream's final view comes without its total (a field renamed or left out, say): nothing
+    // says what the session cost, and $0 is not the answer.
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      const res = await realFetch(input, init);
+      if (url !== `${env.UPSTREAM_URL}/sessions/${s.id}` || res.status !== 200) return res;
+      const { totalCostUsd: _, ...view } = (await res.json()) as View;
+      return Response.json(view);
+    });
+    await reconcile(env, log);
+    vi.restoreAllMocks();
+    expect(await getUsage(env.DB, "session", s.id)).toMatchObject({ totalCostMicros: 20_000 });
+    const { results } = await env.DB.prepare("SELECT state FROM holds WHERE tenant_id = ?")
+      .bind(t.tenantId)
+      .all();
+    expect(results).toEqual([{ state: "open" }]);
+    // Read whole again, it is booked and settled at what it cost.
+    await reconcile(env, log);
+    const settled = await env.DB.prepare("SELECT state, settled_micros FROM holds WHERE tenant_id = ?")
+      .bind(t.tenantId)
+      .all();
+    expect(settled.results).toEqual([{ state: "settled", settled_micros: 20_000 }]);
+  });
+
   it("books nothing more when the same read of an ended session is replayed", async () => {
     const t = await newTenant();
     const s = await newSession(t, { task: emuTask("replay", { steps: 2, cost: "0.01" }) });

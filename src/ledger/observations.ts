@@ -9,6 +9,16 @@ type View = Record<string, unknown>;
 
 const int = (v: unknown) => (typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : 0);
 const micros = (v: unknown) => (typeof v === "string" || typeof v === "number" ? toMicros(v) : 0);
+/**
+ * A cost figure a view must carry. One left out or null is not $0: booked as 0, a final view
+ * would lower the total to nothing and settle its hold at $0. A view without it is refused like
+ * one whose figure cannot be read (not booked; its hold stays open until a whole view comes).
+ */
+const cost = (view: View, field: string) => {
+  const v = view[field];
+  if (typeof v !== "string" && typeof v !== "number") throw new RangeError(`view without ${field}`);
+  return toMicros(v);
+};
 const str = (v: unknown) => (typeof v === "string" ? v : null);
 
 /** The ledger's reading of a SessionResponse: every cost field, in integers. */
@@ -18,10 +28,10 @@ export function sessionObservation(view: View, owner: Owner): UsageObservation {
     inputTokens: int(view.totalInputTokens),
     outputTokens: int(view.totalOutputTokens),
     proxyUsedMicroMb: micros(view.proxyUsedMb),
-    llmCostMicros: micros(view.llmCostUsd),
-    proxyCostMicros: micros(view.proxyCostUsd),
-    browserCostMicros: micros(view.browserCostUsd),
-    totalCostMicros: micros(view.totalCostUsd),
+    llmCostMicros: cost(view, "llmCostUsd"),
+    proxyCostMicros: cost(view, "proxyCostUsd"),
+    browserCostMicros: cost(view, "browserCostUsd"),
+    totalCostMicros: cost(view, "totalCostUsd"),
   };
   return {
     kind: "session",
@@ -39,8 +49,8 @@ export function sessionObservation(view: View, owner: Owner): UsageObservation {
 /** The ledger's reading of a browser view; its total is proxy plus browser cost (upstream sends no total). */
 export function browserObservation(view: View, owner: Owner): UsageObservation {
   const status = str(view.status) ?? "unknown";
-  const proxyCostMicros = micros(view.proxyCost);
-  const browserCostMicros = micros(view.browserCost);
+  const proxyCostMicros = cost(view, "proxyCost");
+  const browserCostMicros = cost(view, "browserCost");
   return {
     kind: "browser",
     id: String(view.id),
