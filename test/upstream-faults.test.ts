@@ -396,7 +396,10 @@ describe("ledger", () => {
     });
   });
 
-  it("books no view of a session that lacks its total: its hold is not settled at $0", async () => {
+  it.each([
+    ["lacks its total", undefined],
+    ["gives a negative total", "-0.02"],
+  ])("books no view of a session that %s: its hold is not settled at nothing", async (_, total) => {
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, {
       budget: { capUsd: "5", period: "none" },
@@ -414,14 +417,14 @@ describe("ledger", () => {
       body: JSON.stringify({ strategy: "session" }),
     });
     expect(stopped.status).toBe(200);
-    // Upstream's final view comes without its total (a field renamed or left out, say): nothing
-    // says what the session cost, and $0 is not the answer.
+    // Upstream's final view comes without its total (a field renamed or left out, say), or with
+    // one no cost can be: nothing says what the session cost, and $0 is not the answer.
     vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
       const url = input instanceof Request ? input.url : String(input);
       const res = await realFetch(input, init);
       if (url !== `${env.UPSTREAM_URL}/sessions/${s.id}` || res.status !== 200) return res;
       const { totalCostUsd: _, ...view } = (await res.json()) as View;
-      return Response.json(view);
+      return Response.json(total === undefined ? view : { ...view, totalCostUsd: total });
     });
     await reconcile(env, log);
     vi.restoreAllMocks();

@@ -10,14 +10,16 @@ type View = Record<string, unknown>;
 const int = (v: unknown) => (typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : 0);
 const micros = (v: unknown) => (typeof v === "string" || typeof v === "number" ? toMicros(v) : 0);
 /**
- * A cost figure a view must carry. One left out or null is not $0: booked as 0, a final view
- * would lower the total to nothing and settle its hold at $0. A view without it is refused like
- * one whose figure cannot be read (not booked; its hold stays open until a whole view comes).
+ * A cost figure a view must carry, never below zero. One left out, null or negative is no cost:
+ * booked, a final view would lower the total below what was spent and settle its hold at $0. A
+ * view with one is refused like one whose figure cannot be read (not booked; its hold stays open
+ * until a whole view comes).
  */
 const cost = (view: View, field: string) => {
   const v = view[field];
-  if (typeof v !== "string" && typeof v !== "number") throw new RangeError(`view without ${field}`);
-  return toMicros(v);
+  const micros = typeof v === "string" || typeof v === "number" ? toMicros(v) : Number.NaN;
+  if (!(micros >= 0)) throw new RangeError(`view without a cost in ${field}: ${JSON.stringify(v)}`);
+  return micros;
 };
 const str = (v: unknown) => (typeof v === "string" ? v : null);
 
