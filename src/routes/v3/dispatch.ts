@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../../env";
 import { GatewayError } from "../../lib/errors";
+import { describeError } from "../../lib/log";
 import { fromMicros, toMicros } from "../../lib/money";
 import { observeViews } from "../../ledger/observe";
 import { applyFollowUpPolicy, applySessionPolicy } from "../../policy/apply";
@@ -125,9 +126,21 @@ async function idleSession(
   const res = await forwardToObject(c, { method: "GET", path: SESSIONS.path(sessionId) });
   if (res.status !== 200) return res;
   const view = res.body as View;
+  let observed: ReturnType<typeof SESSIONS.observe>;
+  try {
+    observed = SESSIONS.observe(view, c.get("caller"));
+  } catch (err) {
+    // A figure the ledger cannot read (or none at all): the session's total so far is unknown,
+    // so no follow-up can be held against it. Upstream's fault, not the client's: nothing held.
+    c.get("log").error("follow_up_session_unreadable", { sessionId, ...describeError(err) });
+    throw new GatewayError(
+      "upstream_bad_response",
+      "Browser Use answered the session with cost figures the gateway cannot read; nothing was sent",
+    );
+  }
   await observeViews(c.env, c.get("log"), SESSIONS, c.get("caller"), [view], res.sentAt);
   if (view.status === "idle") {
-    const { figures, progress } = SESSIONS.observe(view, c.get("caller"));
+    const { figures, progress } = observed;
     return {
       totalMicros: figures.totalCostMicros,
       progress: progress ?? { stepCount: 0, updatedAt: null },
