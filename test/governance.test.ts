@@ -135,6 +135,27 @@ describe("model and keepAlive", () => {
     expect((await expectJson<View>(ok, 200)).model).toBe("bu-mini");
   });
 
+  it("names the default model it judged a request by, so upstream's own default cannot slip past the allowlist", async () => {
+    const t = await newTenant();
+    await putPolicy("orgs", t.orgId, { allowedModels: ["claude-opus-4.7"] });
+    // An account whose default is no longer the documented one (Browser Use may change it).
+    const account = await newUpstreamAccount({ defaultModel: "bu-max" });
+    const res = await asTenant(t.key, "/api/v3/sessions", {
+      body: { task: emuTask("no model", { steps: 1 }) },
+      env: account.env,
+    });
+    const made = await expectJson<View>(res, 200);
+    expect(made.model).toBe("claude-opus-4.7");
+    expect(res.headers.get("X-Gateway-Applied")).toContain("model=claude-opus-4.7");
+    // Where no allowlist restricts models, nothing is written in: upstream's default it is.
+    const free = await newTenant();
+    const open = await asTenant(free.key, "/api/v3/sessions", {
+      body: { task: emuTask("any model", { steps: 1 }) },
+      env: account.env,
+    });
+    expect((await expectJson<View>(open, 200)).model).toBe("bu-max");
+  });
+
   it("refuses keepAlive with 403 where the policy forbids it", async () => {
     const t = await newTenant();
     await putPolicy("orgs", t.orgId, { allowKeepAlive: false });

@@ -378,7 +378,7 @@ describe("applySessionPolicy", () => {
     expect(applySessionPolicy({ task: "t", model: "bu-mini", skills: false }, p).applied).toEqual([]);
   });
 
-  it("refuses an absent model whose upstream default is not allowed, and does not pick one", () => {
+  it("refuses an absent model whose upstream default is not allowed, and does not pick one; names an allowed default", () => {
     const err = refusal(() => applySessionPolicy({ task: "t" }, policy(doc({ allowedModels: ["bu-mini"] }))));
     expect(err).toMatchObject({ code: "model_not_allowed", extra: { allowed: ["bu-mini"] } });
     expect(err.detail).toMatch(/No model was given.*claude-opus-4\.7.*set model to one of: bu-mini/);
@@ -386,7 +386,11 @@ describe("applySessionPolicy", () => {
       { task: "t", skills: false },
       policy(doc({ allowedModels: [UPSTREAM_DEFAULT_MODEL] })),
     );
-    expect(allowed).toEqual({ body: { task: "t", skills: false }, applied: [] });
+    // Named, so the model upstream runs is the one judged, whatever its default becomes.
+    expect(allowed).toEqual({
+      body: { task: "t", skills: false, model: UPSTREAM_DEFAULT_MODEL },
+      applied: [`model=${UPSTREAM_DEFAULT_MODEL}`],
+    });
   });
 
   it("refuses keepAlive true where keepAlive is not allowed", () => {

@@ -1,4 +1,5 @@
 /** Options of `startEmulator`, their defaults, and the settings that can change at runtime. */
+import type { BuModel } from "../../src/v3/schemas";
 import { toMicros } from "./money";
 
 export interface EmulatorOptions {
@@ -38,6 +39,12 @@ export interface EmulatorOptions {
    * billed in the session, so it shows no cost of its own.
    */
   agentBrowsers?: boolean;
+  /**
+   * The model a new session runs on when its create names none (default DEFAULT_MODEL, the one
+   * the OpenAPI document declares). Browser Use may change its default at any time; a gateway
+   * that judges a request naming no model by the documented default must not be fooled by that.
+   */
+  defaultModel?: BuModel;
   /** Where task status webhooks go (off by default); can be changed at /_emulator/webhook. */
   webhookUrl?: string;
   webhookSecret?: string;
@@ -59,6 +66,7 @@ export interface Settings {
   defaultMaxCostMicros: number;
   idleBrowserBilling: boolean;
   agentBrowsers: boolean;
+  defaultModel: BuModel;
 }
 
 export const DEFAULT_STEP_MS = 1_000;
@@ -66,6 +74,7 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60_000;
 export const DEFAULT_CONCURRENCY_LIMIT = 25;
 export const DEFAULT_CREDITS_USD = "100";
 export const DEFAULT_MAX_COST_USD = "10";
+export const DEFAULT_MODEL: BuModel = "claude-opus-4.7";
 
 /** A fixed project id, so the account view is stable across restarts. */
 export const PROJECT_ID = "2b7c4a1e-8f3d-4c6b-9a5e-0d1f2e3c4b5a";
@@ -81,5 +90,6 @@ export function initialSettings(o: EmulatorOptions): Settings {
     defaultMaxCostMicros: toMicros(o.defaultMaxCostUsd ?? DEFAULT_MAX_COST_USD),
     idleBrowserBilling: o.idleBrowserBilling ?? false,
     agentBrowsers: o.agentBrowsers ?? false,
+    defaultModel: o.defaultModel ?? DEFAULT_MODEL,
   };
 }

@@ -26,7 +26,8 @@ export function runTask(emu: Emulator, body: RunTaskRequest, raw: Record<string,
   }
   emu.requireCapacity();
   emu.requireCredits();
-  return create(emu, body, parsed);
+  // A create naming no model runs on the account's default, which need not be the documented one.
+  return create(emu, "model" in raw ? body : { ...body, model: emu.settings.defaultModel }, parsed);
 }
 
 function create(

@@ -47,6 +47,12 @@ export function applySessionPolicy(body: Body, policy: EffectivePolicy): PolicyR
         : `Model '${model}' is not allowed by your policy; allowed: ${list(allowed)}`;
     throw new GatewayError("model_not_allowed", detail, {}, { allowed });
   }
+  // Judged by upstream's documented default, a request naming no model is sent with it named, so
+  // the model forwarded is the one checked (upstream may change its default; as for countries).
+  if (allowedModels && out.model === undefined && !followUp) {
+    out.model = UPSTREAM_DEFAULT_MODEL;
+    applied.push(`model=${UPSTREAM_DEFAULT_MODEL}`);
+  }
 
   if (out.keepAlive === true && !policy.allowKeepAlive) {
     throw new GatewayError("keep_alive_not_allowed", "keepAlive is not allowed by your policy");

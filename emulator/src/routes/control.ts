@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import * as z from "zod";
-import { BrowserPathParams, DecimalString } from "../../../src/v3/schemas";
+import { BU_MODELS, BrowserPathParams, DecimalString } from "../../../src/v3/schemas";
 import { addProxyTraffic } from "../browsers";
 import type { Emulator } from "../emulator";
 import { ApiError } from "../errors";
@@ -25,6 +25,7 @@ export const ConfigPatch = z
     defaultMaxCostUsd: Amount.optional(),
     idleBrowserBilling: z.boolean().optional(),
     agentBrowsers: z.boolean().optional(),
+    defaultModel: z.enum(BU_MODELS).optional(),
   })
   .strict();
 
@@ -73,6 +74,7 @@ export function controlRoutes(emu: Emulator) {
     defaultMaxCostUsd: formatMicros(emu.settings.defaultMaxCostMicros),
     idleBrowserBilling: emu.settings.idleBrowserBilling,
     agentBrowsers: emu.settings.agentBrowsers,
+    defaultModel: emu.settings.defaultModel,
   });
 
   return new Hono<EmuEnv>()
