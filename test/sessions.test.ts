@@ -74,6 +74,25 @@ describe("sessions through the gateway", () => {
     expect(usage?.totalCostMicros).toBe(30_000);
   });
 
+  it("settles a new session's task that ended idle without a step, so a follow-up can run", async () => {
+    const t = await newTenant();
+    const first = await startSession(t, { task: emuTask("nothing to do", { steps: 0 }), keepAlive: true });
+    const idle = await waitForStatus(t, first.id, ["idle"]);
+    expect(idle.stepCount).toBe(0);
+    const { results } = await env.DB.prepare("SELECT state FROM holds WHERE tenant_id = ?")
+      .bind(t.tenantId)
+      .all();
+    expect(results).toEqual([{ state: "settled" }]);
+    // Its hold closed, the session takes its next task.
+    const second = await startSession(t, {
+      task: emuTask("second", { steps: 1, cost: "0.01" }),
+      sessionId: first.id,
+      keepAlive: true,
+    });
+    expect(second.id).toBe(first.id);
+    expect((await waitForStatus(t, first.id, ["idle"])).totalCostUsd).toBe("0.01");
+  });
+
   it("stops a task (session stays idle) and then the session", async () => {
     const t = await newTenant();
     const s = await startSession(t, { task: emuTask("hang", { outcome: "hang" }), keepAlive: true });

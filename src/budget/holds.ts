@@ -221,9 +221,12 @@ export async function releaseHold(db: D1Database, holdId: string): Promise<boole
  * the dispatch (more steps, or a later update). A read that shows it as it was, however late it
  * was sent (a stale replica, a read sent before the dispatch), says nothing about the task. A
  * follow-up whose answer was lost and that shows no progress a grace period later never reached
- * upstream: its session is idle because nothing ran.
+ * upstream: its session is idle because nothing ran. A create's session (its hold has no base
+ * update: a follow-up's carries its session's) had no state before its task, and one created
+ * with a task is not idle until that task ends: idle at all, its task is over, steps or none.
  */
 function taskOver(hold: OpenHold, obs: UsageObservation, observedAt: string): boolean {
+  if (hold.baseUpdatedAt === null && hold.dispatchedAt !== null) return true;
   const progress = obs.progress;
   if (progress) {
     if (progress.stepCount > hold.baseStepCount) return true;
