@@ -8,6 +8,7 @@ import { reconcile } from "../src/reconciler/run";
 import { getUsage, sumCostEvents } from "../src/store/usage";
 import { BROWSERS, SESSIONS } from "../src/upstream/kinds";
 import {
+  admin,
   asTenant,
   emuTask,
   eventually,
@@ -464,6 +465,38 @@ describe("ledger", () => {
       .bind(t.tenantId)
       .all();
     expect(settled.results).toEqual([{ state: "settled", settled_micros: 20_000 }]);
+  });
+
+  it("still stops by policy a session whose view the ledger cannot book", async () => {
+    const t = await newTenant();
+    const s = await newSession(t, { task: emuTask("runs on", { steps: 1, outcome: "hang" }) });
+    // Suspended with its sessions to stop; the stop at once fails, so the reconciler's is due.
+    fakeUpstream([json(503, { detail: "Service Unavailable" })]);
+    const suspended = await admin(`/tenants/${t.tenantId}/suspend`, "POST", { stopSessions: true });
+    expect(await expectJson(suspended, 200)).toMatchObject({ stopped: 0 });
+    vi.restoreAllMocks();
+    // Every read of it comes without its total: nothing can be booked of it, but it is a
+    // suspended tenant's, and live, so it must be stopped all the same.
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      const res = await realFetch(input, init);
+      const read = (init?.method ?? "GET") === "GET" && url === `${env.UPSTREAM_URL}/sessions/${s.id}`;
+      if (!read || res.status !== 200) return res;
+      const { totalCostUsd: _, ...view } = (await res.json()) as View;
+      return Response.json(view);
+    });
+    const report = await reconcile(env, log);
+    vi.restoreAllMocks();
+    expect(report.stoppedSuspended).toBeGreaterThanOrEqual(1);
+    const upstream = await realFetch(`${env.UPSTREAM_URL}/sessions/${s.id}`, {
+      headers: { "X-Browser-Use-API-Key": env.BROWSER_USE_API_KEY },
+    });
+    expect((await expectJson<View>(upstream, 200)).status).toBe("stopped");
+    // The stop's own view is whole: booked, and the hold settled at it.
+    const { results } = await env.DB.prepare("SELECT state FROM holds WHERE tenant_id = ?")
+      .bind(t.tenantId)
+      .all();
+    expect(results).toEqual([{ state: "settled" }]);
   });
 
   it("books nothing more when the same read of an ended session is replayed", async () => {

@@ -14,6 +14,7 @@ import {
   type Watched,
 } from "../store/reconcile";
 import { findOpenHold } from "../store/budgets";
+import { isStoreFailure } from "../store/guard";
 import { markDeletedStatement } from "../store/resources";
 import { findOrgUpstream } from "../store/upstreams";
 import { callUpstream } from "../upstream/client";
@@ -245,8 +246,17 @@ async function refresh(
   }
   if (res.status !== 200) throw new Error(`upstream answered ${res.status}`);
   const view = res.body as View;
-  await observeViews(env, log, spec, item, [view], res.sentAt);
-  report.refreshed++;
+  try {
+    await observeViews(env, log, spec, item, [view], res.sentAt);
+    report.refreshed++;
+  } catch (err) {
+    // A view the ledger cannot book (a figure missing or unreadable) stays unbooked and its hold
+    // open; the object is still judged by policy and stopped where it must be, or it would run on
+    // past every rule for as long as upstream sends such views.
+    if (isStoreFailure(err)) throw err;
+    report.failures++;
+    log.error("reconcile_view_unbooked", { kind: item.kind, id: item.id, ...describeError(err) });
+  }
 
   const reason = await stopReason(env.DB, item, view, now);
   if (!reason) return;
@@ -310,13 +320,22 @@ async function stopReason(
   if (idle && !policy.allowKeepAlive && Number(view.stepCount) > 0) return "idle";
   if (item.kind === "browser") {
     const hold = await findOpenHold(db, "browser", item.id);
-    const spent = BROWSERS.observe(view, item).figures.totalCostMicros - (hold?.baseTotalMicros ?? 0);
+    const spent = browserSpent(view, item) - (hold?.baseTotalMicros ?? 0);
     if (hold && spent > hold.amountMicros) return "over_hold";
   }
   const { scopes } = await budgetView(db, item, policy, now);
   return scopes.some((s) => s.capUsd !== null && toMicros(s.spentUsd) >= toMicros(s.capUsd))
     ? "budget"
     : null;
+}
+
+/** What a browser's view says it has cost, or 0 where the ledger cannot read it (refresh logged that). */
+function browserSpent(view: View, owner: Watched): number {
+  try {
+    return BROWSERS.observe(view, owner).figures.totalCostMicros;
+  } catch {
+    return 0;
+  }
 }
 
 /** Drops idempotency keys that can no longer matter, so their table stays small. */
