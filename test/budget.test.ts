@@ -210,6 +210,30 @@ describe("settlement", () => {
     await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: { strategy: "session" } });
   });
 
+  it("does not settle a new session's task on an idle that tells nothing of it: the sandbox ready before it runs", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, {
+      budget: { capUsd: "1", period: "none" },
+      maxTaskCostUsd: "0.2",
+    });
+    const s = await startSession(t, { task: emuTask("about to run", { outcome: "hang" }) });
+    // Browser Use may report a session created with a task `idle` for a moment before it runs.
+    const ready = { ...s, status: "idle", stepCount: 0, isTaskSuccessful: null, output: null };
+    await observeViews(env, log, SESSIONS, t, [ready], new Date().toISOString());
+    expect((await holds(t.tenantId)).map((h) => h.state)).toEqual(["open"]);
+    // Idle with how its task went, steps or none: over.
+    await observeViews(
+      env,
+      log,
+      SESSIONS,
+      t,
+      [{ ...ready, isTaskSuccessful: false }],
+      new Date().toISOString(),
+    );
+    expect((await holds(t.tenantId)).map((h) => h.state)).toEqual(["settled"]);
+    await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: { strategy: "session" } });
+  });
+
   it("does not settle a follow-up on a stale idle read sent after its dispatch", async () => {
     const t = await newTenant();
     await putPolicy("tenants", t.tenantId, {

@@ -222,12 +222,13 @@ export async function releaseHold(db: D1Database, holdId: string): Promise<boole
  * was sent (a stale replica, a read sent before the dispatch), says nothing about the task. A
  * follow-up whose answer was lost and that shows no progress a grace period later never reached
  * upstream: its session is idle because nothing ran. A create's session (its hold has no base
- * update: a follow-up's carries its session's) had no state before its task, and one created
- * with a task is not idle until that task ends: idle at all, its task is over, steps or none.
+ * update: a follow-up's carries its session's) had no state before its task: idle with how its
+ * task went (`isTaskSuccessful` set), its task is over, steps or none. Not idle alone: a session
+ * created with a task may report `idle` for a moment before it runs (the sandbox ready).
  */
 function taskOver(hold: OpenHold, obs: UsageObservation, observedAt: string): boolean {
-  if (hold.baseUpdatedAt === null && hold.dispatchedAt !== null) return true;
   const progress = obs.progress;
+  if (hold.baseUpdatedAt === null && hold.dispatchedAt !== null && progress?.outcome) return true;
   if (progress) {
     if (progress.stepCount > hold.baseStepCount) return true;
     const updated = progress.updatedAt === null ? Number.NaN : Date.parse(progress.updatedAt);

@@ -44,7 +44,11 @@ export function sessionObservation(view: View, owner: Owner): UsageObservation {
     model: str(view.model),
     proxyCountry: str(view.proxyCountryCode),
     figures,
-    progress: { stepCount: int(view.stepCount), updatedAt: str(view.updatedAt) },
+    progress: {
+      stepCount: int(view.stepCount),
+      updatedAt: str(view.updatedAt),
+      outcome: typeof view.isTaskSuccessful === "boolean",
+    },
   };
 }
 

@@ -22,8 +22,12 @@ export interface UsageObservation {
   model?: string | null;
   proxyCountry?: string | null;
   figures: CostFigures;
-  /** A session's step count and last update: whether a task has moved past its dispatch. */
-  progress?: { stepCount: number; updatedAt: string | null };
+  /**
+   * A session's step count and last update (whether a task has moved past its dispatch), and
+   * whether the view tells how its last task went (`isTaskSuccessful` set, which a task only has
+   * once it has ended).
+   */
+  progress?: { stepCount: number; updatedAt: string | null; outcome?: boolean };
 }
 
 const COLUMNS: [keyof CostFigures, string][] = [
