@@ -94,6 +94,18 @@ async function holds(tenantId: string) {
   return results;
 }
 
+/** The tenant's one hold settled at `micros`, and its budget (period `none`) holding nothing and spent that. */
+async function expectSettledAt(tenantId: string, micros: number): Promise<void> {
+  const { results } = await env.DB.prepare("SELECT state, settled_micros FROM holds WHERE tenant_id = ?")
+    .bind(tenantId)
+    .all();
+  expect(results).toEqual([{ state: "settled", settled_micros: micros }]);
+  expect(await getCounter(env.DB, "tenant", tenantId, "none")).toMatchObject({
+    heldMicros: 0,
+    spentMicros: micros,
+  });
+}
+
 async function costEventCount(id: string): Promise<number> {
   const row = await env.DB.prepare("SELECT count(*) AS n FROM cost_events WHERE id = ?")
     .bind(id.toLowerCase())
@@ -412,14 +424,7 @@ describe("ledger", () => {
       status: "stopped",
       totalCostMicros: 20_000,
     });
-    const { results } = await env.DB.prepare("SELECT state, settled_micros FROM holds WHERE tenant_id = ?")
-      .bind(t.tenantId)
-      .all();
-    expect(results).toEqual([{ state: "settled", settled_micros: 20_000 }]);
-    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
-      heldMicros: 0,
-      spentMicros: 20_000,
-    });
+    await expectSettledAt(t.tenantId, 20_000);
   });
 
   it.each([
@@ -461,10 +466,7 @@ describe("ledger", () => {
     expect(results).toEqual([{ state: "open" }]);
     // Read whole again, it is booked and settled at what it cost.
     await reconcile(env, log);
-    const settled = await env.DB.prepare("SELECT state, settled_micros FROM holds WHERE tenant_id = ?")
-      .bind(t.tenantId)
-      .all();
-    expect(settled.results).toEqual([{ state: "settled", settled_micros: 20_000 }]);
+    await expectSettledAt(t.tenantId, 20_000);
   });
 
   it("still stops by policy a session whose view the ledger cannot book", async () => {
@@ -532,14 +534,7 @@ describe("ledger", () => {
       status: "stopped",
       totalCostMicros: 20_000,
     });
-    const { results } = await env.DB.prepare("SELECT state, settled_micros FROM holds WHERE tenant_id = ?")
-      .bind(t.tenantId)
-      .all();
-    expect(results).toEqual([{ state: "settled", settled_micros: 20_000 }]);
-    expect(await getCounter(env.DB, "tenant", t.tenantId, "none")).toMatchObject({
-      heldMicros: 0,
-      spentMicros: 20_000,
-    });
+    await expectSettledAt(t.tenantId, 20_000);
     // A list serves the stored view, which has no room for the output; the session's own read has it.
     const list = await expectJson<{ sessions: View[] }>(await asTenant(t.key, "/api/v3/sessions"), 200);
     expect(list.sessions.map((v) => [v.id, v.status, v.output])).toEqual([[s.id, "stopped", null]]);
