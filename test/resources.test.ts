@@ -162,6 +162,34 @@ describe("browser list filters", () => {
       vi.restoreAllMocks();
     }
   });
+  it("counts at least the page's own browsers when the read that would count them fails", async () => {
+    const account = await newUpstreamAccount({ agentBrowsers: true });
+    const owner = await newTenant();
+    const session = await expectJson<Obj>(
+      await asTenant(owner.key, "/api/v3/sessions", { body: {}, env: account.env }),
+      200,
+    );
+    // A fault the emulator does not make: upstream fails the page of 100 that counts them.
+    const real = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (url.pathname.endsWith("/browsers") && url.searchParams.get("pageSize") === "100") {
+        return Response.json({ detail: "Internal Server Error" }, { status: 500 });
+      }
+      return real(input, init);
+    });
+    try {
+      const full = await expectJson<{ items: Obj[]; totalItems: number }>(
+        await asTenant(owner.key, `/api/v3/browsers?agentSessionId=${session.id}&pageSize=1`, {
+          env: account.env,
+        }),
+        200,
+      );
+      expect(full).toMatchObject({ items: [{ agentSessionId: session.id }], totalItems: 1 });
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
 });
 
 describe("profiles through the gateway", () => {

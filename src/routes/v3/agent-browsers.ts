@@ -70,7 +70,7 @@ export async function listAgentBrowsers(
   const lastPage = ofSession.length < page.pageSize && (ofSession.length > 0 || page.pageNumber === 1);
   const totalItems = lastPage
     ? (page.pageNumber - 1) * page.pageSize + ofSession.length
-    : await vouchedTotal(c, sessionId, query);
+    : await vouchedTotal(c, sessionId, query, ofSession.length);
   const unfiltered = ofSession.length !== listed.items.length || totalItems !== listed.totalItems;
   if (!unfiltered) return relay(c, res);
   c.get("log").warn("upstream_list_unfiltered", {
@@ -96,10 +96,16 @@ const MAX_PAGE_SIZE = 100;
 /**
  * How many browsers the session has, as far as one upstream page of the most it lists can show
  * it (an agent session runs in one): upstream's own total only when that page is full of the
- * session's alone, else what the page holds of the session's. One more upstream call, made only
- * for a page that is not known to be the last.
+ * session's alone, else what the page holds of the session's, and never fewer than the `seen` the
+ * page being answered holds (all it can say when that read fails). One more upstream call, made
+ * only for a page that is not known to be the last.
  */
-async function vouchedTotal(c: Ctx, sessionId: string, query: URLSearchParams): Promise<number> {
+async function vouchedTotal(
+  c: Ctx,
+  sessionId: string,
+  query: URLSearchParams,
+  seen: number,
+): Promise<number> {
   const first = new URLSearchParams(query);
   first.set("pageSize", String(MAX_PAGE_SIZE));
   first.set("pageNumber", "1");
@@ -107,10 +113,11 @@ async function vouchedTotal(c: Ctx, sessionId: string, query: URLSearchParams): 
     await forward(c, { method: "GET", path: "/browsers", query: first }),
     sessionId,
   );
-  if (!listed) return 0;
+  if (!listed) return seen;
   await recordSeen(c, sessionId, listed.ofSession);
   const fullOfSession = listed.items.length === MAX_PAGE_SIZE && listed.ofSession.length === MAX_PAGE_SIZE;
-  return fullOfSession && typeof listed.totalItems === "number" ? listed.totalItems : listed.ofSession.length;
+  if (fullOfSession && typeof listed.totalItems === "number") return Math.max(seen, listed.totalItems);
+  return Math.max(seen, listed.ofSession.length);
 }
 
 /**
