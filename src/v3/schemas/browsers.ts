@@ -20,7 +20,11 @@ import {
  */
 export const BROWSER_TIMEOUT_MAX_MINUTES = 240;
 
-/** Most metadata pairs a browser may carry (the SDK refuses more client-side). */
+/**
+ * Most metadata pairs a browser may carry (the SDK refuses more client-side), and most `metadata`
+ * filters a list takes. A list binds three values a filter, twice (listOwned counts its total in a
+ * subquery), and D1 takes at most 100 bound values a statement: past 15, a list would fail in D1.
+ */
 export const BROWSER_METADATA_MAX_PAIRS = 10;
 
 export const BrowserSessionStatus = z.enum(["active", "stopped"]);
