@@ -1,7 +1,9 @@
 /**
  * The fleet scenario of `npm run bench`: many SDK-like clients at once. Each client runs tasks one
  * after another through the gateway, polling its task every 2 s as the official SDK does, until
- * the task ends; clients start spread over the first two seconds. After BENCH_FLEET_SECONDS no new
+ * the task ends; clients start spread over one task's length, as clients that come and go do
+ * (started within two seconds, tasks of one length kept them in step: admissions came in waves of
+ * all the clients at once). After BENCH_FLEET_SECONDS no new
  * task starts and the running ones are polled to their end (bounded). Reports D1 statements, round
  * trips and D1 execution time per second and per task over its whole life (admission, polls,
  * status webhooks, settlement), workerd's CPU, latencies, and whether the gateway kept up: every
@@ -13,6 +15,7 @@ import { d1Counts, workerdCpuMs } from "./measure";
 const POLL_EVERY_MS = 2_000;
 /** Five steps of two seconds: a task lives about ten seconds, so a client polls it five times or so. */
 const TASK = "fleet [emu steps=5 stepMs=2000 cost=0.001]";
+const TASK_MS = 5 * 2_000;
 const ENDED = new Set(["stopped", "idle", "error", "timed_out"]);
 /** How long running tasks may take to end once no new one starts. */
 const DRAIN_MS = 30_000;
@@ -101,7 +104,7 @@ export async function benchFleet(
   const stopStartingAt = begun + options.seconds * 1000;
   const giveUpAt = stopStartingAt + DRAIN_MS;
   const client = async (key: string) => {
-    await sleep(Math.random() * POLL_EVERY_MS);
+    await sleep(Math.random() * TASK_MS);
     while (performance.now() < stopStartingAt) {
       const created = await timed("/api/v3/sessions", key, {
         method: "POST",
