@@ -18,9 +18,14 @@ CREATE INDEX resources_live_of_tenant ON resources (tenant_id, kind, status)
 -- but never booked (a booking that failed after the record), and finds those in an index of their
 -- own rather than by looking for the usage row of every object ever recorded. Kept by triggers,
 -- whichever of the two rows is written first; usage rows are never deleted.
-ALTER TABLE resources ADD COLUMN booked INTEGER NOT NULL DEFAULT 0;
-UPDATE resources SET booked = 1
-  WHERE EXISTS (SELECT 1 FROM usage u WHERE u.kind = resources.kind AND u.id = resources.id);
+-- Rows made before this migration are nearly all booked: the column starts at 1 (no row is
+-- rewritten for it; adding a column with a default is instant) and only the few without a usage
+-- row are set to 0, so the migration writes what it must, not every row with its view. A new row
+-- is written with `booked = 0` by the statement that records it (recordCreatedStatement), the one
+-- statement that adds rows here.
+ALTER TABLE resources ADD COLUMN booked INTEGER NOT NULL DEFAULT 1;
+UPDATE resources SET booked = 0
+  WHERE NOT EXISTS (SELECT 1 FROM usage u WHERE u.kind = resources.kind AND u.id = resources.id);
 CREATE TRIGGER usage_books_resource AFTER INSERT ON usage BEGIN
   UPDATE resources SET booked = 1 WHERE kind = NEW.kind AND id = NEW.id AND booked = 0;
 END;

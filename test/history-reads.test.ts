@@ -116,11 +116,12 @@ describe("the reconciler's watch list", () => {
     const t = await newTenant();
     const live = await startSession(t, {});
     await endedSessions(t);
-    // One recorded and never booked (its booking failed): watched, however final it is.
+    // One recorded (as recordCreatedStatement does, not booked yet) and never booked (its booking
+    // failed): watched, however final it is.
     const unbooked = crypto.randomUUID();
     await env.DB.prepare(
-      `INSERT INTO resources (kind, id, org_id, tenant_id, created_at, status, view, view_at)
-       VALUES ('session', ?, ?, ?, '2026-01-01T00:00:00.000Z', 'stopped', '{}', '2026-01-01T00:00:00.000Z')`,
+      `INSERT INTO resources (kind, id, org_id, tenant_id, created_at, status, view, view_at, booked)
+       VALUES ('session', ?, ?, ?, '2026-01-01T00:00:00.000Z', 'stopped', '{}', '2026-01-01T00:00:00.000Z', 0)`,
     )
       .bind(unbooked, t.orgId, t.tenantId)
       .run();

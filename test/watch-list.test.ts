@@ -19,18 +19,24 @@ const OLD_WATCHED = `SELECT r.kind, r.id FROM resources r
 
 const AT = "2026-01-01T00:00:00.000Z";
 
+/** Which schema rows are written to: before migration 0024, or with its `booked` flag. */
+type Schema = "before 0024" | "current";
+
+/** A row as recordCreatedStatement writes it: with `booked` 0 where the schema has the flag. */
 function resource(
   db: D1Database,
+  schema: Schema,
   org: string,
   kind: string,
   id: string,
   status: string | null,
   deleted = false,
 ) {
+  const [column, value] = schema === "current" ? [", booked", ", 0"] : ["", ""];
   return db
     .prepare(
-      `INSERT INTO resources (kind, id, org_id, tenant_id, created_at, status, view, view_at, deleted_at)
-       VALUES (?1, ?2, ?3, 'ten-' || ?3, ?4, ?5, '{}', ?4, ?6) ON CONFLICT (kind, id) DO NOTHING`,
+      `INSERT INTO resources (kind, id, org_id, tenant_id, created_at, status, view, view_at, deleted_at${column})
+       VALUES (?1, ?2, ?3, 'ten-' || ?3, ?4, ?5, '{}', ?4, ?6${value}) ON CONFLICT (kind, id) DO NOTHING`,
     )
     .bind(kind, id, org, AT, status, deleted ? AT : null);
 }
@@ -53,7 +59,7 @@ function hold(db: D1Database, org: string, kind: string, id: string, state: "ope
 }
 
 /** Rows of every case; returns the ids the old rule watches. */
-async function writeCases(db: D1Database, org: string): Promise<string[]> {
+async function writeCases(db: D1Database, org: string, schema: Schema = "current"): Promise<string[]> {
   const id = () => crypto.randomUUID();
   const c = {
     live: id(),
@@ -73,44 +79,44 @@ async function writeCases(db: D1Database, org: string): Promise<string[]> {
     deletedBookedHeldBrowser: id(),
   };
   // Written one statement at a time and in batches, each order of resource and usage row.
-  await db.batch([resource(db, org, "session", c.live, "running")]);
+  await db.batch([resource(db, schema, org, "session", c.live, "running")]);
   await db.batch([
-    resource(db, org, "session", c.bookedEnded, "stopped"),
+    resource(db, schema, org, "session", c.bookedEnded, "stopped"),
     usage(db, org, "session", c.bookedEnded),
   ]);
-  await resource(db, org, "session", c.unbookedEnded, "stopped").run();
+  await resource(db, schema, org, "session", c.unbookedEnded, "stopped").run();
   await db.batch([
-    resource(db, org, "session", c.deletedHeld, "stopped", true),
+    resource(db, schema, org, "session", c.deletedHeld, "stopped", true),
     hold(db, org, "session", c.deletedHeld, "open"),
   ]);
-  await resource(db, org, "session", c.deletedUnbooked, "stopped", true).run();
+  await resource(db, schema, org, "session", c.deletedUnbooked, "stopped", true).run();
   await usage(db, org, "session", c.usageFirst).run();
-  await resource(db, org, "session", c.usageFirst, "stopped").run();
+  await resource(db, schema, org, "session", c.usageFirst, "stopped").run();
   await usage(db, org, "session", c.usageThenReRecorded).run();
-  await resource(db, org, "session", c.usageThenReRecorded, "stopped").run();
-  await resource(db, org, "session", c.usageThenReRecorded, "running").run(); // a repeat: DO NOTHING
+  await resource(db, schema, org, "session", c.usageThenReRecorded, "stopped").run();
+  await resource(db, schema, org, "session", c.usageThenReRecorded, "running").run(); // a repeat: DO NOTHING
   await usage(db, org, "session", c.usageThenReRecorded).run(); // an upsert's DO UPDATE
-  await resource(db, org, "browser", c.deletedBrowserActive, "active", true).run();
-  await resource(db, org, "profile", c.profile, null).run();
-  await resource(db, org, "session", c.nullStatus, null).run();
+  await resource(db, schema, org, "browser", c.deletedBrowserActive, "active", true).run();
+  await resource(db, schema, org, "profile", c.profile, null).run();
+  await resource(db, schema, org, "session", c.nullStatus, null).run();
   await db.batch([
-    resource(db, org, "session", c.settledBooked, "stopped"),
+    resource(db, schema, org, "session", c.settledBooked, "stopped"),
     usage(db, org, "session", c.settledBooked),
     hold(db, org, "session", c.settledBooked, "settled"),
   ]);
   await db.batch([
     usage(db, org, "session", c.bookedHeld),
-    resource(db, org, "session", c.bookedHeld, "stopped"),
+    resource(db, schema, org, "session", c.bookedHeld, "stopped"),
     hold(db, org, "session", c.bookedHeld, "open"),
   ]);
-  await resource(db, org, "browser", c.browserStopped, "stopped").run();
+  await resource(db, schema, org, "browser", c.browserStopped, "stopped").run();
   await db.batch([
-    resource(db, org, "browser", c.liveBrowserBooked, "active"),
+    resource(db, schema, org, "browser", c.liveBrowserBooked, "active"),
     usage(db, org, "browser", c.liveBrowserBooked),
   ]);
   await db.batch([
     usage(db, org, "browser", c.deletedBookedHeldBrowser),
-    resource(db, org, "browser", c.deletedBookedHeldBrowser, "stopped", true),
+    resource(db, schema, org, "browser", c.deletedBookedHeldBrowser, "stopped", true),
     hold(db, org, "browser", c.deletedBookedHeldBrowser, "open"),
   ]);
   return [
@@ -144,7 +150,7 @@ describe("the reconciler's watch list", () => {
     const at = env.TEST_MIGRATIONS.findIndex((m) => m.name.startsWith("0024"));
     await applyD1Migrations(db, env.TEST_MIGRATIONS.slice(0, at));
     const org = "org-stepwise";
-    const before = await writeCases(db, org);
+    const before = await writeCases(db, org, "before 0024");
     expect(await oldWatched(db, org)).toEqual(before);
     await applyD1Migrations(db, env.TEST_MIGRATIONS);
     expect((await listWatched(db, 10_000, org)).map((w) => w.id).sort()).toEqual(before);

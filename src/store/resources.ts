@@ -120,9 +120,10 @@ export function recordCreatedStatement(
   const now = new Date().toISOString();
   return db
     .prepare(
+      // `booked` 0: the ledger has no row of it yet (a trigger sets 1 if it has, or once it has).
       `INSERT INTO resources (kind, id, org_id, tenant_id, created_at, status, view, view_at, key_id, own_key,
-         scheduled_tasks)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, id) DO NOTHING`,
+         scheduled_tasks, booked)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (kind, id) DO NOTHING`,
     )
     .bind(
       kind,
