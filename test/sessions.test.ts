@@ -1,11 +1,12 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { toMicros } from "../src/lib/money";
 import { getUsage, sumCostEvents } from "../src/store/usage";
 import { SessionListResponse, SessionResponse } from "../src/v3/schemas";
 import {
   asTenant,
   emuTask,
+  eventually,
   emulatorTruth,
   expectJson,
   countRoundTrips,
@@ -215,6 +216,55 @@ describe("a page of the caller's sessions", () => {
 describe("a list of live sessions", () => {
   const upstreamCalls = async (account: UpstreamAccount) =>
     (await account.control<{ requests: Record<string, number> }>("GET", "/stats")).requests;
+
+  it("books and settles the sessions it can read, though another in the same list has a figure it cannot", async () => {
+    const account = await newUpstreamAccount();
+    const t = await newTenant();
+    const as = (path: string, body?: unknown) => asTenant(t.key, path, { body, env: account.env });
+    const [broken, whole] = [
+      await expectJson<Session>(
+        await as("/api/v3/sessions", { task: emuTask("a", { steps: 1, cost: "0.01" }) }),
+        200,
+      ),
+      await expectJson<Session>(
+        await as("/api/v3/sessions", { task: emuTask("b", { steps: 1, cost: "0.01" }) }),
+        200,
+      ),
+    ];
+    // Both end upstream, unseen by the gateway, and are due a refresh.
+    await eventually(async () => {
+      const truth = (await account.truth()) as { sessions: { id: string; status: string }[] };
+      const ended = truth.sessions.filter(
+        (s) => [broken.id, whole.id].includes(s.id) && s.status === "stopped",
+      );
+      return ended.length === 2 ? true : undefined;
+    });
+    await env.DB.prepare("UPDATE resources SET view_at = '2026-01-01T00:00:00.000Z' WHERE tenant_id = ?")
+      .bind(t.tenantId)
+      .run();
+    await new Promise((r) => setTimeout(r, 450));
+    // A fault the emulator does not make: upstream's list gives one session a total no cost can be.
+    const real = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const res = await real(input, init);
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (!url.pathname.endsWith("/sessions") || res.status !== 200) return res;
+      const body = (await res.json()) as { sessions: Session[] };
+      const sessions = body.sessions.map((v) => (v.id === broken.id ? { ...v, totalCostUsd: "-0.01" } : v));
+      return Response.json({ ...body, sessions });
+    });
+    try {
+      await expectJson(await as("/api/v3/sessions"), 200);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    const { results } = await env.DB.prepare("SELECT resource_id, state FROM holds WHERE tenant_id = ?")
+      .bind(t.tenantId)
+      .all<{ resource_id: string; state: string }>();
+    const stateOf = Object.fromEntries(results.map((h) => [h.resource_id, h.state]));
+    expect(stateOf).toEqual({ [broken.id]: "open", [whole.id]: "settled" });
+    expect(await figuresOf("session", whole.id)).toMatchObject({ totalCostMicros: 10_000 });
+  });
 
   it("is refreshed with one upstream list, not a read per session, books what it shows and is not asked again at once", async () => {
     const account = await newUpstreamAccount();

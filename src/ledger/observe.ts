@@ -110,9 +110,22 @@ export async function observeViews(
   const lead = first?.lead ?? [];
   const db = stores.DB;
   const { observe } = spec;
-  const all = views.map((view) => {
-    const obs = observe?.(view, owner);
-    return { view, obs, key: `${spec.kind}:${String(view.id).toLowerCase()}`, print: fingerprint(view, obs) };
+  // A view the ledger cannot read (a figure missing, unreadable or negative) is not booked, and
+  // the call fails once the others are: one such view in a list must not keep the rest unbooked
+  // (their holds unsettled) with it.
+  let unreadable: unknown = null;
+  const all = views.flatMap((view) => {
+    let obs: ReturnType<NonNullable<typeof observe>> | undefined;
+    try {
+      obs = observe?.(view, owner);
+    } catch (err) {
+      if (views.length === 1) throw err;
+      unreadable ??= err;
+      return [];
+    }
+    return [
+      { view, obs, key: `${spec.kind}:${String(view.id).toLowerCase()}`, print: fingerprint(view, obs) },
+    ];
   });
   const fresh = all.filter((o) => booked.get(o.key) !== o.print);
   // Unattributed spend has no budget to charge, and under a hold just attached nothing is charged
@@ -168,6 +181,7 @@ export async function observeViews(
     if (!last || last.sentAtMs <= sentAtMs)
       observed.set(key, { owner, status: spec.status(view), sentAtMs, seenAtMs: Date.now() });
   }
+  if (unreadable !== null) throw unreadable;
 }
 
 /**
