@@ -247,6 +247,26 @@ describe("faults", () => {
     await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: { strategy: "session" } });
   });
 
+  it("answers 502 upstream_bad_response to a follow-up whose session's view says nothing of its proxy, where countries are restricted", async () => {
+    const t = await newTenant();
+    await putPolicy("tenants", t.tenantId, { allowKeepAlive: true, allowedCountries: ["us"] });
+    const s = await newSession(t, { task: emuTask("first", { steps: 1 }), keepAlive: true });
+    await waitForStatus(t, s.id, ["idle"]);
+    // The read the follow-up is judged by comes without proxyCountryCode (not null: absent).
+    fakeUpstream([
+      async (init) => {
+        const read = await realFetch(`${env.UPSTREAM_URL}/sessions/${s.id}`, init);
+        const { proxyCountryCode: _, ...view } = (await read.json()) as View;
+        return Response.json(view);
+      },
+    ]);
+    const res = await asTenant(t.key, "/api/v3/sessions", { body: { sessionId: s.id, task: "second" } });
+    expect(await expectJson(res, 502)).toMatchObject({ code: "upstream_bad_response" });
+    vi.restoreAllMocks();
+    expect((await holds(t.tenantId)).map((h) => h.state)).toEqual(["settled"]);
+    await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: { strategy: "session" } });
+  });
+
   it("answers 502 upstream_bad_response for a 200 whose body is not JSON", async () => {
     const t = await newTenant();
     const s = await newSession(t);

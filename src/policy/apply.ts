@@ -97,6 +97,14 @@ export function applySessionPolicy(body: Body, policy: EffectivePolicy): PolicyR
 export function applyFollowUpPolicy(session: Body, body: Body, policy: EffectivePolicy): void {
   const allowedCountries: ReadonlySet<string> | null = policy.allowedCountries;
   const country = session.proxyCountryCode;
+  // A view that does not say where the session's proxy exits cannot be judged where that matters:
+  // upstream's fault, so nothing is sent (a follow-up runs behind its session's proxy, whatever it is).
+  if (country === undefined && (allowedCountries !== null || !policy.allowNoProxy)) {
+    throw new GatewayError(
+      "upstream_bad_response",
+      "Browser Use answered the session without its proxyCountryCode, which your policy needs to judge it; nothing was sent",
+    );
+  }
   if (country === null && !policy.allowNoProxy) {
     throw new GatewayError(
       "country_not_allowed",
