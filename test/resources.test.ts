@@ -102,18 +102,24 @@ describe("browser list filters", () => {
     });
     expect(await expectJson(downloads, 200)).toMatchObject({ files: [], hasMore: false });
   });
-  /**
-   * A session of a new tenant's, its owner, and a way to list its browsers through the gateway
-   * while upstream's answers to such lists are changed by `answer` (a fault the emulator does not
-   * make: an upstream that ignores agentSessionId).
-   */
-  async function sessionListedBy(answer: (body: { items: Obj[]; totalItems: number }) => unknown) {
+  /** A new tenant and a session of its own, on an account whose sessions run in browsers of their own. */
+  async function ownedAgentSession() {
     const account = await newUpstreamAccount({ agentBrowsers: true });
     const owner = await newTenant();
     const session = await expectJson<Obj>(
       await asTenant(owner.key, "/api/v3/sessions", { body: {}, env: account.env }),
       200,
     );
+    return { account, owner, session };
+  }
+
+  /**
+   * A session of a new tenant's, its owner, and a way to list its browsers through the gateway
+   * while upstream's answers to such lists are changed by `answer` (a fault the emulator does not
+   * make: an upstream that ignores agentSessionId).
+   */
+  async function sessionListedBy(answer: (body: { items: Obj[]; totalItems: number }) => unknown) {
+    const { account, owner, session } = await ownedAgentSession();
     const real = globalThis.fetch;
     vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
       const res = await real(input, init);
@@ -163,12 +169,7 @@ describe("browser list filters", () => {
     }
   });
   it("counts at least the page's own browsers when the read that would count them fails", async () => {
-    const account = await newUpstreamAccount({ agentBrowsers: true });
-    const owner = await newTenant();
-    const session = await expectJson<Obj>(
-      await asTenant(owner.key, "/api/v3/sessions", { body: {}, env: account.env }),
-      200,
-    );
+    const { account, owner, session } = await ownedAgentSession();
     // A fault the emulator does not make: upstream fails the page of 100 that counts them.
     const real = globalThis.fetch;
     vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {

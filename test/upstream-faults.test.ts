@@ -222,50 +222,37 @@ describe("faults", () => {
     expect(await getUsage(env.DB, "session", created.id)).toMatchObject({ llmCostMicros: 0 });
   });
 
-  it("answers 502 upstream_bad_response to a follow-up whose session's figures the ledger cannot read, holding nothing", async () => {
-    const t = await newTenant();
-    await putPolicy("tenants", t.tenantId, { allowKeepAlive: true });
-    const s = await newSession(t, { task: emuTask("first", { steps: 1 }), keepAlive: true });
-    await waitForStatus(t, s.id, ["idle"]);
-    // The read the follow-up is judged by comes without the session's total.
-    fakeUpstream([
-      async (init) => {
-        const read = await realFetch(`${env.UPSTREAM_URL}/sessions/${s.id}`, init);
-        const { totalCostUsd: _, ...view } = (await read.json()) as View;
-        return Response.json(view);
-      },
-    ]);
-    const res = await asTenant(t.key, "/api/v3/sessions", { body: { sessionId: s.id, task: "second" } });
-    expect(await expectJson(res, 502)).toMatchObject({ code: "upstream_bad_response" });
-    vi.restoreAllMocks();
-    const { results } = await env.DB.prepare(
-      "SELECT state FROM holds WHERE tenant_id = ? ORDER BY created_at",
-    )
-      .bind(t.tenantId)
-      .all();
-    expect(results).toEqual([{ state: "settled" }]);
-    await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: { strategy: "session" } });
-  });
-
-  it("answers 502 upstream_bad_response to a follow-up whose session's view says nothing of its proxy, where countries are restricted", async () => {
-    const t = await newTenant();
-    await putPolicy("tenants", t.tenantId, { allowKeepAlive: true, allowedCountries: ["us"] });
-    const s = await newSession(t, { task: emuTask("first", { steps: 1 }), keepAlive: true });
-    await waitForStatus(t, s.id, ["idle"]);
-    // The read the follow-up is judged by comes without proxyCountryCode (not null: absent).
-    fakeUpstream([
-      async (init) => {
-        const read = await realFetch(`${env.UPSTREAM_URL}/sessions/${s.id}`, init);
-        const { proxyCountryCode: _, ...view } = (await read.json()) as View;
-        return Response.json(view);
-      },
-    ]);
-    const res = await asTenant(t.key, "/api/v3/sessions", { body: { sessionId: s.id, task: "second" } });
-    expect(await expectJson(res, 502)).toMatchObject({ code: "upstream_bad_response" });
-    vi.restoreAllMocks();
-    expect((await holds(t.tenantId)).map((h) => h.state)).toEqual(["settled"]);
-    await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: { strategy: "session" } });
-  });
+  it.each([
+    // Without the session's total: what it has cost so far, which the follow-up is held against.
+    ["its cost figures the ledger cannot read", "totalCostUsd", {}],
+    // Without proxyCountryCode (not null: absent), where the policy judges the session's proxy.
+    [
+      "nothing of its proxy, where countries are restricted",
+      "proxyCountryCode",
+      { allowedCountries: ["us"] },
+    ],
+  ])(
+    "answers 502 upstream_bad_response to a follow-up whose session's view says %s, holding nothing",
+    async (_, left, policy) => {
+      const t = await newTenant();
+      await putPolicy("tenants", t.tenantId, { allowKeepAlive: true, ...policy });
+      const s = await newSession(t, { task: emuTask("first", { steps: 1 }), keepAlive: true });
+      await waitForStatus(t, s.id, ["idle"]);
+      // The read the follow-up is judged by comes without that field.
+      fakeUpstream([
+        async (init) => {
+          const read = await realFetch(`${env.UPSTREAM_URL}/sessions/${s.id}`, init);
+          const { [left]: _, ...view } = (await read.json()) as View;
+          return Response.json(view);
+        },
+      ]);
+      const res = await asTenant(t.key, "/api/v3/sessions", { body: { sessionId: s.id, task: "second" } });
+      expect(await expectJson(res, 502)).toMatchObject({ code: "upstream_bad_response" });
+      vi.restoreAllMocks();
+      expect((await holds(t.tenantId)).map((h) => h.state)).toEqual(["settled"]);
+      await asTenant(t.key, `/api/v3/sessions/${s.id}/stop`, { body: { strategy: "session" } });
+    },
+  );
 
   it("answers 502 upstream_bad_response for a 200 whose body is not JSON", async () => {
     const t = await newTenant();
