@@ -31,9 +31,9 @@ export default defineConfig({
           cloudflareTest(async ({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              // A second, empty database beside the gateway's: test/migrations.test.ts applies the
+              // A second, empty database beside the gateway's: test/migrations.test.ts and watch-list.test.ts apply the
               // migrations to it one at a time, with rows in place, as a deployed database gets them.
-              d1Databases: { DB: "00000000-0000-0000-0000-000000000000", STEPWISE_DB: "stepwise" },
+              d1Databases: { STEPWISE_DB: "stepwise" },
               bindings: {
                 UPSTREAM_URL: `http://127.0.0.1:${inject("emulatorPort")}/api/v3`,
                 BROWSER_USE_API_KEY: EMULATOR_KEY,
